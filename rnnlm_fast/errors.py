@@ -1,0 +1,69 @@
+"""The one exception hierarchy of rnnlm-fast.
+
+Every error the package raises on bad input is one of these, so callers can catch
+``RnnlmError`` (or the built-in base they also derive from) without parsing messages.
+The C++ engine's typed errors are mapped onto these classes in ``csrc/bindings.cc``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "RnnlmError",
+    "CorpusError",
+    "MissingFileError",
+    "ModelFormatError",
+    "FormatVersionError",
+    "VocabularyError",
+    "VocabularyMismatchError",
+    "ConfigError",
+    "DivergenceError",
+    "NbestFormatError",
+    "TrainingInterrupted",
+]
+
+
+class RnnlmError(Exception):
+    """Base class of every error raised by rnnlm-fast."""
+
+
+class CorpusError(RnnlmError, ValueError):
+    """A text corpus cannot be read: empty, invalid UTF-8, an absurd line, ...
+
+    The message names the file and the line (and byte offset where it applies).
+    """
+
+
+class MissingFileError(RnnlmError, FileNotFoundError):
+    """An input file does not exist or cannot be opened."""
+
+
+class ModelFormatError(RnnlmError, ValueError):
+    """A model file is not a valid rnnlm-fast model (truncated, corrupted, foreign)."""
+
+
+class FormatVersionError(ModelFormatError):
+    """A model file was written by a newer, unknown format version."""
+
+
+class VocabularyError(RnnlmError, ValueError):
+    """A vocabulary file is malformed, or vocabulary options are inconsistent."""
+
+
+class VocabularyMismatchError(VocabularyError):
+    """A model and a vocabulary (or two models) do not agree on their words."""
+
+
+class ConfigError(RnnlmError, ValueError):
+    """An option has an invalid value or options contradict each other."""
+
+
+class DivergenceError(RnnlmError, ArithmeticError):
+    """Training produced NaN or Inf and could not recover."""
+
+
+class NbestFormatError(RnnlmError, ValueError):
+    """An n-best list file is malformed; the message names the file and line."""
+
+
+class TrainingInterrupted(RnnlmError, KeyboardInterrupt):
+    """Training was stopped by Ctrl-C; the model keeps its last good weights."""
