@@ -1,0 +1,35 @@
+// The class-factored output layer: P(w | h) = P(class(w) | h) * P(w | class(w), h), each a
+// softmax shifted by its maximum. Forward, log-probability, and the fused backward pass.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "rnn.h"
+
+namespace rnnlm {
+
+// Per-thread buffers of the output layer; sized once, reused for every word.
+struct OutputScratch {
+  explicit OutputScratch(const Model& m)
+      : class_p(static_cast<std::size_t>(m.n_classes())),
+        word_p(static_cast<std::size_t>(m.max_class_size())) {}
+  std::vector<float> class_p;  // P(class | h) after output_forward
+  std::vector<float> word_p;   // P(word | class(target), h) for the target's class
+};
+
+// Fills `s` and returns ln P(target | h), computed in double from the logits.
+// Reads weights only; thread-safe with a scratch per thread.
+double output_forward(const Model& m, const float* h, std::int32_t target, OutputScratch& s);
+
+// After output_forward for the same h and target: adds dlnP/dh (through the weights of
+// `m`) to `e_h`, then moves the class rows and the target class's word rows of `dst` by
+// lr * gradient, first scaling them by `keep` (L2 decay). Training passes dst == m (Hogwild
+// writes to the shared weights); gradient checks pass a zeroed gradient model as dst.
+void output_backward_update(const Model& m, Model& dst, const float* h, std::int32_t target,
+                            OutputScratch& s, float lr, float keep, float* e_h);
+
+// The full distribution over the vocabulary into out[V] (tests, generation).
+void output_distribution(const Model& m, const float* h, OutputScratch& s, float* out);
+
+}  // namespace rnnlm

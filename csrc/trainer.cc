@@ -1,0 +1,247 @@
+#include "trainer.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <exception>
+#include <mutex>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "corpus.h"
+#include "errors.h"
+#include "kernels.h"
+
+namespace rnnlm {
+
+void TrainOptions::validate() const {
+  if (!(lr > 0) || !std::isfinite(lr)) throw ConfigError("lr must be a positive number");
+  if (!(l2 >= 0) || !std::isfinite(l2)) throw ConfigError("beta (L2) must be >= 0");
+  if (!(gradient_cutoff > 0)) throw ConfigError("gradient_cutoff must be positive");
+  if (bptt < 1 || bptt > 1000) throw ConfigError("bptt must be in 1..1000");
+  if (bptt_block < 1 || bptt_block > 1000) throw ConfigError("bptt_block must be in 1..1000");
+  if (threads < 1 || threads > 4096) throw ConfigError("threads must be in 1..4096");
+}
+
+BpttStream::BpttStream(const Model& m, const TrainOptions& o)
+    : o_(o),
+      hidden_(m.hidden()),
+      max_steps_(o.bptt <= 1 ? 1 : std::max(1, o.bptt + o.bptt_block - 2)),
+      capacity_(max_steps_ + 2),
+      out_(m) {
+  const std::size_t H = static_cast<std::size_t>(hidden_);
+  hist_h_.assign(static_cast<std::size_t>(capacity_) * H, 0.0f);
+  hist_e_.assign(static_cast<std::size_t>(capacity_) * H, 0.0f);
+  hist_in_.assign(static_cast<std::size_t>(capacity_), -1);
+  d_.assign(static_cast<std::size_t>(max_steps_) * H, 0.0f);
+  x_.assign(static_cast<std::size_t>(max_steps_) * H, 0.0f);
+  e_.assign(H, 0.0f);
+  e_prev_.assign(H, 0.0f);
+  reset();
+}
+
+void BpttStream::reset() {
+  n_ = 0;
+  std::fill(hist_e_.begin(), hist_e_.end(), 0.0f);
+  float* h0 = h_at(-1);
+  std::fill(h0, h0 + hidden_, kResetHidden);
+}
+
+const float* BpttStream::hidden() const {
+  return hist_h_.data() + slot(n_ - 1) * hidden_;
+}
+
+double BpttStream::step(const Model& m, Model& dst, std::int32_t in, std::int32_t target,
+                        bool sentence_end) {
+  ++counter_;
+  const std::int64_t t = n_;
+  float* h = h_at(t);
+  m.hidden_step(in, h_at(t - 1), h);
+  hist_in_[slot(t)] = in;
+  float* e = e_at(t);
+  std::fill(e, e + hidden_, 0.0f);
+  // rnnlm-0.4b applies the L2 decay on every 10th word only.
+  const float keep = counter_ % 10 == 0 ? 1.0f - o_.lr * o_.l2 : 1.0f;
+  double lp = 0;
+  if (target >= 0) {
+    lp = output_forward(m, h, target, out_);
+    output_backward_update(m, dst, h, target, out_, o_.lr, keep, e);
+    clip(e, hidden_, o_.gradient_cutoff);
+  }
+  ++n_;
+  if (o_.bptt <= 1 || counter_ % o_.bptt_block == 0 || (o_.independent && sentence_end)) {
+    backprop_through_time(m, dst, static_cast<int>(std::min<std::int64_t>(max_steps_, n_)), keep);
+  }
+  return lp;
+}
+
+void BpttStream::backprop_through_time(const Model& m, Model& dst, int n_steps, float keep) {
+  const int H = hidden_;
+  const std::int64_t t = n_ - 1;
+  std::memcpy(e_.data(), e_at(t), sizeof(float) * H);
+  for (int s = 0; s < n_steps; ++s) {
+    const std::int64_t j = t - s;
+    float* d = d_.data() + static_cast<std::size_t>(s) * H;
+    std::memcpy(d, e_.data(), sizeof(float) * H);
+    mul_activation_derivative(m.activation(), h_at(j), d, H);
+    std::memcpy(x_.data() + static_cast<std::size_t>(s) * H, h_at(j - 1), sizeof(float) * H);
+    if (s + 1 < n_steps) {
+      // Errors flow to the previous step through the weights as they were before this update.
+      matvec_transposed(m.recurrent.data(), H, H, d, e_prev_.data());
+      clip(e_prev_.data(), H, o_.gradient_cutoff);
+      const float* injected = e_at(j - 1);
+      for (int i = 0; i < H; ++i) e_[i] = e_prev_[i] + injected[i];
+    }
+  }
+  rank_k_update(dst.recurrent.data(), H, H, d_.data(), x_.data(), n_steps, o_.lr, keep);
+  for (int s = 0; s < n_steps; ++s) {
+    scale_axpy(dst.hidden_bias.data(), H, 1.0f, o_.lr, d_.data() + static_cast<std::size_t>(s) * H);
+  }
+  // Input embeddings: one decay per distinct word, then all of its steps' gradients.
+  for (int s = 0; s < n_steps; ++s) {
+    const std::int32_t w = hist_in_[slot(t - s)];
+    if (w < 0) continue;
+    bool seen = false;
+    for (int r = 0; r < s && !seen; ++r) seen = hist_in_[slot(t - r)] == w;
+    if (seen) continue;
+    float* row = dst.embed.data() + static_cast<std::size_t>(w) * H;
+    scale_axpy(row, H, keep, o_.lr, d_.data() + static_cast<std::size_t>(s) * H);
+    for (int r = s + 1; r < n_steps; ++r) {
+      if (hist_in_[slot(t - r)] == w) scale_axpy(row, H, 1.0f, o_.lr, d_.data() + static_cast<std::size_t>(r) * H);
+    }
+  }
+  std::fill(hist_e_.begin(), hist_e_.end(), 0.0f);
+}
+
+Model sentence_gradient(const Model& m, const std::int32_t* ids, std::int64_t n) {
+  if (n < 1) throw ConfigError("sentence_gradient needs at least one word");
+  Model grad(m.vocab_size(), m.hidden(), m.class_begin(), m.activation());
+  TrainOptions o;
+  o.lr = 1.0f;
+  o.l2 = 0.0f;
+  o.gradient_cutoff = 1e30f;
+  o.bptt = static_cast<int>(std::min<std::int64_t>(n + 2, 1000));
+  o.bptt_block = 1000;
+  o.independent = true;
+  if (n > 900) throw ConfigError("sentence_gradient is meant for short sentences (<= 900 words)");
+  BpttStream stream(m, o);
+  for (std::int64_t k = 0; k < n; ++k) {
+    stream.step(m, grad, k == 0 ? 0 : ids[k - 1], ids[k], k + 1 == n);
+  }
+  return grad;
+}
+
+namespace {
+
+// Per-thread tallies the calling thread reads for progress; one cache line each.
+struct alignas(64) Tally {
+  std::atomic<std::int64_t> processed{0};
+  std::atomic<std::int64_t> words{0};
+  std::atomic<double> logprob{0};
+};
+
+}  // namespace
+
+EpochStats train_epoch(Model& m, const std::int32_t* ids, const std::int64_t* offsets,
+                       std::int64_t n_sentences, const TrainOptions& o,
+                       const TrainProgress& progress) {
+  o.validate();
+  const int threads = static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(o.threads, n_sentences)));
+  const auto shards = shard_sentences(offsets, n_sentences, threads);
+  std::vector<Tally> tallies(static_cast<std::size_t>(threads));
+  std::atomic<bool> stop{false};
+  std::atomic<bool> diverged{false};
+  std::atomic<bool> interrupted{false};
+  std::atomic<std::int64_t> diverged_at{-1};
+  std::exception_ptr error;
+  std::mutex error_mutex;
+  using Clock = std::chrono::steady_clock;
+
+  auto run_shard = [&](int tid, bool reports) {
+    BpttStream stream(m, o);
+    Tally& tally = tallies[static_cast<std::size_t>(tid)];
+    double logprob = 0;
+    std::int64_t words = 0;
+    const std::int64_t begin = offsets[shards[tid]];
+    const std::int64_t end = offsets[shards[tid + 1]];
+    auto last_report = Clock::now();
+    std::int64_t sentence = shards[tid];
+    std::int64_t k = begin;
+    for (; k < end; ++k) {
+      if (stop.load(std::memory_order_relaxed)) break;
+      while (offsets[sentence + 1] <= k) ++sentence;
+      const bool sentence_end = k + 1 == offsets[sentence + 1];
+      const std::int32_t in = k == begin ? 0 : ids[k - 1];
+      const std::int32_t target = ids[k];
+      const double lp = stream.step(m, m, in, target, sentence_end);
+      if (target >= 0) {
+        if (!std::isfinite(lp)) {
+          diverged.store(true);
+          std::int64_t expected = -1;
+          diverged_at.compare_exchange_strong(expected, k);
+          stop.store(true);
+          break;
+        }
+        logprob += lp;
+        ++words;
+      }
+      if (o.independent && sentence_end) stream.reset();
+      if (((k - begin + 1) & 255) == 0) {
+        tally.processed.store(k - begin + 1, std::memory_order_relaxed);
+        tally.words.store(words, std::memory_order_relaxed);
+        tally.logprob.store(logprob, std::memory_order_relaxed);
+        if (reports && progress && Clock::now() - last_report > std::chrono::milliseconds(200)) {
+          last_report = Clock::now();
+          std::int64_t done = 0;
+          double lp_sum = 0;
+          for (auto& t : tallies) {
+            done += t.processed.load(std::memory_order_relaxed);
+            lp_sum += t.logprob.load(std::memory_order_relaxed);
+          }
+          if (!progress(done, lp_sum)) {
+            interrupted.store(true);
+            stop.store(true);
+          }
+        }
+      }
+    }
+    tally.processed.store(k - begin, std::memory_order_relaxed);
+    tally.words.store(words, std::memory_order_relaxed);
+    tally.logprob.store(logprob, std::memory_order_relaxed);
+  };
+
+#pragma omp parallel num_threads(threads)
+  {
+    int tid = 0, team = 1;
+#ifdef _OPENMP
+    tid = omp_get_thread_num();
+    team = omp_get_num_threads();
+#endif
+    try {
+      // The runtime may grant fewer threads than asked: every shard still runs.
+      for (int shard = tid; shard < threads; shard += team) run_shard(shard, tid == 0);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(error_mutex);
+      if (!error) error = std::current_exception();
+      stop.store(true);
+    }
+  }
+  if (error) std::rethrow_exception(error);
+
+  EpochStats stats;
+  for (auto& t : tallies) {
+    stats.processed += t.processed.load();
+    stats.words += t.words.load();
+    stats.logprob += t.logprob.load();
+  }
+  stats.diverged = diverged.load();
+  stats.diverged_at = diverged_at.load();
+  stats.interrupted = interrupted.load();
+  return stats;
+}
+
+}  // namespace rnnlm

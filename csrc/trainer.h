@@ -1,0 +1,84 @@
+// One training epoch of online SGD with truncated BPTT (rnnlm-0.4b's algorithm), run in one
+// OpenMP region: each thread streams its own contiguous shard of sentences with its own
+// state, updating the shared weights without locks (Hogwild). The learning-rate schedule
+// across epochs lives in Python (rnnlm_fast/schedule.py), which owns restore and resume.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "class_softmax.h"
+#include "rnn.h"
+
+namespace rnnlm {
+
+struct TrainOptions {
+  float lr = 0.1f;               // learning rate (rnnlm-0.4b's alpha)
+  float l2 = 1e-6f;              // L2 decay per update, applied every 10th word (rnnlm's beta)
+  float gradient_cutoff = 15.0f;  // errors reaching the hidden layer are clipped to +-this
+  int bptt = 4;                  // steps of backpropagation through time (1 = plain BP)
+  int bptt_block = 10;           // words between BPTT updates
+  bool independent = false;      // reset the state at each sentence
+  int threads = 1;
+  void validate() const;  // throws ConfigError
+};
+
+struct EpochStats {
+  double logprob = 0;        // sum of ln P over scored words
+  std::int64_t words = 0;    // scored words (targets in the vocabulary)
+  std::int64_t processed = 0;  // all positions processed
+  bool diverged = false;     // NaN/Inf met; training stopped at once
+  std::int64_t diverged_at = -1;  // position of the first non-finite probability
+  bool interrupted = false;  // the progress callback asked to stop
+};
+
+// Called on the calling thread about five times a second with (positions processed, ln-prob
+// sum so far); returns false to stop the epoch.
+using TrainProgress = std::function<bool(std::int64_t, double)>;
+
+// Trains `m` for one pass over sentences [0, n_sentences). Sentence i is
+// ids[offsets[i] .. offsets[i+1]); ids are checked by the caller to lie in [-1, V).
+// Throws ConfigError; other engine errors from a worker are rethrown after the region.
+EpochStats train_epoch(Model& m, const std::int32_t* ids, const std::int64_t* offsets,
+                       std::int64_t n_sentences, const TrainOptions& o,
+                       const TrainProgress& progress);
+
+// The gradient of ln P(sentence) with full BPTT (no truncation, no clipping below 1e30)
+// for one sentence `ids` (ending with </s>) from the reset state: the C++ half of the
+// finite-difference and NumPy-reference checks. Returns a model holding the gradients.
+Model sentence_gradient(const Model& m, const std::int32_t* ids, std::int64_t n);
+
+// One stream of training: the hidden-state history and BPTT buffers of one thread.
+class BpttStream {
+ public:
+  BpttStream(const Model& m, const TrainOptions& o);
+  // Back to the reset state; forgets the history.
+  void reset();
+  // Processes the transition in -> target (target < 0: not scored, no output update).
+  // Returns ln P(target) (0 when not scored). Reads the weights of `m` and applies the
+  // updates to `dst`: the same model when training, a zeroed gradient model for checks.
+  double step(const Model& m, Model& dst, std::int32_t in, std::int32_t target,
+              bool sentence_end);
+  const float* hidden() const;
+
+ private:
+  float* h_at(std::int64_t t) { return hist_h_.data() + slot(t) * hidden_; }
+  float* e_at(std::int64_t t) { return hist_e_.data() + slot(t) * hidden_; }
+  std::size_t slot(std::int64_t t) const { return static_cast<std::size_t>((t + 1) % capacity_); }
+  void backprop_through_time(const Model& m, Model& dst, int n_steps, float keep);
+
+  TrainOptions o_;
+  int hidden_;
+  int max_steps_;
+  std::int64_t capacity_;
+  std::vector<float> hist_h_;          // hidden state at times t = -1, 0, 1, ... (ring)
+  std::vector<float> hist_e_;          // output error reaching the hidden layer at time t
+  std::vector<std::int32_t> hist_in_;  // input word at time t
+  std::vector<float> d_, x_, e_, e_prev_;
+  OutputScratch out_;
+  std::int64_t n_ = 0;        // steps since the last reset
+  std::int64_t counter_ = 0;  // steps since the stream began (decay and block timing)
+};
+
+}  // namespace rnnlm

@@ -1,0 +1,1 @@
+"""rnnlm-fast: Mikolov-style recurrent neural network language models on multicore CPUs."""
