@@ -37,9 +37,35 @@ inline float exp_approx(float x) {
 
 }  // namespace
 
+// 8-float vectors (GCC vector extensions): each clone compiles them to its own ISA.
+// 256 bits is the sweet spot: full width on AVX2, and AVX-512 parts run it without
+// frequency penalties.
+typedef float v8f __attribute__((vector_size(32)));
+typedef float v4f __attribute__((vector_size(16)));
+
+static inline v8f load8(const float* p) {
+  v8f v;
+  __builtin_memcpy(&v, p, sizeof v);
+  return v;
+}
+static inline void store8(float* p, v8f v) { __builtin_memcpy(p, &v, sizeof v); }
+static inline v8f splat8(float x) { return v8f{x, x, x, x, x, x, x, x}; }
+
+// [sum(a), sum(b), sum(c), sum(d)] with a transpose-and-add tree.
+static inline v4f hsum4(v8f a, v8f b, v8f c, v8f d) {
+  const v4f s0 = __builtin_shufflevector(a, a, 0, 1, 2, 3) + __builtin_shufflevector(a, a, 4, 5, 6, 7);
+  const v4f s1 = __builtin_shufflevector(b, b, 0, 1, 2, 3) + __builtin_shufflevector(b, b, 4, 5, 6, 7);
+  const v4f s2 = __builtin_shufflevector(c, c, 0, 1, 2, 3) + __builtin_shufflevector(c, c, 4, 5, 6, 7);
+  const v4f s3 = __builtin_shufflevector(d, d, 0, 1, 2, 3) + __builtin_shufflevector(d, d, 4, 5, 6, 7);
+  const v4f u0 = __builtin_shufflevector(s0, s1, 0, 4, 1, 5) + __builtin_shufflevector(s0, s1, 2, 6, 3, 7);
+  const v4f u1 = __builtin_shufflevector(s2, s3, 0, 4, 1, 5) + __builtin_shufflevector(s2, s3, 2, 6, 3, 7);
+  return __builtin_shufflevector(u0, u1, 0, 1, 4, 5) + __builtin_shufflevector(u0, u1, 2, 3, 6, 7);
+}
+
 RNNLM_CLONES
 void matvec(const float* __restrict M, int rows, int cols, const float* __restrict x,
             const float* __restrict bias, float* __restrict y) {
+  const int c8 = cols & ~7;
   int r = 0;
   // Four rows per pass share each load of x.
   for (; r + 4 <= rows; r += 4) {
@@ -47,25 +73,27 @@ void matvec(const float* __restrict M, int rows, int cols, const float* __restri
     const float* m1 = m0 + cols;
     const float* m2 = m1 + cols;
     const float* m3 = m2 + cols;
-    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-#pragma omp simd reduction(+ : s0, s1, s2, s3)
-    for (int j = 0; j < cols; ++j) {
-      const float xj = x[j];
-      s0 += m0[j] * xj;
-      s1 += m1[j] * xj;
-      s2 += m2[j] * xj;
-      s3 += m3[j] * xj;
+    v8f a0 = {}, a1 = {}, a2 = {}, a3 = {};
+    for (int j = 0; j < c8; j += 8) {
+      const v8f xj = load8(x + j);
+      a0 += load8(m0 + j) * xj;
+      a1 += load8(m1 + j) * xj;
+      a2 += load8(m2 + j) * xj;
+      a3 += load8(m3 + j) * xj;
     }
-    y[r] = s0;
-    y[r + 1] = s1;
-    y[r + 2] = s2;
-    y[r + 3] = s3;
+    v4f sums = hsum4(a0, a1, a2, a3);
+    for (int j = c8; j < cols; ++j) {
+      sums += v4f{m0[j], m1[j], m2[j], m3[j]} * x[j];
+    }
+    for (int q = 0; q < 4; ++q) y[r + q] = sums[q];
   }
   for (; r < rows; ++r) {
     const float* m0 = M + static_cast<std::size_t>(r) * cols;
-    float s0 = 0;
-#pragma omp simd reduction(+ : s0)
-    for (int j = 0; j < cols; ++j) s0 += m0[j] * x[j];
+    v8f a0 = {};
+    for (int j = 0; j < c8; j += 8) a0 += load8(m0 + j) * load8(x + j);
+    const v8f zero = {};
+    float s0 = hsum4(a0, zero, zero, zero)[0];
+    for (int j = c8; j < cols; ++j) s0 += m0[j] * x[j];
     y[r] = s0;
   }
   if (bias != nullptr) {
@@ -77,21 +105,27 @@ RNNLM_CLONES
 void matvec_transposed(const float* __restrict M, int rows, int cols, const float* __restrict d,
                        float* __restrict e) {
   std::fill(e, e + cols, 0.0f);
+  const int c8 = cols & ~7;
   int r = 0;
   for (; r + 4 <= rows; r += 4) {
     const float* m0 = M + static_cast<std::size_t>(r) * cols;
     const float* m1 = m0 + cols;
     const float* m2 = m1 + cols;
     const float* m3 = m2 + cols;
-    const float d0 = d[r], d1 = d[r + 1], d2 = d[r + 2], d3 = d[r + 3];
-#pragma omp simd
-    for (int j = 0; j < cols; ++j) e[j] += d0 * m0[j] + d1 * m1[j] + d2 * m2[j] + d3 * m3[j];
+    const v8f d0 = splat8(d[r]), d1 = splat8(d[r + 1]), d2 = splat8(d[r + 2]), d3 = splat8(d[r + 3]);
+    for (int j = 0; j < c8; j += 8) {
+      store8(e + j, load8(e + j) + d0 * load8(m0 + j) + d1 * load8(m1 + j) + d2 * load8(m2 + j) +
+                        d3 * load8(m3 + j));
+    }
+    for (int j = c8; j < cols; ++j) {
+      e[j] += d[r] * m0[j] + d[r + 1] * m1[j] + d[r + 2] * m2[j] + d[r + 3] * m3[j];
+    }
   }
   for (; r < rows; ++r) {
     const float* m0 = M + static_cast<std::size_t>(r) * cols;
-    const float d0 = d[r];
-#pragma omp simd
-    for (int j = 0; j < cols; ++j) e[j] += d0 * m0[j];
+    const v8f d0 = splat8(d[r]);
+    for (int j = 0; j < c8; j += 8) store8(e + j, load8(e + j) + d0 * load8(m0 + j));
+    for (int j = c8; j < cols; ++j) e[j] += d[r] * m0[j];
   }
 }
 
@@ -99,31 +133,40 @@ RNNLM_CLONES
 void backprop_update_rows(const float* A, float* B, int rows, int cols, const float* __restrict g,
                           float lr, float keep, const float* __restrict h, float* __restrict e) {
   // A and B may be the same matrix: each element is read before it is written.
+  const int c8 = cols & ~7;
+  const v8f k8 = splat8(keep);
   int r = 0;
   for (; r + 2 <= rows; r += 2) {
     const float* a0 = A + static_cast<std::size_t>(r) * cols;
     const float* a1 = a0 + cols;
     float* b0 = B + static_cast<std::size_t>(r) * cols;
     float* b1 = b0 + cols;
-    const float g0 = g[r], g1 = g[r + 1];
-    const float l0 = lr * g0, l1 = lr * g1;
-#pragma omp simd
-    for (int j = 0; j < cols; ++j) {
+    const v8f g0 = splat8(g[r]), g1 = splat8(g[r + 1]);
+    const v8f l0 = splat8(lr * g[r]), l1 = splat8(lr * g[r + 1]);
+    for (int j = 0; j < c8; j += 8) {
+      const v8f w0 = load8(a0 + j), w1 = load8(a1 + j), hj = load8(h + j);
+      store8(e + j, load8(e + j) + g0 * w0 + g1 * w1);
+      store8(b0 + j, k8 * load8(b0 + j) + l0 * hj);
+      store8(b1 + j, k8 * load8(b1 + j) + l1 * hj);
+    }
+    for (int j = c8; j < cols; ++j) {
       const float w0 = a0[j], w1 = a1[j];
-      e[j] += g0 * w0 + g1 * w1;
-      b0[j] = keep * b0[j] + l0 * h[j];
-      b1[j] = keep * b1[j] + l1 * h[j];
+      e[j] += g[r] * w0 + g[r + 1] * w1;
+      b0[j] = keep * b0[j] + lr * g[r] * h[j];
+      b1[j] = keep * b1[j] + lr * g[r + 1] * h[j];
     }
   }
   for (; r < rows; ++r) {
     const float* a0 = A + static_cast<std::size_t>(r) * cols;
     float* b0 = B + static_cast<std::size_t>(r) * cols;
-    const float g0 = g[r];
-    const float l0 = lr * g0;
-#pragma omp simd
-    for (int j = 0; j < cols; ++j) {
-      e[j] += g0 * a0[j];
-      b0[j] = keep * b0[j] + l0 * h[j];
+    const v8f g0 = splat8(g[r]), l0 = splat8(lr * g[r]);
+    for (int j = 0; j < c8; j += 8) {
+      store8(e + j, load8(e + j) + g0 * load8(a0 + j));
+      store8(b0 + j, k8 * load8(b0 + j) + l0 * load8(h + j));
+    }
+    for (int j = c8; j < cols; ++j) {
+      e[j] += g[r] * a0[j];
+      b0[j] = keep * b0[j] + lr * g[r] * h[j];
     }
   }
 }
@@ -131,18 +174,43 @@ void backprop_update_rows(const float* A, float* B, int rows, int cols, const fl
 RNNLM_CLONES
 void rank_k_update(float* __restrict M, int rows, int cols, const float* __restrict D,
                    const float* __restrict X, int k, float lr, float keep) {
+  // Row by row, 32 columns at a time held in registers while the k inputs are added.
+  const int c32 = cols & ~31;
+  const int c8 = cols & ~7;
+  const v8f k8 = splat8(keep);
   constexpr int kMaxK = 64;
   float c[kMaxK];
   for (int s0 = 0; s0 < k; s0 += kMaxK) {
     const int kk = std::min(kMaxK, k - s0);
-    const float keep_now = s0 == 0 ? keep : 1.0f;
+    const float* Xs = X + static_cast<std::size_t>(s0) * cols;
+    const v8f keep_now = s0 == 0 ? k8 : splat8(1.0f);
     for (int i = 0; i < rows; ++i) {
       for (int s = 0; s < kk; ++s) c[s] = lr * D[static_cast<std::size_t>(s0 + s) * rows + i];
       float* m = M + static_cast<std::size_t>(i) * cols;
-#pragma omp simd
-      for (int j = 0; j < cols; ++j) {
-        float acc = keep_now * m[j];
-        for (int s = 0; s < kk; ++s) acc += c[s] * X[static_cast<std::size_t>(s0 + s) * cols + j];
+      for (int j = 0; j < c32; j += 32) {
+        v8f a0 = keep_now * load8(m + j), a1 = keep_now * load8(m + j + 8);
+        v8f a2 = keep_now * load8(m + j + 16), a3 = keep_now * load8(m + j + 24);
+        for (int s = 0; s < kk; ++s) {
+          const float* xs = Xs + static_cast<std::size_t>(s) * cols + j;
+          const v8f cs = splat8(c[s]);
+          a0 += cs * load8(xs);
+          a1 += cs * load8(xs + 8);
+          a2 += cs * load8(xs + 16);
+          a3 += cs * load8(xs + 24);
+        }
+        store8(m + j, a0);
+        store8(m + j + 8, a1);
+        store8(m + j + 16, a2);
+        store8(m + j + 24, a3);
+      }
+      for (int j = c32; j < c8; j += 8) {
+        v8f a0 = keep_now * load8(m + j);
+        for (int s = 0; s < kk; ++s) a0 += splat8(c[s]) * load8(Xs + static_cast<std::size_t>(s) * cols + j);
+        store8(m + j, a0);
+      }
+      for (int j = c8; j < cols; ++j) {
+        float acc = keep_now[0] * m[j];
+        for (int s = 0; s < kk; ++s) acc += c[s] * Xs[static_cast<std::size_t>(s) * cols + j];
         m[j] = acc;
       }
     }

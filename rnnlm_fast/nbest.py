@@ -28,21 +28,21 @@ from rnnlm_fast.nbest_formats import (
 
 __all__ = [
     "LN10",
-    "Weights",
     "NbestFeatures",
     "TuneResult",
-    "count_words",
-    "word_error_rate",
-    "hypothesis_errors",
-    "oracle_wer",
-    "lm_log_probs",
-    "combine_scores",
+    "Weights",
     "build_features",
-    "select_best",
-    "tune_weights",
+    "combine_scores",
+    "count_words",
+    "hypothesis_errors",
+    "interpolate_word_probs",
+    "lm_log_probs",
+    "oracle_wer",
     "rescore",
     "rescored_lists",
-    "interpolate_word_probs",
+    "select_best",
+    "tune_weights",
+    "word_error_rate",
     "write_one_best",
     "write_rescored_tsv",
 ]
@@ -124,19 +124,22 @@ def _edit_counts(refs: Sequence[str], hyps: Sequence[str]) -> np.ndarray:
     """(n, 3) int64 substitutions, deletions, insertions of each (ref, hyp) pair."""
     import jiwer  # imported here so that reading formats does not need it
 
+    if len(refs) != len(hyps):
+        raise ValueError(f"{len(refs)} references but {len(hyps)} hypotheses")
     counts = np.zeros((len(refs), 3), dtype=np.int64)
     # jiwer wants non-empty sides; an empty side is all deletions or insertions.
     both = []
-    for i, (r, h) in enumerate(zip(refs, hyps, strict=True)):
+    for i, (r, h) in enumerate(zip(refs, hyps)):
         nr, nh = len(r.split()), len(h.split())
         if nr and nh:
             both.append(i)
         else:
             counts[i] = (0, nr, nh)
     if both:
-        out = jiwer.process_words([" ".join(refs[i].split()) for i in both],
-                                  [" ".join(hyps[i].split()) for i in both])
-        for i, chunks in zip(both, out.alignments, strict=True):
+        out = jiwer.process_words(
+            [" ".join(refs[i].split()) for i in both], [" ".join(hyps[i].split()) for i in both]
+        )
+        for i, chunks in zip(both, out.alignments):
             for c in chunks:
                 if c.type == "substitute":
                     counts[i, 0] += c.ref_end_idx - c.ref_start_idx
@@ -218,9 +221,7 @@ def word_error_rate(refs: Mapping[str, str], hyps: Mapping[str, str]) -> dict:
     }
 
 
-def oracle_wer(
-    lists: Sequence[NbestList], refs: Mapping[str, str], n: int | None = None
-) -> dict:
+def oracle_wer(lists: Sequence[NbestList], refs: Mapping[str, str], n: int | None = None) -> dict:
     """WER of the best hypothesis per list chosen with knowledge of the reference.
 
     Parameters
@@ -269,9 +270,7 @@ def _check_lists(lists: Sequence[NbestList]) -> None:
 # --------------------------------------------------------------------------- LM scores
 
 
-def lm_log_probs(
-    lists: Sequence[NbestList], score_fn: ScoreFn, batch_size: int | None = None
-) -> np.ndarray:
+def lm_log_probs(lists: Sequence[NbestList], score_fn: ScoreFn, batch_size: int | None = None) -> np.ndarray:
     """Score every hypothesis with ``score_fn`` and return NATURAL-log probabilities.
 
     Parameters
@@ -380,8 +379,7 @@ def build_features(
         am=np.array([h.scores[am_key] for h in hyps], dtype=np.float64),
         lm=lm_scores.astype(np.float64),
         n_words=np.array([count_words(h.text) for h in hyps], dtype=np.float64),
-        old_lm=(np.array([h.scores[old_lm_key] for h in hyps], dtype=np.float64)
-                if old_lm_key else None),
+        old_lm=(np.array([h.scores[old_lm_key] for h in hyps], dtype=np.float64) if old_lm_key else None),
         dense=dense,
     )
 
@@ -405,9 +403,9 @@ def select_best(features: NbestFeatures, totals: np.ndarray) -> np.ndarray:
     scores = totals[..., np.where(pad, 0, features.dense)]
     scores = np.where(pad, -np.inf, scores)
     best_col = np.argmax(scores, axis=-1)  # first maximum = better rank
-    return np.take_along_axis(
-        np.broadcast_to(features.dense, scores.shape), best_col[..., None], axis=-1
-    )[..., 0]
+    return np.take_along_axis(np.broadcast_to(features.dense, scores.shape), best_col[..., None], axis=-1)[
+        ..., 0
+    ]
 
 
 # --------------------------------------------------------------------------- tuning
@@ -423,8 +421,12 @@ def _evaluate_grid(
     word_errs, sent_errs = [], []
     for start in range(0, len(grid), chunk):
         g = grid[start : start + chunk]
-        totals = (features.am[None, :] + g[:, 0:1] * features.lm[None, :]
-                  + g[:, 1:2] * features.n_words[None, :] + g[:, 2:3] * old[None, :])
+        totals = (
+            features.am[None, :]
+            + g[:, 0:1] * features.lm[None, :]
+            + g[:, 1:2] * features.n_words[None, :]
+            + g[:, 2:3] * old[None, :]
+        )
         chosen_errors = errors[select_best(features, totals)]
         word_errs.append(chosen_errors.sum(axis=1))
         sent_errs.append(np.count_nonzero(chosen_errors, axis=1))
@@ -629,9 +631,7 @@ def write_rescored_tsv(
     old_lm_key: str | None = None,
 ) -> None:
     """Write the full lists with their new scores as TSV (``nbest_formats`` TSV format)."""
-    write_tsv_nbest(
-        path, rescored_lists(lists, lm_scores, weights, am_key=am_key, old_lm_key=old_lm_key)
-    )
+    write_tsv_nbest(path, rescored_lists(lists, lm_scores, weights, am_key=am_key, old_lm_key=old_lm_key))
 
 
 # --------------------------------------------------------------------------- interpolation
@@ -683,8 +683,6 @@ def interpolate_word_probs(
     if np.isnan(other).any() or (other < 0).any() or (other > 1).any():
         raise ValueError("other-LM word probabilities must lie in [0, 1]")
     with np.errstate(divide="ignore"):  # log(0) = -inf is the intended value
-        ln_word = np.logaddexp(
-            np.log(weight) + rnn * LN10, np.log1p(-weight) + np.log(other)
-        )
+        ln_word = np.logaddexp(np.log(weight) + rnn * LN10, np.log1p(-weight) + np.log(other))
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
     return np.add.reduceat(ln_word, starts) / LN10

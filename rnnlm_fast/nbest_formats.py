@@ -29,25 +29,25 @@ from typing import Literal
 from rnnlm_fast.errors import MissingFileError, NbestFormatError
 
 __all__ = [
+    "FORMATS",
     "Hypothesis",
     "NbestList",
-    "FORMATS",
     "SrilmStyle",
-    "read_nbest",
-    "read_rnnlm_nbest",
-    "write_rnnlm_nbest",
-    "read_kaldi_nbest",
-    "write_kaldi_nbest",
-    "read_espnet_nbest",
-    "write_espnet_nbest",
-    "read_srilm_nbest",
-    "write_srilm_nbest",
-    "read_tsv_nbest",
-    "write_tsv_nbest",
-    "read_text",
-    "write_text",
     "bytelog_to_ln",
     "ln_to_bytelog",
+    "read_espnet_nbest",
+    "read_kaldi_nbest",
+    "read_nbest",
+    "read_rnnlm_nbest",
+    "read_srilm_nbest",
+    "read_text",
+    "read_tsv_nbest",
+    "write_espnet_nbest",
+    "write_kaldi_nbest",
+    "write_rnnlm_nbest",
+    "write_srilm_nbest",
+    "write_text",
+    "write_tsv_nbest",
 ]
 
 AM = "am"
@@ -111,7 +111,7 @@ def bytelog_to_ln(bytelog: float) -> float:
 
 def ln_to_bytelog(ln: float) -> int:
     """Convert a natural log to the nearest integer bytelog (as SRILM does)."""
-    return int(round(ln * _BYTELOG_PER_NAT))
+    return round(ln * _BYTELOG_PER_NAT)
 
 
 def _err(path: Path | str, lineno: int | None, msg: str) -> NbestFormatError:
@@ -148,9 +148,7 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
                 try:
                     line = raw.decode("utf-8", errors="strict")
                 except UnicodeDecodeError as e:
-                    raise _err(
-                        path, lineno, f"invalid UTF-8 at byte {e.start} of the line"
-                    ) from None
+                    raise _err(path, lineno, f"invalid UTF-8 at byte {e.start} of the line") from None
                 yield lineno, line.rstrip("\r\n")
     except (OSError, EOFError) as e:
         if isinstance(e, FileNotFoundError):
@@ -365,9 +363,7 @@ def read_kaldi_nbest(
     for lineno, line in _lines(paths["text"]):
         parts = line.split(maxsplit=1)
         if not parts:
-            raise _err(
-                paths["text"], lineno, f"expected '<utt-id>-<N> <words>' but found {_shorten(line)}"
-            )
+            raise _err(paths["text"], lineno, f"expected '<utt-id>-<N> <words>' but found {_shorten(line)}")
         key = parts[0]
         _split_kaldi_key(key, paths["text"], lineno)
         if key in texts:
@@ -401,8 +397,9 @@ def _check_same_keys(
     if missing:
         lineno = ref[missing[0]][1]
         raise _err(
-            path, None, f"{len(missing)} key(s) of {ref_path} missing, first {missing[0]!r} "
-            f"({ref_path}:{lineno})"
+            path,
+            None,
+            f"{len(missing)} key(s) of {ref_path} missing, first {missing[0]!r} ({ref_path}:{lineno})",
         )
 
 
@@ -442,14 +439,14 @@ def _espnet_jobs(set_dir: Path) -> list[Path]:
     Also accepts ``logdir`` itself or a single job directory.
     """
     for base in (set_dir / "logdir", set_dir):
-        jobs = [p for p in base.iterdir() if p.is_dir() and _OUTPUT_DIR.match(p.name)] if base.is_dir() else []
+        if not base.is_dir():
+            continue
+        jobs = {int(m.group(1)): p for p in base.iterdir() if p.is_dir() and (m := _OUTPUT_DIR.match(p.name))}
         if jobs:
-            return sorted(jobs, key=lambda p: int(_OUTPUT_DIR.match(p.name).group(1)))  # type: ignore[union-attr]
+            return [jobs[k] for k in sorted(jobs)]
     if any(_NBEST_DIR.match(p.name) for p in set_dir.iterdir() if p.is_dir()):
         return [set_dir]
-    raise MissingFileError(
-        f"{set_dir}: no ESPnet n-best output (expected logdir/output.K/Nbest_recog/)"
-    )
+    raise MissingFileError(f"{set_dir}: no ESPnet n-best output (expected logdir/output.K/Nbest_recog/)")
 
 
 def _read_espnet_score(token: str, path: Path, lineno: int) -> float:
@@ -499,9 +496,7 @@ def read_espnet_nbest(set_dir: str | Path) -> list[NbestList]:
     job_of: dict[str, Path] = {}
     for job in _espnet_jobs(set_dir):
         rank_dirs = sorted(
-            (int(m.group(1)), p)
-            for p in job.iterdir()
-            if p.is_dir() and (m := _NBEST_DIR.match(p.name))
+            (int(m.group(1)), p) for p in job.iterdir() if p.is_dir() and (m := _NBEST_DIR.match(p.name))
         )
         if not rank_dirs:
             raise MissingFileError(f"{job}: no Nbest_recog directories")
@@ -552,7 +547,7 @@ _DECIPHER_SCORE = re.compile(r"^\((-?\d+)\)$")
 
 
 def _srilm_utt_id(path: Path) -> str:
-    name = path.name[:-3] if path.name.endswith(".gz") else path.name
+    name = path.name.removesuffix(".gz")
     return Path(name).stem
 
 
@@ -579,7 +574,8 @@ def _parse_srilm2(parts: list[str], path: Path, lineno: int) -> tuple[str, dict[
     fields = parts[1:]
     if len(fields) % 11:
         raise _err(
-            path, lineno,
+            path,
+            lineno,
             "expected '(score)' then 11 fields per word: "
             f"'w ( st: S et: E g: G a: A )' but found {len(fields)} fields",
         )
@@ -588,12 +584,18 @@ def _parse_srilm2(parts: list[str], path: Path, lineno: int) -> tuple[str, dict[
     prev_end = -math.inf
     for i in range(0, len(fields), 11):
         tok = fields[i : i + 11]
-        if tok[1] != "(" or tok[2] != "st:" or tok[4] != "et:" or tok[6] != "g:" \
-                or tok[8] != "a:" or tok[10] != ")":
+        if (
+            tok[1] != "("
+            or tok[2] != "st:"
+            or tok[4] != "et:"
+            or tok[6] != "g:"
+            or tok[8] != "a:"
+            or tok[10] != ")"
+        ):
             raise _err(
-                path, lineno,
-                f"word {i // 11 + 1}: expected 'w ( st: S et: E g: G a: A )' but found "
-                f"{' '.join(tok)!r}",
+                path,
+                lineno,
+                f"word {i // 11 + 1}: expected 'w ( st: S et: E g: G a: A )' but found {' '.join(tok)!r}",
             )
         start = _parse_float(tok[3], path, lineno, "a start time")
         end = _parse_float(tok[5], path, lineno, "an end time")
@@ -609,7 +611,9 @@ def _parse_srilm2(parts: list[str], path: Path, lineno: int) -> tuple[str, dict[
 
 def _parse_srilm_plain(parts: list[str], path: Path, lineno: int) -> tuple[str, dict[str, float]]:
     if len(parts) < 3:
-        raise _err(path, lineno, f"expected '<ascore> <lscore> <nwords> <words>' but found {' '.join(parts)!r}")
+        raise _err(
+            path, lineno, f"expected '<ascore> <lscore> <nwords> <words>' but found {' '.join(parts)!r}"
+        )
     ascore = _parse_float(parts[0], path, lineno, "an acoustic log10 score")
     lscore = _parse_float(parts[1], path, lineno, "an LM log10 score")
     if not parts[2].isdigit():
@@ -759,7 +763,9 @@ def read_tsv_nbest(path: str | Path) -> list[NbestList]:
         raise _err(path, 1, "expected a header 'utt_id\\trank\\t...\\ttext' but the file is empty")
     header = first[1].split("\t")
     if len(header) < 3 or header[:2] != ["utt_id", "rank"] or header[-1] != "text":
-        raise _err(path, 1, f"expected a header 'utt_id\\trank\\t<scores...>\\ttext' but found {_shorten(first[1])}")
+        raise _err(
+            path, 1, f"expected a header 'utt_id\\trank\\t<scores...>\\ttext' but found {_shorten(first[1])}"
+        )
     names = [_TSV_ALIASES.get(h, h) for h in header[2:-1]]
     if len(set(names)) != len(names) or any(not n for n in names):
         raise _err(path, 1, f"score column names must be unique and non-empty: {header[2:-1]}")
@@ -778,9 +784,7 @@ def read_tsv_nbest(path: str | Path) -> list[NbestList]:
         if (utt, rank) in seen:
             raise _err(path, lineno, f"rank {rank} of {utt!r} repeated (first at line {seen[utt, rank]})")
         seen[utt, rank] = lineno
-        scores = {
-            n: _parse_float(v, path, lineno, f"score {n!r}") for n, v in zip(names, fields[2:-1])
-        }
+        scores = {n: _parse_float(v, path, lineno, f"score {n!r}") for n, v in zip(names, fields[2:-1])}
         builder.add(utt, Hypothesis(" ".join(fields[-1].split()), scores, rank))
     return builder.finish()
 
@@ -825,9 +829,7 @@ def _detect_dir(path: Path) -> str:
     if all((path / n).is_file() for n in ("text", "acwt", "lmwt")):
         return "kaldi"
     subdirs = [p.name for p in path.iterdir() if p.is_dir()]
-    if (path / "logdir").is_dir() or any(
-        _OUTPUT_DIR.match(n) or _NBEST_DIR.match(n) for n in subdirs
-    ):
+    if (path / "logdir").is_dir() or any(_OUTPUT_DIR.match(n) or _NBEST_DIR.match(n) for n in subdirs):
         return "espnet"
     return "srilm"
 
@@ -874,8 +876,10 @@ def read_nbest(path: str | Path, format: str | None = None) -> list[NbestList]:
     if format is None:
         format = _detect_dir(path) if path.is_dir() else _detect_file(path)
     if format == "kaldi":
-        return read_kaldi_nbest(path) if path.is_dir() else read_kaldi_nbest(
-            text=path, acwt=path.parent / "acwt", lmwt=path.parent / "lmwt"
+        return (
+            read_kaldi_nbest(path)
+            if path.is_dir()
+            else read_kaldi_nbest(text=path, acwt=path.parent / "acwt", lmwt=path.parent / "lmwt")
         )
     readers = {
         "rnnlm": read_rnnlm_nbest,
