@@ -21,7 +21,7 @@ from __future__ import annotations
 import gzip
 import math
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -890,10 +890,3 @@ def read_nbest(path: str | Path, format: str | None = None) -> list[NbestList]:
     if format not in readers:
         raise ValueError(f"unknown n-best format {format!r}; expected one of {FORMATS}")
     return readers[format](path)
-
-
-def iter_hypotheses(lists: Iterable[NbestList]) -> Iterator[tuple[str, Hypothesis]]:
-    """Yield ``(utt_id, hypothesis)`` over all lists, in list and rank order."""
-    for nbest in lists:
-        for hyp in nbest.hyps:
-            yield nbest.utt_id, hyp

@@ -202,6 +202,17 @@ def test_srilm_nbest2_skips_phone_tokens(tmp_path):
     assert hyp.scores["am"] == pytest.approx(nf.bytelog_to_ln(-18))  # total - lm
 
 
+def test_srilm_reads_gzip_and_strips_suffixes(tmp_path):
+    import gzip
+
+    with gzip.open(tmp_path / "spk1-utt7.nbest.gz", "wt", encoding="utf-8") as f:
+        f.write("NBestList1.0\n(-10) A B\n(-12) A C\n")
+    (nbest,) = nf.read_nbest(tmp_path)
+    assert nbest.utt_id == "spk1-utt7"
+    assert [(h.rank, h.text) for h in nbest.hyps] == [(1, "A B"), (2, "A C")]
+    assert nbest.hyps[1].scores["am"] == pytest.approx(-12 * 1024 / 10000.5)
+
+
 def test_tsv_round_trip(tmp_path):
     lists = _sample_lists(keys=("am", "lm", "rnnlm"))
     path = tmp_path / "nbest.tsv"
