@@ -1,1 +1,45 @@
-"""rnnlm-fast: Mikolov-style recurrent neural network language models on multicore CPUs."""
+"""rnnlm-fast: Mikolov-style recurrent neural network language models on multicore CPUs.
+
+The public API::
+
+    from rnnlm_fast import Vocabulary, RNNLM
+    vocab = Vocabulary.from_corpus("train.txt", classes=100)
+    model = RNNLM(vocab, hidden=200)
+    model.train("train.txt", "valid.txt")
+    model.perplexity("test.txt"), model.score(["a sentence"]), model.save("lm.rnnlm")
+"""
+
+from .errors import (
+    ConfigError,
+    CorpusError,
+    DivergenceError,
+    FormatVersionError,
+    MissingFileError,
+    ModelFormatError,
+    NbestFormatError,
+    RnnlmError,
+    VocabularyError,
+    VocabularyMismatchError,
+)
+from .model import RNNLM, EpochRecord, PerplexityResult
+from .vocab import Vocabulary
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "RNNLM",
+    "Vocabulary",
+    "EpochRecord",
+    "PerplexityResult",
+    "RnnlmError",
+    "CorpusError",
+    "MissingFileError",
+    "ModelFormatError",
+    "FormatVersionError",
+    "VocabularyError",
+    "VocabularyMismatchError",
+    "ConfigError",
+    "DivergenceError",
+    "NbestFormatError",
+    "__version__",
+]

@@ -1,0 +1,55 @@
+"""Small file helpers shared by the vocabulary, model and n-best writers."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Iterator, Union
+
+from .errors import MissingFileError
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+def require_file(path: PathLike, what: str = "file") -> Path:
+    """Return ``path`` as a Path, raising MissingFileError if it is not a readable file."""
+    p = Path(path)
+    if not p.exists():
+        raise MissingFileError(f"{what} '{p}' does not exist")
+    if p.is_dir():
+        raise MissingFileError(f"{what} '{p}' is a directory, expected a file")
+    return p
+
+
+@contextmanager
+def atomic_write(path: PathLike, mode: str = "wb", encoding: str | None = None) -> Iterator[IO]:
+    """Write ``path`` through a temporary file in the same directory, renamed on success.
+
+    A crash or an exception leaves either the previous complete file or the new complete
+    file, never a partial one; the temporary file is removed on failure.
+    """
+    target = Path(path)
+    directory = target.parent if str(target.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, mode, encoding=encoding) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    try:  # make the rename itself durable
+        dir_fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:
+        pass

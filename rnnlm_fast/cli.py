@@ -1,0 +1,246 @@
+"""The ``rnnlm-fast`` command line: a thin layer over the Python API.
+
+Subcommands: demo, vocab, train, eval, score, rescore. Option names match the API's
+keyword arguments (``--bptt-block`` is ``bptt_block``). Errors print one line naming the
+file and line, and exit with status 2; Ctrl-C exits with 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from importlib import resources
+from pathlib import Path
+from typing import Optional, Sequence
+
+from . import __version__
+from ._core import DEFAULT_MAX_LINE_BYTES
+from .errors import ConfigError, RnnlmError
+from .model import RNNLM, resolve_threads
+from .vocab import Vocabulary
+
+log = logging.getLogger("rnnlm_fast")
+
+
+def _add_vocab_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("vocabulary")
+    g.add_argument("--min-count", type=int, default=1, help="rarer words become <unk> (default 1)")
+    g.add_argument("--max-size", type=int, default=0, help="keep at most this many words (0 = all)")
+    g.add_argument("--classes", type=int, default=100, help="word classes of the factored softmax (default 100)")
+    g.add_argument("--class-method", choices=("sqrt", "frequency"), default="sqrt",
+                   help="rnnlm-0.4b's sqrt-frequency binning (default) or plain frequency ('old classes')")
+    g.add_argument("--max-line-bytes", type=int, default=DEFAULT_MAX_LINE_BYTES,
+                   help="reject longer lines as corrupt input (default %(default)s)")
+
+
+def _add_train_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model and training")
+    g.add_argument("--hidden", type=int, default=100, help="hidden layer size (default 100)")
+    g.add_argument("--activation", choices=("sigmoid", "tanh", "relu"), default="sigmoid")
+    g.add_argument("--lr", type=float, default=0.1, help="initial learning rate (default 0.1)")
+    g.add_argument("--beta", type=float, default=1e-6, help="L2 regularisation (default 1e-6)")
+    g.add_argument("--bptt", type=int, default=4, help="BPTT steps (default 4; 1 = plain backprop)")
+    g.add_argument("--bptt-block", type=int, default=10, help="words between BPTT updates (default 10)")
+    g.add_argument("--independent", action="store_true", help="reset the hidden state at each sentence")
+    g.add_argument("--gradient-cutoff", type=float, default=15.0)
+    g.add_argument("--min-improvement", type=float, default=1.003)
+    g.add_argument("--max-epochs", type=int, default=100)
+    g.add_argument("--seed", type=int, default=1)
+    g.add_argument("--threads", type=int, default=1, help="training threads (0 = all cores; default 1)")
+    g.add_argument("--on-divergence", choices=("rollback", "raise"), default="rollback")
+
+
+def _quiet(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "quiet", False)) or not sys.stderr.isatty()
+
+
+def _train_and_report(args: argparse.Namespace, train: str, valid: str, vocab: Vocabulary) -> RNNLM:
+    model = RNNLM(vocab, hidden=args.hidden, activation=args.activation, seed=args.seed)
+    log.info("model: %s, %d parameters", model, model.n_parameters())
+
+    def report(r) -> None:
+        print(f"epoch {r.epoch:3d}  lr {r.lr:.5f}  train ppl {r.train_ppl:9.2f}  valid ppl {r.valid_ppl:9.2f}  "
+              f"{r.words_per_sec:10.0f} words/s  {r.seconds:6.1f} s{'' if r.kept else '  (restored previous weights)'}",
+              flush=True)
+
+    model.train(train, valid, lr=args.lr, beta=args.beta, bptt=args.bptt, bptt_block=args.bptt_block,
+                independent=args.independent, gradient_cutoff=args.gradient_cutoff,
+                min_improvement=args.min_improvement, max_epochs=args.max_epochs, threads=args.threads,
+                on_divergence=args.on_divergence, progress=not _quiet(args), callback=report)
+    return model
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    data = resources.files("rnnlm_fast") / "data"
+    train, valid = str(data / "books.train.txt.gz"), str(data / "books.valid.txt.gz")
+    print(f"rnnlm-fast {__version__} demo: training on {Path(train).name} (public-domain books), "
+          f"validating on {Path(valid).name}")
+    start = time.perf_counter()
+    vocab = Vocabulary.from_corpus(train, min_count=args.min_count, classes=args.classes)
+    print(f"vocabulary: {len(vocab)} words ({vocab.corpus_tokens} tokens), {vocab.n_classes} classes")
+    model = _train_and_report(args, train, valid, vocab)
+    res = model.perplexity(valid, threads=args.threads)
+    best = max((r for r in model.history if r.kept), key=lambda r: r.words_per_sec, default=None)
+    print(f"validation perplexity {res.ppl:.2f}; training {best.words_per_sec if best else float('nan'):.0f} "
+          f"words/s on {resolve_threads(args.threads)} thread(s); scoring {res.words_per_sec:.0f} words/s; "
+          f"total {time.perf_counter() - start:.1f} s")
+    if args.output:
+        model.save(args.output)
+        print(f"model written to {args.output}")
+    return 0
+
+
+def cmd_vocab(args: argparse.Namespace) -> int:
+    out = Path(args.output)
+    if out.exists() and not args.overwrite:
+        raise ConfigError(f"'{out}' exists; pass --overwrite to replace it")
+    vocab = Vocabulary.from_corpus(args.train, min_count=args.min_count, max_size=args.max_size,
+                                   classes=args.classes, class_method=args.class_method,
+                                   max_line_bytes=args.max_line_bytes, progress=not _quiet(args))
+    vocab.save(out)
+    print(f"{len(vocab)} words, {vocab.n_classes} classes, from {vocab.corpus_tokens} tokens "
+          f"({vocab.corpus_distinct} distinct) -> {out}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    out = Path(args.output)
+    if out.exists() and not args.overwrite:
+        raise ConfigError(f"'{out}' exists; pass --overwrite to replace it")
+    if args.vocab:
+        vocab = Vocabulary.load(args.vocab)
+        if args.classes != vocab.n_classes and args.classes_given:
+            vocab = vocab.with_classes(args.classes, args.class_method)
+    else:
+        vocab = Vocabulary.from_corpus(args.train, min_count=args.min_count, max_size=args.max_size,
+                                       classes=args.classes, class_method=args.class_method,
+                                       max_line_bytes=args.max_line_bytes, progress=not _quiet(args))
+    start = time.perf_counter()
+    try:
+        model = _train_and_report(args, args.train, args.valid, vocab)
+    except KeyboardInterrupt:
+        print("interrupted: the model with the last good weights is not saved over anything; rerun to train",
+              file=sys.stderr)
+        return 130
+    model.save(out)
+    print(f"trained {len(model.history)} epochs in {time.perf_counter() - start:.1f} s -> {out}")
+    if args.history_json:
+        Path(args.history_json).write_text(json.dumps([vars(r) for r in model.history], indent=1))
+    return 0
+
+
+def _load(args: argparse.Namespace) -> RNNLM:
+    vocab = Vocabulary.load(args.vocab) if getattr(args, "vocab", None) else None
+    return RNNLM.load(args.model, vocab=vocab)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    model = _load(args)
+    if args.per_word:
+        enc = model.encode_file(args.text)
+        lp = model._log10_positions(enc, args.independent, args.threads, "auto", args.oov_penalty)
+        words = model.vocab.words
+        out = sys.stdout
+        for k, (i, p) in enumerate(zip(enc.ids.tolist(), lp.tolist())):
+            out.write(f"{words[i] if i >= 0 else '<OOV>'}\t{p:.6f}\n")
+    res = model.perplexity(args.text, independent=args.independent, threads=args.threads,
+                           oov_penalty=args.oov_penalty, progress=not _quiet(args))
+    print(f"file {args.text}: {res.sentences} sentences, {res.words} words (with </s>), {res.oov} OOV")
+    print(f"log10 prob {res.log10_prob:.2f}  entropy {res.entropy:.4f} bits  "
+          f"PPL {res.ppl:.2f}  PPL with OOV {res.ppl_with_oov:.2f}  ({res.words_per_sec:.0f} words/s)")
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    model = _load(args)
+    if args.text == "-":
+        lines = sys.stdin.read().splitlines()
+    else:
+        with open(args.text, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    scores = model.score(lines, independent=not args.carry_state, oov=args.oov, oov_penalty=args.oov_penalty,
+                         threads=args.threads)
+    sys.stdout.write("".join(f"{s:.6f}\n" for s in scores.tolist()))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rnnlm-fast", description=__doc__.split("\n")[0])
+    parser.add_argument("--version", action="version", version=f"rnnlm-fast {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="train on the small book corpus shipped with the package")
+    _add_train_options(p)
+    p.add_argument("--min-count", type=int, default=2)
+    p.add_argument("--classes", type=int, default=100)
+    p.add_argument("--output", help="also save the model here")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_demo, max_epochs=8, threads=0)
+
+    p = sub.add_parser("vocab", help="count words and write a vocabulary file")
+    p.add_argument("--train", nargs="+", required=True, help="text files (.gz allowed)")
+    p.add_argument("--output", required=True)
+    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--quiet", action="store_true")
+    _add_vocab_options(p)
+    p.set_defaults(func=cmd_vocab)
+
+    p = sub.add_parser("train", help="train a model")
+    p.add_argument("--train", required=True, help="training text (.gz allowed)")
+    p.add_argument("--valid", required=True, help="validation text driving the learning-rate schedule")
+    p.add_argument("--output", required=True, help="model file to write")
+    p.add_argument("--vocab", help="use this vocabulary file instead of counting --train")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --output")
+    p.add_argument("--history-json", help="write the per-epoch history here")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    _add_vocab_options(p)
+    _add_train_options(p)
+    p.set_defaults(func=cmd_train)
+
+    for name, helptext, func in (("eval", "perplexity of a text", cmd_eval),
+                                 ("score", "one log10 probability per input line, nothing else", cmd_score)):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("--model", required=True)
+        p.add_argument("--text", required=(name == "eval"), default="-", help="text file ('-' = stdin for score)")
+        p.add_argument("--vocab", help="check the model against this vocabulary file")
+        p.add_argument("--threads", type=int, default=1)
+        p.add_argument("--oov-penalty", type=float, default=-5.0, help="log10 score of unknown words without <unk>")
+        p.add_argument("--quiet", action="store_true")
+        if name == "eval":
+            p.add_argument("--per-word", action="store_true", help="also print word<TAB>log10 for every word")
+            p.add_argument("--independent", action="store_true", help="reset the state at each sentence")
+        else:
+            p.add_argument("--oov", choices=("auto", "unk", "penalty"), default="auto")
+            p.add_argument("--carry-state", action="store_true",
+                           help="carry the hidden state across lines (rnnlm-0.4b); default resets per line")
+        p.set_defaults(func=func)
+
+    from .nbest_cli import add_rescore_parser  # n-best rescoring lives in its own module
+
+    add_rescore_parser(sub)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(argv)
+    args.classes_given = "--classes" in argv
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s: %(message)s")
+    try:
+        return args.func(args)
+    except RnnlmError as e:
+        print(f"rnnlm-fast: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rnnlm-fast: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,505 @@
+"""RNNLM: the class-factored Elman recurrent language model of rnnlm-0.4b, in-process.
+
+Training, perplexity, sentence and per-word scoring, save and load. The work happens in
+the C++ engine (``rnnlm_fast._core``), which releases the GIL; this module checks
+arguments, runs the epoch schedule, and owns the model file.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional, Sequence, Union
+
+import numpy as np
+
+from . import _core
+from ._files import PathLike, require_file
+from ._progress import counter_callback, make_bar, training_callback
+from .errors import ConfigError, DivergenceError, ModelFormatError, VocabularyError
+from .model_file import read_model, write_model
+from .schedule import Schedule
+from .vocab import Vocabulary
+
+log = logging.getLogger("rnnlm_fast")
+
+ACTIVATIONS = ("sigmoid", "tanh", "relu")
+OOV_POLICIES = ("auto", "unk", "penalty")
+LN10 = math.log(10.0)
+_WEIGHTS = ("embed", "recurrent", "hidden_bias", "class_w", "class_b", "word_w", "word_b")
+
+
+def resolve_threads(threads: int) -> int:
+    """0 means every core this process may use."""
+    if threads == 0:
+        try:
+            return max(1, len(os.sched_getaffinity(0)))
+        except AttributeError:  # not on Linux
+            return max(1, os.cpu_count() or 1)
+    if threads < 0:
+        raise ConfigError(f"threads must be >= 0 (0 = all cores), not {threads}")
+    return threads
+
+
+@dataclass
+class EpochRecord:
+    """One line of the training history."""
+
+    epoch: int
+    lr: float
+    train_entropy: float  # bits per word
+    train_ppl: float
+    valid_entropy: float
+    valid_ppl: float
+    words_per_sec: float
+    seconds: float
+    kept: bool  # False when validation got worse and the previous weights were restored
+    diverged: bool = False
+
+
+@dataclass
+class PerplexityResult:
+    """Perplexity of a text, as rnnlm-0.4b reports it (and with OOV words included).
+
+    ``ppl`` excludes words outside the vocabulary (rnnlm-0.4b's and SRILM's convention);
+    ``ppl_with_oov`` scores them as ``<unk>`` when the vocabulary has it, else with the
+    fixed ``oov_penalty`` (log10).
+    """
+
+    ppl: float
+    ppl_with_oov: float
+    log10_prob: float  # total over in-vocabulary words
+    entropy: float  # bits per in-vocabulary word
+    words: int  # scored positions, </s> included, OOV excluded
+    oov: int
+    sentences: int
+    seconds: float = 0.0
+
+    @property
+    def words_per_sec(self) -> float:
+        return (self.words + self.oov) / self.seconds if self.seconds > 0 else float("nan")
+
+
+@dataclass
+class Encoded:
+    """A text encoded for the engine: ids with unknown words as -1, and sentence offsets."""
+
+    ids: np.ndarray
+    offsets: np.ndarray
+    oov: int
+    mapped: np.ndarray = field(repr=False, default=None)  # ids with unknown words as <unk>
+
+    @property
+    def sentences(self) -> int:
+        return len(self.offsets) - 1
+
+
+class RNNLM:
+    """A recurrent neural network language model with a class-factored softmax.
+
+    Parameters
+    ----------
+    vocab : Vocabulary
+        Words and classes; fixes the output layer.
+    hidden : int
+        Size of the recurrent (hidden) layer.
+    activation : {"sigmoid", "tanh", "relu"}
+        Hidden-layer nonlinearity; sigmoid is rnnlm-0.4b's.
+    seed : int
+        Seeds the initial weights (rnnlm-0.4b's: each the sum of three U(-0.1, 0.1)).
+
+    Examples
+    --------
+    >>> vocab = Vocabulary.from_corpus("train.txt", classes=100)        # doctest: +SKIP
+    >>> model = RNNLM(vocab, hidden=200)                                # doctest: +SKIP
+    >>> history = model.train("train.txt", "valid.txt")                 # doctest: +SKIP
+    >>> model.perplexity("test.txt").ppl                                # doctest: +SKIP
+    """
+
+    def __init__(self, vocab: Vocabulary, hidden: int = 100, activation: str = "sigmoid", seed: int = 1):
+        if not isinstance(vocab, Vocabulary):
+            raise ConfigError("vocab must be a rnnlm_fast.Vocabulary")
+        if activation not in ACTIVATIONS:
+            raise ConfigError(f"activation must be one of {ACTIVATIONS}, not {activation!r}")
+        if not isinstance(hidden, (int, np.integer)) or not 1 <= hidden <= 100_000:
+            raise ConfigError(f"hidden must be an integer in 1..100000, not {hidden!r}")
+        self.vocab = vocab
+        self._core = _core.Model(len(vocab), int(hidden), vocab.class_begin, activation)
+        self._core.init_random(int(seed))
+        self.seed = int(seed)
+        self.history: list[EpochRecord] = []
+        self.train_options: dict[str, Any] = {}
+
+    # --- properties ------------------------------------------------------------------
+    @property
+    def hidden(self) -> int:
+        return self._core.hidden
+
+    @property
+    def activation(self) -> str:
+        return self._core.activation
+
+    @property
+    def n_classes(self) -> int:
+        return self._core.n_classes
+
+    def weights(self) -> dict[str, np.ndarray]:
+        """Writable NumPy views of the weights (no copy): embed, recurrent, hidden_bias,
+        class_w, class_b, word_w, word_b."""
+        return self._core.arrays()
+
+    def n_parameters(self) -> int:
+        return sum(a.size for a in self.weights().values())
+
+    def __repr__(self) -> str:
+        return (f"RNNLM(vocab={len(self.vocab)}, hidden={self.hidden}, classes={self.n_classes}, "
+                f"activation={self.activation!r})")
+
+    # --- encoding --------------------------------------------------------------------
+    def encode_file(self, path: PathLike, *, max_line_bytes: int = _core.DEFAULT_MAX_LINE_BYTES,
+                    progress: bool = False) -> Encoded:
+        """Encode a text file with this model's vocabulary (C++, streaming)."""
+        p = require_file(path, "text file")
+        bar = make_bar(progress, p.stat().st_size if not str(p).endswith(".gz") else None,
+                       f"reading {p.name}", unit="B")
+        try:
+            ids, offsets, oov = _core.encode_file(self.vocab._core, str(p), False, max_line_bytes,
+                                                  counter_callback(bar))
+        finally:
+            if bar is not None:
+                bar.close()
+        return self._encoded(ids, offsets, oov)
+
+    def encode_sentences(self, sentences: Sequence[str]) -> Encoded:
+        """Encode sentences given as strings of whitespace-separated words."""
+        if isinstance(sentences, str):
+            raise ConfigError("pass a list of sentences, not a single string")
+        sentences = list(sentences)
+        for i, s in enumerate(sentences):
+            if not isinstance(s, str):
+                raise ConfigError(f"sentence {i} is a {type(s).__name__}, expected str")
+        if not sentences:
+            return self._encoded(np.zeros(0, np.int32), np.zeros(1, np.int64), 0)
+        ids, offsets, oov = _core.encode_sentences(self.vocab._core, sentences, False)
+        return self._encoded(ids, offsets, oov)
+
+    def _encoded(self, ids: np.ndarray, offsets: np.ndarray, oov: int) -> Encoded:
+        unk = self.vocab.unk_id
+        mapped = np.where(ids < 0, unk, ids).astype(np.int32) if (oov and unk >= 0) else ids
+        return Encoded(ids, offsets, oov, mapped)
+
+    # --- training --------------------------------------------------------------------
+    def train(
+        self,
+        train: Union[PathLike, Encoded],
+        valid: Union[PathLike, Encoded],
+        *,
+        lr: float = 0.1,
+        beta: float = 1e-6,
+        bptt: int = 4,
+        bptt_block: int = 10,
+        independent: bool = False,
+        gradient_cutoff: float = 15.0,
+        min_improvement: float = 1.003,
+        max_epochs: int = 100,
+        threads: int = 1,
+        on_divergence: str = "rollback",
+        max_rollbacks: int = 3,
+        progress: bool = True,
+        callback: Optional[Callable[[EpochRecord], None]] = None,
+    ) -> list[EpochRecord]:
+        """Train with online SGD and truncated BPTT under rnnlm-0.4b's schedule.
+
+        After each epoch the validation log-likelihood decides: worse -> restore the previous
+        weights; an improvement below ``min_improvement`` starts halving the learning rate
+        every epoch; the next such epoch (or ``max_epochs``) stops training.
+
+        Parameters
+        ----------
+        train, valid : path or Encoded
+            Training and validation text (one sentence per line; ``.gz`` allowed).
+        lr : float
+            Initial learning rate (rnnlm-0.4b's alpha).
+        beta : float
+            L2 regularisation (applied every 10th word, as rnnlm-0.4b).
+        bptt, bptt_block : int
+            Steps of backpropagation through time, and words between BPTT updates.
+        independent : bool
+            Reset the hidden state at each sentence (training and validation).
+        gradient_cutoff : float
+            Errors reaching the hidden layer are clipped to +-this.
+        min_improvement : float
+            Relative validation improvement below which the learning rate is halved.
+        max_epochs : int
+            Hard limit on epochs.
+        threads : int
+            Hogwild training threads (0 = all cores); 1 is bit-reproducible.
+        on_divergence : {"rollback", "raise"}
+            On NaN/Inf: restore the last good weights and halve the learning rate (at most
+            ``max_rollbacks`` times, then raise), or raise DivergenceError at once.
+        progress : bool
+            Show a tqdm bar (epoch, words/s, entropy).
+        callback : callable, optional
+            Called with each EpochRecord.
+
+        Returns
+        -------
+        list of EpochRecord
+            Also kept in ``self.history``.
+
+        Raises
+        ------
+        KeyboardInterrupt
+            On Ctrl-C, after restoring the last good weights (``self.history`` is kept).
+        DivergenceError, ConfigError, CorpusError, MissingFileError
+        """
+        if on_divergence not in ("rollback", "raise"):
+            raise ConfigError("on_divergence must be 'rollback' or 'raise'")
+        if not (lr > 0 and math.isfinite(lr)):
+            raise ConfigError(f"lr must be a positive number, not {lr!r}")
+        if min_improvement < 1:
+            raise ConfigError("min_improvement must be >= 1")
+        if max_epochs < 1:
+            raise ConfigError("max_epochs must be >= 1")
+        threads = resolve_threads(threads)
+        tr = train if isinstance(train, Encoded) else self.encode_file(train, progress=progress)
+        va = valid if isinstance(valid, Encoded) else self.encode_file(valid, progress=progress)
+        self.train_options = dict(lr=lr, beta=beta, bptt=bptt, bptt_block=bptt_block, independent=independent,
+                                  gradient_cutoff=gradient_cutoff, min_improvement=min_improvement,
+                                  max_epochs=max_epochs)
+        schedule = Schedule(lr=lr, min_improvement=min_improvement, max_epochs=max_epochs)
+        good = self._snapshot()
+        rollbacks = 0
+        self.history = []
+        while not schedule.done:
+            bar = make_bar(progress, len(tr.mapped), f"epoch {schedule.epoch + 1} lr {schedule.lr:.4g}")
+            start = time.perf_counter()
+            try:
+                stats = _core.train_epoch(
+                    self._core, tr.mapped, tr.offsets, schedule.lr, beta, gradient_cutoff, bptt, bptt_block,
+                    independent, threads, training_callback(bar),
+                )
+            finally:
+                if bar is not None:
+                    bar.close()
+            seconds = time.perf_counter() - start
+            if stats["interrupted"]:
+                self._restore(good)
+                raise KeyboardInterrupt("training interrupted; the model keeps its last good weights")
+            if stats["diverged"]:
+                self._restore(good)
+                rollbacks += 1
+                msg = (f"training diverged (NaN/Inf) at word {stats['diverged_at']} of epoch {schedule.epoch + 1} "
+                       f"with lr {schedule.lr:g}")
+                if on_divergence == "raise" or rollbacks > max_rollbacks:
+                    raise DivergenceError(msg + ("" if on_divergence == "raise" else
+                                                 f"; gave up after {max_rollbacks} rollbacks"))
+                log.warning("%s: restored the last good weights, halving the learning rate", msg)
+                self.history.append(EpochRecord(schedule.epoch + 1, schedule.lr, math.nan, math.nan, math.nan,
+                                                math.nan, stats["processed"] / seconds, seconds, False, True))
+                schedule.lr /= 2
+                continue
+            try:
+                valid_logprob = float(self._score_positions(va, independent, threads)[va.ids >= 0].sum())
+            except KeyboardInterrupt:
+                self._restore(good)
+                raise
+            n_valid = int((va.ids >= 0).sum())
+            epoch_lr = schedule.lr
+            kept = schedule.after_epoch(valid_logprob)
+            if kept:
+                self._snapshot(into=good)
+            else:
+                self._restore(good)
+            train_entropy = -stats["logprob"] / max(stats["words"], 1) / math.log(2)
+            valid_entropy = -valid_logprob / max(n_valid, 1) / math.log(2)
+            record = EpochRecord(
+                epoch=schedule.epoch, lr=epoch_lr, train_entropy=train_entropy, train_ppl=2**train_entropy,
+                valid_entropy=valid_entropy, valid_ppl=2**valid_entropy,
+                words_per_sec=stats["processed"] / seconds, seconds=seconds, kept=kept,
+            )
+            self.history.append(record)
+            log.info("epoch %d lr %.5g train ppl %.2f valid ppl %.2f %.0f words/s%s", record.epoch, record.lr,
+                     record.train_ppl, record.valid_ppl, record.words_per_sec, "" if kept else " (restored)")
+            if callback is not None:
+                callback(record)
+        return self.history
+
+    def _snapshot(self, into: Optional[dict[str, np.ndarray]] = None) -> dict[str, np.ndarray]:
+        """Copy of the weights; reuses the buffers of ``into`` so only two copies ever exist."""
+        if into is None:
+            return {k: v.copy() for k, v in self.weights().items()}
+        for k, v in self.weights().items():
+            np.copyto(into[k], v)
+        return into
+
+    def _restore(self, snapshot: dict[str, np.ndarray]) -> None:
+        for k, v in self.weights().items():
+            np.copyto(v, snapshot[k])
+
+    # --- scoring ---------------------------------------------------------------------
+    def _score_positions(self, enc: Encoded, independent: bool, threads: int, progress: bool = False) -> np.ndarray:
+        """ln P of every position (0 at unknown words when the vocabulary has no <unk>)."""
+        if len(enc.ids) == 0:
+            return np.zeros(0)
+        bar = make_bar(progress, len(enc.ids), "scoring")
+        try:
+            return _core.score_positions(self._core, enc.mapped, enc.offsets, independent,
+                                         resolve_threads(threads), counter_callback(bar))
+        finally:
+            if bar is not None:
+                bar.close()
+
+    def _oov_policy(self, oov: str) -> str:
+        if oov not in OOV_POLICIES:
+            raise ConfigError(f"oov must be one of {OOV_POLICIES}, not {oov!r}")
+        if oov == "auto":
+            return "unk" if self.vocab.unk_id >= 0 else "penalty"
+        if oov == "unk" and self.vocab.unk_id < 0:
+            raise VocabularyError("oov='unk' but the vocabulary has no <unk>; use oov='penalty'")
+        return oov
+
+    def _log10_positions(self, enc: Encoded, independent: bool, threads: int, oov: str,
+                         oov_penalty: float, progress: bool = False) -> np.ndarray:
+        lp = self._score_positions(enc, independent, threads, progress) / LN10
+        if self._oov_policy(oov) == "penalty":
+            lp[enc.ids < 0] = oov_penalty
+        return lp
+
+    def perplexity(self, path: Union[PathLike, Encoded], *, independent: bool = False, threads: int = 1,
+                   oov_penalty: float = -5.0, progress: bool = False) -> PerplexityResult:
+        """Perplexity of a text file, ``</s>`` included, as rnnlm-0.4b reports it.
+
+        The hidden state is carried across sentences unless ``independent``; the result does
+        not depend on ``threads``.
+        """
+        enc = path if isinstance(path, Encoded) else self.encode_file(path, progress=progress)
+        start = time.perf_counter()
+        ln = self._score_positions(enc, independent, threads, progress)
+        seconds = time.perf_counter() - start
+        known = enc.ids >= 0
+        n = int(known.sum())
+        log10_known = float(ln[known].sum()) / LN10
+        if self.vocab.unk_id >= 0:
+            log10_all = float(ln.sum()) / LN10
+        else:
+            log10_all = log10_known + oov_penalty * enc.oov
+        return PerplexityResult(
+            ppl=10 ** (-log10_known / max(n, 1)),
+            ppl_with_oov=10 ** (-log10_all / max(len(enc.ids), 1)),
+            log10_prob=log10_known, entropy=-log10_known / max(n, 1) * math.log2(10),
+            words=n, oov=enc.oov, sentences=enc.sentences, seconds=seconds,
+        )
+
+    def score(self, sentences: Sequence[str], *, independent: bool = True, oov: str = "auto",
+              oov_penalty: float = -5.0, threads: int = 1, progress: bool = False) -> np.ndarray:
+        """log10 P of each sentence, ``</s>`` included (KenLM-style).
+
+        Parameters
+        ----------
+        sentences : sequence of str
+            Whitespace-separated words, one sentence per string.
+        independent : bool
+            Reset the state at each sentence (default); False carries it as rnnlm-0.4b does.
+        oov : {"auto", "unk", "penalty"}
+            Unknown words score as ``<unk>`` ("unk"), or ``oov_penalty`` log10 ("penalty");
+            "auto" picks "unk" when the vocabulary has ``<unk>``.
+        threads : int
+            Scoring threads (0 = all cores); the scores do not depend on it.
+
+        Returns
+        -------
+        numpy.ndarray of float64, one log10 probability per sentence.
+        """
+        enc = self.encode_sentences(sentences)
+        lp = self._log10_positions(enc, independent, threads, oov, oov_penalty, progress)
+        if enc.sentences == 0:
+            return np.zeros(0)
+        return np.add.reduceat(lp, enc.offsets[:-1]) if len(lp) else np.zeros(enc.sentences)
+
+    def word_logprobs(self, sentence: str, *, oov: str = "auto", oov_penalty: float = -5.0) -> np.ndarray:
+        """log10 P of each word of one sentence and of its final ``</s>``."""
+        enc = self.encode_sentences([sentence])
+        return self._log10_positions(enc, True, 1, oov, oov_penalty)
+
+    def score_words(self, sentences: Sequence[str], *, independent: bool = True, oov: str = "auto",
+                    oov_penalty: float = -5.0, threads: int = 1) -> list[np.ndarray]:
+        """Per-word log10 probabilities (``</s>`` last) for each sentence of a batch."""
+        enc = self.encode_sentences(sentences)
+        lp = self._log10_positions(enc, independent, threads, oov, oov_penalty)
+        return [lp[a:b] for a, b in zip(enc.offsets[:-1], enc.offsets[1:])]
+
+    def next_word_distribution(self, context: Sequence[str] = ()) -> np.ndarray:
+        """P(w | <s> context) over the whole vocabulary (float32, sums to 1)."""
+        ids = np.array([self.vocab.get(w, self.vocab.unk_id) for w in context], dtype=np.int32)
+        return _core.next_word_distribution(self._core, ids)
+
+    # --- files -----------------------------------------------------------------------
+    def save(self, path: PathLike) -> None:
+        """Write the model (vocabulary, classes, options, weights) atomically to ``path``."""
+        words_blob = "\n".join(self.vocab.words).encode("utf-8")
+        arrays = {
+            "vocab.words": np.frombuffer(words_blob, dtype=np.uint8),
+            "vocab.counts": self.vocab.counts.astype(np.int64),
+            "vocab.word_class": self.vocab.word_class.astype(np.int32),
+        }
+        arrays.update({f"weights.{k}": v for k, v in self.weights().items()})
+        header = {
+            "format": "rnnlm-fast",
+            "config": {"vocab_size": len(self.vocab), "hidden": self.hidden, "classes": self.n_classes,
+                       "activation": self.activation, "seed": self.seed},
+            "train_options": self.train_options,
+            "history": [vars(r) for r in self.history],
+        }
+        write_model(path, header, arrays)
+
+    @classmethod
+    def load(cls, path: PathLike, vocab: Optional[Vocabulary] = None) -> "RNNLM":
+        """Load a model written by :meth:`save`, validating sizes and checksums.
+
+        Parameters
+        ----------
+        vocab : Vocabulary, optional
+            If given, it must match the model's own vocabulary exactly.
+
+        Raises
+        ------
+        MissingFileError, ModelFormatError, FormatVersionError, VocabularyMismatchError
+        """
+        header, arrays = read_model(path)
+        try:
+            cfg = header["config"]
+            V, H, C = int(cfg["vocab_size"]), int(cfg["hidden"]), int(cfg["classes"])
+            activation = str(cfg["activation"])
+            words = arrays["vocab.words"].tobytes().decode("utf-8").split("\n")
+            counts, word_class = arrays["vocab.counts"], arrays["vocab.word_class"]
+        except (KeyError, TypeError, ValueError, UnicodeDecodeError) as e:
+            raise ModelFormatError(f"{path}: incomplete or inconsistent model header ({e})") from None
+        expected = {"embed": (V, H), "recurrent": (H, H), "hidden_bias": (H,), "class_w": (C, H),
+                    "class_b": (C,), "word_w": (V, H), "word_b": (V,)}
+        for name, shape in expected.items():
+            a = arrays.get(f"weights.{name}")
+            if a is None or a.shape != shape or a.dtype != np.float32:
+                raise ModelFormatError(f"{path}: weights.{name} missing or not float32 {shape}")
+        if len(words) != V or counts.shape != (V,) or word_class.shape != (V,):
+            raise ModelFormatError(f"{path}: vocabulary of {len(words)} words does not match vocab_size {V}")
+        try:
+            stored = Vocabulary(words, counts, word_class)
+        except VocabularyError as e:
+            raise ModelFormatError(f"{path}: invalid vocabulary: {e}") from None
+        if stored.n_classes != C or activation not in ACTIVATIONS:
+            raise ModelFormatError(f"{path}: {stored.n_classes} classes in the vocabulary, header says {C}")
+        if vocab is not None:
+            stored.check_same(vocab, what=f"the vocabulary given for {path}")
+        model = cls.__new__(cls)
+        model.vocab = stored
+        model._core = _core.Model(V, H, stored.class_begin, activation)
+        model.seed = int(cfg.get("seed", 0))
+        for name, view in model.weights().items():
+            np.copyto(view, arrays[f"weights.{name}"])
+        model.train_options = dict(header.get("train_options") or {})
+        model.history = [EpochRecord(**r) for r in header.get("history") or [] if isinstance(r, dict)]
+        return model

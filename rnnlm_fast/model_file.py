@@ -1,0 +1,165 @@
+"""The single-file model format: vocabulary, classes, options and weights.
+
+Layout (all integers little-endian)::
+
+    magic        8 bytes   b"\\x89RNNLMF\\n"  (the high byte catches text-mode copies)
+    version      uint32    format version (this module writes FORMAT_VERSION)
+    header_size  uint32    bytes of the JSON header that follows
+    header_crc   uint32    CRC-32 of those bytes
+    header       JSON      config, history, and a table of sections
+    sections               each 64-byte aligned: name, dtype, shape, offset, size, crc32
+
+Loading checks every size against the file length before allocating anything, then the
+CRC-32 of each section, so a truncated or corrupted file is reported, never half-loaded.
+Files are written to a temporary file and renamed.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._files import PathLike, atomic_write, require_file
+from .errors import FormatVersionError, ModelFormatError
+
+MAGIC = b"\x89RNNLMF\n"
+FORMAT_VERSION = 1
+_PRELUDE = struct.Struct("<8sIII")
+_ALIGN = 64
+_DTYPES = {"<f4": np.float32, "<i4": np.int32, "<i8": np.int64, "|u1": np.uint8}
+_MAX_HEADER = 64 << 20
+
+
+def _describe_foreign(head: bytes) -> str:
+    if head.startswith(b"\x1f\x8b"):
+        return "a gzip file"
+    if head.startswith(b"PK\x03\x04"):
+        return "a zip archive"
+    if head.startswith(b"version:") or head.startswith(b"version: "):
+        return "an rnnlm-0.4b text model (convert it or retrain; only rnnlm-fast models load here)"
+    if head.startswith(b"\x93NUMPY"):
+        return "a NumPy .npy file"
+    try:
+        text = head.decode("utf-8")
+        if text.isprintable() or all(c.isprintable() or c.isspace() for c in text):
+            return "a text file"
+    except UnicodeDecodeError:
+        pass
+    return "not an rnnlm-fast model"
+
+
+def write_model(path: PathLike, header: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+    """Write ``header`` (JSON-able) and named arrays atomically to ``path``."""
+    sections = []
+    offset = 0
+    blobs = []
+    for name, arr in arrays.items():
+        a = np.ascontiguousarray(arr)
+        dtype = a.dtype.newbyteorder("<") if a.dtype.byteorder == ">" else a.dtype
+        a = a.astype(dtype, copy=False)
+        key = a.dtype.str
+        if key not in _DTYPES:
+            raise TypeError(f"cannot store {name} with dtype {a.dtype}")
+        data = memoryview(a).cast("B")
+        sections.append({"name": name, "dtype": key, "shape": list(a.shape), "offset": offset,
+                         "size": data.nbytes, "crc32": zlib.crc32(data)})
+        blobs.append(data)
+        offset += -(-data.nbytes // _ALIGN) * _ALIGN
+    # Section offsets are relative to the first aligned byte after the header.
+    full = dict(header, sections=sections)
+    head = json.dumps(full, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    start = -(-(_PRELUDE.size + len(head)) // _ALIGN) * _ALIGN
+    with atomic_write(path, "wb") as f:
+        f.write(_PRELUDE.pack(MAGIC, FORMAT_VERSION, len(head), zlib.crc32(head)))
+        f.write(head)
+        f.write(b"\0" * (start - _PRELUDE.size - len(head)))
+        for s, data in zip(sections, blobs):
+            f.write(data)
+            f.write(b"\0" * (-(-s["size"] // _ALIGN) * _ALIGN - s["size"]))
+
+
+def read_model(path: PathLike) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Read and fully validate a model file; return (header, arrays).
+
+    Raises
+    ------
+    MissingFileError
+        The file does not exist.
+    FormatVersionError
+        The file was written by a newer format version.
+    ModelFormatError
+        Anything else: foreign file, truncation, a checksum mismatch, inconsistent sizes.
+    """
+    p = require_file(path, "model file")
+    file_size = p.stat().st_size
+    with open(p, "rb") as f:
+        prelude = f.read(_PRELUDE.size)
+        if len(prelude) < len(MAGIC) or prelude[: len(MAGIC)] != MAGIC:
+            if len(prelude) == 0:
+                raise ModelFormatError(f"{p}: the file is empty, not an rnnlm-fast model")
+            raise ModelFormatError(f"{p}: not an rnnlm-fast model: this looks like {_describe_foreign(prelude)}")
+        if len(prelude) < _PRELUDE.size:
+            raise ModelFormatError(f"{p}: truncated: {file_size} bytes, shorter than the {_PRELUDE.size}-byte prelude")
+        _, version, head_size, head_crc = _PRELUDE.unpack(prelude)
+        if version > FORMAT_VERSION:
+            raise FormatVersionError(
+                f"{p}: written by model format version {version}; this rnnlm-fast reads versions up to "
+                f"{FORMAT_VERSION} (upgrade rnnlm-fast)"
+            )
+        if version < 1:
+            raise ModelFormatError(f"{p}: invalid format version {version}")
+        if head_size > _MAX_HEADER or _PRELUDE.size + head_size > file_size:
+            raise ModelFormatError(
+                f"{p}: truncated or corrupt: header of {head_size} bytes at byte {_PRELUDE.size} "
+                f"does not fit in the file's {file_size} bytes"
+            )
+        head = f.read(head_size)
+        if zlib.crc32(head) != head_crc:
+            raise ModelFormatError(f"{p}: header checksum mismatch at bytes {_PRELUDE.size}..{_PRELUDE.size + head_size}: the file is corrupted")
+        try:
+            header = json.loads(head.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise ModelFormatError(f"{p}: unreadable header: {e}") from None
+        if not isinstance(header, dict) or not isinstance(header.get("sections"), list):
+            raise ModelFormatError(f"{p}: header has no section table")
+        start = -(-(_PRELUDE.size + head_size) // _ALIGN) * _ALIGN
+        arrays: dict[str, np.ndarray] = {}
+        for s in header["sections"]:
+            name, arr = _read_section(f, p, s, start, file_size)
+            arrays[name] = arr
+    return header, arrays
+
+
+def _read_section(f, p: Path, s: Any, start: int, file_size: int) -> tuple[str, np.ndarray]:
+    try:
+        name, key, shape = str(s["name"]), s["dtype"], [int(d) for d in s["shape"]]
+        offset, size, crc = int(s["offset"]), int(s["size"]), int(s["crc32"])
+    except (KeyError, TypeError, ValueError):
+        raise ModelFormatError(f"{p}: malformed section entry {s!r}") from None
+    if key not in _DTYPES or any(d < 0 for d in shape) or offset < 0 or size < 0:
+        raise ModelFormatError(f"{p}: section {name!r} has an invalid dtype or shape")
+    itemsize = np.dtype(_DTYPES[key]).itemsize
+    expected = itemsize * int(np.prod(shape, dtype=np.int64)) if shape else itemsize
+    if expected != size:
+        raise ModelFormatError(f"{p}: section {name!r} declares {size} bytes but shape {shape} needs {expected}")
+    if start + offset + size > file_size:
+        raise ModelFormatError(
+            f"{p}: truncated: section {name!r} needs bytes {start + offset}..{start + offset + size} "
+            f"but the file has {file_size}"
+        )
+    f.seek(start + offset)
+    data = f.read(size)
+    if len(data) != size:
+        raise ModelFormatError(f"{p}: truncated while reading section {name!r}")
+    if zlib.crc32(data) != crc:
+        raise ModelFormatError(
+            f"{p}: checksum mismatch in section {name!r} (bytes {start + offset}..{start + offset + size}): "
+            "the file is corrupted"
+        )
+    arr = np.frombuffer(data, dtype=_DTYPES[key]).reshape(shape).copy()
+    return name, arr

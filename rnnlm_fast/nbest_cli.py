@@ -1,0 +1,108 @@
+"""``rnnlm-fast rescore``: score n-best lists with an RNNLM, tune and apply the weights."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Optional
+
+import numpy as np
+
+from .errors import ConfigError
+from .model import RNNLM
+from .nbest import Weights, lm_log_probs, rescore, tune_weights, write_one_best, write_rescored_tsv
+from .nbest_formats import NbestList, read_nbest, read_text
+from .vocab import Vocabulary
+
+FORMATS = ("rnnlm", "kaldi", "espnet", "srilm", "tsv")
+
+
+def score_lists(model: RNNLM, lists: list[NbestList], *, case: str = "keep", oov: str = "auto",
+                oov_penalty: float = -5.0, carry_state: bool = False, threads: int = 1,
+                progress: bool = False) -> np.ndarray:
+    """Natural-log RNNLM probability of every hypothesis, in list order, one batched call."""
+    mapping = {"keep": lambda s: s, "upper": str.upper, "lower": str.lower}
+    if case not in mapping:
+        raise ConfigError(f"case must be one of {tuple(mapping)}")
+    fix = mapping[case]
+
+    def score_fn(sentences: list[str]) -> np.ndarray:
+        return model.score([fix(s) for s in sentences], independent=not carry_state, oov=oov,
+                           oov_penalty=oov_penalty, threads=threads, progress=progress)
+
+    return lm_log_probs(lists, score_fn)
+
+
+def add_rescore_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("rescore", help="rescore ASR n-best lists (tune weights on a dev set, report WER)")
+    p.add_argument("--model", required=True)
+    p.add_argument("--vocab", help="check the model against this vocabulary file")
+    p.add_argument("--nbest", required=True, help="n-best lists to rescore (file or directory)")
+    p.add_argument("--format", choices=FORMATS, help="input format (detected when omitted)")
+    p.add_argument("--refs", help="reference transcripts ('utt-id words' lines) for the WER report")
+    p.add_argument("--tune-nbest", help="dev n-best lists to tune lambda/beta(/mu) on")
+    p.add_argument("--tune-refs", help="references of the dev lists")
+    p.add_argument("--tune-format", choices=FORMATS)
+    p.add_argument("--lam", type=float, default=None, help="LM weight (natural-log units); skip tuning")
+    p.add_argument("--beta", type=float, default=0.0, help="word insertion bonus per word")
+    p.add_argument("--mu", type=float, default=0.0, help="weight of the first-pass LM score, if any")
+    p.add_argument("--old-lm-key", default=None, help="score name of the first-pass LM (e.g. 'lm' for Kaldi)")
+    p.add_argument("--case", choices=("keep", "upper", "lower"), default="keep",
+                   help="map hypotheses to the model's case before scoring")
+    p.add_argument("--oov", choices=("auto", "unk", "penalty"), default="auto")
+    p.add_argument("--oov-penalty", type=float, default=-5.0, help="log10 score of an unknown word (rnnlm-0.4b: -5)")
+    p.add_argument("--carry-state", action="store_true", help="carry the hidden state between hypotheses")
+    p.add_argument("--threads", type=int, default=0, help="scoring threads (0 = all cores)")
+    p.add_argument("--output-1best", help="write the rescored 1-best ('utt-id words')")
+    p.add_argument("--output-nbest", help="write the full lists with the new scores (TSV)")
+    p.add_argument("--report", help="write the report as JSON")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_rescore)
+
+
+def cmd_rescore(args: argparse.Namespace) -> int:
+    vocab = Vocabulary.load(args.vocab) if args.vocab else None
+    model = RNNLM.load(args.model, vocab=vocab)
+    show = not args.quiet and sys.stderr.isatty()
+    opts = dict(case=args.case, oov=args.oov, oov_penalty=args.oov_penalty, carry_state=args.carry_state,
+                threads=args.threads, progress=show)
+    weights: Optional[Weights] = None
+    report: dict = {}
+    if args.lam is not None:
+        weights = Weights(args.lam, args.beta, args.mu)
+    elif args.tune_nbest:
+        if not args.tune_refs:
+            raise ConfigError("--tune-nbest needs --tune-refs")
+        dev = read_nbest(args.tune_nbest, args.tune_format)
+        dev_lm = score_lists(model, dev, **opts)
+        tuned = tune_weights(dev, dev_lm, read_text(args.tune_refs), old_lm_key=args.old_lm_key)
+        weights = tuned.weights
+        report["tuning"] = {"nbest": args.tune_nbest, "wer": tuned.wer, "ser": tuned.ser,
+                            "grid_points": tuned.evaluated}
+    else:
+        raise ConfigError("give --lam (and --beta/--mu), or --tune-nbest with --tune-refs")
+    lists = read_nbest(args.nbest, args.format)
+    start = time.perf_counter()
+    lm = score_lists(model, lists, **opts)
+    seconds = time.perf_counter() - start
+    refs = read_text(args.refs) if args.refs else None
+    one_best, rep = rescore(lists, lm, weights, refs, old_lm_key=args.old_lm_key)
+    report.update(rep, scoring_seconds=seconds, hypotheses_per_sec=len(lm) / seconds if seconds else None)
+    if args.output_1best:
+        write_one_best(args.output_1best, one_best)
+    if args.output_nbest:
+        write_rescored_tsv(args.output_nbest, lists, lm, weights, old_lm_key=args.old_lm_key)
+    if args.report:
+        with open(args.report, "w", encoding="utf-8") as f:
+            json.dump(report, f, indent=1)
+    w = report["weights"]
+    print(f"weights: lambda {w['lam']:.3f}  beta {w['beta']:.3f}  mu {w['mu']:.3f}")
+    print(f"scored {report['hypotheses']} hypotheses of {report['utterances']} utterances in {seconds:.2f} s; "
+          f"{report['changed']} 1-best changed")
+    if refs is not None:
+        print(f"WER {100 * report['wer_before']:.2f} -> {100 * report['wer_after']:.2f}  "
+              f"SER {100 * report['ser_before']:.2f} -> {100 * report['ser_after']:.2f}  "
+              f"oracle WER {100 * report['oracle_wer']:.2f}")
+    return 0
