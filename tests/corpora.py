@@ -1,0 +1,36 @@
+"""Test corpora: generated text and the shared data directory."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+DATA = Path(os.environ.get("RNNLM_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+def data_path(*parts: str) -> Path:
+    """A file under the shared data directory, or skip the test with the reason."""
+    p = DATA.joinpath(*parts)
+    if not p.exists():
+        pytest.skip(f"{p} not present (set RNNLM_DATA to the shared data directory)")
+    return p
+
+
+def write_corpus(path: Path, n_sentences: int = 200, seed: int = 0, vocab_size: int = 40) -> Path:
+    """A corpus with learnable structure: each word mostly predicts the next."""
+    rng = np.random.default_rng(seed)
+    words = [f"w{i}" for i in range(vocab_size)]
+    lines = []
+    for _ in range(n_sentences):
+        n = int(rng.integers(3, 12))
+        cur = int(rng.integers(vocab_size))
+        sent = []
+        for _ in range(n):
+            sent.append(words[cur])
+            cur = (cur * 7 + 3) % vocab_size if rng.random() < 0.7 else int(rng.integers(vocab_size))
+        lines.append(" ".join(sent))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
