@@ -1,0 +1,52 @@
+"""Scoring speed: the whole ptb/train.txt (words/s) and n-best style batches of sentences (sentences/s).
+
+A seeded, untrained model at the PTB configuration (H=200, 100 classes); the speed does not depend on
+the weights. Encoding the corpus and building the model are outside the measured call; for n-best
+batches the measured call is ``model.score(sentences)``, which encodes the strings, as rescoring does.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from benchutil import PTB, SEED, record, thread_counts
+
+from rnnlm_fast import RNNLM
+
+NBEST_SENTENCES = 10_000
+
+
+@pytest.fixture(scope="module")
+def model(ptb_vocab):
+    return RNNLM(ptb_vocab, hidden=PTB["hidden"], activation=PTB["activation"], seed=SEED)
+
+
+@pytest.fixture(scope="module")
+def sentences(ptb_dir):
+    with open(ptb_dir / "train.txt", encoding="utf-8") as f:
+        return [line.strip() for line in itertools.islice(f, NBEST_SENTENCES)]
+
+
+@pytest.mark.parametrize("threads", thread_counts(), ids=lambda t: f"t{t}")
+@pytest.mark.parametrize("independent", [True, False], ids=["independent", "carried"])
+def test_score_corpus_threads(benchmark, model, ptb_train, independent, threads):
+    benchmark.group = "score: whole ptb/train.txt"
+    result = benchmark.pedantic(model.perplexity, args=(ptb_train,),
+                                kwargs={"independent": independent, "threads": threads}, rounds=2, iterations=1)
+    assert result.words > 0
+    record(benchmark, len(ptb_train.ids), threads=threads, independent=independent, hidden=model.hidden,
+           classes=model.n_classes)
+
+
+@pytest.mark.parametrize("threads", thread_counts(), ids=lambda t: f"t{t}")
+def test_score_nbest(benchmark, model, sentences, threads):
+    benchmark.group = f"score: n-best batch of {NBEST_SENTENCES} sentences"
+    scores = benchmark.pedantic(model.score, args=(sentences,), kwargs={"threads": threads}, rounds=3,
+                                iterations=1)
+    assert len(scores) == len(sentences)
+    positions = sum(len(s.split()) + 1 for s in sentences)
+    record(benchmark, positions, threads=threads, sentences=len(sentences), hidden=model.hidden,
+           classes=model.n_classes)
+    if benchmark.stats is not None:
+        benchmark.extra_info["sentences_per_sec"] = round(len(sentences) / benchmark.stats.stats.mean, 1)
