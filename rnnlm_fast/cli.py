@@ -18,7 +18,8 @@ from typing import Optional, Sequence
 
 from . import __version__
 from ._core import DEFAULT_MAX_LINE_BYTES
-from .errors import ConfigError, RnnlmError
+from ._files import require_file
+from .errors import ConfigError, CorpusError, MissingFileError, RnnlmError
 from .model import RNNLM, resolve_threads
 from .vocab import Vocabulary
 
@@ -78,6 +79,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     train, valid = str(data / "books.train.txt.gz"), str(data / "books.valid.txt.gz")
     print(f"rnnlm-fast {__version__} demo: training on {Path(train).name} (public-domain books), "
           f"validating on {Path(valid).name}")
+    if args.output:
+        _check_output(args.output)
     start = time.perf_counter()
     vocab = Vocabulary.from_corpus(train, min_count=args.min_count, classes=args.classes)
     print(f"vocabulary: {len(vocab)} words ({vocab.corpus_tokens} tokens), {vocab.n_classes} classes")
@@ -94,7 +97,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_vocab(args: argparse.Namespace) -> int:
-    out = Path(args.output)
+    out = _check_output(args.output)
     if out.exists() and not args.overwrite:
         raise ConfigError(f"'{out}' exists; pass --overwrite to replace it")
     vocab = Vocabulary.from_corpus(args.train, min_count=args.min_count, max_size=args.max_size,
@@ -107,7 +110,7 @@ def cmd_vocab(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    out = Path(args.output)
+    out = _check_output(args.output)
     if out.exists() and not args.overwrite:
         raise ConfigError(f"'{out}' exists; pass --overwrite to replace it")
     if args.vocab:
@@ -154,13 +157,48 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_lines(path: str) -> list[str]:
+    """The lines of a UTF-8 file ('-' = stdin), split at newline bytes only, as the corpus reader does.
+
+    ``str.splitlines`` would also split at form feeds, U+2028 and the like, giving more
+    scores than input lines.
+    """
+    if path == "-":
+        data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode("utf-8")
+        name = "<stdin>"
+    else:
+        data = require_file(path, "text file").read_bytes()
+        name = path
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    raw_lines = data.split(b"\n")
+    if raw_lines and raw_lines[-1] == b"":
+        raw_lines.pop()
+    lines = []
+    for lineno, raw in enumerate(raw_lines, 1):
+        try:
+            lines.append(raw.decode("utf-8").rstrip("\r"))
+        except UnicodeDecodeError as e:
+            raise CorpusError(
+                f"{name}:{lineno}: invalid UTF-8 byte 0x{raw[e.start]:02X} at column {e.start + 1}"
+            ) from None
+    return lines
+
+
+def _check_output(path: str) -> Path:
+    """Fail before any work when ``path`` cannot be written (its directory is missing)."""
+    out = Path(path)
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise MissingFileError(f"cannot write '{out}': directory '{parent}' does not exist")
+    if out.is_dir():
+        raise ConfigError(f"cannot write '{out}': it is a directory")
+    return out
+
+
 def cmd_score(args: argparse.Namespace) -> int:
     model = _load(args)
-    if args.text == "-":
-        lines = sys.stdin.read().splitlines()
-    else:
-        with open(args.text, encoding="utf-8") as f:
-            lines = f.read().splitlines()
+    lines = _read_lines(args.text)
     scores = model.score(lines, independent=not args.carry_state, oov=args.oov, oov_penalty=args.oov_penalty,
                          threads=args.threads)
     sys.stdout.write("".join(f"{s:.6f}\n" for s in scores.tolist()))
@@ -235,6 +273,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         return args.func(args)
     except RnnlmError as e:
+        print(f"rnnlm-fast: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # e.g. a full disk while writing; the message names the file
         print(f"rnnlm-fast: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

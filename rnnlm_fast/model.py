@@ -32,6 +32,15 @@ LN10 = math.log(10.0)
 _WEIGHTS = ("embed", "recurrent", "hidden_bias", "class_w", "class_b", "word_w", "word_b")
 
 
+def _power(base: float, exponent: float) -> float:
+    """``base ** exponent``, but inf instead of OverflowError (a barely trained model can
+    assign such tiny probabilities that its perplexity overflows a double)."""
+    try:
+        return base**exponent
+    except OverflowError:
+        return math.inf
+
+
 def resolve_threads(threads: int) -> int:
     """0 means every core this process may use."""
     if threads == 0:
@@ -317,8 +326,9 @@ class RNNLM:
             train_entropy = -stats["logprob"] / max(stats["words"], 1) / math.log(2)
             valid_entropy = -valid_logprob / max(n_valid, 1) / math.log(2)
             record = EpochRecord(
-                epoch=schedule.epoch, lr=epoch_lr, train_entropy=train_entropy, train_ppl=2**train_entropy,
-                valid_entropy=valid_entropy, valid_ppl=2**valid_entropy,
+                epoch=schedule.epoch, lr=epoch_lr,
+                train_entropy=train_entropy, train_ppl=_power(2.0, train_entropy),
+                valid_entropy=valid_entropy, valid_ppl=_power(2.0, valid_entropy),
                 words_per_sec=stats["processed"] / seconds, seconds=seconds, kept=kept,
             )
             self.history.append(record)
@@ -388,8 +398,8 @@ class RNNLM:
         else:
             log10_all = log10_known + oov_penalty * enc.oov
         return PerplexityResult(
-            ppl=10 ** (-log10_known / max(n, 1)),
-            ppl_with_oov=10 ** (-log10_all / max(len(enc.ids), 1)),
+            ppl=_power(10.0, -log10_known / max(n, 1)),
+            ppl_with_oov=_power(10.0, -log10_all / max(len(enc.ids), 1)),
             log10_prob=log10_known, entropy=-log10_known / max(n, 1) * math.log2(10),
             words=n, oov=enc.oov, sentences=enc.sentences, seconds=seconds,
         )

@@ -44,13 +44,15 @@ def _describe_foreign(head: bytes) -> str:
         return "an rnnlm-0.4b text model (convert it or retrain; only rnnlm-fast models load here)"
     if head.startswith(b"\x93NUMPY"):
         return "a NumPy .npy file"
-    try:
-        text = head.decode("utf-8")
-        if text.isprintable() or all(c.isprintable() or c.isspace() for c in text):
+    for cut in range(4):  # the prelude-sized head may end inside a multi-byte character
+        try:
+            text = head[: len(head) - cut].decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        if text and all(c.isprintable() or c.isspace() for c in text):
             return "a text file"
-    except UnicodeDecodeError:
-        pass
-    return "not an rnnlm-fast model"
+        break
+    return "an unknown binary format"
 
 
 def write_model(path: PathLike, header: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
@@ -102,6 +104,10 @@ def read_model(path: PathLike) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         if len(prelude) < len(MAGIC) or prelude[: len(MAGIC)] != MAGIC:
             if len(prelude) == 0:
                 raise ModelFormatError(f"{p}: the file is empty, not an rnnlm-fast model")
+            if MAGIC.startswith(prelude):
+                raise ModelFormatError(
+                    f"{p}: truncated: {file_size} bytes, shorter than the {_PRELUDE.size}-byte prelude"
+                )
             raise ModelFormatError(f"{p}: not an rnnlm-fast model: this looks like {_describe_foreign(prelude)}")
         if len(prelude) < _PRELUDE.size:
             raise ModelFormatError(f"{p}: truncated: {file_size} bytes, shorter than the {_PRELUDE.size}-byte prelude")

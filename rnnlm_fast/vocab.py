@@ -12,7 +12,7 @@ import numpy as np
 from . import _core
 from ._files import PathLike, atomic_write, require_file
 from ._progress import counter_callback, make_bar
-from .errors import VocabularyError, VocabularyMismatchError
+from .errors import CorpusError, VocabularyError, VocabularyMismatchError
 
 EOS = "</s>"
 UNK = "<unk>"
@@ -103,6 +103,8 @@ class Vocabulary:
         finally:
             if bar is not None:
                 bar.close()
+        if tokens <= lines:  # only blank lines (tokens count each </s>): nothing to model
+            raise CorpusError(f"{', '.join(files)}: no words, only {lines} empty line(s)")
         vocab = cls._from_core(core)
         vocab.corpus_tokens = tokens
         vocab.corpus_lines = lines
@@ -159,14 +161,13 @@ class Vocabulary:
         """Raise VocabularyMismatchError unless ``other`` has exactly the same words and ids."""
         if self.words == other.words:
             return
-        if len(self) != len(other):
-            raise VocabularyMismatchError(
-                f"{what} has {len(other)} words but the model has {len(self)}; they must be identical"
-            )
-        first = next(i for i, (a, b) in enumerate(zip(self.words, other.words)) if a != b)
+        first = next((i for i, (a, b) in enumerate(zip(self.words, other.words)) if a != b),
+                     min(len(self), len(other)))
+        theirs = repr(other.words[first]) if first < len(other) else "no word"
+        ours = repr(self.words[first]) if first < len(self) else "no word"
+        sizes = "" if len(self) == len(other) else f" ({len(other)} words, the model has {len(self)})"
         raise VocabularyMismatchError(
-            f"{what} differs from the model's vocabulary at id {first}: "
-            f"{other.words[first]!r} instead of {self.words[first]!r}"
+            f"{what} differs from the model's vocabulary at id {first}: {theirs} instead of {ours}{sizes}"
         )
 
     def __eq__(self, other: object) -> bool:
@@ -201,17 +202,18 @@ class Vocabulary:
         words: list[str] = []
         counts: list[int] = []
         classes: list[int] = []
+        first_line: dict[str, int] = {}
         with open(p, "rb") as f:
             for lineno, raw in enumerate(f, 1):
                 where = f"{p}:{lineno}"
+                if lineno == 1:  # checked as bytes, so a binary file is "not a vocabulary", not "bad UTF-8"
+                    if raw.rstrip(b"\n").rstrip(b"\r") != _HEADER.encode():
+                        raise VocabularyError(f"{where}: not an rnnlm-fast vocabulary (expected {_HEADER!r})")
+                    continue
                 try:
                     line = raw.decode("utf-8").rstrip("\n").rstrip("\r")
                 except UnicodeDecodeError as e:
                     raise VocabularyError(f"{where}: invalid UTF-8 at byte {e.start}") from None
-                if lineno == 1:
-                    if line != _HEADER:
-                        raise VocabularyError(f"{where}: not an rnnlm-fast vocabulary (expected {_HEADER!r})")
-                    continue
                 if line.startswith("#"):
                     continue
                 fields = line.split("\t")
@@ -223,7 +225,25 @@ class Vocabulary:
                     raise VocabularyError(f"{where}: id, count and class must be integers") from None
                 if idx != len(words):
                     raise VocabularyError(f"{where}: expected id {len(words)}, found {idx}")
-                words.append(fields[1])
+                word = fields[1]
+                if not word or any(c in " \t\n\r\v\f" for c in word):  # the engine's whitespace
+                    raise VocabularyError(f"{where}: word {idx} is empty or contains whitespace")
+                if idx == 0 and word != EOS:
+                    raise VocabularyError(f"{where}: the vocabulary must start with {EOS}, found {word!r}")
+                if word in first_line:
+                    raise VocabularyError(
+                        f"{where}: word {word!r} appears twice (first at line {first_line[word]})"
+                    )
+                first_line[word] = lineno
+                if count < 0:
+                    raise VocabularyError(f"{where}: word {word!r} has a negative count {count}")
+                prev = classes[-1] if classes else 0
+                if (idx == 0 and cls_id != 0) or not prev <= cls_id <= prev + 1:
+                    raise VocabularyError(
+                        f"{where}: word classes must be contiguous id ranges starting at 0; "
+                        f"word {word!r} has class {cls_id} after class {prev}"
+                    )
+                words.append(word)
                 counts.append(count)
                 classes.append(cls_id)
         if not words:
