@@ -146,7 +146,6 @@ PYBIND11_MODULE(_core, mod) {
   mod.attr("DEFAULT_MAX_LINE_BYTES") = kDefaultMaxLineBytes;
   mod.attr("SCORE_CHUNK_SENTENCES") = kScoreChunkSentences;
   mod.attr("SCORE_WARMUP_SENTENCES") = kScoreWarmupSentences;
-  mod.attr("RESET_HIDDEN") = kResetHidden;
 #ifdef _OPENMP
   mod.attr("HAS_OPENMP") = true;
 #else
@@ -258,30 +257,35 @@ PYBIND11_MODULE(_core, mod) {
 
   py::class_<Model, std::shared_ptr<Model>>(mod, "Model")
       .def(py::init([](std::int32_t vocab_size, std::int32_t hidden, std::vector<std::int32_t> class_begin,
-                       const std::string& activation) {
-             return std::make_shared<Model>(vocab_size, hidden, std::move(class_begin), parse_activation(activation));
+                       const std::string& cell, std::uint64_t direct_size, int direct_order) {
+             return std::make_shared<Model>(vocab_size, hidden, std::move(class_begin), parse_cell(cell),
+                                            direct_size, direct_order);
            }),
-           py::arg("vocab_size"), py::arg("hidden"), py::arg("class_begin"), py::arg("activation") = "sigmoid")
+           py::arg("vocab_size"), py::arg("hidden"), py::arg("class_begin"), py::arg("cell") = "sigmoid",
+           py::arg("direct_size") = 0, py::arg("direct_order") = 0)
       .def("init_random", &Model::init_random, py::arg("seed"))
       .def("copy", [](const Model& m) { return std::make_shared<Model>(m); })
       .def_property_readonly("vocab_size", &Model::vocab_size)
       .def_property_readonly("hidden", &Model::hidden)
       .def_property_readonly("n_classes", &Model::n_classes)
-      .def_property_readonly("activation", [](const Model& m) { return std::string(activation_name(m.activation())); })
+      .def_property_readonly("cell", [](const Model& m) { return std::string(cell_name(m.cell())); })
+      .def_property_readonly("direct_size", &Model::maxent_size)
+      .def_property_readonly("direct_order", &Model::maxent_order)
       .def_property_readonly("class_begin", [](const Model& m) { return to_numpy(std::vector<std::int32_t>(m.class_begin())); })
       .def(
           "arrays",
           [](py::object self) {
             Model& m = self.cast<Model&>();
-            const py::ssize_t V = m.vocab_size(), H = m.hidden(), C = m.n_classes();
+            const py::ssize_t V = m.vocab_size(), H = m.hidden(), C = m.n_classes(), GH = m.gates() * m.hidden();
             py::dict d;
-            d["embed"] = view(m.embed, {V, H}, self);
-            d["recurrent"] = view(m.recurrent, {H, H}, self);
-            d["hidden_bias"] = view(m.hidden_bias, {H}, self);
+            d["embed"] = view(m.embed, {V, GH}, self);
+            d["recurrent"] = view(m.recurrent, {GH, H}, self);
+            d["hidden_bias"] = view(m.hidden_bias, {GH}, self);
             d["class_w"] = view(m.class_w, {C, H}, self);
             d["class_b"] = view(m.class_b, {C}, self);
             d["word_w"] = view(m.word_w, {V, H}, self);
             d["word_b"] = view(m.word_b, {V}, self);
+            if (!m.maxent.empty()) d["direct"] = view(m.maxent, {static_cast<py::ssize_t>(m.maxent.size())}, self);
             return d;
           },
           "Writable NumPy views of the weights, by name (they keep the model alive).");
@@ -356,23 +360,39 @@ PYBIND11_MODULE(_core, mod) {
   mod.def(
       "next_word_distribution",
       [](const Model& m, const CArray<std::int32_t>& context) {
-        std::vector<float> h(static_cast<std::size_t>(m.hidden()), kResetHidden), h2(h.size());
-        std::vector<float> out(static_cast<std::size_t>(m.vocab_size()));
-        OutputScratch s(m);
+        for (py::ssize_t k = 0; k < context.shape(0); ++k) {
+          const std::int32_t w = context.data()[k];
+          if (w < -1 || w >= m.vocab_size()) throw VocabularyError("context id out of range");
+        }
+        ScoringState st(m);
+        st.reset();
         std::int32_t in = 0;
         for (py::ssize_t k = 0; k <= context.shape(0); ++k) {
-          m.hidden_step(in, h.data(), h2.data());
-          h.swap(h2);
-          if (k < context.shape(0)) {
-            in = context.data()[k];
-            if (in < -1 || in >= m.vocab_size()) throw VocabularyError("context id out of range");
-          }
+          st.step(m, in);
+          if (k < context.shape(0)) in = context.data()[k];
         }
-        output_distribution(m, h.data(), s, out.data());
+        std::vector<float> out(static_cast<std::size_t>(m.vocab_size()));
+        output_distribution(m, st.h.data(), st.ngram.data(), st.out, out.data());
         return to_numpy(std::move(out));
       },
       py::arg("model"), py::arg("context"),
       "P(w | </s> context) over the whole vocabulary, from the reset state (tests, generation).");
+
+  mod.def(
+      "generate",
+      [](const Model& m, const std::vector<std::int32_t>& prefix, int n_sentences, int max_words,
+         float temperature, std::uint64_t seed) {
+        std::vector<std::vector<std::int32_t>> out;
+        {
+          py::gil_scoped_release nogil;
+          Rng rng(seed);
+          for (int i = 0; i < n_sentences; ++i) out.push_back(sample_sentence(m, prefix, max_words, temperature, rng));
+        }
+        return out;
+      },
+      py::arg("model"), py::arg("prefix"), py::arg("n_sentences") = 1, py::arg("max_words") = 100,
+      py::arg("temperature") = 1.0f, py::arg("seed") = 1,
+      "Samples sentences (lists of ids, without </s>) continuing `prefix`.");
 
   mod.def(
       "sentence_gradient",

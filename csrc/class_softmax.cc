@@ -1,27 +1,66 @@
 #include "class_softmax.h"
 
+#include <cmath>
+
 #include "kernels.h"
 
 namespace rnnlm {
+namespace {
 
-double output_forward(const Model& m, const float* h, std::int32_t target, OutputScratch& s) {
-  const int H = m.hidden();
+std::size_t word_feature_index(const Model& m, std::uint64_t start, int j) {
+  const std::uint64_t half = m.maxent_size() / 2;
+  const std::uint64_t span = m.maxent_size() - half;
+  return static_cast<std::size_t>(half + (start + static_cast<std::uint64_t>(j)) % span);
+}
+
+// Class logits (with max-ent features) into s.class_p.
+void class_logits(const Model& m, const float* h, const std::int32_t* history, OutputScratch& s) {
   const int C = m.n_classes();
+  matvec(m.class_w.data(), C, m.hidden(), h, m.class_b.data(), s.class_p.data());
+  s.features.class_count = 0;
+  if (m.maxent_order() > 0 && history != nullptr) {
+    maxent_class_features(history, m.maxent_order(), m.maxent_size(), C, s.features);
+    for (int a = 0; a < s.features.class_count; ++a) {
+      const float* w = m.maxent.data() + s.features.class_start[static_cast<std::size_t>(a)];
+      for (int c = 0; c < C; ++c) s.class_p[c] += w[c];
+    }
+  }
+}
+
+// Word logits of class c (with max-ent features) into z[0 .. n).
+void word_logits(const Model& m, const float* h, std::int32_t c, const std::int32_t* history,
+                 OutputScratch& s, float* z) {
+  const std::int32_t b = m.class_begin()[c];
+  const int n = m.class_begin()[c + 1] - b;
+  matvec(m.word_w.data() + static_cast<std::size_t>(b) * m.hidden(), n, m.hidden(), h, m.word_b.data() + b, z);
+  s.features.word_count = 0;
+  if (m.maxent_order() > 0 && history != nullptr) {
+    maxent_word_features(history, m.maxent_order(), m.maxent_size(), c, s.features);
+    for (int a = 0; a < s.features.word_count; ++a) {
+      const std::uint64_t start = s.features.word_start[static_cast<std::size_t>(a)];
+      for (int j = 0; j < n; ++j) z[j] += m.maxent[word_feature_index(m, start, j)];
+    }
+  }
+}
+
+}  // namespace
+
+double output_forward(const Model& m, const float* h, std::int32_t target, const std::int32_t* history,
+                      OutputScratch& s) {
   const std::int32_t c = m.word_class()[target];
   const std::int32_t b = m.class_begin()[c];
   const int n = m.class_begin()[c + 1] - b;
-  matvec(m.class_w.data(), C, H, h, m.class_b.data(), s.class_p.data());
+  class_logits(m, h, history, s);
   const double class_logit = s.class_p[c];
-  const double class_norm = softmax(s.class_p.data(), C);
-  matvec(m.word_w.data() + static_cast<std::size_t>(b) * H, n, H, h, m.word_b.data() + b,
-         s.word_p.data());
+  const double class_norm = softmax(s.class_p.data(), m.n_classes());
+  word_logits(m, h, c, history, s, s.word_p.data());
   const double word_logit = s.word_p[target - b];
   const double word_norm = softmax(s.word_p.data(), n);
   return (class_logit - class_norm) + (word_logit - word_norm);
 }
 
 void output_backward_update(const Model& m, Model& dst, const float* h, std::int32_t target,
-                            OutputScratch& s, float lr, float keep, float* e_h) {
+                            OutputScratch& s, float lr, float keep, float maxent_keep, float* e_h) {
   const int H = m.hidden();
   const int C = m.n_classes();
   const std::int32_t c = m.word_class()[target];
@@ -39,21 +78,59 @@ void output_backward_update(const Model& m, Model& dst, const float* h, std::int
   scale_axpy(dst.word_b.data() + b, n, 1.0f, lr, gw);
   backprop_update_rows(m.class_w.data(), dst.class_w.data(), C, H, gc, lr, keep, h, e_h);
   scale_axpy(dst.class_b.data(), C, 1.0f, lr, gc);
+  // Sparse max-ent updates: only the weights this step used.
+  for (int a = 0; a < s.features.class_count; ++a) {
+    float* w = dst.maxent.data() + s.features.class_start[static_cast<std::size_t>(a)];
+    scale_axpy(w, C, maxent_keep, lr, gc);
+  }
+  for (int a = 0; a < s.features.word_count; ++a) {
+    const std::uint64_t start = s.features.word_start[static_cast<std::size_t>(a)];
+    for (int j = 0; j < n; ++j) {
+      float& w = dst.maxent[word_feature_index(m, start, j)];
+      w = maxent_keep * w + lr * gw[j];
+    }
+  }
 }
 
-void output_distribution(const Model& m, const float* h, OutputScratch& s, float* out) {
-  const int H = m.hidden();
+void output_distribution(const Model& m, const float* h, const std::int32_t* history, OutputScratch& s,
+                         float* out) {
   const int C = m.n_classes();
-  matvec(m.class_w.data(), C, H, h, m.class_b.data(), s.class_p.data());
+  class_logits(m, h, history, s);
   softmax(s.class_p.data(), C);
   for (int c = 0; c < C; ++c) {
     const std::int32_t b = m.class_begin()[c];
     const int n = m.class_begin()[c + 1] - b;
     float* z = out + b;
-    matvec(m.word_w.data() + static_cast<std::size_t>(b) * H, n, H, h, m.word_b.data() + b, z);
+    word_logits(m, h, c, history, s, z);
     softmax(z, n);
     for (int i = 0; i < n; ++i) z[i] *= s.class_p[c];
   }
+}
+
+std::int32_t output_sample(const Model& m, const float* h, const std::int32_t* history, OutputScratch& s,
+                           float temperature, double u1, double u2) {
+  const int C = m.n_classes();
+  class_logits(m, h, history, s);
+  for (int i = 0; i < C; ++i) s.class_p[i] /= temperature;
+  softmax(s.class_p.data(), C);
+  int c = 0;
+  double acc = 0;
+  for (; c < C - 1; ++c) {
+    acc += s.class_p[c];
+    if (u1 < acc) break;
+  }
+  const std::int32_t b = m.class_begin()[c];
+  const int n = m.class_begin()[c + 1] - b;
+  word_logits(m, h, c, history, s, s.word_p.data());
+  for (int i = 0; i < n; ++i) s.word_p[i] /= temperature;
+  softmax(s.word_p.data(), n);
+  int j = 0;
+  acc = 0;
+  for (; j < n - 1; ++j) {
+    acc += s.word_p[j];
+    if (u2 < acc) break;
+  }
+  return b + j;
 }
 
 }  // namespace rnnlm

@@ -1,33 +1,46 @@
 #include "rnn.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstring>
 
 #include "errors.h"
 
 namespace rnnlm {
 
-Activation parse_activation(const std::string& name) {
-  if (name == "sigmoid") return Activation::kSigmoid;
-  if (name == "tanh") return Activation::kTanh;
-  if (name == "relu") return Activation::kRelu;
-  throw ConfigError("unknown activation '" + name + "' (expected sigmoid, tanh or relu)");
+Cell parse_cell(const std::string& name) {
+  if (name == "sigmoid") return Cell::kSigmoid;
+  if (name == "tanh") return Cell::kTanh;
+  if (name == "relu") return Cell::kRelu;
+  if (name == "gru") return Cell::kGru;
+  if (name == "lstm") return Cell::kLstm;
+  throw ConfigError("unknown cell '" + name + "' (expected sigmoid, tanh, relu, gru or lstm)");
 }
 
-const char* activation_name(Activation act) {
-  switch (act) {
-    case Activation::kSigmoid:
+const char* cell_name(Cell cell) {
+  switch (cell) {
+    case Cell::kSigmoid:
       return "sigmoid";
-    case Activation::kTanh:
+    case Cell::kTanh:
       return "tanh";
-    case Activation::kRelu:
+    case Cell::kRelu:
       return "relu";
+    case Cell::kGru:
+      return "gru";
+    case Cell::kLstm:
+      return "lstm";
   }
   return "?";
 }
 
+int cell_gates(Cell cell) {
+  return cell == Cell::kGru ? 3 : cell == Cell::kLstm ? 4 : 1;
+}
+
 Model::Model(std::int32_t vocab_size, std::int32_t hidden, std::vector<std::int32_t> class_begin,
-             Activation act)
-    : vocab_size_(vocab_size), hidden_(hidden), act_(act), class_begin_(std::move(class_begin)) {
+             Cell cell, std::uint64_t maxent_size, int maxent_order)
+    : vocab_size_(vocab_size), hidden_(hidden), cell_(cell), maxent_order_(maxent_order),
+      class_begin_(std::move(class_begin)) {
   if (vocab_size < 1) throw ConfigError("vocab_size must be positive");
   if (hidden < 1 || hidden > 100000) throw ConfigError("hidden must be in 1..100000");
   const std::size_t n = class_begin_.size();
@@ -40,14 +53,23 @@ Model::Model(std::int32_t vocab_size, std::int32_t hidden, std::vector<std::int3
     max_class_size_ = std::max(max_class_size_, class_begin_[c + 1] - class_begin_[c]);
     for (auto w = class_begin_[c]; w < class_begin_[c + 1]; ++w) word_class_[w] = static_cast<std::int32_t>(c);
   }
-  const std::size_t V = vocab_size, H = hidden, C = n - 1;
-  embed.assign(V * H, 0.0f);
-  recurrent.assign(H * H, 0.0f);
-  hidden_bias.assign(H, 0.0f);
+  if (maxent_order < 0 || maxent_order > 32) throw ConfigError("direct_order must be in 0..32");
+  if ((maxent_size == 0) != (maxent_order == 0)) {
+    throw ConfigError("direct connections need both a hash size and an order (or neither)");
+  }
+  if (maxent_size > 0 && maxent_size < 2 * static_cast<std::uint64_t>(std::max<std::int32_t>(n - 1, max_class_size_))) {
+    throw ConfigError("direct hash size must be at least twice the number of classes and of the largest class");
+  }
+  if (maxent_size > (std::uint64_t{1} << 34)) throw ConfigError("direct hash size above 2^34 weights");
+  const std::size_t V = vocab_size, H = hidden, C = n - 1, G = cell_gates(cell);
+  embed.assign(V * G * H, 0.0f);
+  recurrent.assign(G * H * H, 0.0f);
+  hidden_bias.assign(G * H, 0.0f);
   class_w.assign(C * H, 0.0f);
   class_b.assign(C, 0.0f);
   word_w.assign(V * H, 0.0f);
   word_b.assign(V, 0.0f);
+  maxent.assign(static_cast<std::size_t>(maxent_size), 0.0f);
 }
 
 void Model::init_random(std::uint64_t seed) {
@@ -64,18 +86,120 @@ void Model::init_random(std::uint64_t seed) {
   fill(class_w);
   fill(word_w);
   std::fill(hidden_bias.begin(), hidden_bias.end(), 0.0f);
+  if (cell_ == Cell::kLstm) {  // remember by default: forget-gate bias 1
+    std::fill(hidden_bias.begin() + hidden_, hidden_bias.begin() + 2 * hidden_, 1.0f);
+  }
   std::fill(class_b.begin(), class_b.end(), 0.0f);
   std::fill(word_b.begin(), word_b.end(), 0.0f);
+  std::fill(maxent.begin(), maxent.end(), 0.0f);
 }
 
-void Model::hidden_step(std::int32_t in, const float* h_prev, float* h) const {
+namespace {
+
+inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+
+Activation simple_activation(Cell cell) {
+  return cell == Cell::kTanh ? Activation::kTanh : cell == Cell::kRelu ? Activation::kRelu : Activation::kSigmoid;
+}
+
+}  // namespace
+
+void Model::forward_step(std::int32_t in, const float* h_prev, const float* c_prev, StepState out,
+                         StepScratch& scratch) const {
   const int H = hidden_;
-  matvec(recurrent.data(), H, H, h_prev, hidden_bias.data(), h);
-  if (in >= 0) {
-    const float* e = embed.data() + static_cast<std::size_t>(in) * H;
-    for (int i = 0; i < H; ++i) h[i] += e[i];
+  const int G = gates();
+  const float* x = in >= 0 ? embed.data() + static_cast<std::size_t>(in) * G * H : nullptr;
+  if (G == 1) {
+    float* h = out.h;
+    matvec(recurrent.data(), H, H, h_prev, hidden_bias.data(), h);
+    if (x != nullptr) {
+      for (int i = 0; i < H; ++i) h[i] += x[i];
+    }
+    activate(simple_activation(cell_), h, H);
+    return;
   }
-  activate(act_, h, H);
+  scratch.u.resize(static_cast<std::size_t>(G) * H);
+  float* u = scratch.u.data();
+  matvec(recurrent.data(), G * H, H, h_prev, nullptr, u);
+  const float* b = hidden_bias.data();
+  float* a = out.gates;
+  for (int i = 0; i < G * H; ++i) a[i] = b[i] + (x != nullptr ? x[i] : 0.0f);
+  if (cell_ == Cell::kGru) {
+    float* z = a;
+    float* r = a + H;
+    float* n = a + 2 * H;
+    for (int i = 0; i < 2 * H; ++i) a[i] = sigmoid(a[i] + u[i]);
+    for (int i = 0; i < H; ++i) {
+      out.un[i] = u[2 * H + i];
+      n[i] = std::tanh(n[i] + r[i] * out.un[i]);
+      out.h[i] = (1.0f - z[i]) * n[i] + z[i] * h_prev[i];
+    }
+    return;
+  }
+  // LSTM: gates i, f, g, o.
+  float* gi = a;
+  float* gf = a + H;
+  float* gg = a + 2 * H;
+  float* go = a + 3 * H;
+  for (int i = 0; i < H; ++i) {
+    gi[i] = sigmoid(gi[i] + u[i]);
+    gf[i] = sigmoid(gf[i] + u[H + i]);
+    gg[i] = std::tanh(gg[i] + u[2 * H + i]);
+    go[i] = sigmoid(go[i] + u[3 * H + i]);
+    out.c[i] = gf[i] * c_prev[i] + gi[i] * gg[i];
+    out.h[i] = go[i] * std::tanh(out.c[i]);
+  }
+}
+
+void Model::backward_step(const float* dh, const float* dc, const StepState& st, const float* h_prev,
+                          const float* c_prev, float* d_u, float* d_x, float* dh_direct,
+                          float* dc_prev) const {
+  const int H = hidden_;
+  switch (cell_) {
+    case Cell::kSigmoid:
+    case Cell::kTanh:
+    case Cell::kRelu:
+      std::memcpy(d_u, dh, sizeof(float) * H);
+      mul_activation_derivative(simple_activation(cell_), st.h, d_u, H);
+      std::memcpy(d_x, d_u, sizeof(float) * H);
+      std::fill(dh_direct, dh_direct + H, 0.0f);
+      return;
+    case Cell::kGru: {
+      const float* z = st.gates;
+      const float* r = st.gates + H;
+      const float* n = st.gates + 2 * H;
+      for (int i = 0; i < H; ++i) {
+        const float dn = dh[i] * (1.0f - z[i]);
+        const float dz = dh[i] * (h_prev[i] - n[i]);
+        const float dan = dn * (1.0f - n[i] * n[i]);
+        const float dr = dan * st.un[i];
+        d_u[i] = d_x[i] = dz * z[i] * (1.0f - z[i]);
+        d_u[H + i] = d_x[H + i] = dr * r[i] * (1.0f - r[i]);
+        d_x[2 * H + i] = dan;
+        d_u[2 * H + i] = dan * r[i];
+        dh_direct[i] = dh[i] * z[i];
+      }
+      return;
+    }
+    case Cell::kLstm: {
+      const float* gi = st.gates;
+      const float* gf = st.gates + H;
+      const float* gg = st.gates + 2 * H;
+      const float* go = st.gates + 3 * H;
+      for (int i = 0; i < H; ++i) {
+        const float tc = std::tanh(st.c[i]);
+        const float dct = dc[i] + dh[i] * go[i] * (1.0f - tc * tc);
+        d_u[i] = dct * gg[i] * gi[i] * (1.0f - gi[i]);
+        d_u[H + i] = dct * c_prev[i] * gf[i] * (1.0f - gf[i]);
+        d_u[2 * H + i] = dct * gi[i] * (1.0f - gg[i] * gg[i]);
+        d_u[3 * H + i] = dh[i] * tc * go[i] * (1.0f - go[i]);
+        dc_prev[i] = dct * gf[i];
+        dh_direct[i] = 0.0f;
+      }
+      std::memcpy(d_x, d_u, sizeof(float) * 4 * H);
+      return;
+    }
+  }
 }
 
 }  // namespace rnnlm

@@ -1,6 +1,7 @@
 // The model's shared weights (read by every thread, written Hogwild-style while training)
-// and the recurrent step. Per-thread state (hidden history, BPTT buffers, output
-// probabilities) lives with the trainer and scorer, so scoring a const Model is re-entrant.
+// and the recurrent cell: forward and backward of one step. Per-thread state (hidden
+// history, BPTT buffers, output probabilities) lives with the trainer and scorer, so
+// scoring a const Model is re-entrant.
 #pragma once
 
 #include <cstdint>
@@ -11,48 +12,83 @@
 
 namespace rnnlm {
 
-// Hidden state after a reset (rnnlm-0.4b's netReset value).
-constexpr float kResetHidden = 1.0f;
+// sigmoid/tanh/relu: rnnlm-0.4b's Elman layer h = f(E[w] + R h + b).
+// gru:  z, r = sigmoid(E_zr[w] + b_zr + U_zr h), n = tanh(E_n[w] + b_n + r * (U_n h)),
+//       h' = (1 - z) * n + z * h.
+// lstm: i, f, o = sigmoid(.), g = tanh(.) of E[w] + b + U h; c' = f * c + i * g; h' = o * tanh(c').
+enum class Cell : std::int32_t { kSigmoid = 0, kTanh = 1, kRelu = 2, kGru = 3, kLstm = 4 };
 
-Activation parse_activation(const std::string& name);  // throws ConfigError
-const char* activation_name(Activation act);
+Cell parse_cell(const std::string& name);  // throws ConfigError
+const char* cell_name(Cell cell);
+int cell_gates(Cell cell);  // rows of the recurrent matrix per hidden unit: 1, 3 or 4
+
+// One step's values that the backward pass needs; views into caller-owned buffers.
+struct StepState {
+  float* h;      // H, the output of the step
+  float* c;      // H, LSTM cell state (unused otherwise)
+  float* gates;  // G*H: GRU z, r, n; LSTM i, f, g, o (unused for simple cells)
+  float* un;     // H, GRU's U_n h_prev (unused otherwise)
+};
+
+// Scratch of one step's forward pass.
+struct StepScratch {
+  std::vector<float> u;  // G*H
+};
 
 class Model {
  public:
   // `class_begin` (size C+1, from 0 to vocab_size, strictly increasing) gives each class's
-  // contiguous id range. Throws ConfigError on bad sizes. Weights start at zero.
-  Model(std::int32_t vocab_size, std::int32_t hidden, std::vector<std::int32_t> class_begin,
-        Activation act);
+  // contiguous id range. `maxent_size` weights of hashed n-gram features of orders
+  // 0..maxent_order-1 (0 = none). Throws ConfigError on bad sizes. Weights start at zero.
+  Model(std::int32_t vocab_size, std::int32_t hidden, std::vector<std::int32_t> class_begin, Cell cell,
+        std::uint64_t maxent_size = 0, int maxent_order = 0);
 
-  // rnnlm-0.4b's initialisation: each weight the sum of three U(-0.1, 0.1), biases zero.
-  // Depends only on the seed (never on threads).
+  // rnnlm-0.4b's initialisation: each weight the sum of three U(-0.1, 0.1), biases zero
+  // (an LSTM's forget-gate bias 1), max-ent weights zero. Depends only on the seed.
   void init_random(std::uint64_t seed);
 
   std::int32_t vocab_size() const { return vocab_size_; }
   std::int32_t hidden() const { return hidden_; }
+  int gates() const { return cell_gates(cell_); }
   std::int32_t n_classes() const { return static_cast<std::int32_t>(class_begin_.size()) - 1; }
   std::int32_t max_class_size() const { return max_class_size_; }
-  Activation activation() const { return act_; }
+  Cell cell() const { return cell_; }
+  bool has_cell_state() const { return cell_ == Cell::kLstm; }
+  // Hidden (and cell) state after a reset: rnnlm-0.4b's 1.0 for simple cells, 0 for gated.
+  float reset_value() const { return cell_ == Cell::kGru || cell_ == Cell::kLstm ? 0.0f : 1.0f; }
+  std::uint64_t maxent_size() const { return maxent.size(); }
+  int maxent_order() const { return maxent_order_; }
   const std::vector<std::int32_t>& class_begin() const { return class_begin_; }
   const std::vector<std::int32_t>& word_class() const { return word_class_; }
 
-  // h = act(embed[in] + recurrent h_prev + hidden_bias); `in` < 0 adds no embedding.
-  // Reads weights only; thread-safe.
-  void hidden_step(std::int32_t in, const float* h_prev, float* h) const;
+  // One step from (h_prev, c_prev) with input word `in` (< 0: no input) into `out`.
+  // Reads weights only; thread-safe with per-thread buffers.
+  void forward_step(std::int32_t in, const float* h_prev, const float* c_prev, StepState out,
+                    StepScratch& scratch) const;
+
+  // Backward of one step. Given dh (dL/dh of this step's output) and dc (LSTM: dL/dc from
+  // the next step, else ignored), writes d_u (G*H, gradient of the recurrent pre-activations,
+  // for dR and for R^T), d_x (G*H, gradient of the input pre-activations, for the embedding
+  // row and the bias; equal to d_u except for the GRU), dh_direct (H, GRU's path to h_prev,
+  // zeros otherwise) and dc_prev (LSTM). Reads weights only.
+  void backward_step(const float* dh, const float* dc, const StepState& st, const float* h_prev,
+                     const float* c_prev, float* d_u, float* d_x, float* dh_direct, float* dc_prev) const;
 
   // Weights, row-major. Public: the trainer updates them in place, Python views them.
-  std::vector<float> embed;        // V x H, row w = input embedding of word w
-  std::vector<float> recurrent;    // H x H, h_t[i] += recurrent[i, j] h_{t-1}[j]
-  std::vector<float> hidden_bias;  // H
+  std::vector<float> embed;        // V x G*H, row w = input of word w for each gate
+  std::vector<float> recurrent;    // G*H x H
+  std::vector<float> hidden_bias;  // G*H
   std::vector<float> class_w;      // C x H
   std::vector<float> class_b;      // C
   std::vector<float> word_w;       // V x H
   std::vector<float> word_b;       // V
+  std::vector<float> maxent;       // hashed direct connections (may be empty)
 
  private:
   std::int32_t vocab_size_;
   std::int32_t hidden_;
-  Activation act_;
+  Cell cell_;
+  int maxent_order_;
   std::vector<std::int32_t> class_begin_;
   std::vector<std::int32_t> word_class_;
   std::int32_t max_class_size_ = 0;

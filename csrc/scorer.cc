@@ -17,23 +17,14 @@
 namespace rnnlm {
 namespace {
 
-// One thread's hidden state and output buffers.
-struct ScoreState {
-  explicit ScoreState(const Model& m)
-      : h(static_cast<std::size_t>(m.hidden())), h_next(h.size()), out(m) {}
-  void reset() { std::fill(h.begin(), h.end(), kResetHidden); }
-  std::vector<float> h, h_next;
-  OutputScratch out;
-};
-
 // Runs positions [begin, end); writes ln P into out when out != nullptr (else warm-up).
 void run_positions(const Model& m, const std::int32_t* ids, std::int64_t begin, std::int64_t end,
-                   std::int64_t first, ScoreState& st, double* out) {
+                   std::int64_t first, ScoringState& st, double* out) {
   for (std::int64_t k = begin; k < end; ++k) {
-    const std::int32_t in = k == first ? 0 : ids[k - 1];
-    m.hidden_step(in, st.h.data(), st.h_next.data());
-    st.h.swap(st.h_next);
-    if (out != nullptr) out[k] = ids[k] >= 0 ? output_forward(m, st.h.data(), ids[k], st.out) : 0.0;
+    st.step(m, k == first ? 0 : ids[k - 1]);
+    if (out != nullptr) {
+      out[k] = ids[k] >= 0 ? output_forward(m, st.h.data(), ids[k], st.ngram.data(), st.out) : 0.0;
+    }
   }
 }
 
@@ -55,7 +46,7 @@ void score_positions(const Model& m, const std::int32_t* ids, const std::int64_t
 #pragma omp parallel num_threads(threads)
   {
     try {
-      ScoreState st(m);
+      ScoringState st(m);
       bool master = true;
 #ifdef _OPENMP
       master = omp_get_thread_num() == 0;
@@ -97,6 +88,29 @@ void score_positions(const Model& m, const std::int32_t* ids, const std::int64_t
   }
   if (error) std::rethrow_exception(error);
   if (interrupted) throw Interrupted("scoring interrupted");
+}
+
+std::vector<std::int32_t> sample_sentence(const Model& m, const std::vector<std::int32_t>& prefix,
+                                          int max_words, float temperature, Rng& rng) {
+  if (!(temperature > 0)) throw ConfigError("temperature must be positive");
+  if (max_words < 1) throw ConfigError("max_words must be at least 1");
+  ScoringState st(m);
+  st.reset();
+  std::vector<std::int32_t> out;
+  std::int32_t in = 0;
+  for (auto w : prefix) {
+    if (w < -1 || w >= m.vocab_size()) throw VocabularyError("prefix word id out of range");
+    st.step(m, in);
+    in = w;
+  }
+  for (int k = 0; k < max_words; ++k) {
+    st.step(m, in);
+    const double u1 = rng.uniform(), u2 = rng.uniform();
+    in = output_sample(m, st.h.data(), st.ngram.data(), st.out, temperature, u1, u2);
+    if (in == 0) break;
+    out.push_back(in);
+  }
+  return out;
 }
 
 }  // namespace rnnlm

@@ -5,6 +5,10 @@
 #include <cstdint>
 #include <functional>
 
+#include <vector>
+
+#include "class_softmax.h"
+#include "maxent.h"
 #include "rnn.h"
 
 namespace rnnlm {
@@ -13,6 +17,36 @@ namespace rnnlm {
 // its first words see (almost exactly) the history a single sequential pass would give.
 constexpr std::int64_t kScoreChunkSentences = 256;
 constexpr std::int64_t kScoreWarmupSentences = 4;
+
+// One thread's recurrent state and output buffers for scoring and generation.
+struct ScoringState {
+  explicit ScoringState(const Model& m)
+      : H(static_cast<std::size_t>(m.hidden())),
+        reset_value(m.reset_value()),
+        h(H), h_next(H), c(H), c_next(H),
+        gates(static_cast<std::size_t>(m.gates()) * H), un(H),
+        out(m), ngram(m.maxent_order()) {}
+  void reset() {
+    std::fill(h.begin(), h.end(), reset_value);
+    std::fill(c.begin(), c.end(), 0.0f);
+    ngram.reset();
+  }
+  // Advances by one input word.
+  void step(const Model& m, std::int32_t in) {
+    m.forward_step(in, h.data(), c.data(), StepState{h_next.data(), c_next.data(), gates.data(), un.data()},
+                   scratch);
+    h.swap(h_next);
+    c.swap(c_next);
+    ngram.push(in);
+  }
+  std::size_t H;
+  float reset_value;
+  std::vector<float> h, h_next, c, c_next, gates, un;
+  StepScratch scratch;
+  OutputScratch out;
+  NgramHistory ngram;
+};
+
 
 // Called on the calling thread now and then with the positions scored so far; returns
 // false to stop (then Interrupted is thrown).
@@ -26,5 +60,10 @@ using ScoreProgress = std::function<bool(std::int64_t)>;
 void score_positions(const Model& m, const std::int32_t* ids, const std::int64_t* offsets,
                      std::int64_t n_sentences, bool independent, int threads, double* out,
                      const ScoreProgress& progress);
+
+// Samples one sentence (without its </s>) after the words `prefix`, at most `max_words`
+// words, with the given softmax temperature. Throws ConfigError, VocabularyError.
+std::vector<std::int32_t> sample_sentence(const Model& m, const std::vector<std::int32_t>& prefix,
+                                          int max_words, float temperature, Rng& rng);
 
 }  // namespace rnnlm

@@ -30,46 +30,62 @@ void TrainOptions::validate() const {
 BpttStream::BpttStream(const Model& m, const TrainOptions& o)
     : o_(o),
       hidden_(m.hidden()),
+      gates_(m.gates()),
       max_steps_(o.bptt <= 1 ? 1 : std::max(1, o.bptt + o.bptt_block - 2)),
       capacity_(max_steps_ + 2),
-      out_(m) {
-  const std::size_t H = static_cast<std::size_t>(hidden_);
-  hist_h_.assign(static_cast<std::size_t>(capacity_) * H, 0.0f);
-  hist_e_.assign(static_cast<std::size_t>(capacity_) * H, 0.0f);
-  hist_in_.assign(static_cast<std::size_t>(capacity_), -1);
-  d_.assign(static_cast<std::size_t>(max_steps_) * H, 0.0f);
-  x_.assign(static_cast<std::size_t>(max_steps_) * H, 0.0f);
+      out_(m),
+      ngram_(m.maxent_order()),
+      reset_value_(m.reset_value()) {
+  const std::size_t H = static_cast<std::size_t>(hidden_), G = static_cast<std::size_t>(gates_);
+  const std::size_t K = static_cast<std::size_t>(capacity_), S = static_cast<std::size_t>(max_steps_);
+  hist_h_.assign(K * H, 0.0f);
+  hist_c_.assign(m.has_cell_state() ? K * H : 0, 0.0f);
+  hist_gates_.assign(G > 1 ? K * G * H : 0, 0.0f);
+  hist_un_.assign(m.cell() == Cell::kGru ? K * H : 0, 0.0f);
+  hist_e_.assign(K * H, 0.0f);
+  hist_in_.assign(K, -1);
+  d_u_.assign(S * G * H, 0.0f);
+  d_x_.assign(S * G * H, 0.0f);
+  x_.assign(S * H, 0.0f);
   e_.assign(H, 0.0f);
   e_prev_.assign(H, 0.0f);
+  dh_direct_.assign(H, 0.0f);
+  dc_.assign(H, 0.0f);
+  dc_prev_.assign(H, 0.0f);
   reset();
+}
+
+StepState BpttStream::state_at(std::int64_t t) {
+  const std::size_t k = slot(t), H = static_cast<std::size_t>(hidden_);
+  return StepState{hist_h_.data() + k * H, hist_c_.empty() ? nullptr : hist_c_.data() + k * H,
+                   hist_gates_.empty() ? nullptr : hist_gates_.data() + k * gates_ * H,
+                   hist_un_.empty() ? nullptr : hist_un_.data() + k * H};
 }
 
 void BpttStream::reset() {
   n_ = 0;
   std::fill(hist_e_.begin(), hist_e_.end(), 0.0f);
-  float* h0 = h_at(-1);
-  std::fill(h0, h0 + hidden_, kResetHidden);
-}
-
-const float* BpttStream::hidden() const {
-  return hist_h_.data() + slot(n_ - 1) * hidden_;
+  std::fill(h_at(-1), h_at(-1) + hidden_, reset_value_);
+  if (!hist_c_.empty()) std::fill(c_at(-1), c_at(-1) + hidden_, 0.0f);
+  ngram_.reset();
 }
 
 double BpttStream::step(const Model& m, Model& dst, std::int32_t in, std::int32_t target,
                         bool sentence_end) {
   ++counter_;
   const std::int64_t t = n_;
-  float* h = h_at(t);
-  m.hidden_step(in, h_at(t - 1), h);
+  StepState st = state_at(t);
+  m.forward_step(in, h_at(t - 1), hist_c_.empty() ? nullptr : c_at(t - 1), st, step_scratch_);
   hist_in_[slot(t)] = in;
+  ngram_.push(in);
   float* e = e_at(t);
   std::fill(e, e + hidden_, 0.0f);
-  // rnnlm-0.4b applies the L2 decay on every 10th word only.
+  // rnnlm-0.4b applies the L2 decay on every 10th word only (and on max-ent weights always).
   const float keep = counter_ % 10 == 0 ? 1.0f - o_.lr * o_.l2 : 1.0f;
   double lp = 0;
   if (target >= 0) {
-    lp = output_forward(m, h, target, out_);
-    output_backward_update(m, dst, h, target, out_, o_.lr, keep, e);
+    lp = output_forward(m, st.h, target, ngram_.data(), out_);
+    output_backward_update(m, dst, st.h, target, out_, o_.lr, keep, 1.0f - o_.lr * o_.l2, e);
     clip(e, hidden_, o_.gradient_cutoff);
   }
   ++n_;
@@ -81,25 +97,34 @@ double BpttStream::step(const Model& m, Model& dst, std::int32_t in, std::int32_
 
 void BpttStream::backprop_through_time(const Model& m, Model& dst, int n_steps, float keep) {
   const int H = hidden_;
+  const int GH = gates_ * hidden_;
   const std::int64_t t = n_ - 1;
   std::memcpy(e_.data(), e_at(t), sizeof(float) * H);
+  std::fill(dc_.begin(), dc_.end(), 0.0f);
   for (int s = 0; s < n_steps; ++s) {
     const std::int64_t j = t - s;
-    float* d = d_.data() + static_cast<std::size_t>(s) * H;
-    std::memcpy(d, e_.data(), sizeof(float) * H);
-    mul_activation_derivative(m.activation(), h_at(j), d, H);
+    float* d_u = d_u_.data() + static_cast<std::size_t>(s) * GH;
+    float* d_x = d_x_.data() + static_cast<std::size_t>(s) * GH;
+    const StepState st = state_at(j);
+    const float* c_prev = hist_c_.empty() ? nullptr : c_at(j - 1);
+    m.backward_step(e_.data(), dc_.data(), st, h_at(j - 1), c_prev, d_u, d_x, dh_direct_.data(), dc_prev_.data());
     std::memcpy(x_.data() + static_cast<std::size_t>(s) * H, h_at(j - 1), sizeof(float) * H);
     if (s + 1 < n_steps) {
       // Errors flow to the previous step through the weights as they were before this update.
-      matvec_transposed(m.recurrent.data(), H, H, d, e_prev_.data());
-      clip(e_prev_.data(), H, o_.gradient_cutoff);
+      matvec_transposed(m.recurrent.data(), GH, H, d_u, e_prev_.data());
       const float* injected = e_at(j - 1);
+      for (int i = 0; i < H; ++i) e_prev_[i] += dh_direct_[i];
+      clip(e_prev_.data(), H, o_.gradient_cutoff);
       for (int i = 0; i < H; ++i) e_[i] = e_prev_[i] + injected[i];
+      if (!hist_c_.empty()) {
+        std::memcpy(dc_.data(), dc_prev_.data(), sizeof(float) * H);
+        clip(dc_.data(), H, o_.gradient_cutoff);
+      }
     }
   }
-  rank_k_update(dst.recurrent.data(), H, H, d_.data(), x_.data(), n_steps, o_.lr, keep);
+  rank_k_update(dst.recurrent.data(), GH, H, d_u_.data(), x_.data(), n_steps, o_.lr, keep);
   for (int s = 0; s < n_steps; ++s) {
-    scale_axpy(dst.hidden_bias.data(), H, 1.0f, o_.lr, d_.data() + static_cast<std::size_t>(s) * H);
+    scale_axpy(dst.hidden_bias.data(), GH, 1.0f, o_.lr, d_x_.data() + static_cast<std::size_t>(s) * GH);
   }
   // Input embeddings: one decay per distinct word, then all of its steps' gradients.
   for (int s = 0; s < n_steps; ++s) {
@@ -108,10 +133,10 @@ void BpttStream::backprop_through_time(const Model& m, Model& dst, int n_steps, 
     bool seen = false;
     for (int r = 0; r < s && !seen; ++r) seen = hist_in_[slot(t - r)] == w;
     if (seen) continue;
-    float* row = dst.embed.data() + static_cast<std::size_t>(w) * H;
-    scale_axpy(row, H, keep, o_.lr, d_.data() + static_cast<std::size_t>(s) * H);
+    float* row = dst.embed.data() + static_cast<std::size_t>(w) * GH;
+    scale_axpy(row, GH, keep, o_.lr, d_x_.data() + static_cast<std::size_t>(s) * GH);
     for (int r = s + 1; r < n_steps; ++r) {
-      if (hist_in_[slot(t - r)] == w) scale_axpy(row, H, 1.0f, o_.lr, d_.data() + static_cast<std::size_t>(r) * H);
+      if (hist_in_[slot(t - r)] == w) scale_axpy(row, GH, 1.0f, o_.lr, d_x_.data() + static_cast<std::size_t>(r) * GH);
     }
   }
   std::fill(hist_e_.begin(), hist_e_.end(), 0.0f);
@@ -119,7 +144,7 @@ void BpttStream::backprop_through_time(const Model& m, Model& dst, int n_steps, 
 
 Model sentence_gradient(const Model& m, const std::int32_t* ids, std::int64_t n) {
   if (n < 1) throw ConfigError("sentence_gradient needs at least one word");
-  Model grad(m.vocab_size(), m.hidden(), m.class_begin(), m.activation());
+  Model grad(m.vocab_size(), m.hidden(), m.class_begin(), m.cell(), m.maxent_size(), m.maxent_order());
   TrainOptions o;
   o.lr = 1.0f;
   o.l2 = 0.0f;

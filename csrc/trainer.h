@@ -49,7 +49,7 @@ EpochStats train_epoch(Model& m, const std::int32_t* ids, const std::int64_t* of
 // finite-difference and NumPy-reference checks. Returns a model holding the gradients.
 Model sentence_gradient(const Model& m, const std::int32_t* ids, std::int64_t n);
 
-// One stream of training: the hidden-state history and BPTT buffers of one thread.
+// One stream of training: the state history and BPTT buffers of one thread.
 class BpttStream {
  public:
   BpttStream(const Model& m, const TrainOptions& o);
@@ -60,23 +60,32 @@ class BpttStream {
   // updates to `dst`: the same model when training, a zeroed gradient model for checks.
   double step(const Model& m, Model& dst, std::int32_t in, std::int32_t target,
               bool sentence_end);
-  const float* hidden() const;
 
  private:
-  float* h_at(std::int64_t t) { return hist_h_.data() + slot(t) * hidden_; }
-  float* e_at(std::int64_t t) { return hist_e_.data() + slot(t) * hidden_; }
+  // Ring slot of time t (t >= -1; slot of -1 holds the reset state).
   std::size_t slot(std::int64_t t) const { return static_cast<std::size_t>((t + 1) % capacity_); }
+  StepState state_at(std::int64_t t);
+  float* h_at(std::int64_t t) { return hist_h_.data() + slot(t) * hidden_; }
+  float* c_at(std::int64_t t) { return hist_c_.data() + slot(t) * hidden_; }
+  float* e_at(std::int64_t t) { return hist_e_.data() + slot(t) * hidden_; }
   void backprop_through_time(const Model& m, Model& dst, int n_steps, float keep);
 
   TrainOptions o_;
   int hidden_;
+  int gates_;
   int max_steps_;
   std::int64_t capacity_;
   std::vector<float> hist_h_;          // hidden state at times t = -1, 0, 1, ... (ring)
+  std::vector<float> hist_c_;          // LSTM cell state
+  std::vector<float> hist_gates_;      // gate activations (gated cells)
+  std::vector<float> hist_un_;         // GRU's U_n h_prev
   std::vector<float> hist_e_;          // output error reaching the hidden layer at time t
   std::vector<std::int32_t> hist_in_;  // input word at time t
-  std::vector<float> d_, x_, e_, e_prev_;
+  std::vector<float> d_u_, d_x_, x_, e_, e_prev_, dh_direct_, dc_, dc_prev_;
+  StepScratch step_scratch_;
   OutputScratch out_;
+  NgramHistory ngram_;
+  float reset_value_;
   std::int64_t n_ = 0;        // steps since the last reset
   std::int64_t counter_ = 0;  // steps since the stream began (decay and block timing)
 };

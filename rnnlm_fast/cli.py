@@ -26,6 +26,19 @@ from .vocab import Vocabulary
 log = logging.getLogger("rnnlm_fast")
 
 
+def _count(text: str) -> int:
+    """An integer with an optional K/M/G suffix (powers of 1000): '2M' -> 2000000."""
+    scale = {"K": 10**3, "M": 10**6, "G": 10**9}.get(text[-1:].upper(), 1)
+    number = text[:-1] if scale > 1 else text
+    try:
+        value = float(number) * scale
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a count such as 2000000 or 2M, not {text!r}") from None
+    if value < 0 or value != int(value):
+        raise argparse.ArgumentTypeError(f"expected a non-negative whole count, not {text!r}")
+    return int(value)
+
+
 def _add_vocab_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("vocabulary")
     g.add_argument("--min-count", type=int, default=1, help="rarer words become <unk> (default 1)")
@@ -40,7 +53,12 @@ def _add_vocab_options(p: argparse.ArgumentParser) -> None:
 def _add_train_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model and training")
     g.add_argument("--hidden", type=int, default=100, help="hidden layer size (default 100)")
-    g.add_argument("--activation", choices=("sigmoid", "tanh", "relu"), default="sigmoid")
+    g.add_argument("--cell", "--activation", dest="cell", choices=("sigmoid", "tanh", "relu", "gru", "lstm"),
+                   default="sigmoid", help="recurrent cell: Elman with that nonlinearity (sigmoid = rnnlm-0.4b), gru, lstm")
+    g.add_argument("--direct", type=_count, default=0,
+                   help="hashed max-ent direct connections: table size in weights, K/M/G suffixes allowed "
+                        "(e.g. 2M; rnnlm-0.4b's -direct 2); 0 = none")
+    g.add_argument("--direct-order", type=int, default=3, help="n-gram order of the direct connections (default 3)")
     g.add_argument("--lr", type=float, default=0.1, help="initial learning rate (default 0.1)")
     g.add_argument("--beta", type=float, default=1e-6, help="L2 regularisation (default 1e-6)")
     g.add_argument("--bptt", type=int, default=4, help="BPTT steps (default 4; 1 = plain backprop)")
@@ -59,7 +77,8 @@ def _quiet(args: argparse.Namespace) -> bool:
 
 
 def _train_and_report(args: argparse.Namespace, train: str, valid: str, vocab: Vocabulary) -> RNNLM:
-    model = RNNLM(vocab, hidden=args.hidden, activation=args.activation, seed=args.seed)
+    model = RNNLM(vocab, hidden=args.hidden, cell=args.cell, seed=args.seed, direct=args.direct,
+                  direct_order=args.direct_order)
     log.info("model: %s, %d parameters", model, model.n_parameters())
 
     def report(r) -> None:

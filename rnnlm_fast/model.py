@@ -27,6 +27,8 @@ from .vocab import Vocabulary
 log = logging.getLogger("rnnlm_fast")
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
+CELLS = ACTIVATIONS + ("gru", "lstm")
+GATES = {"sigmoid": 1, "tanh": 1, "relu": 1, "gru": 3, "lstm": 4}
 OOV_POLICIES = ("auto", "unk", "penalty")
 LN10 = math.log(10.0)
 _WEIGHTS = ("embed", "recurrent", "hidden_bias", "class_w", "class_b", "word_w", "word_b")
@@ -115,8 +117,15 @@ class RNNLM:
         Words and classes; fixes the output layer.
     hidden : int
         Size of the recurrent (hidden) layer.
-    activation : {"sigmoid", "tanh", "relu"}
-        Hidden-layer nonlinearity; sigmoid is rnnlm-0.4b's.
+    cell : {"sigmoid", "tanh", "relu", "gru", "lstm"}
+        The recurrent cell: an Elman layer with that nonlinearity (sigmoid is rnnlm-0.4b's),
+        or a GRU / LSTM cell. ``activation`` is accepted as another name for it.
+    direct : int
+        Size of the hashed max-ent "direct connections" table, in weights (rnnlm-0.4b's
+        ``-direct`` is in millions); 0 = none.
+    direct_order : int
+        N-gram order of the direct connections (features of orders 0..N-1 over the
+        preceding words), as rnnlm-0.4b's ``-direct-order``.
     seed : int
         Seeds the initial weights (rnnlm-0.4b's: each the sum of three U(-0.1, 0.1)).
 
@@ -128,15 +137,23 @@ class RNNLM:
     >>> model.perplexity("test.txt").ppl                                # doctest: +SKIP
     """
 
-    def __init__(self, vocab: Vocabulary, hidden: int = 100, activation: str = "sigmoid", seed: int = 1):
+    def __init__(self, vocab: Vocabulary, hidden: int = 100, cell: str = "sigmoid", seed: int = 1, *,
+                 direct: int = 0, direct_order: int = 3, activation: Optional[str] = None):
         if not isinstance(vocab, Vocabulary):
             raise ConfigError("vocab must be a rnnlm_fast.Vocabulary")
-        if activation not in ACTIVATIONS:
-            raise ConfigError(f"activation must be one of {ACTIVATIONS}, not {activation!r}")
+        if activation is not None:
+            cell = activation
+        if cell not in CELLS:
+            raise ConfigError(f"cell must be one of {CELLS}, not {cell!r}")
+        if not isinstance(direct, (int, np.integer)) or direct < 0:
+            raise ConfigError(f"direct must be a non-negative number of weights, not {direct!r}")
+        if direct and (not isinstance(direct_order, (int, np.integer)) or not 1 <= direct_order <= 32):
+            raise ConfigError(f"direct_order must be in 1..32, not {direct_order!r}")
         if not isinstance(hidden, (int, np.integer)) or not 1 <= hidden <= 100_000:
             raise ConfigError(f"hidden must be an integer in 1..100000, not {hidden!r}")
         self.vocab = vocab
-        self._core = _core.Model(len(vocab), int(hidden), vocab.class_begin, activation)
+        self._core = _core.Model(len(vocab), int(hidden), vocab.class_begin, cell, int(direct),
+                                 int(direct_order) if direct else 0)
         self._core.init_random(int(seed))
         self.seed = int(seed)
         self.history: list[EpochRecord] = []
@@ -148,8 +165,21 @@ class RNNLM:
         return self._core.hidden
 
     @property
+    def cell(self) -> str:
+        return self._core.cell
+
+    @property
     def activation(self) -> str:
-        return self._core.activation
+        """The cell's name (rnnlm-0.4b calls the simple cells' nonlinearity the activation)."""
+        return self._core.cell
+
+    @property
+    def direct(self) -> int:
+        return self._core.direct_size
+
+    @property
+    def direct_order(self) -> int:
+        return self._core.direct_order
 
     @property
     def n_classes(self) -> int:
@@ -165,7 +195,7 @@ class RNNLM:
 
     def __repr__(self) -> str:
         return (f"RNNLM(vocab={len(self.vocab)}, hidden={self.hidden}, classes={self.n_classes}, "
-                f"activation={self.activation!r})")
+                f"cell={self.cell!r}, direct={self.direct}, direct_order={self.direct_order})")
 
     # --- encoding --------------------------------------------------------------------
     def encode_file(self, path: PathLike, *, max_line_bytes: int = _core.DEFAULT_MAX_LINE_BYTES,
@@ -460,7 +490,8 @@ class RNNLM:
         header = {
             "format": "rnnlm-fast",
             "config": {"vocab_size": len(self.vocab), "hidden": self.hidden, "classes": self.n_classes,
-                       "activation": self.activation, "seed": self.seed},
+                       "cell": self.cell, "direct": self.direct, "direct_order": self.direct_order,
+                       "seed": self.seed},
             "train_options": self.train_options,
             "history": [vars(r) for r in self.history],
         }
@@ -483,13 +514,19 @@ class RNNLM:
         try:
             cfg = header["config"]
             V, H, C = int(cfg["vocab_size"]), int(cfg["hidden"]), int(cfg["classes"])
-            activation = str(cfg["activation"])
+            cell = str(cfg.get("cell", cfg.get("activation")))
+            direct, direct_order = int(cfg.get("direct", 0)), int(cfg.get("direct_order", 0))
             words = arrays["vocab.words"].tobytes().decode("utf-8").split("\n")
             counts, word_class = arrays["vocab.counts"], arrays["vocab.word_class"]
         except (KeyError, TypeError, ValueError, UnicodeDecodeError) as e:
             raise ModelFormatError(f"{path}: incomplete or inconsistent model header ({e})") from None
-        expected = {"embed": (V, H), "recurrent": (H, H), "hidden_bias": (H,), "class_w": (C, H),
+        if cell not in CELLS:
+            raise ModelFormatError(f"{path}: unknown cell {cell!r}")
+        G = GATES[cell]
+        expected = {"embed": (V, G * H), "recurrent": (G * H, H), "hidden_bias": (G * H,), "class_w": (C, H),
                     "class_b": (C,), "word_w": (V, H), "word_b": (V,)}
+        if direct:
+            expected["direct"] = (direct,)
         for name, shape in expected.items():
             a = arrays.get(f"weights.{name}")
             if a is None or a.shape != shape or a.dtype != np.float32:
@@ -500,13 +537,16 @@ class RNNLM:
             stored = Vocabulary(words, counts, word_class)
         except VocabularyError as e:
             raise ModelFormatError(f"{path}: invalid vocabulary: {e}") from None
-        if stored.n_classes != C or activation not in ACTIVATIONS:
+        if stored.n_classes != C:
             raise ModelFormatError(f"{path}: {stored.n_classes} classes in the vocabulary, header says {C}")
         if vocab is not None:
             stored.check_same(vocab, what=f"the vocabulary given for {path}")
         model = cls.__new__(cls)
         model.vocab = stored
-        model._core = _core.Model(V, H, stored.class_begin, activation)
+        try:
+            model._core = _core.Model(V, H, stored.class_begin, cell, direct, direct_order)
+        except ConfigError as e:
+            raise ModelFormatError(f"{path}: inconsistent model configuration: {e}") from None
         model.seed = int(cfg.get("seed", 0))
         for name, view in model.weights().items():
             np.copyto(view, arrays[f"weights.{name}"])
