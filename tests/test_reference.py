@@ -10,25 +10,29 @@ from rnnlm_fast import RNNLM, Vocabulary, _core
 from corpora import write_corpus
 from reference import ReferenceRNNLM
 
-ACTIVATIONS = ["sigmoid", "tanh", "relu"]
+CELLS = ["sigmoid", "tanh", "relu", "gru", "lstm"]
+# Every cell, and every cell with hashed max-ent direct connections (order 3).
+ACTIVATIONS = CELLS + [f"{c}+direct" for c in CELLS]
 
 
 def small_model(tmp_path, activation="sigmoid", hidden=8, classes=5, seed=3) -> RNNLM:
+    cell, _, direct = activation.partition("+")
     path = write_corpus(tmp_path / "c.txt", 60, seed=seed, vocab_size=25)
     vocab = Vocabulary.from_corpus(path, classes=classes)
-    model = RNNLM(vocab, hidden=hidden, activation=activation, seed=seed)
-    # Random biases too, so every parameter's gradient path is exercised.
+    model = RNNLM(vocab, hidden=hidden, cell=cell, seed=seed, direct=64 if direct else 0, direct_order=3)
+    # Random biases and max-ent weights too, so every parameter's gradient path is exercised.
     rng = np.random.default_rng(seed)
-    for name in ("hidden_bias", "class_b", "word_b"):
-        w = model.weights()[name]
-        w[:] = rng.normal(0, 0.3, w.shape).astype(np.float32)
-    if activation == "relu":  # keep units away from the kink so differences are smooth
+    for name in ("hidden_bias", "class_b", "word_b", "direct"):
+        w = model.weights().get(name)
+        if w is not None:
+            w[:] = rng.normal(0, 0.3, w.shape).astype(np.float32)
+    if cell == "relu":  # keep units away from the kink so differences are smooth
         model.weights()["hidden_bias"][:] += 0.5
     return model
 
 
 def reference_of(model: RNNLM) -> ReferenceRNNLM:
-    return ReferenceRNNLM(model.weights(), model.vocab.class_begin, model.activation)
+    return ReferenceRNNLM(model.weights(), model.vocab.class_begin, model.cell, model.direct_order)
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
@@ -50,10 +54,12 @@ def test_distribution_sums_to_one_and_matches_reference(tmp_path, activation):
     p = model.next_word_distribution(["w3", "w5"])
     assert p.shape == (len(model.vocab),)
     assert abs(float(p.sum(dtype=np.float64)) - 1.0) < 1e-5
-    h = np.full(model.hidden, 1.0)
+    h, c = ref.initial_state()
+    history = [0] * max(ref.order - 1, 1)
     for w in [0, model.vocab["w3"], model.vocab["w5"]]:
-        h = ref.hidden_step(w, h)
-    np.testing.assert_allclose(p, ref.distribution(h), rtol=1e-4, atol=1e-7)
+        h, c, _ = ref.step(w, h, c)
+        history = ref._push(history, w)
+    np.testing.assert_allclose(p, ref.distribution(h, history), rtol=1e-4, atol=1e-7)
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
