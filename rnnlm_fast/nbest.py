@@ -2,12 +2,13 @@
 
 All scores are NATURAL logs, higher is better. The combined score of a hypothesis is::
 
-    total = am + lam * lm + mu * old_lm + beta * n_words
+    total = am + lam * lm + mu * old_lm + beta * n_words + gamma * n_oov
 
 where ``lm`` is the new LM's sentence log-probability (``score_fn`` returns log10; it is
 multiplied by ln 10 here), ``old_lm`` the first-pass LM score when the lists have one,
-and ``n_words`` the number of words without sentence marks. Formats live in
-``rnnlm_fast.nbest_formats``.
+``n_words`` the number of words without sentence marks, and ``n_oov`` the number of words
+outside the LM's vocabulary, when given (its weight ``gamma`` lets tuning decide what an
+unknown word, often a BPE non-word, costs). Formats live in ``rnnlm_fast.nbest_formats``.
 """
 
 from __future__ import annotations
@@ -55,17 +56,19 @@ ScoreFn = Callable[[list[str]], np.ndarray]
 DEFAULT_LAM_GRID = np.round(np.arange(0.0, 2.0 + 1e-9, 0.1), 10)
 DEFAULT_BETA_GRID = np.round(np.arange(-3.0, 3.0 + 1e-9, 0.5), 10)
 DEFAULT_MU_GRID = np.round(np.arange(0.0, 2.0 + 1e-9, 0.25), 10)
+DEFAULT_GAMMA_GRID = np.round(np.arange(-10.0, 2.0 + 1e-9, 1.0), 10)
 _FINE_POINTS = 11
 _CHUNK_ELEMENTS = 1 << 23  # bounds the (grid, utt, hyp) score tensor to ~64 MB
 
 
 @dataclass(frozen=True)
 class Weights:
-    """Combination weights: ``total = am + lam*lm + mu*old_lm + beta*n_words``."""
+    """Combination weights: ``total = am + lam*lm + mu*old_lm + beta*n_words + gamma*n_oov``."""
 
     lam: float
     beta: float = 0.0
     mu: float = 0.0
+    gamma: float = 0.0
 
 
 @dataclass
@@ -85,6 +88,8 @@ class NbestFeatures:
     dense : np.ndarray
         int64 (n_utts, max_hyps) flat indices, each row in rank order, -1 as padding;
         it turns "best hypothesis per utterance" into one ``argmax`` over an axis.
+    n_oov : np.ndarray or None
+        float64 number of out-of-vocabulary words per hypothesis, when used.
     """
 
     utt_ids: list[str]
@@ -94,10 +99,11 @@ class NbestFeatures:
     n_words: np.ndarray
     old_lm: np.ndarray | None
     dense: np.ndarray
+    n_oov: np.ndarray | None = None
 
     def totals(self, weights: Weights) -> np.ndarray:
         """Combined score of every hypothesis (natural log)."""
-        return combine_scores(self.am, self.lm, self.n_words, weights, self.old_lm)
+        return combine_scores(self.am, self.lm, self.n_words, weights, self.old_lm, self.n_oov)
 
 
 @dataclass(frozen=True)
@@ -322,19 +328,25 @@ def combine_scores(
     n_words: np.ndarray,
     weights: Weights,
     old_lm: np.ndarray | None = None,
+    n_oov: np.ndarray | None = None,
 ) -> np.ndarray:
-    """``am + lam*lm + mu*old_lm + beta*n_words`` elementwise, all natural log.
+    """``am + lam*lm + mu*old_lm + beta*n_words + gamma*n_oov`` elementwise, all natural log.
 
     Raises
     ------
     ValueError
-        If ``weights.mu`` is non-zero but there is no ``old_lm``.
+        If ``weights.mu`` is non-zero but there is no ``old_lm``, or ``weights.gamma``
+        is non-zero but there are no OOV counts.
     """
     total = am + weights.lam * lm + weights.beta * n_words
     if old_lm is not None:
         total = total + weights.mu * old_lm
     elif weights.mu != 0.0:
         raise ValueError("mu is non-zero but the lists have no old LM score")
+    if n_oov is not None:
+        total = total + weights.gamma * n_oov
+    elif weights.gamma != 0.0:
+        raise ValueError("gamma is non-zero but no OOV counts were given")
     return total
 
 
@@ -344,6 +356,7 @@ def build_features(
     *,
     am_key: str = "am",
     old_lm_key: str | None = None,
+    n_oov: np.ndarray | None = None,
 ) -> NbestFeatures:
     """Collect the per-hypothesis arrays once, for cheap repeated combination.
 
@@ -357,12 +370,20 @@ def build_features(
         Score name of the first-pass score.
     old_lm_key : str, optional
         Score name of the first-pass LM score (e.g. ``"lm"`` for Kaldi/SRILM lists).
+    n_oov : np.ndarray, optional
+        Out-of-vocabulary word count per hypothesis in flat order (non-negative).
     """
     _check_lists(lists)
     hyps = [h for nb in lists for h in nb.hyps]
     lm_scores = np.asarray(lm_scores)
     if lm_scores.shape != (len(hyps),):
         raise ValueError(f"{lm_scores.shape} LM scores for {len(hyps)} hypotheses")
+    if n_oov is not None:
+        n_oov = np.asarray(n_oov, dtype=np.float64)
+        if n_oov.shape != (len(hyps),):
+            raise ValueError(f"{n_oov.shape} OOV counts for {len(hyps)} hypotheses")
+        if not np.all(np.isfinite(n_oov)) or (n_oov < 0).any():
+            raise ValueError("OOV counts must be finite and non-negative")
     missing = [k for k in (am_key, old_lm_key) if k and any(k not in h.scores for h in hyps)]
     if missing:
         raise ValueError(f"some hypotheses have no {missing[0]!r} score")
@@ -381,6 +402,7 @@ def build_features(
         n_words=np.array([count_words(h.text) for h in hyps], dtype=np.float64),
         old_lm=(np.array([h.scores[old_lm_key] for h in hyps], dtype=np.float64) if old_lm_key else None),
         dense=dense,
+        n_oov=n_oov,
     )
 
 
@@ -414,10 +436,11 @@ def select_best(features: NbestFeatures, totals: np.ndarray) -> np.ndarray:
 def _evaluate_grid(
     features: NbestFeatures, errors: np.ndarray, grid: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Corpus errors and sentence errors for each (lam, beta, mu) row of ``grid``."""
+    """Corpus errors and sentence errors for each (lam, beta, mu, gamma) row of ``grid``."""
     n_utt, width = features.dense.shape
     chunk = max(1, _CHUNK_ELEMENTS // max(1, n_utt * width))
     old = features.old_lm if features.old_lm is not None else np.zeros_like(features.am)
+    oov = features.n_oov if features.n_oov is not None else np.zeros_like(features.am)
     word_errs, sent_errs = [], []
     for start in range(0, len(grid), chunk):
         g = grid[start : start + chunk]
@@ -426,6 +449,7 @@ def _evaluate_grid(
             + g[:, 0:1] * features.lm[None, :]
             + g[:, 1:2] * features.n_words[None, :]
             + g[:, 2:3] * old[None, :]
+            + g[:, 3:4] * oov[None, :]
         )
         chosen_errors = errors[select_best(features, totals)]
         word_errs.append(chosen_errors.sum(axis=1))
@@ -459,8 +483,10 @@ def tune_weights(
     beta_grid: Sequence[float] | None = None,
     mu_grid: Sequence[float] | None = None,
     refine: bool = True,
+    n_oov: np.ndarray | None = None,
+    gamma_grid: Sequence[float] | None = None,
 ) -> TuneResult:
-    """Grid-search ``lam``, ``beta`` (and ``mu`` with an old LM) for the lowest dev WER.
+    """Grid-search ``lam``, ``beta`` (``mu`` with an old LM, ``gamma`` with OOV counts) for the lowest dev WER.
 
     Each hypothesis's word errors are counted once; a grid point then costs one
     vectorised argmax per utterance. A coarse grid is searched first, then (with
@@ -482,12 +508,17 @@ def tune_weights(
         Coarse grids; defaults 0..2 step 0.1, -3..3 step 0.5, 0..2 step 0.25.
     refine : bool
         Run the fine pass.
+    n_oov : np.ndarray, optional
+        OOV word count per hypothesis in flat order; ``gamma`` is searched only with it.
+    gamma_grid : sequence of float, optional
+        Coarse grid of the OOV weight (natural log per OOV word); default -10..2 step 1.
+        A single value fixes it.
 
     Returns
     -------
     TuneResult
     """
-    features = build_features(lists, lm_scores, am_key=am_key, old_lm_key=old_lm_key)
+    features = build_features(lists, lm_scores, am_key=am_key, old_lm_key=old_lm_key, n_oov=n_oov)
     _check_same_utts(refs, features.utt_ids, "n-best lists")
     ref_of_hyp = [refs[u] for nb in lists for u in [nb.utt_id] * len(nb.hyps)]
     errors = hypothesis_errors(ref_of_hyp, features.texts)
@@ -502,16 +533,20 @@ def tune_weights(
             (DEFAULT_MU_GRID if mu_grid is None else mu_grid) if old_lm_key else [0.0],
             dtype=np.float64,
         ),
+        np.asarray(
+            (DEFAULT_GAMMA_GRID if gamma_grid is None else gamma_grid) if n_oov is not None else [0.0],
+            dtype=np.float64,
+        ),
     ]
     best, evaluated = _search(features, errors, _mesh(*axes))
     if refine:
-        fine_axes = [_refine(a, b) for a, b in zip(axes, best[:3])]
+        fine_axes = [_refine(a, b) for a, b in zip(axes, best[:4])]
         fine_best, n_fine = _search(features, errors, _mesh(*fine_axes))
         evaluated += n_fine
-        best = min(best, fine_best, key=lambda r: (r[3], r[4]))  # fine includes the coarse best
-    lam, beta, mu, word_errors, sentence_errors = best
+        best = min(best, fine_best, key=lambda r: (r[4], r[5]))  # fine includes the coarse best
+    lam, beta, mu, gamma, word_errors, sentence_errors = best
     return TuneResult(
-        weights=Weights(lam=float(lam), beta=float(beta), mu=float(mu)),
+        weights=Weights(lam=float(lam), beta=float(beta), mu=float(mu), gamma=float(gamma)),
         wer=word_errors / ref_words,
         ser=sentence_errors / len(features.utt_ids),
         errors=int(word_errors),
@@ -522,11 +557,11 @@ def tune_weights(
 
 def _search(
     features: NbestFeatures, errors: np.ndarray, grid: np.ndarray
-) -> tuple[tuple[float, float, float, int, int], int]:
+) -> tuple[tuple[float, float, float, float, int, int], int]:
     word_errs, sent_errs = _evaluate_grid(features, errors, grid)
     i = int(np.lexsort((np.arange(len(grid)), sent_errs, word_errs))[0])
-    lam, beta, mu = grid[i]
-    return (float(lam), float(beta), float(mu), int(word_errs[i]), int(sent_errs[i])), len(grid)
+    lam, beta, mu, gamma = grid[i]
+    return (float(lam), float(beta), float(mu), float(gamma), int(word_errs[i]), int(sent_errs[i])), len(grid)
 
 
 # --------------------------------------------------------------------------- rescoring
@@ -540,6 +575,7 @@ def rescore(
     *,
     am_key: str = "am",
     old_lm_key: str | None = None,
+    n_oov: np.ndarray | None = None,
 ) -> tuple[dict[str, str], dict]:
     """Pick each utterance's new 1-best with the combined score.
 
@@ -556,6 +592,8 @@ def rescore(
         oracle WER.
     am_key, old_lm_key : str
         Score names, as in ``build_features``.
+    n_oov : np.ndarray, optional
+        OOV word count per hypothesis (needed when ``weights.gamma`` is non-zero).
 
     Returns
     -------
@@ -566,7 +604,7 @@ def rescore(
         1-best changed) and, with ``refs``: ``wer_before``, ``ser_before``,
         ``wer_after``, ``ser_after``, ``oracle_wer`` (fractions).
     """
-    features = build_features(lists, lm_scores, am_key=am_key, old_lm_key=old_lm_key)
+    features = build_features(lists, lm_scores, am_key=am_key, old_lm_key=old_lm_key, n_oov=n_oov)
     chosen = select_best(features, features.totals(weights))
     one_best = {u: features.texts[i] for u, i in zip(features.utt_ids, chosen)}
     before = {nb.utt_id: nb.best().text for nb in lists}
@@ -598,12 +636,13 @@ def rescored_lists(
     am_key: str = "am",
     old_lm_key: str | None = None,
     lm_name: str = "rnnlm",
+    n_oov: np.ndarray | None = None,
 ) -> list[NbestList]:
     """Copies of ``lists`` with the new LM score and the combined ``"total"`` added.
 
     Ranks stay the first-pass ranks; sort by ``scores["total"]`` for the new order.
     """
-    features = build_features(lists, lm_scores, am_key=am_key, old_lm_key=old_lm_key)
+    features = build_features(lists, lm_scores, am_key=am_key, old_lm_key=old_lm_key, n_oov=n_oov)
     totals = features.totals(weights)
     out, i = [], 0
     for nb in lists:
@@ -629,9 +668,12 @@ def write_rescored_tsv(
     *,
     am_key: str = "am",
     old_lm_key: str | None = None,
+    n_oov: np.ndarray | None = None,
 ) -> None:
     """Write the full lists with their new scores as TSV (``nbest_formats`` TSV format)."""
-    write_tsv_nbest(path, rescored_lists(lists, lm_scores, weights, am_key=am_key, old_lm_key=old_lm_key))
+    write_tsv_nbest(
+        path, rescored_lists(lists, lm_scores, weights, am_key=am_key, old_lm_key=old_lm_key, n_oov=n_oov)
+    )
 
 
 # --------------------------------------------------------------------------- interpolation

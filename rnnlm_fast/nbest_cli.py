@@ -6,7 +6,6 @@ import argparse
 import json
 import sys
 import time
-from typing import Optional
 
 import numpy as np
 
@@ -35,6 +34,24 @@ def score_lists(model: RNNLM, lists: list[NbestList], *, case: str = "keep", oov
     return lm_log_probs(lists, score_fn)
 
 
+def oov_counts(model: RNNLM, lists: list[NbestList], *, case: str = "keep") -> np.ndarray:
+    """Number of words outside the model's vocabulary in every hypothesis, in list order.
+
+    One batched encoding call; ``case`` maps the words as ``score_lists`` does.
+    """
+    mapping = {"keep": lambda s: s, "upper": str.upper, "lower": str.lower}
+    if case not in mapping:
+        raise ConfigError(f"case must be one of {tuple(mapping)}")
+    sentences = [mapping[case](h.text) for nb in lists for h in nb.hyps]
+    if not sentences:
+        return np.zeros(0)
+    enc = model.encode_sentences(sentences)
+    unknown = np.concatenate([(enc.ids < 0).astype(np.float64), [0.0]])
+    # offsets[i]..offsets[i+1] spans sentence i (its </s> included, never unknown); the
+    # padding element keeps reduceat defined for a last sentence that is only </s>.
+    return np.add.reduceat(unknown, enc.offsets[:-1])
+
+
 def add_rescore_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("rescore", help="rescore ASR n-best lists (tune weights on a dev set, report WER)")
     p.add_argument("--model", required=True)
@@ -48,6 +65,9 @@ def add_rescore_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lam", type=float, default=None, help="LM weight (natural-log units); skip tuning")
     p.add_argument("--beta", type=float, default=0.0, help="word insertion bonus per word")
     p.add_argument("--mu", type=float, default=0.0, help="weight of the first-pass LM score, if any")
+    p.add_argument("--oov-weight", type=float, default=None,
+                   help="gamma: added per word outside the LM vocabulary (natural log); tuned with "
+                        "--tune-nbest unless given, 0 with --lam unless given")
     p.add_argument("--old-lm-key", default=None, help="score name of the first-pass LM (e.g. 'lm' for Kaldi)")
     p.add_argument("--case", choices=("keep", "upper", "lower"), default="keep",
                    help="map hypotheses to the model's case before scoring")
@@ -66,39 +86,48 @@ def cmd_rescore(args: argparse.Namespace) -> int:
     vocab = Vocabulary.load(args.vocab) if args.vocab else None
     model = RNNLM.load(args.model, vocab=vocab)
     show = not args.quiet and sys.stderr.isatty()
-    opts = dict(case=args.case, oov=args.oov, oov_penalty=args.oov_penalty, carry_state=args.carry_state,
-                threads=args.threads, progress=show)
-    weights: Optional[Weights] = None
-    report: dict = {}
+    opts = {"case": args.case, "oov": args.oov, "oov_penalty": args.oov_penalty,
+            "carry_state": args.carry_state, "threads": args.threads, "progress": show}
+    weights: Weights | None = None
+    report: dict = {"model": {"path": args.model, "vocab_size": len(model.vocab), "hidden": model.hidden,
+                              "classes": model.n_classes, "parameters": model.n_parameters()},
+                    "oov": args.oov, "oov_penalty": args.oov_penalty, "case": args.case}
     if args.lam is not None:
-        weights = Weights(args.lam, args.beta, args.mu)
+        weights = Weights(args.lam, args.beta, args.mu, args.oov_weight or 0.0)
     elif args.tune_nbest:
         if not args.tune_refs:
             raise ConfigError("--tune-nbest needs --tune-refs")
         dev = read_nbest(args.tune_nbest, args.tune_format)
+        start = time.perf_counter()
         dev_lm = score_lists(model, dev, **opts)
-        tuned = tune_weights(dev, dev_lm, read_text(args.tune_refs), old_lm_key=args.old_lm_key)
+        dev_seconds = time.perf_counter() - start
+        gamma_grid = None if args.oov_weight is None else [args.oov_weight]
+        tuned = tune_weights(dev, dev_lm, read_text(args.tune_refs), old_lm_key=args.old_lm_key,
+                             n_oov=oov_counts(model, dev, case=args.case), gamma_grid=gamma_grid)
         weights = tuned.weights
-        report["tuning"] = {"nbest": args.tune_nbest, "wer": tuned.wer, "ser": tuned.ser,
-                            "grid_points": tuned.evaluated}
+        report["tuning"] = {"nbest": args.tune_nbest, "refs": args.tune_refs, "wer": tuned.wer,
+                            "ser": tuned.ser, "grid_points": tuned.evaluated, "scoring_seconds": dev_seconds}
     else:
-        raise ConfigError("give --lam (and --beta/--mu), or --tune-nbest with --tune-refs")
+        raise ConfigError("give --lam (and --beta/--mu/--oov-weight), or --tune-nbest with --tune-refs")
     lists = read_nbest(args.nbest, args.format)
     start = time.perf_counter()
     lm = score_lists(model, lists, **opts)
     seconds = time.perf_counter() - start
+    n_oov = oov_counts(model, lists, case=args.case)
     refs = read_text(args.refs) if args.refs else None
-    one_best, rep = rescore(lists, lm, weights, refs, old_lm_key=args.old_lm_key)
-    report.update(rep, scoring_seconds=seconds, hypotheses_per_sec=len(lm) / seconds if seconds else None)
+    one_best, rep = rescore(lists, lm, weights, refs, old_lm_key=args.old_lm_key, n_oov=n_oov)
+    n_words = sum(len(h.words) for nb in lists for h in nb.hyps)
+    report.update(rep, scoring_seconds=seconds, hypotheses_per_sec=len(lm) / seconds if seconds else None,
+                  hypothesis_words=n_words, hypothesis_oov_rate=float(n_oov.sum()) / max(n_words, 1))
     if args.output_1best:
         write_one_best(args.output_1best, one_best)
     if args.output_nbest:
-        write_rescored_tsv(args.output_nbest, lists, lm, weights, old_lm_key=args.old_lm_key)
+        write_rescored_tsv(args.output_nbest, lists, lm, weights, old_lm_key=args.old_lm_key, n_oov=n_oov)
     if args.report:
         with open(args.report, "w", encoding="utf-8") as f:
             json.dump(report, f, indent=1)
     w = report["weights"]
-    print(f"weights: lambda {w['lam']:.3f}  beta {w['beta']:.3f}  mu {w['mu']:.3f}")
+    print(f"weights: lambda {w['lam']:.3f}  beta {w['beta']:.3f}  mu {w['mu']:.3f}  oov weight {w['gamma']:.3f}")
     print(f"scored {report['hypotheses']} hypotheses of {report['utterances']} utterances in {seconds:.2f} s; "
           f"{report['changed']} 1-best changed")
     if refs is not None:

@@ -1,0 +1,155 @@
+"""``rnnlm-fast rescore`` end to end: a tiny model trained here, real ESPnet dev_clean lists.
+
+The lists are a few dozen utterances of ``librispeech_espnet_10best`` (skipped when the
+shared data directory is absent), tuned on one slice and applied to another.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pytest
+from corpora import data_path
+
+from rnnlm_fast import RNNLM, Vocabulary
+from rnnlm_fast.cli import main
+from rnnlm_fast.nbest_cli import oov_counts, score_lists
+from rnnlm_fast.nbest_formats import read_nbest, read_text, write_espnet_nbest, write_text
+
+N_TUNE, N_TEST = 30, 30
+
+
+def _levenshtein(ref: list[str], hyp: list[str]) -> int:
+    """Textbook word edit distance: the independent oracle for the report's WER."""
+    prev = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, start=1):
+        cur = [i]
+        for j, h in enumerate(hyp, start=1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h)))
+        prev = cur
+    return prev[-1]
+
+
+def _wer(refs: dict[str, str], hyps: dict[str, str]) -> float:
+    errors = sum(_levenshtein(refs[u].split(), hyps[u].split()) for u in refs)
+    return errors / sum(len(r.split()) for r in refs.values())
+
+
+@pytest.fixture(scope="module")
+def nbest_dir() -> Path:
+    return data_path("nbest", "librispeech_espnet_10best")
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> Path:
+    """Hidden 16, two epochs on the shipped books (upper case, like the n-best lists)."""
+    data = resources.files("rnnlm_fast") / "data"
+    train, valid = str(data / "books.train.txt.gz"), str(data / "books.valid.txt.gz")
+    vocab = Vocabulary.from_corpus(train, min_count=2, classes=40)
+    model = RNNLM(vocab, hidden=16, seed=1)
+    model.train(train, valid, max_epochs=2, threads=1, progress=False)
+    path = tmp_path_factory.mktemp("model") / "tiny.rnnlm"
+    model.save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def slices(nbest_dir: Path, tmp_path_factory) -> dict:
+    """The first N_TUNE + N_TEST utterances of dev_clean, written back as ESPnet directories."""
+    lists = read_nbest(nbest_dir / "inference" / "dev_clean")
+    refs = read_text(nbest_dir / "ground_truth" / "dev_clean" / "text")
+    root = tmp_path_factory.mktemp("nbest")
+    out = {}
+    for name, part in (("tune", lists[:N_TUNE]), ("test", lists[N_TUNE : N_TUNE + N_TEST])):
+        write_espnet_nbest(root / name, part)
+        write_text(root / f"{name}.ref", {nb.utt_id: refs[nb.utt_id] for nb in part})
+        out[name] = part
+    out["root"] = root
+    out["refs"] = refs
+    return out
+
+
+def test_rescore_cli_report_and_outputs(slices: dict, nbest_dir: Path, tiny_model: Path, tmp_path: Path):
+    root = slices["root"]
+    report_path, one_best_path = tmp_path / "report.json", tmp_path / "1best"
+    rc = main(
+        [
+            "rescore", "--model", str(tiny_model), "--quiet", "--threads", "1",
+            "--nbest", str(root / "test"), "--refs", str(root / "test.ref"),
+            "--tune-nbest", str(root / "tune"), "--tune-refs", str(root / "tune.ref"),
+            "--report", str(report_path), "--output-1best", str(one_best_path),
+        ]
+    )  # fmt: skip
+    assert rc == 0
+    report = json.loads(report_path.read_text())
+    test = slices["test"]
+    refs = {nb.utt_id: slices["refs"][nb.utt_id] for nb in test}
+    assert report["utterances"] == N_TEST and report["hypotheses"] == 10 * N_TEST
+
+    # WER before: the rank-1 hypotheses of the original files, scored independently.
+    rank1 = {}
+    for line in (nbest_dir / "derived" / "dev_clean.nbest.tsv").read_text().splitlines()[1:]:
+        utt, rank, _, text = line.split("\t")
+        if rank == "1" and utt in refs:
+            rank1[utt] = text
+    assert report["wer_before"] == pytest.approx(_wer(refs, rank1), abs=1e-12)
+
+    # The 1-best file: one line per utterance, in list order, each one of its hypotheses.
+    lines = one_best_path.read_text().splitlines()
+    assert len(lines) == N_TEST
+    chosen = dict(line.split(" ", 1) for line in lines)
+    assert list(chosen) == [nb.utt_id for nb in test]
+    for nb in test:
+        assert chosen[nb.utt_id] in {h.text for h in nb.hyps}
+    assert report["wer_after"] == pytest.approx(_wer(refs, chosen), abs=1e-12)
+    assert report["oracle_wer"] <= report["wer_after"]
+    assert report["oracle_wer"] <= report["wer_before"]
+
+    # Weights lie in the coarse grids' ranges, on the fine grids' steps.
+    w = report["weights"]
+    assert 0.0 <= w["lam"] <= 2.0 and -3.0 <= w["beta"] <= 3.0 and -10.0 <= w["gamma"] <= 2.0
+    assert w["mu"] == 0.0
+    for value, step in ((w["lam"], 0.01), (w["beta"], 0.05), (w["gamma"], 0.1)):
+        assert value / step == pytest.approx(round(value / step), abs=1e-6)
+    assert report["tuning"]["wer"] <= _wer(
+        {nb.utt_id: slices["refs"][nb.utt_id] for nb in slices["tune"]},
+        {nb.utt_id: nb.best().text for nb in slices["tune"]},
+    )
+    assert report["model"]["hidden"] == 16
+    assert 0.0 < report["hypothesis_oov_rate"] < 1.0
+
+
+def test_rescore_cli_fixed_weights(slices: dict, tiny_model: Path, tmp_path: Path):
+    root = slices["root"]
+    report_path = tmp_path / "report.json"
+    args = ["rescore", "--model", str(tiny_model), "--quiet", "--nbest", str(root / "test"),
+            "--refs", str(root / "test.ref"), "--report", str(report_path), "--threads", "1"]  # fmt: skip
+    assert main([*args, "--lam", "0"]) == 0
+    report = json.loads(report_path.read_text())
+    assert report["changed"] == 0 and report["wer_after"] == report["wer_before"]
+    assert main([*args, "--lam", "0.5", "--beta", "1", "--oov-weight", "-4"]) == 0
+    report = json.loads(report_path.read_text())
+    assert report["weights"] == {"lam": 0.5, "beta": 1.0, "mu": 0.0, "gamma": -4.0}
+
+
+@pytest.mark.parametrize("oov", ["unk", "penalty"])
+def test_lm_scores_do_not_depend_on_threads(slices: dict, tiny_model: Path, oov: str):
+    model = RNNLM.load(tiny_model)
+    lists = slices["tune"] + slices["test"]
+    one = score_lists(model, lists, oov=oov, threads=1)
+    two = score_lists(model, lists, oov=oov, threads=2)
+    assert one.shape == (sum(len(nb.hyps) for nb in lists),)
+    assert np.all(np.isfinite(one))
+    np.testing.assert_array_equal(one, two)
+
+
+def test_oov_counts_match_the_vocabulary(slices: dict, tiny_model: Path):
+    model = RNNLM.load(tiny_model)
+    lists = slices["test"]
+    got = oov_counts(model, lists)
+    want = [sum(w not in model.vocab for w in h.text.split()) for nb in lists for h in nb.hyps]
+    np.testing.assert_array_equal(got, want)
+    assert got.sum() > 0
