@@ -224,6 +224,15 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_generate(args: argparse.Namespace) -> int:
+    model = _load(args)
+    prefix = f"{args.prefix} " if args.prefix else ""
+    for sentence in model.generate(args.n, prefix=args.prefix, max_words=args.max_words,
+                                   temperature=args.temperature, seed=args.seed):
+        print(prefix + sentence)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rnnlm-fast", description=__doc__.split("\n")[0])
     parser.add_argument("--version", action="version", version=f"rnnlm-fast {__version__}")
@@ -275,6 +284,15 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--carry-state", action="store_true",
                            help="carry the hidden state across lines (rnnlm-0.4b); default resets per line")
         p.set_defaults(func=func)
+
+    p = sub.add_parser("generate", help="sample sentences from a model (rnnlm-0.4b's -gen)")
+    p.add_argument("--model", required=True)
+    p.add_argument("--n", type=int, default=10, help="number of sentences (default 10)")
+    p.add_argument("--prefix", default="", help="words every sentence starts with")
+    p.add_argument("--max-words", type=int, default=100)
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--seed", type=int, default=1)
+    p.set_defaults(func=cmd_generate)
 
     from .nbest_cli import add_rescore_parser  # n-best rescoring lives in its own module
 

@@ -472,6 +472,28 @@ class RNNLM:
         lp = self._log10_positions(enc, independent, threads, oov, oov_penalty)
         return [lp[a:b] for a, b in zip(enc.offsets[:-1], enc.offsets[1:])]
 
+    def generate(self, n: int = 1, *, prefix: str = "", max_words: int = 100, temperature: float = 1.0,
+                 seed: int = 1) -> list[str]:
+        """Sample ``n`` sentences (as rnnlm-0.4b's ``-gen``), each continuing ``prefix``.
+
+        Parameters
+        ----------
+        prefix : str
+            Words the sentences start with (not repeated in the output).
+        max_words : int
+            Stop a sentence after this many words if no ``</s>`` was drawn.
+        temperature : float
+            Divides the logits: below 1 sharper, above 1 flatter.
+        seed : int
+            The same seed gives the same sentences.
+        """
+        if n < 0 or max_words < 1 or not temperature > 0:
+            raise ConfigError("need n >= 0, max_words >= 1 and temperature > 0")
+        ids = [self.vocab.get(w, self.vocab.unk_id) for w in prefix.split()]
+        out = _core.generate(self._core, ids, int(n), int(max_words), float(temperature), int(seed))
+        words = self.vocab.words
+        return [" ".join(words[i] for i in sent) for sent in out]
+
     def next_word_distribution(self, context: Sequence[str] = ()) -> np.ndarray:
         """P(w | <s> context) over the whole vocabulary (float32, sums to 1)."""
         ids = np.array([self.vocab.get(w, self.vocab.unk_id) for w in context], dtype=np.int32)
@@ -551,5 +573,8 @@ class RNNLM:
         for name, view in model.weights().items():
             np.copyto(view, arrays[f"weights.{name}"])
         model.train_options = dict(header.get("train_options") or {})
-        model.history = [EpochRecord(**r) for r in header.get("history") or [] if isinstance(r, dict)]
+        try:
+            model.history = [EpochRecord(**r) for r in header.get("history") or [] if isinstance(r, dict)]
+        except TypeError as e:  # a record with missing or unknown fields
+            raise ModelFormatError(f"{path}: malformed training history ({e})") from None
         return model
