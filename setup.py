@@ -44,6 +44,16 @@ if os.environ.get("RNNLM_DEBUG") == "1":
     extra_compile = ["-O1", "-g", "-fsanitize=address,undefined", *omp_compile]
     omp_link = [*omp_link, "-fsanitize=address,undefined"]
 
+class BuildExt(build_ext):
+    """pybind11's build_ext, but an in-place build replaces the library file instead of
+    rewriting it: a running process that has the old one mapped must not see it change."""
+
+    def copy_file(self, infile, outfile, *args, **kwargs):
+        if os.path.isfile(outfile):
+            os.unlink(outfile)
+        return super().copy_file(infile, outfile, *args, **kwargs)
+
+
 ext = Pybind11Extension(
     "rnnlm_fast._core",
     sorted(glob("csrc/*.cc")),
@@ -54,4 +64,4 @@ ext = Pybind11Extension(
     libraries=["z"],
 )
 
-setup(ext_modules=[ext], cmdclass={"build_ext": build_ext})
+setup(ext_modules=[ext], cmdclass={"build_ext": BuildExt})
