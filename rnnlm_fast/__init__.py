@@ -10,6 +10,7 @@ The public API::
 """
 
 from .errors import (
+    CheckpointError,
     ConfigError,
     CorpusError,
     DivergenceError,
@@ -39,6 +40,7 @@ __all__ = [
     "VocabularyError",
     "VocabularyMismatchError",
     "ConfigError",
+    "CheckpointError",
     "DivergenceError",
     "NbestFormatError",
     "__version__",

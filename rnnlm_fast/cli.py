@@ -76,20 +76,29 @@ def _quiet(args: argparse.Namespace) -> bool:
     return bool(getattr(args, "quiet", False)) or not sys.stderr.isatty()
 
 
-def _train_and_report(args: argparse.Namespace, train: str, valid: str, vocab: Vocabulary) -> RNNLM:
-    model = RNNLM(vocab, hidden=args.hidden, cell=args.cell, seed=args.seed, direct=args.direct,
-                  direct_order=args.direct_order)
-    log.info("model: %s, %d parameters", model, model.n_parameters())
+def _train_and_report(args: argparse.Namespace, train: str, valid: str, vocab: Optional[Vocabulary],
+                      checkpoint: Optional[Path] = None, resume: bool = False) -> RNNLM:
+    """Train a new model (with checkpoints when ``checkpoint``), or resume from ``checkpoint``."""
+    if not resume:
+        model = RNNLM(vocab, hidden=args.hidden, cell=args.cell, seed=args.seed, direct=args.direct,
+                      direct_order=args.direct_order)
+        log.info("model: %s, %d parameters", model, model.n_parameters())
 
     def report(r) -> None:
         print(f"epoch {r.epoch:3d}  lr {r.lr:.5f}  train ppl {r.train_ppl:9.2f}  valid ppl {r.valid_ppl:9.2f}  "
               f"{r.words_per_sec:10.0f} words/s  {r.seconds:6.1f} s{'' if r.kept else '  (restored previous weights)'}",
               flush=True)
 
+    if resume:
+        threads = args.threads if getattr(args, "threads_given", False) else None
+        model = RNNLM.resume(checkpoint, train, valid, threads=threads, progress=not _quiet(args), callback=report)
+        log.info("resumed %s from %s after %d epoch records", model, checkpoint, len(model.history))
+        return model
     model.train(train, valid, lr=args.lr, beta=args.beta, bptt=args.bptt, bptt_block=args.bptt_block,
                 independent=args.independent, gradient_cutoff=args.gradient_cutoff,
                 min_improvement=args.min_improvement, max_epochs=args.max_epochs, threads=args.threads,
-                on_divergence=args.on_divergence, progress=not _quiet(args), callback=report)
+                on_divergence=args.on_divergence, progress=not _quiet(args), callback=report,
+                checkpoint=checkpoint)
     return model
 
 
@@ -130,8 +139,26 @@ def cmd_vocab(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     out = _check_output(args.output)
+    ckpt = None if args.no_checkpoint else _check_output(args.checkpoint or f"{out}.ckpt")
+    if ckpt is not None and ckpt.resolve() == out.resolve():
+        raise ConfigError(f"--checkpoint and --output are the same file '{out}'")
+    if args.resume and ckpt is None:
+        raise ConfigError("--resume continues from the checkpoint; it cannot be combined with --no-checkpoint")
     if out.exists() and not args.overwrite:
         raise ConfigError(f"'{out}' exists; pass --overwrite to replace it")
+    if args.resume and not ckpt.exists():
+        raise MissingFileError(f"--resume: checkpoint '{ckpt}' does not exist (nothing to continue)")
+    if ckpt is not None and ckpt.exists() and not args.resume and not args.overwrite:
+        raise ConfigError(f"checkpoint '{ckpt}' exists: pass --resume to continue that run, "
+                          "or --overwrite to start over")
+    start = time.perf_counter()
+    if args.resume:  # model, vocabulary and options come from the checkpoint
+        try:
+            model = _train_and_report(args, args.train, args.valid, None, checkpoint=ckpt, resume=True)
+        except KeyboardInterrupt:
+            print(f"interrupted: rerun with --resume to continue from '{ckpt}'", file=sys.stderr)
+            return 130
+        return _finish_training(args, model, out, ckpt, start)
     if args.vocab:
         vocab = Vocabulary.load(args.vocab)
         if args.classes != vocab.n_classes and args.classes_given:
@@ -142,12 +169,20 @@ def cmd_train(args: argparse.Namespace) -> int:
                                        max_line_bytes=args.max_line_bytes, progress=not _quiet(args))
     start = time.perf_counter()
     try:
-        model = _train_and_report(args, args.train, args.valid, vocab)
+        model = _train_and_report(args, args.train, args.valid, vocab, checkpoint=ckpt)
     except KeyboardInterrupt:
-        print("interrupted: the model with the last good weights is not saved over anything; rerun to train",
+        hint = f"rerun with --resume to continue from '{ckpt}'" if ckpt is not None else "rerun to train"
+        print(f"interrupted: the model with the last good weights is not saved over anything; {hint}",
               file=sys.stderr)
         return 130
+    return _finish_training(args, model, out, ckpt, start)
+
+
+def _finish_training(args: argparse.Namespace, model: RNNLM, out: Path, ckpt: Optional[Path], start: float) -> int:
+    """Write the model, then remove the checkpoint it supersedes."""
     model.save(out)
+    if ckpt is not None:
+        ckpt.unlink(missing_ok=True)
     print(f"trained {len(model.history)} epochs in {time.perf_counter() - start:.1f} s -> {out}")
     if args.history_json:
         Path(args.history_json).write_text(json.dumps([vars(r) for r in model.history], indent=1))
@@ -260,7 +295,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--valid", required=True, help="validation text driving the learning-rate schedule")
     p.add_argument("--output", required=True, help="model file to write")
     p.add_argument("--vocab", help="use this vocabulary file instead of counting --train")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing --output")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing --output (and start over despite an existing checkpoint)")
+    p.add_argument("--checkpoint", help="checkpoint written after every epoch (default: <output>.ckpt); "
+                   "removed once --output is written")
+    p.add_argument("--no-checkpoint", action="store_true", help="write no checkpoint")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run of the checkpoint (its model, vocabulary and options; same data)")
     p.add_argument("--history-json", help="write the per-epoch history here")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     _add_vocab_options(p)
@@ -305,6 +346,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     args.classes_given = "--classes" in argv
+    args.threads_given = "--threads" in argv
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s: %(message)s")
     try:

@@ -18,6 +18,7 @@ __all__ = [
     "ConfigError",
     "DivergenceError",
     "NbestFormatError",
+    "CheckpointError",
     "TrainingInterrupted",
 ]
 
@@ -63,6 +64,11 @@ class DivergenceError(RnnlmError, ArithmeticError):
 
 class NbestFormatError(RnnlmError, ValueError):
     """An n-best list file is malformed; the message names the file and line."""
+
+
+class CheckpointError(RnnlmError, ValueError):
+    """A training checkpoint cannot be resumed: a plain model, malformed training state,
+    or data that differs from the run that wrote it."""
 
 
 class TrainingInterrupted(RnnlmError, KeyboardInterrupt):

@@ -249,6 +249,8 @@ class RNNLM:
         max_rollbacks: int = 3,
         progress: bool = True,
         callback: Optional[Callable[[EpochRecord], None]] = None,
+        checkpoint: Optional[PathLike] = None,
+        _resume: Optional[dict[str, Any]] = None,
     ) -> list[EpochRecord]:
         """Train with online SGD and truncated BPTT under rnnlm-0.4b's schedule.
 
@@ -283,6 +285,11 @@ class RNNLM:
             Show a tqdm bar (epoch, words/s, entropy).
         callback : callable, optional
             Called with each EpochRecord.
+        checkpoint : path, optional
+            Write a checkpoint here (atomically) before the first epoch and after every
+            epoch: the weights, schedule state, rollback count, history, options and data
+            fingerprints. Continue an interrupted run with :meth:`RNNLM.resume`; with one
+            thread the result is bit-identical to an uninterrupted run.
 
         Returns
         -------
@@ -303,16 +310,36 @@ class RNNLM:
             raise ConfigError("min_improvement must be >= 1")
         if max_epochs < 1:
             raise ConfigError("max_epochs must be >= 1")
+        options = dict(lr=lr, beta=beta, bptt=bptt, bptt_block=bptt_block, independent=independent,
+                       gradient_cutoff=gradient_cutoff, min_improvement=min_improvement, max_epochs=max_epochs,
+                       threads=threads, on_divergence=on_divergence, max_rollbacks=max_rollbacks)
         threads = resolve_threads(threads)
         tr = train if isinstance(train, Encoded) else self.encode_file(train, progress=progress)
         va = valid if isinstance(valid, Encoded) else self.encode_file(valid, progress=progress)
         self.train_options = dict(lr=lr, beta=beta, bptt=bptt, bptt_block=bptt_block, independent=independent,
                                   gradient_cutoff=gradient_cutoff, min_improvement=min_improvement,
                                   max_epochs=max_epochs)
-        schedule = Schedule(lr=lr, min_improvement=min_improvement, max_epochs=max_epochs)
+        saver = None
+        if checkpoint is not None:
+            from .checkpoint import Checkpointer, check_resumed_data, data_fingerprint
+
+            data = {"train": data_fingerprint(train, tr), "valid": data_fingerprint(valid, va)}
+            if _resume is not None:
+                check_resumed_data(checkpoint, data, _resume["data"])
+            saver = Checkpointer(checkpoint, options, data)
+        if _resume is None:
+            schedule = Schedule(lr=lr, min_improvement=min_improvement, max_epochs=max_epochs)
+            rollbacks = 0
+            self.history = []
+        else:  # from a checkpoint: its history was loaded with the model
+            schedule = Schedule(**_resume["schedule"])
+            rollbacks = _resume["rollbacks"]
         good = self._snapshot()
-        rollbacks = 0
-        self.history = []
+        if _resume is not None and _resume["good"] is not None:
+            for k, v in _resume["good"].items():
+                np.copyto(good[k], v)
+        if saver is not None and _resume is None:
+            saver.save(self, schedule, rollbacks, good)
         while not schedule.done:
             bar = make_bar(progress, len(tr.mapped), f"epoch {schedule.epoch + 1} lr {schedule.lr:.4g}")
             start = time.perf_counter()
@@ -340,6 +367,8 @@ class RNNLM:
                 self.history.append(EpochRecord(schedule.epoch + 1, schedule.lr, math.nan, math.nan, math.nan,
                                                 math.nan, stats["processed"] / seconds, seconds, False, True))
                 schedule.lr /= 2
+                if saver is not None:
+                    saver.save(self, schedule, rollbacks, good)
                 continue
             try:
                 valid_logprob = float(self._score_positions(va, independent, threads)[va.ids >= 0].sum())
@@ -364,9 +393,31 @@ class RNNLM:
             self.history.append(record)
             log.info("epoch %d lr %.5g train ppl %.2f valid ppl %.2f %.0f words/s%s", record.epoch, record.lr,
                      record.train_ppl, record.valid_ppl, record.words_per_sec, "" if kept else " (restored)")
+            if saver is not None:
+                saver.save(self, schedule, rollbacks, good)
             if callback is not None:
                 callback(record)
         return self.history
+
+    @classmethod
+    def resume(cls, checkpoint: PathLike, train: Union[PathLike, Encoded], valid: Union[PathLike, Encoded], *,
+               threads: Optional[int] = None, checkpoint_to: Optional[PathLike] = None, progress: bool = True,
+               callback: Optional[Callable[[EpochRecord], None]] = None) -> "RNNLM":
+        """Continue the training run that wrote ``checkpoint`` (see :meth:`train`).
+
+        The model, options, schedule state and history come from the checkpoint; ``train``
+        and ``valid`` must be the same data (checked by fingerprint). Checkpoints keep being
+        written to ``checkpoint`` (or ``checkpoint_to``). ``threads`` overrides the stored
+        thread count (bit-identical results need the run's one thread).
+
+        Raises
+        ------
+        CheckpointError, ModelFormatError, MissingFileError, and whatever :meth:`train` raises
+        """
+        from .checkpoint import resume
+
+        return resume(cls, checkpoint, train, valid, threads=threads, checkpoint=checkpoint_to, progress=progress,
+                      callback=callback)
 
     def _snapshot(self, into: Optional[dict[str, np.ndarray]] = None) -> dict[str, np.ndarray]:
         """Copy of the weights; reuses the buffers of ``into`` so only two copies ever exist."""

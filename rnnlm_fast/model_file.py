@@ -16,11 +16,13 @@ Files are written to a temporary file and renamed.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
 import struct
 import zlib
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator, Optional
 
 import numpy as np
 
@@ -33,6 +35,39 @@ _PRELUDE = struct.Struct("<8sIII")
 _ALIGN = 64
 _DTYPES = {"<f4": np.float32, "<i4": np.int32, "<i8": np.int64, "|u1": np.uint8}
 _MAX_HEADER = 64 << 20
+# Versions above this are not "newer": they are bit flips in the (unchecksummed) prelude.
+MAX_PLAUSIBLE_VERSION = 1000
+
+# Extra header keys and sections added to the next write_model call of this context, and the
+# raw (header, arrays) of read_model calls captured: how a checkpoint rides on RNNLM.save/load.
+_EXTRA: contextvars.ContextVar[Optional[tuple[dict, dict]]] = contextvars.ContextVar("_EXTRA", default=None)
+_CAPTURE: contextvars.ContextVar[Optional[list]] = contextvars.ContextVar("_CAPTURE", default=None)
+
+
+@contextlib.contextmanager
+def extra_content(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> Iterator[None]:
+    """Within the block, every ``write_model`` also writes these header keys and sections.
+
+    Used by checkpoints: ``with extra_content(...): model.save(path)`` writes a model file
+    that is also a checkpoint, whatever ``save`` itself puts in the header. Context-local,
+    so other threads saving at the same time are not affected.
+    """
+    token = _EXTRA.set((header, arrays))
+    try:
+        yield
+    finally:
+        _EXTRA.reset(token)
+
+
+@contextlib.contextmanager
+def capture_reads() -> Iterator[list]:
+    """Within the block, append the (header, arrays) of every successful ``read_model``."""
+    got: list = []
+    token = _CAPTURE.set(got)
+    try:
+        yield got
+    finally:
+        _CAPTURE.reset(token)
 
 
 def _describe_foreign(head: bytes) -> str:
@@ -57,6 +92,10 @@ def _describe_foreign(head: bytes) -> str:
 
 def write_model(path: PathLike, header: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
     """Write ``header`` (JSON-able) and named arrays atomically to ``path``."""
+    extra = _EXTRA.get()
+    if extra is not None:
+        header = {**header, **extra[0]}
+        arrays = {**arrays, **extra[1]}
     sections = []
     offset = 0
     blobs = []
@@ -112,6 +151,10 @@ def read_model(path: PathLike) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         if len(prelude) < _PRELUDE.size:
             raise ModelFormatError(f"{p}: truncated: {file_size} bytes, shorter than the {_PRELUDE.size}-byte prelude")
         _, version, head_size, head_crc = _PRELUDE.unpack(prelude)
+        if version > MAX_PLAUSIBLE_VERSION:
+            raise ModelFormatError(
+                f"{p}: implausible format version {version} at byte 8: the file is corrupt"
+            )
         if version > FORMAT_VERSION:
             raise FormatVersionError(
                 f"{p}: written by model format version {version}; this rnnlm-fast reads versions up to "
@@ -133,12 +176,48 @@ def read_model(path: PathLike) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
             raise ModelFormatError(f"{p}: unreadable header: {e}") from None
         if not isinstance(header, dict) or not isinstance(header.get("sections"), list):
             raise ModelFormatError(f"{p}: header has no section table")
+        _check_header(p, header)
         start = -(-(_PRELUDE.size + head_size) // _ALIGN) * _ALIGN
         arrays: dict[str, np.ndarray] = {}
         for s in header["sections"]:
             name, arr = _read_section(f, p, s, start, file_size)
+            if name in arrays:
+                raise ModelFormatError(f"{p}: section {name!r} appears twice")
             arrays[name] = arr
+    captured = _CAPTURE.get()
+    if captured is not None:
+        captured.append((header, arrays))
     return header, arrays
+
+
+_SCALARS = (bool, int, float, str, type(None))
+
+
+def _check_header(p: Path, header: dict[str, Any]) -> None:
+    """The shape of the JSON header's well-known keys, so that loaders can trust their types.
+
+    ``config`` is a dict whose sizes are plain integers in range; ``train_options`` is a dict
+    of scalars; ``history`` is a list of dicts from strings to scalars. Unknown keys are
+    allowed (newer writers add options).
+    """
+    cfg = header.get("config")
+    if cfg is not None:
+        if not isinstance(cfg, dict):
+            raise ModelFormatError(f"{p}: header 'config' is a {type(cfg).__name__}, expected an object")
+        for key in ("vocab_size", "hidden", "classes", "seed", "direct", "direct_order"):
+            v = cfg.get(key)
+            if v is not None and (type(v) is not int or not 0 <= v < 1 << 64):
+                raise ModelFormatError(f"{p}: header config {key!r} is {v!r}, expected a non-negative integer")
+    opts = header.get("train_options")
+    if opts is not None and (not isinstance(opts, dict) or not all(isinstance(v, _SCALARS) for v in opts.values())):
+        raise ModelFormatError(f"{p}: header 'train_options' is not an object of plain values")
+    hist = header.get("history")
+    if hist is not None:
+        if not isinstance(hist, list):
+            raise ModelFormatError(f"{p}: header 'history' is a {type(hist).__name__}, expected a list")
+        for i, r in enumerate(hist):
+            if not isinstance(r, dict) or not all(isinstance(v, _SCALARS) for v in r.values()):
+                raise ModelFormatError(f"{p}: header history record {i} is not an object of plain values")
 
 
 def _read_section(f, p: Path, s: Any, start: int, file_size: int) -> tuple[str, np.ndarray]:
@@ -147,10 +226,12 @@ def _read_section(f, p: Path, s: Any, start: int, file_size: int) -> tuple[str, 
         offset, size, crc = int(s["offset"]), int(s["size"]), int(s["crc32"])
     except (KeyError, TypeError, ValueError):
         raise ModelFormatError(f"{p}: malformed section entry {s!r}") from None
-    if key not in _DTYPES or any(d < 0 for d in shape) or offset < 0 or size < 0:
+    if key not in _DTYPES or any(d < 0 for d in shape) or offset < 0 or size < 0 or len(shape) > 8:
         raise ModelFormatError(f"{p}: section {name!r} has an invalid dtype or shape")
     itemsize = np.dtype(_DTYPES[key]).itemsize
-    expected = itemsize * int(np.prod(shape, dtype=np.int64)) if shape else itemsize
+    expected = itemsize
+    for d in shape:  # Python integers: no overflow (np.prod wraps around at 2**63)
+        expected *= d
     if expected != size:
         raise ModelFormatError(f"{p}: section {name!r} declares {size} bytes but shape {shape} needs {expected}")
     if start + offset + size > file_size:

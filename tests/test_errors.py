@@ -415,7 +415,7 @@ def test_every_flipped_byte_is_caught_or_harmless(tmp_path, model_bytes, files):
     assert caught > 10 * harmless
 
 
-@pytest.mark.parametrize("version", [2, 7, 2**31])
+@pytest.mark.parametrize("version", [2, 7, 1000])
 def test_future_format_version(tmp_path, model_bytes, version):
     b = bytearray(model_bytes)
     b[8:12] = struct.pack("<I", version)
@@ -424,6 +424,21 @@ def test_future_format_version(tmp_path, model_bytes, version):
     with pytest.raises(FormatVersionError) as e:
         RNNLM.load(p)
     assert f"version {version}" in said(e.value, p)
+
+
+@pytest.mark.parametrize("version", [1001, 16777217, 2**31, 2**32 - 1])
+def test_implausible_format_version_is_corruption(tmp_path, model_bytes, version):
+    """The prelude's version field has no checksum: a bit flip there must read as a corrupt
+    file, not as "written by format version 16777217, upgrade"."""
+    b = bytearray(model_bytes)
+    b[8:12] = struct.pack("<I", version)
+    p = tmp_path / "flipped_version.rnnlm"
+    p.write_bytes(bytes(b))
+    with pytest.raises(ModelFormatError) as e:
+        RNNLM.load(p)
+    assert not isinstance(e.value, FormatVersionError)
+    msg = said(e.value, p)
+    assert "corrupt" in msg and f"version {version}" in msg and "upgrade" not in msg, msg
 
 
 def test_format_version_zero(tmp_path, model_bytes):
