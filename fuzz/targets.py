@@ -25,6 +25,7 @@ from typing import Callable
 from hypothesis import strategies as st
 
 from rnnlm_fast import RNNLM, RnnlmError, Vocabulary
+from rnnlm_fast.checkpoint import load_checkpoint
 from rnnlm_fast.model_file import _PRELUDE
 from rnnlm_fast.nbest_formats import FORMATS, read_nbest
 
@@ -44,6 +45,9 @@ class Workspace:
         self.vocab = Vocabulary.from_corpus(corpus, classes=3)
         self.model = RNNLM(self.vocab, hidden=4, seed=1)
         self.model.save(self.dir / "seed.rnnlm")
+        trainee = RNNLM(self.vocab, hidden=4, seed=1)
+        trainee.train(corpus, corpus, max_epochs=1, progress=False, checkpoint=self.dir / "seed.ckpt")
+        self.ckpt_bytes = (self.dir / "seed.ckpt").read_bytes()
         self.vocab.save(self.dir / "seed.vocab")
         self.model_bytes = (self.dir / "seed.rnnlm").read_bytes()
         self.vocab_bytes = (self.dir / "seed.vocab").read_bytes()
@@ -93,7 +97,8 @@ _JSON_VALUES = st.recursive(
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
     max_leaves=8,
 )
-_HEADER_KEYS = ["config", "train_options", "history", "sections", "format", "checkpoint", "schedule"]
+_HEADER_KEYS = ["config", "train_options", "history", "sections", "format", "checkpoint", "schedule", "options",
+                "data", "rollbacks", "has_good", "version", "lr", "epoch", "previous_logprob", "train", "valid"]
 _HEADER_PATHS = st.lists(st.sampled_from(_HEADER_KEYS + ["vocab_size", "hidden", "classes", "activation", "seed",
                                                          "shape", "offset", "size", "dtype", "name", "crc32",
                                                          0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1]),
@@ -136,7 +141,9 @@ MODEL_INPUTS = st.one_of(
     st.binary(max_size=2048).map(lambda b: ("raw", b)),
     st.binary(max_size=512).map(lambda b: ("prelude+", b)),
     mutated(lambda ws: ws.model_bytes).map(lambda x: ("mutate", x)),
+    mutated(lambda ws: ws.ckpt_bytes).map(lambda x: ("mutate", x)),
     st.lists(st.tuples(_HEADER_PATHS, _JSON_VALUES), min_size=1, max_size=3).map(lambda x: ("header", x)),
+    st.lists(st.tuples(_HEADER_PATHS, _JSON_VALUES), min_size=1, max_size=3).map(lambda x: ("ckpt-header", x)),
     st.tuples(st.lists(st.tuples(_HEADER_PATHS, _JSON_VALUES), min_size=1, max_size=2), _OPS)
     .map(lambda x: ("header+mutate", x)),
     st.integers(0, (1 << 32) - 1).map(lambda v: ("version", v)),
@@ -161,6 +168,8 @@ def model_input_bytes(ws: Workspace, case) -> bytes:
 
     if kind == "header":
         return _rewrite_header(ws.model_bytes, lambda h: edit(h, arg))
+    if kind == "ckpt-header":
+        return _rewrite_header(ws.ckpt_bytes, lambda h: edit(h, [(["checkpoint", *p], v) for p, v in arg]))
     edits, ops = arg
     return _mutate(_rewrite_header(ws.model_bytes, lambda h: edit(h, edits)), ops)
 
@@ -174,6 +183,10 @@ def check_model(ws: Workspace, case) -> None:
         return
     # Whatever loads must be usable: score a sentence.
     m.score(["the cat sat", ""])
+    try:
+        load_checkpoint(RNNLM, p)
+    except RnnlmError:
+        pass
 
 
 # --- vocabulary files ---------------------------------------------------------------------

@@ -45,9 +45,17 @@ CHECKPOINT_VERSION = 1
 _GOOD = "checkpoint.good."
 _FULL_HASH_LIMIT = 16 << 20
 _EDGE = 1 << 20
-# The options a checkpoint records and resume passes back to RNNLM.train.
-OPTIONS = ("lr", "beta", "bptt", "bptt_block", "independent", "gradient_cutoff", "min_improvement", "max_epochs",
-           "threads", "on_divergence", "max_rollbacks")
+# The options a checkpoint records and resume passes back to RNNLM.train, with their types.
+OPTIONS = {"lr": float, "beta": float, "bptt": int, "bptt_block": int, "independent": bool,
+           "gradient_cutoff": float, "min_improvement": float, "max_epochs": int, "threads": int,
+           "on_divergence": str, "max_rollbacks": int}
+
+
+def _typed(value: Any, kind: type) -> bool:
+    """JSON types: an int is a valid float, a bool is not a valid number."""
+    if kind is float:
+        return type(value) in (int, float)
+    return type(value) is kind
 
 
 def file_fingerprint(path: PathLike) -> dict[str, Any]:
@@ -120,8 +128,9 @@ def _check_state(path: Path, state: Any) -> dict[str, Any]:
     fields = {"lr": float, "min_improvement": float, "max_epochs": int, "epoch": int, "halving": bool,
               "previous_logprob": float, "done": bool}
     ok = (isinstance(sched, dict) and set(sched) == set(fields)
-          and all(isinstance(sched[k], t) or (t is float and type(sched[k]) is int) for k, t in fields.items())
+          and all(_typed(sched[k], t) for k, t in fields.items())
           and isinstance(opts, dict) and set(opts) == set(OPTIONS)
+          and all(_typed(opts[k], t) for k, t in OPTIONS.items())
           and isinstance(data, dict) and isinstance(data.get("train"), dict) and isinstance(data.get("valid"), dict)
           and type(state.get("rollbacks")) is int and state["rollbacks"] >= 0)
     if not ok:

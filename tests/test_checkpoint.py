@@ -249,3 +249,28 @@ def test_model_save_killed_midway_leaves_old_or_new_file(tmp_path):
         assert all(p.name.startswith(".big.rnnlm.") and p.name.endswith(".tmp")
                    for p in tmp_path.iterdir() if p.name.startswith("."))
     assert seen, "the writer never finished a file"
+
+
+# --- command line ----------------------------------------------------------------------
+def test_cli_checkpoint_is_never_reused_or_replaced_silently(tmp_path, capsys):
+    from rnnlm_fast.cli import main
+
+    train = write_corpus(tmp_path / "train.txt", 150, seed=0)
+    valid = write_corpus(tmp_path / "valid.txt", 30, seed=1)
+    out = tmp_path / "m.rnnlm"
+    base = ["train", "--train", str(train), "--valid", str(valid), "--output", str(out), "--hidden", "8",
+            "--classes", "4", "--max-epochs", "3", "--quiet"]
+    assert main(base + ["--resume"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    ckpt = tmp_path / "m.rnnlm.ckpt"
+    ckpt.write_bytes(b"left over")
+    assert main(base) == 2
+    assert "--resume" in capsys.readouterr().err and ckpt.read_bytes() == b"left over"
+    assert main(base + ["--resume"]) == 2  # not a model file: a clear error, nothing trained
+    assert "not an rnnlm-fast model" in capsys.readouterr().err and not out.exists()
+    assert main(base + ["--overwrite"]) == 0  # start over
+    assert out.exists() and not ckpt.exists()
+    assert main(base + ["--resume", "--no-checkpoint"]) == 2
+    assert main(base + ["--checkpoint", str(out), "--overwrite"]) == 2
+    assert "same file" in capsys.readouterr().err
+    assert main(base + ["--no-checkpoint", "--overwrite"]) == 0 and not ckpt.exists()
