@@ -13,10 +13,16 @@ std::size_t word_feature_index(const Model& m, std::uint64_t start, int j) {
   return static_cast<std::size_t>(half + (start + static_cast<std::uint64_t>(j)) % span);
 }
 
-// Class logits (with max-ent features) into s.class_p.
-void class_logits(const Model& m, const float* h, const std::int32_t* history, OutputScratch& s) {
+// Class logits (with max-ent features) into s.class_p; with `precomputed`, s.class_p
+// already holds class_w * h (from a batched product) and only the bias is added.
+void class_logits(const Model& m, const float* h, const std::int32_t* history, OutputScratch& s,
+                  bool precomputed = false) {
   const int C = m.n_classes();
-  matvec(m.class_w.data(), C, m.hidden(), h, m.class_b.data(), s.class_p.data());
+  if (precomputed) {
+    for (int c = 0; c < C; ++c) s.class_p[c] += m.class_b[c];
+  } else {
+    matvec(m.class_w.data(), C, m.hidden(), h, m.class_b.data(), s.class_p.data());
+  }
   s.features.class_count = 0;
   if (m.maxent_order() > 0 && history != nullptr) {
     maxent_class_features(history, m.maxent_order(), m.maxent_size(), C, s.features);
@@ -46,11 +52,11 @@ void word_logits(const Model& m, const float* h, std::int32_t c, const std::int3
 }  // namespace
 
 double output_forward(const Model& m, const float* h, std::int32_t target, const std::int32_t* history,
-                      OutputScratch& s) {
+                      OutputScratch& s, bool class_products_ready) {
   const std::int32_t c = m.word_class()[target];
   const std::int32_t b = m.class_begin()[c];
   const int n = m.class_begin()[c + 1] - b;
-  class_logits(m, h, history, s);
+  class_logits(m, h, history, s, class_products_ready);
   const double class_logit = s.class_p[c];
   const double class_norm = softmax(s.class_p.data(), m.n_classes());
   word_logits(m, h, c, history, s, s.word_p.data());

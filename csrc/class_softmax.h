@@ -22,10 +22,11 @@ struct OutputScratch {
 };
 
 // Fills `s` and returns ln P(target | h), computed in double from the logits. `history` is
-// the max-ent context, most recent word first (ignored without max-ent weights).
+// the max-ent context, most recent word first (ignored without max-ent weights). With
+// `class_products_ready`, s.class_p already holds class_w * h (batched scoring).
 // Reads weights only; thread-safe with a scratch per thread.
 double output_forward(const Model& m, const float* h, std::int32_t target, const std::int32_t* history,
-                      OutputScratch& s);
+                      OutputScratch& s, bool class_products_ready = false);
 
 // After output_forward for the same h and target: adds dlnP/dh (through the weights of
 // `m`) to `e_h`, then moves the class rows and the target class's word rows of `dst` by

@@ -62,42 +62,63 @@ static inline v4f hsum4(v8f a, v8f b, v8f c, v8f d) {
   return __builtin_shufflevector(u0, u1, 0, 1, 4, 5) + __builtin_shufflevector(u0, u1, 2, 3, 6, 7);
 }
 
+// Dot products of rows m0..m3 with x into y[0..3]; the one code path every matvec uses,
+// so a row's result never depends on how the rows or vectors were batched.
+static inline __attribute__((always_inline)) void dot4(const float* __restrict m0, int cols,
+                                                       const float* __restrict x, float* __restrict y) {
+  const int c8 = cols & ~7;
+  const float* m1 = m0 + cols;
+  const float* m2 = m1 + cols;
+  const float* m3 = m2 + cols;
+  v8f a0 = {}, a1 = {}, a2 = {}, a3 = {};
+  for (int j = 0; j < c8; j += 8) {
+    const v8f xj = load8(x + j);
+    a0 += load8(m0 + j) * xj;
+    a1 += load8(m1 + j) * xj;
+    a2 += load8(m2 + j) * xj;
+    a3 += load8(m3 + j) * xj;
+  }
+  v4f sums = hsum4(a0, a1, a2, a3);
+  for (int j = c8; j < cols; ++j) sums += v4f{m0[j], m1[j], m2[j], m3[j]} * x[j];
+  for (int q = 0; q < 4; ++q) y[q] = sums[q];
+}
+
+static inline __attribute__((always_inline)) float dot1(const float* __restrict m0, int cols,
+                                                        const float* __restrict x) {
+  const int c8 = cols & ~7;
+  v8f a0 = {};
+  for (int j = 0; j < c8; j += 8) a0 += load8(m0 + j) * load8(x + j);
+  const v8f zero = {};
+  float s0 = hsum4(a0, zero, zero, zero)[0];
+  for (int j = c8; j < cols; ++j) s0 += m0[j] * x[j];
+  return s0;
+}
+
 RNNLM_CLONES
 void matvec(const float* __restrict M, int rows, int cols, const float* __restrict x,
             const float* __restrict bias, float* __restrict y) {
-  const int c8 = cols & ~7;
   int r = 0;
   // Four rows per pass share each load of x.
-  for (; r + 4 <= rows; r += 4) {
-    const float* m0 = M + static_cast<std::size_t>(r) * cols;
-    const float* m1 = m0 + cols;
-    const float* m2 = m1 + cols;
-    const float* m3 = m2 + cols;
-    v8f a0 = {}, a1 = {}, a2 = {}, a3 = {};
-    for (int j = 0; j < c8; j += 8) {
-      const v8f xj = load8(x + j);
-      a0 += load8(m0 + j) * xj;
-      a1 += load8(m1 + j) * xj;
-      a2 += load8(m2 + j) * xj;
-      a3 += load8(m3 + j) * xj;
-    }
-    v4f sums = hsum4(a0, a1, a2, a3);
-    for (int j = c8; j < cols; ++j) {
-      sums += v4f{m0[j], m1[j], m2[j], m3[j]} * x[j];
-    }
-    for (int q = 0; q < 4; ++q) y[r + q] = sums[q];
-  }
-  for (; r < rows; ++r) {
-    const float* m0 = M + static_cast<std::size_t>(r) * cols;
-    v8f a0 = {};
-    for (int j = 0; j < c8; j += 8) a0 += load8(m0 + j) * load8(x + j);
-    const v8f zero = {};
-    float s0 = hsum4(a0, zero, zero, zero)[0];
-    for (int j = c8; j < cols; ++j) s0 += m0[j] * x[j];
-    y[r] = s0;
-  }
+  for (; r + 4 <= rows; r += 4) dot4(M + static_cast<std::size_t>(r) * cols, cols, x, y + r);
+  for (; r < rows; ++r) y[r] = dot1(M + static_cast<std::size_t>(r) * cols, cols, x);
   if (bias != nullptr) {
     for (int i = 0; i < rows; ++i) y[i] += bias[i];
+  }
+}
+
+RNNLM_CLONES
+void matvec_batch(const float* __restrict M, int rows, int cols, const float* const* xs, int n,
+                  float* const* ys) {
+  // Each block of rows is used for every vector while it is in L1: M streams from L2 once
+  // per batch instead of once per vector.
+  constexpr int kRowBlock = 16;
+  for (int r0 = 0; r0 < rows; r0 += kRowBlock) {
+    const int r1 = std::min(rows, r0 + kRowBlock);
+    for (int v = 0; v < n; ++v) {
+      int r = r0;
+      for (; r + 4 <= r1; r += 4) dot4(M + static_cast<std::size_t>(r) * cols, cols, xs[v], ys[v] + r);
+      for (; r < r1; ++r) ys[v][r] = dot1(M + static_cast<std::size_t>(r) * cols, cols, xs[v]);
+    }
   }
 }
 

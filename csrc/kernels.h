@@ -14,6 +14,10 @@ enum class Activation : std::int32_t { kSigmoid = 0, kTanh = 1, kRelu = 2 };
 // y[r] = dot(M[r, :], x) + (bias ? bias[r] : 0) for r < rows.
 void matvec(const float* M, int rows, int cols, const float* x, const float* bias, float* y);
 
+// ys[v] = M xs[v] for v < n (no bias): a batch of independent matrix-vector products with
+// each block of M reused across the batch. ys[v][r] equals matvec's y[r] bit for bit.
+void matvec_batch(const float* M, int rows, int cols, const float* const* xs, int n, float* const* ys);
+
 // e[j] = sum_r d[r] * M[r, j]  (e = M^T d), j < cols.
 void matvec_transposed(const float* M, int rows, int cols, const float* d, float* e);
 

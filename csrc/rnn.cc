@@ -106,22 +106,27 @@ Activation simple_activation(Cell cell) {
 
 void Model::forward_step(std::int32_t in, const float* h_prev, const float* c_prev, StepState out,
                          StepScratch& scratch) const {
+  const int GH = gates() * hidden_;
+  scratch.u.resize(static_cast<std::size_t>(GH));
+  matvec(recurrent.data(), GH, hidden_, h_prev, nullptr, scratch.u.data());
+  cell_update(in, scratch.u.data(), h_prev, c_prev, out);
+}
+
+void Model::cell_update(std::int32_t in, const float* u, const float* h_prev, const float* c_prev,
+                        StepState out) const {
   const int H = hidden_;
   const int G = gates();
   const float* x = in >= 0 ? embed.data() + static_cast<std::size_t>(in) * G * H : nullptr;
+  const float* b = hidden_bias.data();
   if (G == 1) {
     float* h = out.h;
-    matvec(recurrent.data(), H, H, h_prev, hidden_bias.data(), h);
+    for (int i = 0; i < H; ++i) h[i] = u[i] + b[i];
     if (x != nullptr) {
       for (int i = 0; i < H; ++i) h[i] += x[i];
     }
     activate(simple_activation(cell_), h, H);
     return;
   }
-  scratch.u.resize(static_cast<std::size_t>(G) * H);
-  float* u = scratch.u.data();
-  matvec(recurrent.data(), G * H, H, h_prev, nullptr, u);
-  const float* b = hidden_bias.data();
   float* a = out.gates;
   for (int i = 0; i < G * H; ++i) a[i] = b[i] + (x != nullptr ? x[i] : 0.0f);
   if (cell_ == Cell::kGru) {

@@ -66,6 +66,11 @@ class Model {
   void forward_step(std::int32_t in, const float* h_prev, const float* c_prev, StepState out,
                     StepScratch& scratch) const;
 
+  // The same step split in two, for batched callers: u = recurrent * h_prev (G*H, computed
+  // by the caller, e.g. with matvec_batch), then the cell's elementwise update.
+  void cell_update(std::int32_t in, const float* u, const float* h_prev, const float* c_prev,
+                   StepState out) const;
+
   // Backward of one step. Given dh (dL/dh of this step's output) and dc (LSTM: dL/dc from
   // the next step, else ignored), writes d_u (G*H, gradient of the recurrent pre-activations,
   // for dR and for R^T), d_x (G*H, gradient of the input pre-activations, for the embedding

@@ -17,16 +17,20 @@
 namespace rnnlm {
 namespace {
 
-// Runs positions [begin, end); writes ln P into out when out != nullptr (else warm-up).
-void run_positions(const Model& m, const std::int32_t* ids, std::int64_t begin, std::int64_t end,
-                   std::int64_t first, ScoringState& st, double* out) {
-  for (std::int64_t k = begin; k < end; ++k) {
-    st.step(m, k == first ? 0 : ids[k - 1]);
-    if (out != nullptr) {
-      out[k] = ids[k] >= 0 ? output_forward(m, st.h.data(), ids[k], st.ngram.data(), st.out) : 0.0;
-    }
-  }
-}
+// A sequence of positions scored on its own from the reset state: a sentence (independent
+// scoring) or a chunk of sentences with its warm-up (carried state).
+struct Segment {
+  std::int64_t begin, end, record_from;
+};
+
+// One of a thread's concurrent sequences.
+struct Lane {
+  explicit Lane(const Model& m) : st(m) {}
+  ScoringState st;
+  Segment seg{0, 0, 0};
+  std::int64_t k = 0;
+  bool active = false;
+};
 
 }  // namespace
 
@@ -35,40 +39,91 @@ void score_positions(const Model& m, const std::int32_t* ids, const std::int64_t
                      const ScoreProgress& progress) {
   if (threads < 1) throw ConfigError("threads must be at least 1");
   const std::int64_t n_chunks = (n_sentences + kScoreChunkSentences - 1) / kScoreChunkSentences;
-  threads = static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(threads, n_chunks)));
+  const std::int64_t n_segments = independent ? n_sentences : n_chunks;
+  auto segment = [&](std::int64_t i) {
+    if (independent) return Segment{offsets[i], offsets[i + 1], offsets[i]};
+    const std::int64_t s0 = i * kScoreChunkSentences;
+    const std::int64_t s1 = std::min(n_sentences, s0 + kScoreChunkSentences);
+    // Carried state: a fixed warm-up, so the result is the same for any thread count.
+    const std::int64_t w0 = std::max<std::int64_t>(0, s0 - kScoreWarmupSentences);
+    return Segment{offsets[w0], offsets[s1], offsets[s0]};
+  };
+  threads = static_cast<int>(std::max<std::int64_t>(
+      1, std::min<std::int64_t>(threads, (n_segments + kScoreLanes - 1) / kScoreLanes)));
+  std::atomic<std::int64_t> next{0};
   std::atomic<bool> stop{false};
   std::atomic<std::int64_t> done{0};
   std::exception_ptr error;
   std::mutex error_mutex;
   bool interrupted = false;
-  auto last_report = std::chrono::steady_clock::now();
 
 #pragma omp parallel num_threads(threads)
   {
     try {
-      ScoringState st(m);
       bool master = true;
 #ifdef _OPENMP
       master = omp_get_thread_num() == 0;
 #endif
-#pragma omp for schedule(dynamic, 1)
-      for (std::int64_t c = 0; c < n_chunks; ++c) {
-        if (stop.load(std::memory_order_relaxed)) continue;
-        const std::int64_t s0 = c * kScoreChunkSentences;
-        const std::int64_t s1 = std::min(n_sentences, s0 + kScoreChunkSentences);
-        if (independent) {
-          for (std::int64_t s = s0; s < s1; ++s) {
-            st.reset();
-            run_positions(m, ids, offsets[s], offsets[s + 1], offsets[s], st, out);
-          }
-        } else {
-          // Carried state: a fixed warm-up, so the result is the same for any thread count.
-          const std::int64_t w0 = std::max<std::int64_t>(0, s0 - kScoreWarmupSentences);
-          st.reset();
-          run_positions(m, ids, offsets[w0], offsets[s0], offsets[w0], st, nullptr);
-          run_positions(m, ids, offsets[s0], offsets[s1], offsets[w0], st, out);
+      const int H = m.hidden(), GH = m.gates() * m.hidden(), C = m.n_classes();
+      std::vector<Lane> lanes;
+      lanes.reserve(kScoreLanes);
+      for (int i = 0; i < kScoreLanes; ++i) lanes.emplace_back(m);
+      std::vector<float> u(static_cast<std::size_t>(kScoreLanes) * GH);
+      std::vector<const float*> xs(kScoreLanes);
+      std::vector<float*> ys(kScoreLanes);
+      std::vector<Lane*> act(kScoreLanes);
+      auto refill = [&](Lane& lane) {
+        const std::int64_t i = stop.load(std::memory_order_relaxed) ? n_segments : next.fetch_add(1);
+        lane.active = i < n_segments;
+        if (!lane.active) return;
+        lane.seg = segment(i);
+        lane.k = lane.seg.begin;
+        lane.st.reset();
+      };
+      for (auto& lane : lanes) refill(lane);
+      auto last_report = std::chrono::steady_clock::now();
+      for (;;) {
+        int n = 0;
+        for (auto& lane : lanes) {
+          if (lane.active) act[n++] = &lane;
         }
-        done.fetch_add(offsets[s1] - offsets[s0], std::memory_order_relaxed);
+        if (n == 0) break;
+        // One recurrent step for every lane: the weight matrix is read once for all.
+        for (int i = 0; i < n; ++i) {
+          xs[i] = act[i]->st.h.data();
+          ys[i] = u.data() + static_cast<std::size_t>(i) * GH;
+        }
+        matvec_batch(m.recurrent.data(), GH, H, xs.data(), n, ys.data());
+        int n_out = 0;
+        for (int i = 0; i < n; ++i) {
+          Lane& lane = *act[i];
+          ScoringState& st = lane.st;
+          const std::int32_t in = lane.k == lane.seg.begin ? 0 : ids[lane.k - 1];
+          m.cell_update(in, ys[i], st.h.data(), st.c.data(),
+                        StepState{st.h_next.data(), st.c_next.data(), st.gates.data(), st.un.data()});
+          st.h.swap(st.h_next);
+          st.c.swap(st.c_next);
+          st.ngram.push(in);
+          if (lane.k >= lane.seg.record_from && ids[lane.k] >= 0) {
+            xs[n_out] = st.h.data();
+            ys[n_out] = st.out.class_p.data();
+            act[n_out++] = &lane;  // reuse: the lanes whose word is scored
+          }
+        }
+        // The class layer for every scored lane at once, then each lane's own word class.
+        matvec_batch(m.class_w.data(), C, H, xs.data(), n_out, ys.data());
+        for (int i = 0; i < n_out; ++i) {
+          Lane& lane = *act[i];
+          out[lane.k] = output_forward(m, lane.st.h.data(), ids[lane.k], lane.st.ngram.data(), lane.st.out, true);
+        }
+        for (auto& lane : lanes) {
+          if (!lane.active) continue;
+          if (lane.k >= lane.seg.record_from && ids[lane.k] < 0) out[lane.k] = 0.0;
+          if (++lane.k == lane.seg.end) {
+            done.fetch_add(lane.seg.end - lane.seg.record_from, std::memory_order_relaxed);
+            refill(lane);
+          }
+        }
         if (master && progress) {
           const auto now = std::chrono::steady_clock::now();
           if (now - last_report > std::chrono::milliseconds(200)) {

@@ -17,6 +17,9 @@ namespace rnnlm {
 // its first words see (almost exactly) the history a single sequential pass would give.
 constexpr std::int64_t kScoreChunkSentences = 256;
 constexpr std::int64_t kScoreWarmupSentences = 4;
+// Sequences each thread advances in lockstep, so the recurrent and class matrices are read
+// once per step for all of them (matrix-matrix work instead of matrix-vector).
+constexpr int kScoreLanes = 8;
 
 // One thread's recurrent state and output buffers for scoring and generation.
 struct ScoringState {

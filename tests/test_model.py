@@ -223,3 +223,14 @@ def test_training_on_ptb_slice_lowers_validation_perplexity(tmp_path):
     assert history[0].valid_ppl < 0.35 * initial  # from near-uniform to a few hundred
     assert history[-1].valid_ppl < history[0].valid_ppl
     assert history[-1].valid_ppl < 450
+
+
+@pytest.mark.parametrize("cell", ["sigmoid", "lstm"])
+def test_batched_scoring_equals_one_sentence_at_a_time(cell):
+    train = str(BOOKS / "books.valid.txt.gz")
+    vocab = Vocabulary.from_corpus(train, classes=20, min_count=2)
+    model = RNNLM(vocab, hidden=16, cell=cell, seed=2, direct=4096, direct_order=3)
+    lines = [" ".join(vocab.words[i:i + 1 + i % 13]) for i in range(1, 60)]
+    batch = model.score(lines, threads=2)
+    alone = np.array([model.score([s])[0] for s in lines])
+    assert np.array_equal(batch, alone)
