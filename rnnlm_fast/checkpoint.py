@@ -131,7 +131,8 @@ def _check_state(path: Path, state: Any) -> dict[str, Any]:
           and all(_typed(sched[k], t) for k, t in fields.items())
           and isinstance(opts, dict) and set(opts) == set(OPTIONS)
           and all(_typed(opts[k], t) for k, t in OPTIONS.items())
-          and isinstance(data, dict) and isinstance(data.get("train"), dict) and isinstance(data.get("valid"), dict)
+          and isinstance(data, dict)
+          and isinstance(data.get("train"), dict) and isinstance(data.get("valid"), dict)
           and type(state.get("rollbacks")) is int and state["rollbacks"] >= 0)
     if not ok:
         raise CheckpointError(f"{path}: malformed checkpoint state (schedule, options or data fingerprints)")
@@ -153,7 +154,9 @@ def _check_file(path: Path, which: str, given: Union[PathLike, "Encoded"], store
         )
 
 
-def load_checkpoint(cls: type, path: PathLike) -> tuple["RNNLM", dict[str, Any], Optional[dict[str, np.ndarray]]]:
+def load_checkpoint(
+    cls: type, path: PathLike
+) -> tuple["RNNLM", dict[str, Any], Optional[dict[str, np.ndarray]]]:
     """Read a checkpoint: (model with the current weights and history, checkpoint state, last good weights
     or None when they are the current ones).
 
@@ -211,11 +214,11 @@ def resume(cls: type, path: PathLike, train: Union[PathLike, "Encoded"], valid: 
 
 def check_resumed_data(path: Path, data: dict[str, Any], stored: dict[str, Any]) -> None:
     """Compare the encoded fingerprints of the data being trained on with those of the checkpoint."""
-    for which in ("train", "valid"):
-        a, b = data[which].get("encoded_sha256"), stored.get(which, {}).get("encoded_sha256")
-        if a != b:
+    for which, name in (("train", "training"), ("valid", "validation")):
+        now, then = data[which], stored.get(which, {})
+        if now.get("encoded_sha256") != then.get("encoded_sha256"):
             raise CheckpointError(
-                f"{path}: the {'training' if which == 'train' else 'validation'} data encodes differently from the "
-                f"run being resumed ({data[which].get('words')} words now, {stored.get(which, {}).get('words')} "
-                "then): resume only with the same data and vocabulary"
+                f"{path}: the {name} data encodes differently from the run being resumed "
+                f"({now.get('words')} words now, {then.get('words')} then): "
+                "resume only with the same data and vocabulary"
             )

@@ -289,7 +289,8 @@ class RNNLM:
             Write a checkpoint here (atomically) before the first epoch and after every
             epoch: the weights, schedule state, rollback count, history, options and data
             fingerprints. Continue an interrupted run with :meth:`RNNLM.resume`; with one
-            thread the result is bit-identical to an uninterrupted run.
+            thread the result is bit-identical to an uninterrupted run. A file already at
+            this path is replaced (the command line refuses unless --resume/--overwrite).
 
         Returns
         -------
