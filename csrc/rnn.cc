@@ -96,8 +96,6 @@ void Model::init_random(std::uint64_t seed) {
 
 namespace {
 
-inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
-
 Activation simple_activation(Cell cell) {
   return cell == Cell::kTanh ? Activation::kTanh : cell == Cell::kRelu ? Activation::kRelu : Activation::kSigmoid;
 }
@@ -127,33 +125,35 @@ void Model::cell_update(std::int32_t in, const float* u, const float* h_prev, co
     activate(simple_activation(cell_), h, H);
     return;
   }
+  // Gate pre-activations, then the nonlinearities over contiguous blocks (vectorised).
   float* a = out.gates;
   for (int i = 0; i < G * H; ++i) a[i] = b[i] + (x != nullptr ? x[i] : 0.0f);
   if (cell_ == Cell::kGru) {
     float* z = a;
     float* r = a + H;
     float* n = a + 2 * H;
-    for (int i = 0; i < 2 * H; ++i) a[i] = sigmoid(a[i] + u[i]);
+    for (int i = 0; i < 2 * H; ++i) a[i] += u[i];
+    activate(Activation::kSigmoid, a, 2 * H);
     for (int i = 0; i < H; ++i) {
       out.un[i] = u[2 * H + i];
-      n[i] = std::tanh(n[i] + r[i] * out.un[i]);
-      out.h[i] = (1.0f - z[i]) * n[i] + z[i] * h_prev[i];
+      n[i] += r[i] * out.un[i];
     }
+    activate(Activation::kTanh, n, H);
+    for (int i = 0; i < H; ++i) out.h[i] = (1.0f - z[i]) * n[i] + z[i] * h_prev[i];
     return;
   }
   // LSTM: gates i, f, g, o.
-  float* gi = a;
-  float* gf = a + H;
-  float* gg = a + 2 * H;
-  float* go = a + 3 * H;
-  for (int i = 0; i < H; ++i) {
-    gi[i] = sigmoid(gi[i] + u[i]);
-    gf[i] = sigmoid(gf[i] + u[H + i]);
-    gg[i] = std::tanh(gg[i] + u[2 * H + i]);
-    go[i] = sigmoid(go[i] + u[3 * H + i]);
-    out.c[i] = gf[i] * c_prev[i] + gi[i] * gg[i];
-    out.h[i] = go[i] * std::tanh(out.c[i]);
-  }
+  for (int i = 0; i < 4 * H; ++i) a[i] += u[i];
+  activate(Activation::kSigmoid, a, 2 * H);
+  activate(Activation::kTanh, a + 2 * H, H);
+  activate(Activation::kSigmoid, a + 3 * H, H);
+  const float* gi = a;
+  const float* gf = a + H;
+  const float* gg = a + 2 * H;
+  const float* go = a + 3 * H;
+  for (int i = 0; i < H; ++i) out.tc[i] = out.c[i] = gf[i] * c_prev[i] + gi[i] * gg[i];
+  activate(Activation::kTanh, out.tc, H);
+  for (int i = 0; i < H; ++i) out.h[i] = go[i] * out.tc[i];
 }
 
 void Model::backward_step(const float* dh, const float* dc, const StepState& st, const float* h_prev,
@@ -192,7 +192,7 @@ void Model::backward_step(const float* dh, const float* dc, const StepState& st,
       const float* gg = st.gates + 2 * H;
       const float* go = st.gates + 3 * H;
       for (int i = 0; i < H; ++i) {
-        const float tc = std::tanh(st.c[i]);
+        const float tc = st.tc[i];
         const float dct = dc[i] + dh[i] * go[i] * (1.0f - tc * tc);
         d_u[i] = dct * gg[i] * gi[i] * (1.0f - gi[i]);
         d_u[H + i] = dct * c_prev[i] * gf[i] * (1.0f - gf[i]);

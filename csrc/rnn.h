@@ -28,6 +28,7 @@ struct StepState {
   float* c;      // H, LSTM cell state (unused otherwise)
   float* gates;  // G*H: GRU z, r, n; LSTM i, f, g, o (unused for simple cells)
   float* un;     // H, GRU's U_n h_prev (unused otherwise)
+  float* tc;     // H, LSTM tanh(c) (unused otherwise)
 };
 
 // Scratch of one step's forward pass.

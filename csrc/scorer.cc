@@ -100,7 +100,7 @@ void score_positions(const Model& m, const std::int32_t* ids, const std::int64_t
           ScoringState& st = lane.st;
           const std::int32_t in = lane.k == lane.seg.begin ? 0 : ids[lane.k - 1];
           m.cell_update(in, ys[i], st.h.data(), st.c.data(),
-                        StepState{st.h_next.data(), st.c_next.data(), st.gates.data(), st.un.data()});
+                        StepState{st.h_next.data(), st.c_next.data(), st.gates.data(), st.un.data(), st.tc.data()});
           st.h.swap(st.h_next);
           st.c.swap(st.c_next);
           st.ngram.push(in);

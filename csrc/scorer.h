@@ -27,7 +27,7 @@ struct ScoringState {
       : H(static_cast<std::size_t>(m.hidden())),
         reset_value(m.reset_value()),
         h(H), h_next(H), c(H), c_next(H),
-        gates(static_cast<std::size_t>(m.gates()) * H), un(H),
+        gates(static_cast<std::size_t>(m.gates()) * H), un(H), tc(H),
         out(m), ngram(m.maxent_order()) {}
   void reset() {
     std::fill(h.begin(), h.end(), reset_value);
@@ -36,7 +36,7 @@ struct ScoringState {
   }
   // Advances by one input word.
   void step(const Model& m, std::int32_t in) {
-    m.forward_step(in, h.data(), c.data(), StepState{h_next.data(), c_next.data(), gates.data(), un.data()},
+    m.forward_step(in, h.data(), c.data(), StepState{h_next.data(), c_next.data(), gates.data(), un.data(), tc.data()},
                    scratch);
     h.swap(h_next);
     c.swap(c_next);
@@ -44,7 +44,7 @@ struct ScoringState {
   }
   std::size_t H;
   float reset_value;
-  std::vector<float> h, h_next, c, c_next, gates, un;
+  std::vector<float> h, h_next, c, c_next, gates, un, tc;
   StepScratch scratch;
   OutputScratch out;
   NgramHistory ngram;

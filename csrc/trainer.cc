@@ -42,6 +42,7 @@ BpttStream::BpttStream(const Model& m, const TrainOptions& o)
   hist_c_.assign(m.has_cell_state() ? K * H : 0, 0.0f);
   hist_gates_.assign(G > 1 ? K * G * H : 0, 0.0f);
   hist_un_.assign(m.cell() == Cell::kGru ? K * H : 0, 0.0f);
+  hist_tc_.assign(m.has_cell_state() ? K * H : 0, 0.0f);
   hist_e_.assign(K * H, 0.0f);
   hist_in_.assign(K, -1);
   d_u_.assign(S * G * H, 0.0f);
@@ -59,7 +60,8 @@ StepState BpttStream::state_at(std::int64_t t) {
   const std::size_t k = slot(t), H = static_cast<std::size_t>(hidden_);
   return StepState{hist_h_.data() + k * H, hist_c_.empty() ? nullptr : hist_c_.data() + k * H,
                    hist_gates_.empty() ? nullptr : hist_gates_.data() + k * gates_ * H,
-                   hist_un_.empty() ? nullptr : hist_un_.data() + k * H};
+                   hist_un_.empty() ? nullptr : hist_un_.data() + k * H,
+                   hist_tc_.empty() ? nullptr : hist_tc_.data() + k * H};
 }
 
 void BpttStream::reset() {

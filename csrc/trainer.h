@@ -79,6 +79,7 @@ class BpttStream {
   std::vector<float> hist_c_;          // LSTM cell state
   std::vector<float> hist_gates_;      // gate activations (gated cells)
   std::vector<float> hist_un_;         // GRU's U_n h_prev
+  std::vector<float> hist_tc_;         // LSTM tanh(c)
   std::vector<float> hist_e_;          // output error reaching the hidden layer at time t
   std::vector<std::int32_t> hist_in_;  // input word at time t
   std::vector<float> d_u_, d_x_, x_, e_, e_prev_, dh_direct_, dc_, dc_prev_;
