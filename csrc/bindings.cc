@@ -37,7 +37,7 @@ py::array_t<T> to_numpy(std::vector<T>&& v) {
 }
 
 // A NumPy view of a weight vector that keeps its Model alive.
-py::array_t<float> view(std::vector<float>& v, std::vector<py::ssize_t> shape, py::handle owner) {
+py::array_t<float> view(WeightArray& v, std::vector<py::ssize_t> shape, py::handle owner) {
   std::vector<py::ssize_t> strides(shape.size(), sizeof(float));
   for (int i = static_cast<int>(shape.size()) - 2; i >= 0; --i) strides[i] = strides[i + 1] * shape[i + 1];
   return py::array_t<float>(shape, strides, v.data(), owner);

@@ -72,9 +72,29 @@ Model::Model(std::int32_t vocab_size, std::int32_t hidden, std::vector<std::int3
   maxent.assign(static_cast<std::size_t>(maxent_size), 0.0f);
 }
 
+Model Model::thread_view() {
+  Model v;
+  v.vocab_size_ = vocab_size_;
+  v.hidden_ = hidden_;
+  v.cell_ = cell_;
+  v.maxent_order_ = maxent_order_;
+  v.class_begin_ = class_begin_;
+  v.word_class_ = word_class_;
+  v.max_class_size_ = max_class_size_;
+  v.embed.borrow(embed);
+  v.word_w.borrow(word_w);
+  v.word_b.borrow(word_b);
+  v.maxent.borrow(maxent);
+  v.recurrent = recurrent;
+  v.hidden_bias = hidden_bias;
+  v.class_w = class_w;
+  v.class_b = class_b;
+  return v;
+}
+
 void Model::init_random(std::uint64_t seed) {
   Rng rng(seed);
-  auto fill = [&rng](std::vector<float>& w) {
+  auto fill = [&rng](WeightArray& w) {
     for (auto& x : w) {
       double v = 0;
       for (int k = 0; k < 3; ++k) v += rng.uniform() * 0.2 - 0.1;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "kernels.h"
+#include "weights.h"
 
 namespace rnnlm {
 
@@ -80,21 +81,29 @@ class Model {
   void backward_step(const float* dh, const float* dc, const StepState& st, const float* h_prev,
                      const float* c_prev, float* d_u, float* d_x, float* dh_direct, float* dc_prev) const;
 
+  // A model for one of several training threads: the sparsely written arrays (embeddings,
+  // word layer, max-ent) are borrowed from this model, the densely written ones (recurrent,
+  // hidden bias, class layer) are private copies that the trainer merges back now and then,
+  // so threads do not fight over the cache lines every word writes. Keep `this` alive.
+  Model thread_view();
+
   // Weights, row-major. Public: the trainer updates them in place, Python views them.
-  std::vector<float> embed;        // V x G*H, row w = input of word w for each gate
-  std::vector<float> recurrent;    // G*H x H
-  std::vector<float> hidden_bias;  // G*H
-  std::vector<float> class_w;      // C x H
-  std::vector<float> class_b;      // C
-  std::vector<float> word_w;       // V x H
-  std::vector<float> word_b;       // V
-  std::vector<float> maxent;       // hashed direct connections (may be empty)
+  WeightArray embed;        // V x G*H, row w = input of word w for each gate
+  WeightArray recurrent;    // G*H x H
+  WeightArray hidden_bias;  // G*H
+  WeightArray class_w;      // C x H
+  WeightArray class_b;      // C
+  WeightArray word_w;       // V x H
+  WeightArray word_b;       // V
+  WeightArray maxent;       // hashed direct connections (may be empty)
 
  private:
-  std::int32_t vocab_size_;
-  std::int32_t hidden_;
-  Cell cell_;
-  int maxent_order_;
+  Model() = default;
+
+  std::int32_t vocab_size_ = 0;
+  std::int32_t hidden_ = 0;
+  Cell cell_ = Cell::kSigmoid;
+  int maxent_order_ = 0;
   std::vector<std::int32_t> class_begin_;
   std::vector<std::int32_t> word_class_;
   std::int32_t max_class_size_ = 0;

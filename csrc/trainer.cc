@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <exception>
+#include <memory>
 #include <mutex>
 
 #ifdef _OPENMP
@@ -164,6 +165,38 @@ Model sentence_gradient(const Model& m, const std::int32_t* ids, std::int64_t n)
 
 namespace {
 
+// Words between merges of a thread's private dense weights into the shared model.
+constexpr std::int64_t kDenseSyncWords = 64;
+
+// The densely written arrays of a thread view, and their values at the last merge.
+class DenseSync {
+ public:
+  explicit DenseSync(const Model& view)
+      : base_{view.recurrent, view.hidden_bias, view.class_w, view.class_b} {}
+  // shared += view - base (the thread's progress since the last merge), then the view and
+  // its base take the shared values (everyone else's progress). Races on the shared
+  // arrays lose an update now and then, as Hogwild does.
+  void merge(Model& shared, Model& view) {
+    WeightArray* s[] = {&shared.recurrent, &shared.hidden_bias, &shared.class_w, &shared.class_b};
+    WeightArray* v[] = {&view.recurrent, &view.hidden_bias, &view.class_w, &view.class_b};
+    for (int a = 0; a < 4; ++a) {
+      float* sp = s[a]->data();
+      float* vp = v[a]->data();
+      float* bp = base_[a].data();
+      const std::size_t n = v[a]->size();
+      for (std::size_t i = 0; i < n; ++i) {
+        const float now = sp[i] + (vp[i] - bp[i]);
+        sp[i] = now;
+        vp[i] = now;
+        bp[i] = now;
+      }
+    }
+  }
+
+ private:
+  WeightArray base_[4];
+};
+
 // Per-thread tallies the calling thread reads for progress; one cache line each.
 struct alignas(64) Tally {
   std::atomic<std::int64_t> processed{0};
@@ -189,7 +222,16 @@ EpochStats train_epoch(Model& m, const std::int32_t* ids, const std::int64_t* of
   using Clock = std::chrono::steady_clock;
 
   auto run_shard = [&](int tid, bool reports) {
-    BpttStream stream(m, o);
+    // One thread trains the shared model directly (bit-reproducible); several threads each
+    // train a view with private dense weights, merged every kDenseSyncWords words.
+    std::unique_ptr<Model> view;
+    std::unique_ptr<DenseSync> sync;
+    if (threads > 1) {
+      view = std::make_unique<Model>(m.thread_view());
+      sync = std::make_unique<DenseSync>(*view);
+    }
+    Model& w = view ? *view : m;
+    BpttStream stream(w, o);
     Tally& tally = tallies[static_cast<std::size_t>(tid)];
     double logprob = 0;
     std::int64_t words = 0;
@@ -204,7 +246,8 @@ EpochStats train_epoch(Model& m, const std::int32_t* ids, const std::int64_t* of
       const bool sentence_end = k + 1 == offsets[sentence + 1];
       const std::int32_t in = k == begin ? 0 : ids[k - 1];
       const std::int32_t target = ids[k];
-      const double lp = stream.step(m, m, in, target, sentence_end);
+      const double lp = stream.step(w, w, in, target, sentence_end);
+      if (sync && (k - begin + 1) % kDenseSyncWords == 0) sync->merge(m, w);
       if (target >= 0) {
         if (!std::isfinite(lp)) {
           diverged.store(true);
@@ -236,6 +279,7 @@ EpochStats train_epoch(Model& m, const std::int32_t* ids, const std::int64_t* of
         }
       }
     }
+    if (sync) sync->merge(m, w);
     tally.processed.store(k - begin, std::memory_order_relaxed);
     tally.words.store(words, std::memory_order_relaxed);
     tally.logprob.store(logprob, std::memory_order_relaxed);
