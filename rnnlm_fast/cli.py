@@ -59,7 +59,8 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
                    help="hashed max-ent direct connections: table size in weights, K/M/G suffixes allowed "
                         "(e.g. 2M; rnnlm-0.4b's -direct 2); 0 = none")
     g.add_argument("--direct-order", type=int, default=3, help="n-gram order of the direct connections (default 3)")
-    g.add_argument("--lr", type=float, default=0.1, help="initial learning rate (default 0.1)")
+    g.add_argument("--lr", type=float, default=None,
+                   help="initial learning rate (default by cell: sigmoid 0.1, tanh/relu 0.01, gru 0.02, lstm 0.05)")
     g.add_argument("--beta", type=float, default=1e-6, help="L2 regularisation (default 1e-6)")
     g.add_argument("--bptt", type=int, default=4, help="BPTT steps (default 4; 1 = plain backprop)")
     g.add_argument("--bptt-block", type=int, default=10, help="words between BPTT updates (default 10)")

@@ -29,6 +29,10 @@ log = logging.getLogger("rnnlm_fast")
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
 CELLS = ACTIVATIONS + ("gru", "lstm")
 GATES = {"sigmoid": 1, "tanh": 1, "relu": 1, "gru": 3, "lstm": 4}
+# Initial learning rates that train stably with online SGD: rnnlm-0.4b's 0.1 for sigmoid;
+# tanh and relu pass up to 4x larger errors back through time and blow up at 0.1, as do
+# gated cells with long BPTT (measured on the bundled books and PTB; see README).
+DEFAULT_LR = {"sigmoid": 0.1, "tanh": 0.01, "relu": 0.01, "gru": 0.02, "lstm": 0.05}
 OOV_POLICIES = ("auto", "unk", "penalty")
 LN10 = math.log(10.0)
 _WEIGHTS = ("embed", "recurrent", "hidden_bias", "class_w", "class_b", "word_w", "word_b")
@@ -236,7 +240,7 @@ class RNNLM:
         train: Union[PathLike, Encoded],
         valid: Union[PathLike, Encoded],
         *,
-        lr: float = 0.1,
+        lr: Optional[float] = None,
         beta: float = 1e-6,
         bptt: int = 4,
         bptt_block: int = 10,
@@ -262,8 +266,9 @@ class RNNLM:
         ----------
         train, valid : path or Encoded
             Training and validation text (one sentence per line; ``.gz`` allowed).
-        lr : float
-            Initial learning rate (rnnlm-0.4b's alpha).
+        lr : float, optional
+            Initial learning rate (rnnlm-0.4b's alpha); default by cell: 0.1 for sigmoid
+            (rnnlm-0.4b), 0.01 for tanh and relu, 0.02 for GRU, 0.05 for LSTM.
         beta : float
             L2 regularisation (applied every 10th word, as rnnlm-0.4b).
         bptt, bptt_block : int
@@ -305,7 +310,9 @@ class RNNLM:
         """
         if on_divergence not in ("rollback", "raise"):
             raise ConfigError("on_divergence must be 'rollback' or 'raise'")
-        if not (lr > 0 and math.isfinite(lr)):
+        if lr is None:
+            lr = DEFAULT_LR[self.cell]
+        if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
             raise ConfigError(f"lr must be a positive number, not {lr!r}")
         if min_improvement < 1:
             raise ConfigError("min_improvement must be >= 1")
