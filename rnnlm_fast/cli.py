@@ -209,7 +209,51 @@ def cmd_eval(args: argparse.Namespace) -> int:
     print(f"file {args.text}: {res.sentences} sentences, {res.words} words (with </s>), {res.oov} OOV")
     print(f"log10 prob {res.log10_prob:.2f}  entropy {res.entropy:.4f} bits  "
           f"PPL {res.ppl:.2f}  PPL with OOV {res.ppl_with_oov:.2f}  ({res.words_per_sec:.0f} words/s)")
+    if args.lm_prob:
+        _report_interpolation(model, args)
     return 0
+
+
+def _read_word_probs(path: str, expected: int) -> "np.ndarray":
+    """rnnlm-0.4b's -lm-prob file: the first number of each line is a word's probability."""
+    import numpy as np
+
+    values = []
+    for lineno, line in enumerate(_read_lines(path), 1):
+        fields = line.split()
+        if not fields:
+            raise CorpusError(f"{path}:{lineno}: empty line, expected a probability")
+        try:
+            p = float(fields[0])
+        except ValueError:
+            raise CorpusError(f"{path}:{lineno}: expected a probability, found {fields[0][:40]!r}") from None
+        if not 0.0 <= p <= 1.0:
+            raise CorpusError(f"{path}:{lineno}: probability {p} outside [0, 1]")
+        values.append(p)
+    if len(values) != expected:
+        raise CorpusError(f"{path}: {len(values)} probabilities for {expected} words (every word and </s> needs one)")
+    return np.array(values)
+
+
+def _report_interpolation(model: RNNLM, args: argparse.Namespace) -> None:
+    """rnnlm-0.4b's -lm-prob/-lambda: per-word linear interpolation with another LM."""
+    import numpy as np
+
+    from .nbest import interpolate_word_probs
+
+    if not 0.0 <= args.weight <= 1.0:
+        raise ConfigError(f"--lambda must be in [0, 1], not {args.weight}")
+    enc = model.encode_file(args.text)
+    rnn = model._log10_positions(enc, args.independent, args.threads, "auto", args.oov_penalty)
+    if model.vocab.unk_id < 0:
+        rnn[enc.ids < 0] = -np.inf  # unknown to the RNN: the other LM's share only
+    other = _read_word_probs(args.lm_prob, len(rnn))
+    combined = float(interpolate_word_probs([rnn], [other], args.weight)[0])
+    n = len(rnn)
+    with np.errstate(divide="ignore"):
+        other_log10 = float(np.log10(other).sum())
+    print(f"PPL other {10 ** (-other_log10 / n):.2f}  PPL combine ({args.weight:g} * rnn + "
+          f"{1 - args.weight:g} * other) {10 ** (-combined / n):.2f}")
 
 
 def _read_lines(path: str) -> list[str]:
@@ -321,6 +365,10 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "eval":
             p.add_argument("--per-word", action="store_true", help="also print word<TAB>log10 for every word")
             p.add_argument("--independent", action="store_true", help="reset the state at each sentence")
+            p.add_argument("--lm-prob", help="per-word probabilities of another LM, one per line and word "
+                                             "(</s> included), to interpolate with (rnnlm-0.4b's -lm-prob)")
+            p.add_argument("--lambda", dest="weight", type=float, default=0.5,
+                           help="weight of the RNN in the interpolation (default 0.5)")
         else:
             p.add_argument("--oov", choices=("auto", "unk", "penalty"), default="auto")
             p.add_argument("--carry-state", action="store_true",
