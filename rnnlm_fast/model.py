@@ -312,7 +312,15 @@ class RNNLM:
             raise ConfigError("on_divergence must be 'rollback' or 'raise'")
         if lr is None:
             lr = DEFAULT_LR[self.cell]
-        if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
+        try:  # plain Python values from here on (NumPy scalars do not go into JSON headers)
+            lr, beta, gradient_cutoff, min_improvement = float(lr), float(beta), float(gradient_cutoff), \
+                float(min_improvement)
+            bptt, bptt_block, max_epochs, threads, max_rollbacks = int(bptt), int(bptt_block), int(max_epochs), \
+                int(threads), int(max_rollbacks)
+            independent = bool(independent)
+        except (TypeError, ValueError) as e:
+            raise ConfigError(f"invalid training option: {e}") from None
+        if not (lr > 0 and math.isfinite(lr)):
             raise ConfigError(f"lr must be a positive number, not {lr!r}")
         if min_improvement < 1:
             raise ConfigError("min_improvement must be >= 1")
