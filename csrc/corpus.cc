@@ -7,6 +7,20 @@
 
 namespace rnnlm {
 
+namespace {
+
+// Appends the id of `word` (or `unknown`), counting unknown words.
+inline void append_id(const Vocab& vocab, std::string_view word, std::int32_t unknown, EncodedCorpus& out) {
+  std::int32_t id = vocab.id(word);
+  if (id < 0) {
+    id = unknown;
+    ++out.oov;
+  }
+  out.ids.push_back(id);
+}
+
+}  // namespace
+
 EncodedCorpus encode_file(const Vocab& vocab, const std::string& path, bool map_unknown_to_unk,
                           std::size_t max_line_bytes, const ByteProgress& progress) {
   LineReader reader(path, max_line_bytes);
@@ -14,14 +28,7 @@ EncodedCorpus encode_file(const Vocab& vocab, const std::string& path, bool map_
   std::vector<std::string_view> tokens;
   const std::int32_t unknown = map_unknown_to_unk && vocab.unk_id() >= 0 ? vocab.unk_id() : kOov;
   while (reader.next(tokens)) {
-    for (auto t : tokens) {
-      std::int32_t id = vocab.id(t);
-      if (id < 0) {
-        id = unknown;
-        ++out.oov;
-      }
-      out.ids.push_back(id);
-    }
+    for (auto t : tokens) append_id(vocab, t, unknown, out);
     out.ids.push_back(0);
     out.offsets.push_back(static_cast<std::int64_t>(out.ids.size()));
     if (progress && (reader.line_number() & 0x3FFF) == 0 && !progress(reader.bytes_read())) {
@@ -35,14 +42,7 @@ EncodedCorpus encode_file(const Vocab& vocab, const std::string& path, bool map_
 void encode_words(const Vocab& vocab, const std::vector<std::string>& words, bool map_unknown_to_unk,
                   EncodedCorpus& out) {
   const std::int32_t unknown = map_unknown_to_unk && vocab.unk_id() >= 0 ? vocab.unk_id() : kOov;
-  for (const auto& w : words) {
-    std::int32_t id = vocab.id(w);
-    if (id < 0) {
-      id = unknown;
-      ++out.oov;
-    }
-    out.ids.push_back(id);
-  }
+  for (const auto& w : words) append_id(vocab, w, unknown, out);
   out.ids.push_back(0);
   out.offsets.push_back(static_cast<std::int64_t>(out.ids.size()));
 }

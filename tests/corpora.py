@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 from pathlib import Path
 
 import numpy as np
@@ -33,4 +34,28 @@ def write_corpus(path: Path, n_sentences: int = 200, seed: int = 0, vocab_size: 
             cur = (cur * 7 + 3) % vocab_size if rng.random() < 0.7 else int(rng.integers(vocab_size))
         lines.append(" ".join(sent))
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def sentences(n: int, seed: int) -> list[str]:
+    """A toy grammar over ~30 words: det (adj) noun verb (det noun)."""
+    rng = random.Random(seed)
+    dets = ["the", "a", "some", "every", "this", "that"]
+    adjs = [f"adj{i}" for i in range(6)]
+    nouns = [f"noun{i}" for i in range(10)]
+    verbs = [f"verb{i}" for i in range(8)]
+    out = []
+    for _ in range(n):
+        s = [rng.choice(dets)]
+        if rng.random() < 0.5:
+            s.append(rng.choice(adjs))
+        s += [rng.choice(nouns), rng.choice(verbs)]
+        if rng.random() < 0.7:
+            s += [rng.choice(dets), rng.choice(nouns)]
+        out.append(" ".join(s))
+    return out
+
+
+def write_text(path: Path, lines: list[str]) -> Path:
+    path.write_bytes(("\n".join(lines) + "\n").encode("utf-8"))
     return path

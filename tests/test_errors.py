@@ -11,13 +11,13 @@ import gzip
 import json
 import math
 import os
-import random
 import re
 import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
+from corpora import sentences, write_text
 
 import rnnlm_fast
 import rnnlm_fast._files
@@ -39,31 +39,6 @@ from rnnlm_fast.model_file import _PRELUDE
 
 HIDDEN = 8
 CLASSES = 5
-
-
-# --- generated text --------------------------------------------------------------------
-def sentences(n: int, seed: int) -> list[str]:
-    """A toy grammar over ~30 words: det (adj) noun verb (det noun)."""
-    rng = random.Random(seed)
-    dets = ["the", "a", "some", "every", "this", "that"]
-    adjs = [f"adj{i}" for i in range(6)]
-    nouns = [f"noun{i}" for i in range(10)]
-    verbs = [f"verb{i}" for i in range(8)]
-    out = []
-    for _ in range(n):
-        s = [rng.choice(dets)]
-        if rng.random() < 0.5:
-            s.append(rng.choice(adjs))
-        s += [rng.choice(nouns), rng.choice(verbs)]
-        if rng.random() < 0.7:
-            s += [rng.choice(dets), rng.choice(nouns)]
-        out.append(" ".join(s))
-    return out
-
-
-def write_text(path: Path, lines: list[str]) -> Path:
-    path.write_bytes(("\n".join(lines) + "\n").encode("utf-8"))
-    return path
 
 
 @pytest.fixture(scope="module")
