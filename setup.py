@@ -2,7 +2,8 @@
 
 OpenMP is found by compiling and linking a probe; without it the build is serial (with a
 warning). Kernels are multi-versioned for AVX-512 / AVX2 / baseline x86-64 inside the
-source, so no -march flag is needed; RNNLM_NATIVE=1 adds -march=native for a local build.
+source, so no -march flag is needed; RNNLM_NATIVE=1 adds -march=native for a local build,
+RNNLM_BASELINE=1 builds the baseline kernels only (to test the code older CPUs run).
 """
 
 import os
@@ -40,6 +41,8 @@ omp_compile, omp_link = openmp_flags()
 extra_compile = ["-O3", "-ffp-contract=fast", "-fno-math-errno", *omp_compile]
 if os.environ.get("RNNLM_NATIVE") == "1":
     extra_compile.append("-march=native")
+if os.environ.get("RNNLM_BASELINE") == "1":  # only the baseline kernels: to test what old CPUs run
+    extra_compile.append("-DRNNLM_NO_CLONES")
 if os.environ.get("RNNLM_DEBUG") == "1":
     extra_compile = ["-O1", "-g", "-fsanitize=address,undefined", *omp_compile]
     omp_link = [*omp_link, "-fsanitize=address,undefined"]
