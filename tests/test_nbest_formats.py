@@ -2,34 +2,15 @@
 
 from __future__ import annotations
 
-import importlib
 import math
-import sys
-import types
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-_ROOT = Path(__file__).resolve().parents[1]
+from rnnlm_fast import errors
+from rnnlm_fast import nbest_formats as nf
 
-
-def _import(name: str) -> types.ModuleType:
-    """Import a pure-Python submodule even while the package __init__ cannot be imported.
-
-    The package __init__ may need the compiled extension; these modules do not.
-    """
-    try:
-        return importlib.import_module(f"rnnlm_fast.{name}")
-    except ImportError:
-        pkg = types.ModuleType("rnnlm_fast")
-        pkg.__path__ = [str(_ROOT / "rnnlm_fast")]
-        sys.modules["rnnlm_fast"] = pkg
-        return importlib.import_module(f"rnnlm_fast.{name}")
-
-
-nf = _import("nbest_formats")
-errors = _import("errors")
 NbestFormatError = errors.NbestFormatError
 MissingFileError = errors.MissingFileError
 Hypothesis, NbestList = nf.Hypothesis, nf.NbestList

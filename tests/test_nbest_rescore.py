@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
 import math
-import sys
-import types
 from pathlib import Path
 
 import numpy as np
@@ -13,25 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-_ROOT = Path(__file__).resolve().parents[1]
+from rnnlm_fast import nbest as nb
+from rnnlm_fast import nbest_formats as nf
 
-
-def _import(name: str) -> types.ModuleType:
-    """Import a pure-Python submodule even while the package __init__ cannot be imported.
-
-    The package __init__ may need the compiled extension; these modules do not.
-    """
-    try:
-        return importlib.import_module(f"rnnlm_fast.{name}")
-    except ImportError:
-        pkg = types.ModuleType("rnnlm_fast")
-        pkg.__path__ = [str(_ROOT / "rnnlm_fast")]
-        sys.modules["rnnlm_fast"] = pkg
-        return importlib.import_module(f"rnnlm_fast.{name}")
-
-
-nb = _import("nbest")
-nf = _import("nbest_formats")
 Hypothesis, NbestList, Weights = nf.Hypothesis, nf.NbestList, nb.Weights
 
 DATA = Path("/work/shared/data/nbest/librispeech_espnet_10best")
