@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from corpora import DATA as SHARED_DATA
 
 from rnnlm_fast import errors
 from rnnlm_fast import nbest_formats as nf
@@ -15,7 +16,7 @@ NbestFormatError = errors.NbestFormatError
 MissingFileError = errors.MissingFileError
 Hypothesis, NbestList = nf.Hypothesis, nf.NbestList
 
-DATA = Path("/work/shared/data/nbest/librispeech_espnet_10best")
+DATA = SHARED_DATA / "nbest" / "librispeech_espnet_10best"
 
 
 # --------------------------------------------------------------------------- fixtures

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
+from corpora import DATA as SHARED_DATA
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -15,7 +15,7 @@ from rnnlm_fast import nbest_formats as nf
 
 Hypothesis, NbestList, Weights = nf.Hypothesis, nf.NbestList, nb.Weights
 
-DATA = Path("/work/shared/data/nbest/librispeech_espnet_10best")
+DATA = SHARED_DATA / "nbest" / "librispeech_espnet_10best"
 LN10 = math.log(10.0)
 
 
