@@ -69,6 +69,8 @@ def add_rescore_parser(sub: argparse._SubParsersAction) -> None:
                    help="gamma: added per word outside the LM vocabulary (natural log); tuned with "
                         "--tune-nbest unless given, 0 with --lam unless given")
     p.add_argument("--old-lm-key", default=None, help="score name of the first-pass LM (e.g. 'lm' for Kaldi)")
+    p.add_argument("--second-model", help="another RNNLM whose score is the 'mu' feature (an ensemble of two); "
+                                          "exclusive with --old-lm-key")
     p.add_argument("--case", choices=("keep", "upper", "lower"), default="keep",
                    help="map hypotheses to the model's case before scoring")
     p.add_argument("--oov", choices=("auto", "unk", "penalty"), default="auto")
@@ -82,9 +84,26 @@ def add_rescore_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_rescore)
 
 
+SECOND_LM_KEY = "lm2"
+
+
+def attach_second_lm(model: RNNLM, lists: list[NbestList], **opts) -> None:
+    """Store a second model's natural-log score of every hypothesis as ``scores['lm2']``."""
+    lm2 = score_lists(model, lists, **opts)
+    hyps = [h for nb in lists for h in nb.hyps]
+    for h, value in zip(hyps, lm2.tolist()):
+        h.scores[SECOND_LM_KEY] = value
+
+
 def cmd_rescore(args: argparse.Namespace) -> int:
     vocab = Vocabulary.load(args.vocab) if args.vocab else None
     model = RNNLM.load(args.model, vocab=vocab)
+    second = None
+    if args.second_model:
+        if args.old_lm_key:
+            raise ConfigError("--second-model and --old-lm-key both use the 'mu' feature; give one of them")
+        second = RNNLM.load(args.second_model)
+        args.old_lm_key = SECOND_LM_KEY
     show = not args.quiet and sys.stderr.isatty()
     opts = {"case": args.case, "oov": args.oov, "oov_penalty": args.oov_penalty,
             "carry_state": args.carry_state, "threads": args.threads, "progress": show}
@@ -100,6 +119,8 @@ def cmd_rescore(args: argparse.Namespace) -> int:
         dev = read_nbest(args.tune_nbest, args.tune_format)
         start = time.perf_counter()
         dev_lm = score_lists(model, dev, **opts)
+        if second is not None:
+            attach_second_lm(second, dev, **opts)
         dev_seconds = time.perf_counter() - start
         gamma_grid = None if args.oov_weight is None else [args.oov_weight]
         tuned = tune_weights(dev, dev_lm, read_text(args.tune_refs), old_lm_key=args.old_lm_key,
@@ -112,6 +133,8 @@ def cmd_rescore(args: argparse.Namespace) -> int:
     lists = read_nbest(args.nbest, args.format)
     start = time.perf_counter()
     lm = score_lists(model, lists, **opts)
+    if second is not None:
+        attach_second_lm(second, lists, **opts)
     seconds = time.perf_counter() - start
     n_oov = oov_counts(model, lists, case=args.case)
     refs = read_text(args.refs) if args.refs else None

@@ -153,3 +153,33 @@ def test_oov_counts_match_the_vocabulary(slices: dict, tiny_model: Path):
     want = [sum(w not in model.vocab for w in h.text.split()) for nb in lists for h in nb.hyps]
     np.testing.assert_array_equal(got, want)
     assert got.sum() > 0
+
+
+def test_second_model_is_the_mu_feature(slices: dict, tiny_model: Path, tmp_path: Path, capsys):
+    """--second-model: an ensemble of two RNNLMs, the second one's score weighted by mu."""
+    data = resources.files("rnnlm_fast") / "data"
+    train = str(data / "books.train.txt.gz")
+    vocab = Vocabulary.from_corpus(train, min_count=2, classes=40)
+    other = RNNLM(vocab, hidden=8, seed=5)
+    other.train(train, str(data / "books.valid.txt.gz"), max_epochs=1, threads=1, progress=False)
+    other_path = tmp_path / "other.rnnlm"
+    other.save(other_path)
+    root = slices["root"]
+    report = tmp_path / "r.json"
+    out_nbest = tmp_path / "rescored.tsv"
+    assert main(["rescore", "--model", str(tiny_model), "--second-model", str(other_path),
+                 "--nbest", str(root / "test"), "--refs", str(root / "test.ref"),
+                 "--tune-nbest", str(root / "tune"), "--tune-refs", str(root / "tune.ref"),
+                 "--output-nbest", str(out_nbest), "--report", str(report), "--threads", "1", "--quiet"]) == 0
+    rep = json.loads(report.read_text())
+    assert "mu" in rep["weights"] and rep["weights"]["mu"] >= 0
+    # The rescored lists carry the second model's score of each hypothesis.
+    rescored = read_nbest(out_nbest)
+    texts = [h.text for nb in rescored for h in nb.hyps]
+    lm2 = [h.scores["lm2"] for nb in rescored for h in nb.hyps]
+    expected = other.score(texts, oov="auto") * np.log(10)
+    np.testing.assert_allclose(lm2, expected, rtol=1e-5, atol=1e-4)
+    capsys.readouterr()
+    assert main(["rescore", "--model", str(tiny_model), "--second-model", str(other_path), "--old-lm-key", "lm",
+                 "--nbest", str(root / "test"), "--lam", "0.5", "--quiet"]) == 2
+    assert "--second-model" in capsys.readouterr().err
