@@ -248,3 +248,16 @@ def test_batched_scoring_equals_one_sentence_at_a_time(cell):
     batch = model.score(lines, threads=2)
     alone = np.array([model.score([s])[0] for s in lines])
     assert np.array_equal(batch, alone)
+
+
+def test_saved_files_get_the_usual_permissions(tmp_path, corpus, valid_corpus):
+    """Atomic writes go through a private temporary file; the result must not stay private."""
+    model = trained(corpus, valid_corpus, max_epochs=1)
+    old = os.umask(0o022)
+    try:
+        model.save(tmp_path / "m.rnnlm")
+        model.vocab.save(tmp_path / "v.txt")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "m.rnnlm").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "v.txt").stat().st_mode & 0o777 == 0o644
