@@ -168,33 +168,65 @@ namespace {
 // Words between merges of a thread's private dense weights into the shared model.
 constexpr std::int64_t kDenseSyncWords = 64;
 
+// Locks for merging thread views into the shared dense arrays, one per stripe of
+// kMergeStripe floats: merges must not interleave on the same floats (a read-add-write
+// race would drop a whole 64-word delta), but threads merging different stripes proceed
+// in parallel.
+constexpr std::size_t kMergeStripe = 4096;
+
+class MergeLocks {
+ public:
+  explicit MergeLocks(const Model& m) {
+    const std::size_t sizes[] = {m.recurrent.size(), m.hidden_bias.size(), m.class_w.size(), m.class_b.size()};
+    for (std::size_t n : sizes) {
+      first_.push_back(count_);
+      count_ += (n + kMergeStripe - 1) / kMergeStripe;
+    }
+    locks_ = std::make_unique<std::mutex[]>(count_);
+  }
+  std::mutex& at(int array, std::size_t stripe) { return locks_[first_[static_cast<std::size_t>(array)] + stripe]; }
+  std::size_t count() const { return count_; }
+
+ private:
+  std::vector<std::size_t> first_;
+  std::size_t count_ = 0;
+  std::unique_ptr<std::mutex[]> locks_;
+};
+
 // The densely written arrays of a thread view, and their values at the last merge.
 class DenseSync {
  public:
-  explicit DenseSync(const Model& view)
-      : base_{view.recurrent, view.hidden_bias, view.class_w, view.class_b} {}
+  DenseSync(const Model& view, int tid)
+      : base_{view.recurrent, view.hidden_bias, view.class_w, view.class_b}, tid_(tid) {}
   // shared += view - base (the thread's progress since the last merge), then the view and
-  // its base take the shared values (everyone else's progress). Races on the shared
-  // arrays lose an update now and then, as Hogwild does.
-  void merge(Model& shared, Model& view) {
+  // its base take the shared values (everyone else's progress). Stripe by stripe under
+  // its lock, each thread starting at a different stripe to avoid queueing.
+  void merge(Model& shared, Model& view, MergeLocks& locks) {
     WeightArray* s[] = {&shared.recurrent, &shared.hidden_bias, &shared.class_w, &shared.class_b};
     WeightArray* v[] = {&view.recurrent, &view.hidden_bias, &view.class_w, &view.class_b};
     for (int a = 0; a < 4; ++a) {
-      float* sp = s[a]->data();
-      float* vp = v[a]->data();
-      float* bp = base_[a].data();
       const std::size_t n = v[a]->size();
-      for (std::size_t i = 0; i < n; ++i) {
-        const float now = sp[i] + (vp[i] - bp[i]);
-        sp[i] = now;
-        vp[i] = now;
-        bp[i] = now;
+      const std::size_t stripes = (n + kMergeStripe - 1) / kMergeStripe;
+      for (std::size_t k = 0; k < stripes; ++k) {
+        const std::size_t stripe = (k + static_cast<std::size_t>(tid_)) % stripes;
+        const std::size_t i0 = stripe * kMergeStripe, i1 = std::min(n, i0 + kMergeStripe);
+        float* sp = s[a]->data();
+        float* vp = v[a]->data();
+        float* bp = base_[a].data();
+        std::lock_guard<std::mutex> lock(locks.at(a, stripe));
+        for (std::size_t i = i0; i < i1; ++i) {
+          const float now = sp[i] + (vp[i] - bp[i]);
+          sp[i] = now;
+          vp[i] = now;
+          bp[i] = now;
+        }
       }
     }
   }
 
  private:
   WeightArray base_[4];
+  int tid_;
 };
 
 // Per-thread tallies the calling thread reads for progress; one cache line each.
@@ -221,6 +253,7 @@ EpochStats train_epoch(Model& m, const std::int32_t* ids, const std::int64_t* of
   std::mutex error_mutex;
   using Clock = std::chrono::steady_clock;
 
+  MergeLocks merge_locks(m);
   auto run_shard = [&](int tid, bool reports) {
     // One thread trains the shared model directly (bit-reproducible); several threads each
     // train a view with private dense weights, merged every kDenseSyncWords words.
@@ -228,7 +261,7 @@ EpochStats train_epoch(Model& m, const std::int32_t* ids, const std::int64_t* of
     std::unique_ptr<DenseSync> sync;
     if (threads > 1) {
       view = std::make_unique<Model>(m.thread_view());
-      sync = std::make_unique<DenseSync>(*view);
+      sync = std::make_unique<DenseSync>(*view, tid);
     }
     Model& w = view ? *view : m;
     BpttStream stream(w, o);
@@ -247,7 +280,7 @@ EpochStats train_epoch(Model& m, const std::int32_t* ids, const std::int64_t* of
       const std::int32_t in = k == begin ? 0 : ids[k - 1];
       const std::int32_t target = ids[k];
       const double lp = stream.step(w, w, in, target, sentence_end);
-      if (sync && (k - begin + 1) % kDenseSyncWords == 0) sync->merge(m, w);
+      if (sync && (k - begin + 1) % kDenseSyncWords == 0) sync->merge(m, w, merge_locks);
       if (target >= 0) {
         if (!std::isfinite(lp)) {
           diverged.store(true);
@@ -279,7 +312,7 @@ EpochStats train_epoch(Model& m, const std::int32_t* ids, const std::int64_t* of
         }
       }
     }
-    if (sync) sync->merge(m, w);
+    if (sync) sync->merge(m, w, merge_locks);
     tally.processed.store(k - begin, std::memory_order_relaxed);
     tally.words.store(words, std::memory_order_relaxed);
     tally.logprob.store(logprob, std::memory_order_relaxed);
