@@ -95,6 +95,18 @@ def attach_second_lm(model: RNNLM, lists: list[NbestList], **opts) -> None:
         h.scores[SECOND_LM_KEY] = value
 
 
+def _read_and_score(path: str, fmt: str | None, model: RNNLM, second: RNNLM | None,
+                    opts: dict) -> tuple[list[NbestList], np.ndarray, float]:
+    """Read n-best lists and score them (and with the second model, if any); returns the
+    lists, the natural-log LM scores and the scoring time in seconds."""
+    lists = read_nbest(path, fmt)
+    start = time.perf_counter()
+    lm = score_lists(model, lists, **opts)
+    if second is not None:
+        attach_second_lm(second, lists, **opts)
+    return lists, lm, time.perf_counter() - start
+
+
 def cmd_rescore(args: argparse.Namespace) -> int:
     vocab = Vocabulary.load(args.vocab) if args.vocab else None
     model = RNNLM.load(args.model, vocab=vocab)
@@ -116,12 +128,7 @@ def cmd_rescore(args: argparse.Namespace) -> int:
     elif args.tune_nbest:
         if not args.tune_refs:
             raise ConfigError("--tune-nbest needs --tune-refs")
-        dev = read_nbest(args.tune_nbest, args.tune_format)
-        start = time.perf_counter()
-        dev_lm = score_lists(model, dev, **opts)
-        if second is not None:
-            attach_second_lm(second, dev, **opts)
-        dev_seconds = time.perf_counter() - start
+        dev, dev_lm, dev_seconds = _read_and_score(args.tune_nbest, args.tune_format, model, second, opts)
         gamma_grid = None if args.oov_weight is None else [args.oov_weight]
         tuned = tune_weights(dev, dev_lm, read_text(args.tune_refs), old_lm_key=args.old_lm_key,
                              n_oov=oov_counts(model, dev, case=args.case), gamma_grid=gamma_grid)
@@ -130,12 +137,7 @@ def cmd_rescore(args: argparse.Namespace) -> int:
                             "ser": tuned.ser, "grid_points": tuned.evaluated, "scoring_seconds": dev_seconds}
     else:
         raise ConfigError("give --lam (and --beta/--mu/--oov-weight), or --tune-nbest with --tune-refs")
-    lists = read_nbest(args.nbest, args.format)
-    start = time.perf_counter()
-    lm = score_lists(model, lists, **opts)
-    if second is not None:
-        attach_second_lm(second, lists, **opts)
-    seconds = time.perf_counter() - start
+    lists, lm, seconds = _read_and_score(args.nbest, args.format, model, second, opts)
     n_oov = oov_counts(model, lists, case=args.case)
     refs = read_text(args.refs) if args.refs else None
     one_best, rep = rescore(lists, lm, weights, refs, old_lm_key=args.old_lm_key, n_oov=n_oov)

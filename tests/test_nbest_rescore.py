@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 from corpora import DATA as SHARED_DATA
+from corpora import levenshtein
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,15 +20,6 @@ DATA = SHARED_DATA / "nbest" / "librispeech_espnet_10best"
 LN10 = math.log(10.0)
 
 
-def _levenshtein(ref: list[str], hyp: list[str]) -> int:
-    """Textbook word edit distance, the oracle for the jiwer-based counts."""
-    prev = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, start=1):
-        cur = [i]
-        for j, h in enumerate(hyp, start=1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h)))
-        prev = cur
-    return prev[-1]
 
 
 # --------------------------------------------------------------------------- WER
@@ -62,11 +54,11 @@ def test_wer_rejects_different_utterances():
     st.lists(st.lists(st.sampled_from("abc"), max_size=7), min_size=1, max_size=6),
     st.lists(st.lists(st.sampled_from("abcd"), max_size=7), min_size=1, max_size=6),
 )
-def test_hypothesis_errors_match_levenshtein(refs, hyps):
+def test_hypothesis_errors_matchlevenshtein(refs, hyps):
     n = min(len(refs), len(hyps))
     refs, hyps = refs[:n], hyps[:n]
     got = nb.hypothesis_errors([" ".join(r) for r in refs], [" ".join(h) for h in hyps])
-    assert got.tolist() == [_levenshtein(r, h) for r, h in zip(refs, hyps)]
+    assert got.tolist() == [levenshtein(r, h) for r, h in zip(refs, hyps)]
 
 
 def test_oracle_wer():

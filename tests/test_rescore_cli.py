@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from corpora import data_path
+from corpora import data_path, levenshtein
 
 from rnnlm_fast import RNNLM, Vocabulary
 from rnnlm_fast.cli import main
@@ -22,19 +22,10 @@ from rnnlm_fast.nbest_formats import read_nbest, read_text, write_espnet_nbest, 
 N_TUNE, N_TEST = 30, 30
 
 
-def _levenshtein(ref: list[str], hyp: list[str]) -> int:
-    """Textbook word edit distance: the independent oracle for the report's WER."""
-    prev = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, start=1):
-        cur = [i]
-        for j, h in enumerate(hyp, start=1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h)))
-        prev = cur
-    return prev[-1]
 
 
 def _wer(refs: dict[str, str], hyps: dict[str, str]) -> float:
-    errors = sum(_levenshtein(refs[u].split(), hyps[u].split()) for u in refs)
+    errors = sum(levenshtein(refs[u].split(), hyps[u].split()) for u in refs)
     return errors / sum(len(r.split()) for r in refs.values())
 
 
