@@ -186,13 +186,16 @@ def test_ctrl_c_stops_training_quickly_and_keeps_last_good_weights():
     sent: list[float] = []
 
     def press_ctrl_c():
-        # Like a user: press again if nothing happened (a busy CI machine once missed one).
+        # Like a user: press again if nothing happened.
         time.sleep(0.5)
         while not stopped.is_set() and len(sent) < 10:
             sent.append(time.perf_counter())
             os.kill(os.getpid(), signal.SIGINT)
             stopped.wait(1.0)
 
+    # A shell starts background jobs with SIGINT ignored, and Python then keeps ignoring it:
+    # install Python's own handler so the test does not depend on how pytest was started.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     presser = threading.Thread(target=press_ctrl_c)
     presser.start()
     try:
@@ -201,9 +204,10 @@ def test_ctrl_c_stops_training_quickly_and_keeps_last_good_weights():
     finally:
         stopped.set()
         presser.join()
+        signal.signal(signal.SIGINT, previous)
     latency = time.perf_counter() - sent[-1]
     assert latency < 1.0, latency
-    assert len(sent) <= 2, f"{len(sent)} presses of Ctrl-C were needed"
+    assert len(sent) == 1, f"{len(sent)} presses of Ctrl-C were needed"
     # Interrupted inside the first epoch: the last good weights are the initial ones.
     for name, w in model.weights().items():
         assert np.array_equal(w, before[name]), name
