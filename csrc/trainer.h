@@ -1,7 +1,8 @@
 // One training epoch of online SGD with truncated BPTT (rnnlm-0.4b's algorithm), run in one
 // OpenMP region: each thread streams its own contiguous shard of sentences with its own
-// state, updating the shared weights without locks (Hogwild). The learning-rate schedule
-// across epochs lives in Python (rnnlm_fast/schedule.py), which owns restore and resume.
+// state. Sparse weights are updated in place without locks (Hogwild); the dense ones each
+// thread keeps private and merges every few dozen words. The learning-rate schedule across
+// epochs lives in Python (rnnlm_fast/schedule.py), which owns restore and resume.
 #pragma once
 
 #include <cstdint>
