@@ -304,7 +304,6 @@ PYBIND11_MODULE(_core, mod) {
         o.bptt_block = bptt_block;
         o.independent = independent;
         o.threads = threads;
-        o.validate();
         PythonProgress report(std::move(progress));
         EpochStats st;
         {

@@ -62,8 +62,4 @@ std::vector<std::int64_t> shard_sentences(const std::int64_t* offsets, std::int6
   return bounds;
 }
 
-std::vector<std::int64_t> shard_sentences(const std::vector<std::int64_t>& offsets, int parts) {
-  return shard_sentences(offsets.data(), static_cast<std::int64_t>(offsets.size()) - 1, parts);
-}
-
 }  // namespace rnnlm

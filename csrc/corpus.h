@@ -30,7 +30,6 @@ void encode_words(const Vocab& vocab, const std::vector<std::string>& words, boo
 
 // Splits sentences [0, n) into `parts` contiguous shards of about equal word counts.
 // Returns parts+1 sentence indices.
-std::vector<std::int64_t> shard_sentences(const std::vector<std::int64_t>& offsets, int parts);
 std::vector<std::int64_t> shard_sentences(const std::int64_t* offsets, std::int64_t n_sentences,
                                           int parts);
 

@@ -374,11 +374,4 @@ void clip(float* x, int n, float limit) {
   for (int i = 0; i < n; ++i) x[i] = std::min(std::max(x[i], -limit), limit);
 }
 
-bool all_finite(const float* x, int n) {
-  for (int i = 0; i < n; ++i) {
-    if (!std::isfinite(x[i])) return false;
-  }
-  return true;
-}
-
 }  // namespace rnnlm

@@ -48,7 +48,4 @@ double softmax(float* x, int n);
 // Clips each x[i] into [-limit, limit].
 void clip(float* x, int n, float limit);
 
-// Whether all x[i] are finite.
-bool all_finite(const float* x, int n);
-
 }  // namespace rnnlm
