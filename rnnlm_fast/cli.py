@@ -16,11 +16,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Optional, Sequence
 
+import numpy as np
+
 from . import __version__
 from ._core import DEFAULT_MAX_LINE_BYTES
 from ._files import require_file
 from .errors import ConfigError, CorpusError, MissingFileError, RnnlmError
-from .model import RNNLM, resolve_threads
+from .model import RNNLM, Encoded, resolve_threads
 from .vocab import Vocabulary
 
 log = logging.getLogger("rnnlm_fast")
@@ -197,27 +199,26 @@ def _load(args: argparse.Namespace) -> RNNLM:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     model = _load(args)
+    enc = model.encode_file(args.text)  # once, for the perplexity and the per-word outputs
+    per_word = None
+    if args.per_word or args.lm_prob:
+        per_word = model._log10_positions(enc, args.independent, args.threads, "auto", args.oov_penalty)
     if args.per_word:
-        enc = model.encode_file(args.text)
-        lp = model._log10_positions(enc, args.independent, args.threads, "auto", args.oov_penalty)
         words = model.vocab.words
-        out = sys.stdout
-        for k, (i, p) in enumerate(zip(enc.ids.tolist(), lp.tolist())):
-            out.write(f"{words[i] if i >= 0 else '<OOV>'}\t{p:.6f}\n")
-    res = model.perplexity(args.text, independent=args.independent, threads=args.threads,
+        sys.stdout.write("".join(f"{words[i] if i >= 0 else '<OOV>'}\t{p:.6f}\n"
+                                 for i, p in zip(enc.ids.tolist(), per_word.tolist())))
+    res = model.perplexity(enc, independent=args.independent, threads=args.threads,
                            oov_penalty=args.oov_penalty, progress=not _quiet(args))
     print(f"file {args.text}: {res.sentences} sentences, {res.words} words (with </s>), {res.oov} OOV")
     print(f"log10 prob {res.log10_prob:.2f}  entropy {res.entropy:.4f} bits  "
           f"PPL {res.ppl:.2f}  PPL with OOV {res.ppl_with_oov:.2f}  ({res.words_per_sec:.0f} words/s)")
     if args.lm_prob:
-        _report_interpolation(model, args)
+        _report_interpolation(model, enc, per_word, args)
     return 0
 
 
-def _read_word_probs(path: str, expected: int) -> "np.ndarray":
+def _read_word_probs(path: str, expected: int) -> np.ndarray:
     """rnnlm-0.4b's -lm-prob file: the first number of each line is a word's probability."""
-    import numpy as np
-
     values = []
     for lineno, line in enumerate(_read_lines(path), 1):
         fields = line.split()
@@ -235,16 +236,14 @@ def _read_word_probs(path: str, expected: int) -> "np.ndarray":
     return np.array(values)
 
 
-def _report_interpolation(model: RNNLM, args: argparse.Namespace) -> None:
-    """rnnlm-0.4b's -lm-prob/-lambda: per-word linear interpolation with another LM."""
-    import numpy as np
-
+def _report_interpolation(model: RNNLM, enc: Encoded, per_word: np.ndarray, args: argparse.Namespace) -> None:
+    """rnnlm-0.4b's -lm-prob/-lambda: per-word linear interpolation with another LM, given the
+    RNN's per-word log10 probabilities of the encoded text."""
     from .nbest import interpolate_word_probs
 
     if not 0.0 <= args.weight <= 1.0:
         raise ConfigError(f"--lambda must be in [0, 1], not {args.weight}")
-    enc = model.encode_file(args.text)
-    rnn = model._log10_positions(enc, args.independent, args.threads, "auto", args.oov_penalty)
+    rnn = per_word.copy()
     if model.vocab.unk_id < 0:
         rnn[enc.ids < 0] = -np.inf  # unknown to the RNN: the other LM's share only
     other = _read_word_probs(args.lm_prob, len(rnn))
