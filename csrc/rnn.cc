@@ -85,10 +85,9 @@ Model Model::thread_view() {
   v.word_w.borrow(word_w);
   v.word_b.borrow(word_b);
   v.maxent.borrow(maxent);
-  v.recurrent = recurrent;
-  v.hidden_bias = hidden_bias;
-  v.class_w = class_w;
-  v.class_b = class_b;
+  const auto own = dense_arrays();
+  const auto copy = v.dense_arrays();
+  for (int a = 0; a < kDenseArrays; ++a) *copy[a] = *own[a];
   return v;
 }
 

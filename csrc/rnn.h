@@ -4,6 +4,7 @@
 // scoring a const Model is re-entrant.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -86,6 +87,13 @@ class Model {
   // hidden bias, class layer) are private copies that the trainer merges back now and then,
   // so threads do not fight over the cache lines every word writes. Keep `this` alive.
   Model thread_view();
+
+  // The densely written arrays a thread view keeps private: recurrent, hidden_bias,
+  // class_w, class_b (in that order).
+  static constexpr int kDenseArrays = 4;
+  std::array<WeightArray*, kDenseArrays> dense_arrays() {
+    return {&recurrent, &hidden_bias, &class_w, &class_b};
+  }
 
   // Weights, row-major. Public: the trainer updates them in place, Python views them.
   WeightArray embed;        // V x G*H, row w = input of word w for each gate

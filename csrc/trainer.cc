@@ -176,11 +176,10 @@ constexpr std::size_t kMergeStripe = 4096;
 
 class MergeLocks {
  public:
-  explicit MergeLocks(const Model& m) {
-    const std::size_t sizes[] = {m.recurrent.size(), m.hidden_bias.size(), m.class_w.size(), m.class_b.size()};
-    for (std::size_t n : sizes) {
+  explicit MergeLocks(Model& m) {
+    for (const WeightArray* w : m.dense_arrays()) {
       first_.push_back(count_);
-      count_ += (n + kMergeStripe - 1) / kMergeStripe;
+      count_ += (w->size() + kMergeStripe - 1) / kMergeStripe;
     }
     locks_ = std::make_unique<std::mutex[]>(count_);
   }
@@ -196,15 +195,17 @@ class MergeLocks {
 // The densely written arrays of a thread view, and their values at the last merge.
 class DenseSync {
  public:
-  DenseSync(const Model& view, int tid)
-      : base_{view.recurrent, view.hidden_bias, view.class_w, view.class_b}, tid_(tid) {}
+  DenseSync(Model& view, int tid) : tid_(tid) {
+    const auto arrays = view.dense_arrays();
+    for (int a = 0; a < Model::kDenseArrays; ++a) base_[a] = *arrays[a];
+  }
   // shared += view - base (the thread's progress since the last merge), then the view and
   // its base take the shared values (everyone else's progress). Stripe by stripe under
   // its lock, each thread starting at a different stripe to avoid queueing.
   void merge(Model& shared, Model& view, MergeLocks& locks) {
-    WeightArray* s[] = {&shared.recurrent, &shared.hidden_bias, &shared.class_w, &shared.class_b};
-    WeightArray* v[] = {&view.recurrent, &view.hidden_bias, &view.class_w, &view.class_b};
-    for (int a = 0; a < 4; ++a) {
+    const auto s = shared.dense_arrays();
+    const auto v = view.dense_arrays();
+    for (int a = 0; a < Model::kDenseArrays; ++a) {
       const std::size_t n = v[a]->size();
       const std::size_t stripes = (n + kMergeStripe - 1) / kMergeStripe;
       for (std::size_t k = 0; k < stripes; ++k) {
@@ -225,7 +226,7 @@ class DenseSync {
   }
 
  private:
-  WeightArray base_[4];
+  WeightArray base_[Model::kDenseArrays];
   int tid_;
 };
 
