@@ -294,7 +294,7 @@ PYBIND11_MODULE(_core, mod) {
       "train_epoch",
       [](Model& m, const CArray<std::int32_t>& ids, const CArray<std::int64_t>& offsets, float lr,
          float beta, float gradient_cutoff, int bptt, int bptt_block, bool independent, int threads,
-         py::object progress) {
+         py::object progress, bool return_positions) {
         check_ids(m, ids, offsets);
         TrainOptions o;
         o.lr = lr;
@@ -306,12 +306,16 @@ PYBIND11_MODULE(_core, mod) {
         o.threads = threads;
         PythonProgress report(std::move(progress));
         EpochStats st;
+        std::vector<double> positions(return_positions ? static_cast<std::size_t>(ids.shape(0)) : 0, 0.0);
         {
           py::gil_scoped_release nogil;
           st = train_epoch(m, ids.data(), offsets.data(), offsets.shape(0) - 1, o,
-                           [&](std::int64_t done, double lp) { return report(done, lp); });
+                           [&](std::int64_t done, double lp) { return report(done, lp); },
+                           return_positions ? positions.data() : nullptr);
         }
         py::dict r;
+        if (return_positions) r["positions"] = py::array_t<double>(static_cast<py::ssize_t>(positions.size()),
+                                                                 positions.data());
         r["logprob"] = st.logprob;
         r["words"] = st.words;
         r["processed"] = st.processed;
@@ -331,7 +335,9 @@ PYBIND11_MODULE(_core, mod) {
       py::arg("model"), py::arg("ids"), py::arg("offsets"), py::arg("lr") = 0.1f, py::arg("beta") = 1e-6f,
       py::arg("gradient_cutoff") = 15.0f, py::arg("bptt") = 4, py::arg("bptt_block") = 10,
       py::arg("independent") = false, py::arg("threads") = 1, py::arg("progress") = py::none(),
-      "One epoch of online SGD with truncated BPTT over the sentences; updates the model in place.");
+      py::arg("return_positions") = false,
+      "One epoch of online SGD with truncated BPTT over the sentences; updates the model in place. "
+      "With return_positions, also ln P of every position before its update ('positions').");
 
   mod.def(
       "score_positions",

@@ -241,7 +241,7 @@ struct alignas(64) Tally {
 
 EpochStats train_epoch(Model& m, const std::int32_t* ids, const std::int64_t* offsets,
                        std::int64_t n_sentences, const TrainOptions& o,
-                       const TrainProgress& progress) {
+                       const TrainProgress& progress, double* position_logprob) {
   o.validate();
   const int threads = static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(o.threads, n_sentences)));
   const auto shards = shard_sentences(offsets, n_sentences, threads);
@@ -281,6 +281,7 @@ EpochStats train_epoch(Model& m, const std::int32_t* ids, const std::int64_t* of
       const std::int32_t in = k == begin ? 0 : ids[k - 1];
       const std::int32_t target = ids[k];
       const double lp = stream.step(w, w, in, target, sentence_end);
+      if (position_logprob) position_logprob[k] = target >= 0 ? lp : 0.0;
       if (sync && (k - begin + 1) % kDenseSyncWords == 0) sync->merge(m, w, merge_locks);
       if (target >= 0) {
         if (!std::isfinite(lp)) {

@@ -40,10 +40,12 @@ using TrainProgress = std::function<bool(std::int64_t, double)>;
 
 // Trains `m` for one pass over sentences [0, n_sentences). Sentence i is
 // ids[offsets[i] .. offsets[i+1]); ids are checked by the caller to lie in [-1, V).
+// When `position_logprob` is given, ln P of each position, computed before the update it
+// causes, is stored there (0 where the target is not scored): dynamic evaluation reads it.
 // Throws ConfigError; other engine errors from a worker are rethrown after the region.
 EpochStats train_epoch(Model& m, const std::int32_t* ids, const std::int64_t* offsets,
                        std::int64_t n_sentences, const TrainOptions& o,
-                       const TrainProgress& progress);
+                       const TrainProgress& progress, double* position_logprob = nullptr);
 
 // The gradient of ln P(sentence) with full BPTT (no truncation, no clipping below 1e30)
 // for one sentence `ids` (ending with </s>) from the reset state: the C++ half of the

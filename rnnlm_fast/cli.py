@@ -199,16 +199,15 @@ def _load(args: argparse.Namespace) -> RNNLM:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     model = _load(args)
-    enc = model.encode_file(args.text)  # once, for the perplexity and the per-word outputs
-    per_word = None
-    if args.per_word or args.lm_prob:
-        per_word = model._log10_positions(enc, args.independent, args.threads, "auto", args.oov_penalty)
+    enc = model.encode_file(args.text)
+    res = model.perplexity(enc, independent=args.independent, threads=args.threads, oov_penalty=args.oov_penalty,
+                           dynamic=args.dynamic, per_word=bool(args.per_word or args.lm_prob),
+                           progress=not _quiet(args))
+    per_word = res.word_log10
     if args.per_word:
         words = model.vocab.words
         sys.stdout.write("".join(f"{words[i] if i >= 0 else '<OOV>'}\t{p:.6f}\n"
                                  for i, p in zip(enc.ids.tolist(), per_word.tolist())))
-    res = model.perplexity(enc, independent=args.independent, threads=args.threads,
-                           oov_penalty=args.oov_penalty, progress=not _quiet(args))
     print(f"file {args.text}: {res.sentences} sentences, {res.words} words (with </s>), {res.oov} OOV")
     print(f"log10 prob {res.log10_prob:.2f}  entropy {res.entropy:.4f} bits  "
           f"PPL {res.ppl:.2f}  PPL with OOV {res.ppl_with_oov:.2f}  ({res.words_per_sec:.0f} words/s)")
@@ -364,6 +363,9 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "eval":
             p.add_argument("--per-word", action="store_true", help="also print word<TAB>log10 for every word")
             p.add_argument("--independent", action="store_true", help="reset the state at each sentence")
+            p.add_argument("--dynamic", type=float, default=0.0, metavar="LR",
+                           help="dynamic evaluation (rnnlm-0.4b's -dynamic): keep training a copy of the model "
+                                "on the text as it is scored, with this learning rate (default 0: static)")
             p.add_argument("--lm-prob", help="per-word probabilities of another LM, one per line and word "
                                              "(</s> included), to interpolate with (rnnlm-0.4b's -lm-prob)")
             p.add_argument("--lambda", dest="weight", type=float, default=0.5,

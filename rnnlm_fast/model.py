@@ -92,6 +92,9 @@ class PerplexityResult:
     oov: int
     sentences: int
     seconds: float = 0.0
+    # log10 of every position (</s> included), unknown words as in ppl_with_oov; only with
+    # perplexity(..., per_word=True)
+    word_log10: Optional[np.ndarray] = field(default=None, repr=False)
 
     @property
     def words_per_sec(self) -> float:
@@ -460,6 +463,29 @@ class RNNLM:
             if bar is not None:
                 bar.close()
 
+    def _dynamic_positions(self, enc: Encoded, independent: bool, lr: float, progress: bool) -> np.ndarray:
+        """ln P of every position under dynamic evaluation, on a copy of the weights."""
+        if len(enc.ids) == 0:
+            return np.zeros(0)
+        opts = self.train_options
+        adapted = self._core.copy()
+        bar = make_bar(progress, len(enc.ids), f"dynamic evaluation lr {lr:g}")
+        try:
+            stats = _core.train_epoch(
+                adapted, enc.mapped, enc.offsets, lr, float(opts.get("beta", 1e-6)),
+                float(opts.get("gradient_cutoff", 15.0)), int(opts.get("bptt", 4)), int(opts.get("bptt_block", 10)),
+                independent, 1, training_callback(bar), return_positions=True,
+            )
+        finally:
+            if bar is not None:
+                bar.close()
+        if stats["interrupted"]:
+            raise KeyboardInterrupt("dynamic evaluation interrupted")
+        if stats["diverged"]:
+            raise DivergenceError(f"dynamic evaluation diverged (NaN/Inf) at word {stats['diverged_at']} with "
+                                  f"learning rate {lr:g}; use a smaller dynamic learning rate")
+        return stats["positions"]
+
     def _oov_policy(self, oov: str) -> str:
         if oov not in OOV_POLICIES:
             raise ConfigError(f"oov must be one of {OOV_POLICIES}, not {oov!r}")
@@ -477,15 +503,32 @@ class RNNLM:
         return lp
 
     def perplexity(self, path: Union[PathLike, Encoded], *, independent: bool = False, threads: int = 1,
-                   oov_penalty: float = -5.0, progress: bool = False) -> PerplexityResult:
+                   oov_penalty: float = -5.0, dynamic: float = 0.0, per_word: bool = False,
+                   progress: bool = False) -> PerplexityResult:
         """Perplexity of a text file, ``</s>`` included, as rnnlm-0.4b reports it.
 
         The hidden state is carried across sentences unless ``independent``; the result does
         not depend on ``threads``.
+
+        ``dynamic`` > 0 is rnnlm-0.4b's ``-dynamic``: a copy of the model keeps learning from
+        the text as it scores it (each word is scored, then trained on with that learning
+        rate, the model's BPTT settings and L2), so later words benefit from earlier ones.
+        The model itself is left unchanged; the pass is sequential (one thread).
+
+        ``per_word`` also returns the log10 probability of every position in ``word_log10``.
         """
         enc = path if isinstance(path, Encoded) else self.encode_file(path, progress=progress)
+        try:
+            dynamic = float(dynamic)
+        except (TypeError, ValueError):
+            raise ConfigError(f"dynamic must be a learning rate (a number >= 0), not {dynamic!r}") from None
+        if not (dynamic >= 0 and math.isfinite(dynamic)):
+            raise ConfigError(f"dynamic must be a learning rate (a number >= 0), not {dynamic!r}")
         start = time.perf_counter()
-        ln = self._score_positions(enc, independent, threads, progress)
+        if dynamic > 0:
+            ln = self._dynamic_positions(enc, independent, dynamic, progress)
+        else:
+            ln = self._score_positions(enc, independent, threads, progress)
         seconds = time.perf_counter() - start
         known = enc.ids >= 0
         n = int(known.sum())
@@ -494,11 +537,16 @@ class RNNLM:
             log10_all = float(ln.sum()) / LN10
         else:
             log10_all = log10_known + oov_penalty * enc.oov
+        word_log10 = None
+        if per_word:
+            word_log10 = ln / LN10
+            if self.vocab.unk_id < 0:
+                word_log10[~known] = oov_penalty
         return PerplexityResult(
             ppl=_power(10.0, -log10_known / max(n, 1)),
             ppl_with_oov=_power(10.0, -log10_all / max(len(enc.ids), 1)),
             log10_prob=log10_known, entropy=-log10_known / max(n, 1) * math.log2(10),
-            words=n, oov=enc.oov, sentences=enc.sentences, seconds=seconds,
+            words=n, oov=enc.oov, sentences=enc.sentences, seconds=seconds, word_log10=word_log10,
         )
 
     def score(self, sentences: Sequence[str], *, independent: bool = True, oov: str = "auto",

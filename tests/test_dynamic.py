@@ -1,0 +1,97 @@
+"""Dynamic evaluation (rnnlm-0.4b's -dynamic): the model keeps learning from the text it scores."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from corpora import write_corpus
+
+from rnnlm_fast import RNNLM, Vocabulary, _core
+from rnnlm_fast.cli import main
+from rnnlm_fast.errors import ConfigError, DivergenceError
+
+
+@pytest.fixture
+def model(corpus, valid_corpus) -> RNNLM:
+    vocab = Vocabulary.from_corpus(corpus, classes=8)
+    m = RNNLM(vocab, hidden=16, seed=1)
+    m.train(corpus, valid_corpus, max_epochs=2, bptt=3, bptt_block=5, progress=False)
+    return m
+
+
+def test_dynamic_zero_is_static(model, valid_corpus):
+    static = model.perplexity(valid_corpus, per_word=True)
+    same = model.perplexity(valid_corpus, dynamic=0.0, per_word=True)
+    assert same.ppl == static.ppl
+    assert np.array_equal(same.word_log10, static.word_log10)
+
+
+@pytest.mark.parametrize("independent", [False, True])
+def test_dynamic_adapts_and_leaves_the_model_unchanged(model, tmp_path, independent):
+    text = write_corpus(tmp_path / "long.txt", 400, seed=3)
+    before = {k: v.copy() for k, v in model.weights().items()}
+    static = model.perplexity(text, independent=independent, per_word=True)
+    dyn = model.perplexity(text, independent=independent, dynamic=0.05, per_word=True)
+    for k, v in model.weights().items():
+        assert np.array_equal(v, before[k]), k
+    # the first word is scored before any update; later ones by the adapted copy
+    assert dyn.word_log10[0] == pytest.approx(static.word_log10[0], abs=1e-9)
+    assert not np.allclose(dyn.word_log10[5:], static.word_log10[5:])
+    # an under-trained model gains from learning the (same-distribution) text as it goes
+    assert dyn.ppl < static.ppl
+    assert dyn.words == static.words and dyn.sentences == static.sentences
+    # log10_prob and word_log10 agree
+    assert dyn.log10_prob == pytest.approx(float(dyn.word_log10.sum()), rel=1e-9)
+
+
+def test_each_sentence_is_scored_by_the_model_trained_on_the_text_before_it(model, tmp_path):
+    """Independent sentences: the first word of sentence j under dynamic evaluation equals its
+    static score under a copy trained (one epoch, same lr and BPTT) on sentences 0..j-1."""
+    text = write_corpus(tmp_path / "t.txt", 6, seed=5)
+    lines = text.read_text().splitlines()
+    dyn = model.perplexity(text, independent=True, dynamic=0.05, per_word=True).word_log10
+    starts = np.cumsum([0] + [len(line.split()) + 1 for line in lines])
+    path = tmp_path / "m.rnnlm"
+    model.save(path)
+    opts = model.train_options
+    for j in (1, 3, 5):
+        adapted = RNNLM.load(path)
+        enc = adapted.encode_sentences(lines[:j])
+        _core.train_epoch(adapted._core, enc.mapped, enc.offsets, 0.05, opts["beta"], opts["gradient_cutoff"],
+                          opts["bptt"], opts["bptt_block"], True, 1)
+        first = adapted.word_logprobs(lines[j])[0]
+        assert first == pytest.approx(dyn[starts[j]], abs=1e-6), j
+        assert first != pytest.approx(model.word_logprobs(lines[j])[0], abs=1e-6)
+
+
+@pytest.mark.parametrize("bad", [-0.1, float("nan"), float("inf"), "fast"])
+def test_bad_dynamic_rate_is_a_config_error(model, valid_corpus, bad):
+    with pytest.raises(ConfigError, match="dynamic"):
+        model.perplexity(valid_corpus, dynamic=bad)
+
+
+def test_runaway_dynamic_rate_raises_divergence(model, valid_corpus):
+    with pytest.raises(DivergenceError, match="smaller dynamic learning rate"):
+        model.perplexity(valid_corpus, dynamic=1e30)
+
+
+def test_cli_eval_dynamic(tmp_path, capsys, model, valid_corpus):
+    path = tmp_path / "m.rnnlm"
+    model.save(path)
+    ppl = {}
+    for rate in ("0", "0.1"):
+        assert main(["eval", "--model", str(path), "--text", str(valid_corpus), "--dynamic", rate, "--quiet"]) == 0
+        out = capsys.readouterr().out
+        ppl[rate] = float(re.search(r"PPL ([0-9.]+)", out).group(1))
+    assert ppl["0"] == pytest.approx(model.perplexity(valid_corpus).ppl, rel=1e-4)
+    assert ppl["0.1"] == pytest.approx(model.perplexity(valid_corpus, dynamic=0.1).ppl, rel=1e-4)
+    assert ppl["0.1"] != pytest.approx(ppl["0"], rel=1e-3)
+    # --per-word lines are the dynamic scores, and they add up to the reported log10 prob
+    assert main(["eval", "--model", str(path), "--text", str(valid_corpus), "--dynamic", "0.1", "--per-word",
+                 "--quiet"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    values = [float(line.split("\t")[1]) for line in out if "\t" in line]
+    expected = model.perplexity(valid_corpus, dynamic=0.1, per_word=True).word_log10
+    assert np.allclose(values, expected, atol=1e-6)
