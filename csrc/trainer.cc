@@ -26,9 +26,10 @@ void TrainOptions::validate() const {
   if (bptt < 1 || bptt > 1000) throw ConfigError("bptt must be in 1..1000");
   if (bptt_block < 1 || bptt_block > 1000) throw ConfigError("bptt_block must be in 1..1000");
   if (threads < 1 || threads > 4096) throw ConfigError("threads must be in 1..4096");
+  if (!(dropout >= 0 && dropout < 1)) throw ConfigError("dropout must be in [0, 1)");
 }
 
-BpttStream::BpttStream(const Model& m, const TrainOptions& o)
+BpttStream::BpttStream(const Model& m, const TrainOptions& o, int stream_id)
     : o_(o),
       hidden_(m.hidden()),
       gates_(m.gates()),
@@ -36,7 +37,8 @@ BpttStream::BpttStream(const Model& m, const TrainOptions& o)
       capacity_(max_steps_ + 2),
       out_(m),
       ngram_(m.maxent_order()),
-      reset_value_(m.reset_value()) {
+      reset_value_(m.reset_value()),
+      rng_(o.seed + 0x9E3779B97F4A7C15ull * static_cast<std::uint64_t>(stream_id)) {
   const std::size_t H = static_cast<std::size_t>(hidden_), G = static_cast<std::size_t>(gates_);
   const std::size_t K = static_cast<std::size_t>(capacity_), S = static_cast<std::size_t>(max_steps_);
   hist_h_.assign(K * H, 0.0f);
@@ -54,6 +56,10 @@ BpttStream::BpttStream(const Model& m, const TrainOptions& o)
   dh_direct_.assign(H, 0.0f);
   dc_.assign(H, 0.0f);
   dc_prev_.assign(H, 0.0f);
+  if (o.dropout > 0) {
+    drop_mask_.assign(H, 0.0f);
+    drop_h_.assign(H, 0.0f);
+  }
   reset();
 }
 
@@ -87,8 +93,12 @@ double BpttStream::step(const Model& m, Model& dst, std::int32_t in, std::int32_
   const float keep = counter_ % 10 == 0 ? 1.0f - o_.lr * o_.l2 : 1.0f;
   double lp = 0;
   if (target >= 0) {
-    lp = output_forward(m, st.h, target, ngram_.data(), out_);
-    output_backward_update(m, dst, st.h, target, out_, o_.lr, keep, 1.0f - o_.lr * o_.l2, e);
+    const float* h_out = o_.dropout > 0 ? dropped_out(st.h) : st.h;
+    lp = output_forward(m, h_out, target, ngram_.data(), out_);
+    output_backward_update(m, dst, h_out, target, out_, o_.lr, keep, 1.0f - o_.lr * o_.l2, e);
+    if (o_.dropout > 0) {
+      for (int i = 0; i < hidden_; ++i) e[i] *= drop_mask_[i];
+    }
     clip(e, hidden_, o_.gradient_cutoff);
   }
   ++n_;
@@ -96,6 +106,15 @@ double BpttStream::step(const Model& m, Model& dst, std::int32_t in, std::int32_
     backprop_through_time(m, dst, static_cast<int>(std::min<std::int64_t>(max_steps_, n_)), keep);
   }
   return lp;
+}
+
+const float* BpttStream::dropped_out(const float* h) {
+  const float scale = 1.0f / (1.0f - o_.dropout);
+  for (int i = 0; i < hidden_; ++i) {
+    drop_mask_[i] = rng_.uniform() < o_.dropout ? 0.0f : scale;
+    drop_h_[i] = h[i] * drop_mask_[i];
+  }
+  return drop_h_.data();
 }
 
 void BpttStream::backprop_through_time(const Model& m, Model& dst, int n_steps, float keep) {
@@ -265,7 +284,7 @@ EpochStats train_epoch(Model& m, const std::int32_t* ids, const std::int64_t* of
       sync = std::make_unique<DenseSync>(*view, tid);
     }
     Model& w = view ? *view : m;
-    BpttStream stream(w, o);
+    BpttStream stream(w, o, tid);
     Tally& tally = tallies[static_cast<std::size_t>(tid)];
     double logprob = 0;
     std::int64_t words = 0;

@@ -21,6 +21,8 @@ struct TrainOptions {
   int bptt = 4;                  // steps of backpropagation through time (1 = plain BP)
   int bptt_block = 10;           // words between BPTT updates
   bool independent = false;      // reset the state at each sentence
+  float dropout = 0.0f;          // drop rate of the hidden units feeding the output layer
+  std::uint64_t seed = 1;        // of the dropout masks (each stream derives its own)
   int threads = 1;
   void validate() const;  // throws ConfigError
 };
@@ -55,7 +57,8 @@ Model sentence_gradient(const Model& m, const std::int32_t* ids, std::int64_t n)
 // One stream of training: the state history and BPTT buffers of one thread.
 class BpttStream {
  public:
-  BpttStream(const Model& m, const TrainOptions& o);
+  // `stream_id` tells the dropout masks of parallel streams apart.
+  BpttStream(const Model& m, const TrainOptions& o, int stream_id = 0);
   // Back to the reset state; forgets the history.
   void reset();
   // Processes the transition in -> target (target < 0: not scored, no output update).
@@ -85,11 +88,16 @@ class BpttStream {
   std::vector<float> hist_tc_;         // LSTM tanh(c)
   std::vector<float> hist_e_;          // output error reaching the hidden layer at time t
   std::vector<std::int32_t> hist_in_;  // input word at time t
+  // Applies a fresh dropout mask to h (into drop_h_); returns what the output layer reads.
+  const float* dropped_out(const float* h);
+
   std::vector<float> d_u_, d_x_, x_, e_, e_prev_, dh_direct_, dc_, dc_prev_;
+  std::vector<float> drop_mask_, drop_h_;  // dropout: 0 or 1/(1-p) per unit, and h masked
   StepScratch step_scratch_;
   OutputScratch out_;
   NgramHistory ngram_;
   float reset_value_;
+  Rng rng_;  // dropout masks
   std::int64_t n_ = 0;        // steps since the last reset
   std::int64_t counter_ = 0;  // steps since the stream began (decay and block timing)
 };

@@ -48,7 +48,10 @@ _EDGE = 1 << 20
 # The options a checkpoint records and resume passes back to RNNLM.train, with their types.
 OPTIONS = {"lr": float, "beta": float, "bptt": int, "bptt_block": int, "independent": bool,
            "gradient_cutoff": float, "min_improvement": float, "max_epochs": int, "threads": int,
-           "on_divergence": str, "max_rollbacks": int}
+           "on_divergence": str, "max_rollbacks": int, "dropout": float}
+# Options added after version 1 checkpoints were first written, with the value that older
+# checkpoints imply.
+OPTION_DEFAULTS = {"dropout": 0.0}
 
 
 def _typed(value: Any, kind: type) -> bool:
@@ -125,6 +128,8 @@ def _check_state(path: Path, state: Any) -> dict[str, Any]:
         raise CheckpointError(f"{path}: checkpoint version {state.get('version')!r}, this rnnlm-fast reads "
                               f"{CHECKPOINT_VERSION}")
     sched, opts, data = state.get("schedule"), state.get("options"), state.get("data")
+    if isinstance(opts, dict):
+        opts = state["options"] = {**OPTION_DEFAULTS, **opts}
     fields = {"lr": float, "min_improvement": float, "max_epochs": int, "epoch": int, "halving": bool,
               "previous_logprob": float, "done": bool}
     ok = (isinstance(sched, dict) and set(sched) == set(fields)

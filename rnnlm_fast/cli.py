@@ -68,6 +68,8 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--bptt-block", type=int, default=10, help="words between BPTT updates (default 10)")
     g.add_argument("--independent", action="store_true", help="reset the hidden state at each sentence")
     g.add_argument("--gradient-cutoff", type=float, default=15.0)
+    g.add_argument("--dropout", type=float, default=0.0,
+                   help="drop rate of the hidden units feeding the output layer while training (default 0)")
     g.add_argument("--min-improvement", type=float, default=1.003)
     g.add_argument("--max-epochs", type=int, default=100)
     g.add_argument("--seed", type=int, default=1)
@@ -98,7 +100,7 @@ def _train_and_report(args: argparse.Namespace, train: str, valid: str, vocab: O
         log.info("resumed %s from %s after %d epoch records", model, checkpoint, len(model.history))
         return model
     model.train(train, valid, lr=args.lr, beta=args.beta, bptt=args.bptt, bptt_block=args.bptt_block,
-                independent=args.independent, gradient_cutoff=args.gradient_cutoff,
+                independent=args.independent, gradient_cutoff=args.gradient_cutoff, dropout=args.dropout,
                 min_improvement=args.min_improvement, max_epochs=args.max_epochs, threads=args.threads,
                 on_divergence=args.on_divergence, progress=not _quiet(args), callback=report,
                 checkpoint=checkpoint)

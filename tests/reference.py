@@ -231,8 +231,12 @@ class ReferenceRNNLM:
 
     # --- rnnlm-0.4b's online training ---------------------------------------------
     def train_epoch(self, ids, offsets, *, lr=0.1, beta=1e-6, gradient_cutoff=15.0, bptt=4, bptt_block=10,
-                    independent=False) -> float:
-        """One epoch in place; returns the sum of ln P over scored words."""
+                    independent=False, dropout=0.0, seed=1) -> float:
+        """One epoch in place; returns the sum of ln P over scored words. ``dropout`` masks the
+        hidden units feeding the output layer, drawn from the engine's splitmix64 stream."""
+        rng_state = seed & M64
+        p = float(np.float32(dropout))
+        scale = float(np.float32(1.0) / (np.float32(1.0) - np.float32(dropout)))
         max_steps = 1 if bptt <= 1 else max(1, bptt + bptt_block - 2)
         ends = set(int(o) - 1 for o in offsets[1:])
         counter = 0
@@ -252,7 +256,15 @@ class ReferenceRNNLM:
             keep = 1.0 - lr * beta if counter % 10 == 0 else 1.0
             e = np.zeros(self.H)
             if target >= 0:
-                lp, e = self._output_gradient(h, target, history, None, lr, keep, 1.0 - lr * beta, update=True)
+                mask = np.ones(self.H)
+                if dropout > 0:
+                    for i in range(self.H):
+                        draw = (mix(rng_state) >> 11) * 2.0 ** -53
+                        rng_state = (rng_state + 0x9E3779B97F4A7C15) & M64
+                        mask[i] = 0.0 if draw < p else scale
+                lp, e = self._output_gradient(h * mask, target, history, None, lr, keep, 1.0 - lr * beta,
+                                              update=True)
+                e = e * mask
                 logprob += lp
                 e = np.clip(e, -gradient_cutoff, gradient_cutoff)
             states.append((h, c, cache))

@@ -52,15 +52,16 @@ def data(tmp_path):
     return train, valid, Vocabulary.from_corpus(train, classes=4)
 
 
-@pytest.mark.parametrize("stop_at", [1, 3, 6])
-def test_interrupted_and_resumed_run_is_bit_identical(tmp_path, data, stop_at):
+@pytest.mark.parametrize("stop_at,dropout", [(1, 0.0), (3, 0.0), (6, 0.0), (3, 0.25)])
+def test_interrupted_and_resumed_run_is_bit_identical(tmp_path, data, stop_at, dropout):
     train, valid, vocab = data
+    opts = {**OPTS, "dropout": dropout}
     full = RNNLM(vocab, hidden=8, seed=3)
-    full.train(train, valid, progress=False, **OPTS)
+    full.train(train, valid, progress=False, **opts)
     ckpt = tmp_path / "run.ckpt"
     part = RNNLM(vocab, hidden=8, seed=3)
     with pytest.raises(Stop):
-        part.train(train, valid, progress=False, checkpoint=ckpt, callback=stop_after(stop_at), **OPTS)
+        part.train(train, valid, progress=False, checkpoint=ckpt, callback=stop_after(stop_at), **opts)
     resumed = RNNLM.resume(ckpt, train, valid, progress=False)
     assert weights_equal(resumed, full)
     assert [(r.epoch, r.lr, r.valid_entropy, r.kept) for r in resumed.history] == \

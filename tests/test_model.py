@@ -265,3 +265,27 @@ def test_saved_files_get_the_usual_permissions(tmp_path, corpus, valid_corpus):
         os.umask(old)
     assert (tmp_path / "m.rnnlm").stat().st_mode & 0o777 == 0o644
     assert (tmp_path / "v.txt").stat().st_mode & 0o777 == 0o644
+
+
+def test_dropout_training_is_seeded_and_recorded(corpus, valid_corpus, tmp_path):
+    a = trained(corpus, valid_corpus, seed=7, dropout=0.3)
+    b = trained(corpus, valid_corpus, seed=7, dropout=0.3)
+    plain = trained(corpus, valid_corpus, seed=7)
+    for name, w in a.weights().items():
+        assert np.array_equal(w, b.weights()[name]), name
+    assert not np.array_equal(a.weights()["word_w"], plain.weights()["word_w"])
+    assert a.train_options["dropout"] == 0.3
+    path = tmp_path / "d.rnnlm"
+    a.save(path)
+    assert RNNLM.load(path).train_options["dropout"] == 0.3
+    # scoring never drops units: it is deterministic and matches the saved model
+    assert a.perplexity(valid_corpus).ppl == RNNLM.load(path).perplexity(valid_corpus).ppl
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.0, 1.5, float("nan")])
+def test_bad_dropout_is_a_config_error(corpus, valid_corpus, bad):
+    from rnnlm_fast.errors import ConfigError
+
+    model = RNNLM(Vocabulary.from_corpus(corpus, classes=8), hidden=8)
+    with pytest.raises(ConfigError, match="dropout"):
+        model.train(corpus, valid_corpus, dropout=bad, progress=False)
