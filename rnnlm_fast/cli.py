@@ -45,7 +45,7 @@ def _add_vocab_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("vocabulary")
     g.add_argument("--min-count", type=int, default=1, help="rarer words become <unk> (default 1)")
     g.add_argument("--max-size", type=int, default=0, help="keep at most this many words (0 = all)")
-    g.add_argument("--classes", type=int, default=100, help="word classes of the factored softmax (default 100)")
+    g.add_argument("--classes", type=int, default=None, help="word classes of the factored softmax (default 100)")
     g.add_argument("--class-method", choices=("sqrt", "frequency"), default="sqrt",
                    help="rnnlm-0.4b's sqrt-frequency binning (default) or plain frequency ('old classes')")
     g.add_argument("--max-line-bytes", type=int, default=DEFAULT_MAX_LINE_BYTES,
@@ -73,7 +73,7 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--min-improvement", type=float, default=1.003)
     g.add_argument("--max-epochs", type=int, default=100)
     g.add_argument("--seed", type=int, default=1)
-    g.add_argument("--threads", type=int, default=1, help="training threads (0 = all cores; default 1)")
+    g.add_argument("--threads", type=int, default=None, help="training threads (0 = all cores; default 1)")
     g.add_argument("--on-divergence", choices=("rollback", "raise"), default="rollback")
 
 
@@ -397,8 +397,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
-    args.classes_given = "--classes" in argv
-    args.threads_given = "--threads" in argv
+    # Options whose absence matters (a vocabulary file's or a checkpoint's value then wins)
+    # default to None; any spelling (--threads 2, --threads=2, an abbreviation) counts as given.
+    for name, default in (("classes", 100), ("threads", 1)):
+        setattr(args, f"{name}_given", getattr(args, name, None) is not None)
+        if getattr(args, name, default) is None:
+            setattr(args, name, default)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s: %(message)s")
     try:

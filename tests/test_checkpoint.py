@@ -280,3 +280,27 @@ def test_cli_checkpoint_is_never_reused_or_replaced_silently(tmp_path, capsys):
     assert main(base + ["--checkpoint", str(out), "--overwrite"]) == 2
     assert "same file" in capsys.readouterr().err
     assert main(base + ["--no-checkpoint", "--overwrite"]) == 0 and not ckpt.exists()
+
+
+@pytest.mark.parametrize("spelling,expected", [([], None), (["--threads", "2"], 2), (["--threads=2"], 2),
+                                               (["--thread", "2"], 2)])
+def test_cli_resume_overrides_threads_only_when_given(tmp_path, data, monkeypatch, spelling, expected):
+    from rnnlm_fast.cli import main
+
+    train, valid, vocab = data
+    ckpt = tmp_path / "m.rnnlm.ckpt"
+    with pytest.raises(Stop):
+        RNNLM(vocab, hidden=8, seed=3).train(train, valid, progress=False, checkpoint=ckpt, callback=stop_after(1),
+                                             **OPTS)
+    seen = []
+    real = RNNLM.resume.__func__
+
+    def spy(cls, *args, **kw):
+        seen.append(kw.get("threads"))
+        return real(cls, *args, **kw)
+
+    monkeypatch.setattr(RNNLM, "resume", classmethod(spy))
+    argv = ["train", "--train", str(train), "--valid", str(valid), "--output", str(tmp_path / "m.rnnlm"),
+            "--resume", "--quiet"] + spelling
+    assert main(argv) == 0
+    assert seen == [expected]
