@@ -131,6 +131,23 @@ def test_train(capsys, data, tmp_path):
         np.testing.assert_array_equal(w, model.weights()[k])
 
 
+def test_train_dropout_option_reaches_the_model(capsys, data, tmp_path):
+    out = tmp_path / "lm.rnnlm"
+    rc, _, err = run(capsys, "train", "--train", str(data["train"]), "--valid", str(data["valid"]),
+                     "--output", str(out), "--hidden", HIDDEN, "--classes", CLASSES, "--max-epochs", "2",
+                     "--cell", "gru", "--dropout", "0.25", "--quiet")
+    assert rc == 0, err
+    model = RNNLM.load(out)
+    assert model.train_options["dropout"] == 0.25
+    api = RNNLM(model.vocab, hidden=int(HIDDEN), cell="gru", seed=1)
+    api.train(data["train"], data["valid"], max_epochs=2, dropout=0.25, progress=False)
+    for k, w in api.weights().items():
+        np.testing.assert_array_equal(w, model.weights()[k])
+    rc, out_, err = run(capsys, "train", "--train", str(data["train"]), "--valid", str(data["valid"]),
+                        "--output", str(tmp_path / "x.rnnlm"), "--dropout", "1.0", "--quiet")
+    assert_one_line_error(rc, out_, err, "dropout", "[0, 1)")
+
+
 def test_train_with_vocab_file(capsys, data, tmp_path):
     vocab_file = tmp_path / "v.txt"
     Vocabulary.from_corpus([data["train"], data["test"]], classes=3).save(vocab_file)
