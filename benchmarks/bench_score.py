@@ -50,3 +50,18 @@ def test_score_nbest(benchmark, model, sentences, threads):
            classes=model.n_classes)
     if benchmark.stats is not None:
         benchmark.extra_info["sentences_per_sec"] = round(len(sentences) / benchmark.stats.stats.mean, 1)
+
+
+@pytest.fixture(scope="module")
+def ptb_valid(model, ptb_dir):
+    return model.encode_file(ptb_dir / "valid.txt")
+
+
+def test_dynamic_evaluation(benchmark, model, ptb_valid):
+    """rnnlm-0.4b's -dynamic: score and train on each word (one thread, sequential by nature);
+    compare with the static one-thread scoring speed above."""
+    benchmark.group = "score: dynamic evaluation of ptb/valid.txt"
+    result = benchmark.pedantic(model.perplexity, args=(ptb_valid,), kwargs={"dynamic": 0.005}, rounds=2,
+                                iterations=1)
+    assert result.words > 0
+    record(benchmark, len(ptb_valid.ids), threads=1, hidden=model.hidden, classes=model.n_classes, dynamic=0.005)
