@@ -294,7 +294,7 @@ PYBIND11_MODULE(_core, mod) {
       "train_epoch",
       [](Model& m, const CArray<std::int32_t>& ids, const CArray<std::int64_t>& offsets, float lr,
          float beta, float gradient_cutoff, int bptt, int bptt_block, bool independent, int threads,
-         py::object progress, bool return_positions, float dropout, std::uint64_t seed) {
+         py::object progress, bool return_positions, float dropout, float input_dropout, std::uint64_t seed) {
         check_ids(m, ids, offsets);
         TrainOptions o;
         o.lr = lr;
@@ -305,6 +305,7 @@ PYBIND11_MODULE(_core, mod) {
         o.independent = independent;
         o.threads = threads;
         o.dropout = dropout;
+        o.input_dropout = input_dropout;
         o.seed = seed;
         PythonProgress report(std::move(progress));
         EpochStats st;
@@ -337,7 +338,8 @@ PYBIND11_MODULE(_core, mod) {
       py::arg("model"), py::arg("ids"), py::arg("offsets"), py::arg("lr") = 0.1f, py::arg("beta") = 1e-6f,
       py::arg("gradient_cutoff") = 15.0f, py::arg("bptt") = 4, py::arg("bptt_block") = 10,
       py::arg("independent") = false, py::arg("threads") = 1, py::arg("progress") = py::none(),
-      py::arg("return_positions") = false, py::arg("dropout") = 0.0f, py::arg("seed") = 1,
+      py::arg("return_positions") = false, py::arg("dropout") = 0.0f, py::arg("input_dropout") = 0.0f,
+      py::arg("seed") = 1,
       "One epoch of online SGD with truncated BPTT over the sentences; updates the model in place. "
       "With return_positions, also ln P of every position before its update ('positions').");
 

@@ -27,6 +27,7 @@ void TrainOptions::validate() const {
   if (bptt_block < 1 || bptt_block > 1000) throw ConfigError("bptt_block must be in 1..1000");
   if (threads < 1 || threads > 4096) throw ConfigError("threads must be in 1..4096");
   if (!(dropout >= 0 && dropout < 1)) throw ConfigError("dropout must be in [0, 1)");
+  if (!(input_dropout >= 0 && input_dropout < 1)) throw ConfigError("input_dropout must be in [0, 1)");
 }
 
 BpttStream::BpttStream(const Model& m, const TrainOptions& o, int stream_id)
@@ -84,8 +85,11 @@ double BpttStream::step(const Model& m, Model& dst, std::int32_t in, std::int32_
   ++counter_;
   const std::int64_t t = n_;
   StepState st = state_at(t);
-  m.forward_step(in, h_at(t - 1), hist_c_.empty() ? nullptr : c_at(t - 1), st, step_scratch_);
-  hist_in_[slot(t)] = in;
+  // Word-level input dropout: the step sees no input word (its embedding row is neither
+  // read nor updated); the direct connections still see the true history.
+  const std::int32_t fed = o_.input_dropout > 0 && in >= 0 && rng_.uniform() < o_.input_dropout ? -1 : in;
+  m.forward_step(fed, h_at(t - 1), hist_c_.empty() ? nullptr : c_at(t - 1), st, step_scratch_);
+  hist_in_[slot(t)] = fed;
   ngram_.push(in);
   float* e = e_at(t);
   std::fill(e, e + hidden_, 0.0f);

@@ -22,6 +22,7 @@ struct TrainOptions {
   int bptt_block = 10;           // words between BPTT updates
   bool independent = false;      // reset the state at each sentence
   float dropout = 0.0f;          // drop rate of the hidden units feeding the output layer
+  float input_dropout = 0.0f;    // rate at which a step's input word is dropped (no embedding)
   std::uint64_t seed = 1;        // of the dropout masks (each stream derives its own)
   int threads = 1;
   void validate() const;  // throws ConfigError

@@ -48,10 +48,11 @@ _EDGE = 1 << 20
 # The options a checkpoint records and resume passes back to RNNLM.train, with their types.
 OPTIONS = {"lr": float, "beta": float, "bptt": int, "bptt_block": int, "independent": bool,
            "gradient_cutoff": float, "min_improvement": float, "max_epochs": int, "threads": int,
-           "on_divergence": str, "max_rollbacks": int, "dropout": float}
+           "on_divergence": str, "max_rollbacks": int, "dropout": float,
+           "input_dropout": float}
 # Options added after version 1 checkpoints were first written, with the value that older
 # checkpoints imply.
-OPTION_DEFAULTS = {"dropout": 0.0}
+OPTION_DEFAULTS = {"dropout": 0.0, "input_dropout": 0.0}
 
 
 def _typed(value: Any, kind: type) -> bool:

@@ -70,6 +70,9 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--gradient-cutoff", type=float, default=15.0)
     g.add_argument("--dropout", type=float, default=0.0,
                    help="drop rate of the hidden units feeding the output layer while training (default 0)")
+    g.add_argument("--input-dropout", type=float, default=0.0,
+                   help="rate at which a training step's input word is dropped (word-level embedding dropout; "
+                        "default 0)")
     g.add_argument("--min-improvement", type=float, default=1.003)
     g.add_argument("--max-epochs", type=int, default=100)
     g.add_argument("--seed", type=int, default=1)
@@ -101,6 +104,7 @@ def _train_and_report(args: argparse.Namespace, train: str, valid: str, vocab: O
         return model
     model.train(train, valid, lr=args.lr, beta=args.beta, bptt=args.bptt, bptt_block=args.bptt_block,
                 independent=args.independent, gradient_cutoff=args.gradient_cutoff, dropout=args.dropout,
+                input_dropout=args.input_dropout,
                 min_improvement=args.min_improvement, max_epochs=args.max_epochs, threads=args.threads,
                 on_divergence=args.on_divergence, progress=not _quiet(args), callback=report,
                 checkpoint=checkpoint)

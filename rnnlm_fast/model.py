@@ -256,6 +256,7 @@ class RNNLM:
         independent: bool = False,
         gradient_cutoff: float = 15.0,
         dropout: float = 0.0,
+        input_dropout: float = 0.0,
         min_improvement: float = 1.003,
         max_epochs: int = 100,
         threads: int = 1,
@@ -291,6 +292,10 @@ class RNNLM:
             Drop rate of the hidden units that feed the output layer while training (inverted
             dropout; the recurrent path is left intact, as in Zaremba et al. 2014). 0 (the
             default, rnnlm-0.4b) disables it; it pays off for large gated models.
+        input_dropout : float
+            Word-level input dropout while training: the rate at which a step's input word is
+            replaced by no input (its embedding row neither read nor updated), as embedding
+            dropout (Gal and Ghahramani 2016); the direct connections still see the word.
         min_improvement : float
             Relative validation improvement below which the learning rate is halved.
         max_epochs : int
@@ -327,8 +332,9 @@ class RNNLM:
         if lr is None:
             lr = DEFAULT_LR[self.cell]
         try:  # plain Python values from here on (NumPy scalars do not go into JSON headers)
-            lr, beta, gradient_cutoff, min_improvement, dropout = float(lr), float(beta), float(gradient_cutoff), \
-                float(min_improvement), float(dropout)
+            lr, beta, gradient_cutoff, min_improvement = float(lr), float(beta), float(gradient_cutoff), \
+                float(min_improvement)
+            dropout, input_dropout = float(dropout), float(input_dropout)
             bptt, bptt_block, max_epochs, threads, max_rollbacks = int(bptt), int(bptt_block), int(max_epochs), \
                 int(threads), int(max_rollbacks)
             independent = bool(independent)
@@ -338,19 +344,22 @@ class RNNLM:
             raise ConfigError(f"lr must be a positive number, not {lr!r}")
         if not 0.0 <= dropout < 1.0:
             raise ConfigError(f"dropout must be in [0, 1), not {dropout!r}")
+        if not 0.0 <= input_dropout < 1.0:
+            raise ConfigError(f"input_dropout must be in [0, 1), not {input_dropout!r}")
         if min_improvement < 1:
             raise ConfigError("min_improvement must be >= 1")
         if max_epochs < 1:
             raise ConfigError("max_epochs must be >= 1")
         options = dict(lr=lr, beta=beta, bptt=bptt, bptt_block=bptt_block, independent=independent,
-                       gradient_cutoff=gradient_cutoff, dropout=dropout, min_improvement=min_improvement,
-                       max_epochs=max_epochs,
+                       gradient_cutoff=gradient_cutoff, dropout=dropout, input_dropout=input_dropout,
+                       min_improvement=min_improvement, max_epochs=max_epochs,
                        threads=threads, on_divergence=on_divergence, max_rollbacks=max_rollbacks)
         threads = resolve_threads(threads)
         tr = train if isinstance(train, Encoded) else self.encode_file(train, progress=progress)
         va = valid if isinstance(valid, Encoded) else self.encode_file(valid, progress=progress)
         self.train_options = dict(lr=lr, beta=beta, bptt=bptt, bptt_block=bptt_block, independent=independent,
-                                  gradient_cutoff=gradient_cutoff, dropout=dropout, min_improvement=min_improvement,
+                                  gradient_cutoff=gradient_cutoff, dropout=dropout, input_dropout=input_dropout,
+                                  min_improvement=min_improvement,
                                   max_epochs=max_epochs)
         saver = None
         if checkpoint is not None:
@@ -380,7 +389,8 @@ class RNNLM:
                 stats = _core.train_epoch(
                     self._core, tr.mapped, tr.offsets, schedule.lr, beta, gradient_cutoff, bptt, bptt_block,
                     independent, threads, training_callback(bar),
-                    dropout=dropout, seed=_epoch_seed(self.seed, schedule.epoch, rollbacks),
+                    dropout=dropout, input_dropout=input_dropout,
+                    seed=_epoch_seed(self.seed, schedule.epoch, rollbacks),
                 )
             finally:
                 if bar is not None:

@@ -231,7 +231,7 @@ class ReferenceRNNLM:
 
     # --- rnnlm-0.4b's online training ---------------------------------------------
     def train_epoch(self, ids, offsets, *, lr=0.1, beta=1e-6, gradient_cutoff=15.0, bptt=4, bptt_block=10,
-                    independent=False, dropout=0.0, seed=1) -> float:
+                    independent=False, dropout=0.0, input_dropout=0.0, seed=1) -> float:
         """One epoch in place; returns the sum of ln P over scored words. ``dropout`` masks the
         hidden units feeding the output layer, drawn from the engine's splitmix64 stream."""
         rng_state = seed & M64
@@ -251,8 +251,13 @@ class ReferenceRNNLM:
             word_in = 0 if k == 0 else int(ids[k - 1])
             target = int(ids[k])
             counter += 1
+            history = self._push(history, word_in)  # the true word, even when dropped below
+            if input_dropout > 0 and word_in >= 0:
+                draw = (mix(rng_state) >> 11) * 2.0 ** -53
+                rng_state = (rng_state + 0x9E3779B97F4A7C15) & M64
+                if draw < float(np.float32(input_dropout)):
+                    word_in = -1
             h, c, cache = self.step(word_in, states[-1][0], states[-1][1])
-            history = self._push(history, word_in)
             keep = 1.0 - lr * beta if counter % 10 == 0 else 1.0
             e = np.zeros(self.H)
             if target >= 0:

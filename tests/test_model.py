@@ -289,3 +289,17 @@ def test_bad_dropout_is_a_config_error(corpus, valid_corpus, bad):
     model = RNNLM(Vocabulary.from_corpus(corpus, classes=8), hidden=8)
     with pytest.raises(ConfigError, match="dropout"):
         model.train(corpus, valid_corpus, dropout=bad, progress=False)
+
+
+def test_input_dropout_is_seeded_and_recorded(corpus, valid_corpus):
+    a = trained(corpus, valid_corpus, seed=7, input_dropout=0.2)
+    b = trained(corpus, valid_corpus, seed=7, input_dropout=0.2)
+    plain = trained(corpus, valid_corpus, seed=7)
+    for name, w in a.weights().items():
+        assert np.array_equal(w, b.weights()[name]), name
+    assert not np.array_equal(a.weights()["embed"], plain.weights()["embed"])
+    assert a.train_options["input_dropout"] == 0.2
+    from rnnlm_fast.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="input_dropout"):
+        RNNLM(a.vocab, hidden=8).train(corpus, valid_corpus, input_dropout=1.0, progress=False)

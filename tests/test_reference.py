@@ -138,19 +138,20 @@ def test_training_epoch_matches_reference(tmp_path, activation, bptt, block, ind
     assert not np.allclose(start.weights()["recurrent"], model.weights()["recurrent"])
 
 
-@pytest.mark.parametrize("activation", ["sigmoid", "gru", "lstm"])
-@pytest.mark.parametrize("dropout", [0.3, 0.6])
-def test_training_epoch_with_dropout_matches_reference(tmp_path, activation, dropout):
+@pytest.mark.parametrize("activation", ["sigmoid", "gru", "lstm", "gru+direct"])
+@pytest.mark.parametrize("dropout,input_dropout", [(0.3, 0.0), (0.6, 0.0), (0.0, 0.3), (0.4, 0.25)])
+def test_training_epoch_with_dropout_matches_reference(tmp_path, activation, dropout, input_dropout):
     model = small_model(tmp_path, activation)
     ref = reference_of(model)
     enc = model.encode_sentences(["w1 w2 w3 w4", "w5 w6 w1", "w2 w2 w2 w9 w1 w0 w3", "w7 w8 w9 w1 w2 w3 w4"])
-    opts = dict(lr=0.1, beta=1e-3, gradient_cutoff=15.0, bptt=3, bptt_block=5, independent=False)
-    stats = _core.train_epoch(model._core, enc.mapped, enc.offsets, threads=1, dropout=dropout, seed=12345, **opts)
-    expected_logprob = ref.train_epoch(enc.mapped, enc.offsets, dropout=dropout, seed=12345, **opts)
+    opts = dict(lr=0.1, beta=1e-3, gradient_cutoff=15.0, bptt=3, bptt_block=5, independent=False,
+                dropout=dropout, input_dropout=input_dropout)
+    stats = _core.train_epoch(model._core, enc.mapped, enc.offsets, threads=1, seed=12345, **opts)
+    expected_logprob = ref.train_epoch(enc.mapped, enc.offsets, seed=12345, **opts)
     assert abs(stats["logprob"] - expected_logprob) < 1e-4 * abs(expected_logprob)
     for name, w in model.weights().items():
         np.testing.assert_allclose(w, ref.w[name], rtol=1e-4, atol=1e-5, err_msg=name)
     # the masks matter: the same epoch without dropout ends elsewhere
     plain = small_model(tmp_path, activation)
-    _core.train_epoch(plain._core, enc.mapped, enc.offsets, threads=1, **opts)
+    _core.train_epoch(plain._core, enc.mapped, enc.offsets, threads=1, **{**opts, "dropout": 0, "input_dropout": 0})
     assert not np.allclose(plain.weights()["word_w"], model.weights()["word_w"], atol=1e-5)
