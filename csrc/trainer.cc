@@ -207,7 +207,6 @@ class MergeLocks {
     locks_ = std::make_unique<std::mutex[]>(count_);
   }
   std::mutex& at(int array, std::size_t stripe) { return locks_[first_[static_cast<std::size_t>(array)] + stripe]; }
-  std::size_t count() const { return count_; }
 
  private:
   std::vector<std::size_t> first_;
@@ -304,7 +303,7 @@ EpochStats train_epoch(Model& m, const std::int32_t* ids, const std::int64_t* of
       const std::int32_t in = k == begin ? 0 : ids[k - 1];
       const std::int32_t target = ids[k];
       const double lp = stream.step(w, w, in, target, sentence_end);
-      if (position_logprob) position_logprob[k] = target >= 0 ? lp : 0.0;
+      if (position_logprob) position_logprob[k] = lp;  // 0 when the target is not scored
       if (sync && (k - begin + 1) % kDenseSyncWords == 0) sync->merge(m, w, merge_locks);
       if (target >= 0) {
         if (!std::isfinite(lp)) {

@@ -544,11 +544,12 @@ class RNNLM:
         """
         enc = path if isinstance(path, Encoded) else self.encode_file(path, progress=progress)
         try:
-            dynamic = float(dynamic)
+            rate = float(dynamic)
         except (TypeError, ValueError):
-            raise ConfigError(f"dynamic must be a learning rate (a number >= 0), not {dynamic!r}") from None
-        if not (dynamic >= 0 and math.isfinite(dynamic)):
+            rate = math.nan
+        if not (rate >= 0 and math.isfinite(rate)):
             raise ConfigError(f"dynamic must be a learning rate (a number >= 0), not {dynamic!r}")
+        dynamic = rate
         start = time.perf_counter()
         if dynamic > 0:
             ln = self._dynamic_positions(enc, independent, dynamic, progress)

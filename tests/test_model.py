@@ -267,39 +267,27 @@ def test_saved_files_get_the_usual_permissions(tmp_path, corpus, valid_corpus):
     assert (tmp_path / "v.txt").stat().st_mode & 0o777 == 0o644
 
 
-def test_dropout_training_is_seeded_and_recorded(corpus, valid_corpus, tmp_path):
-    a = trained(corpus, valid_corpus, seed=7, dropout=0.3)
-    b = trained(corpus, valid_corpus, seed=7, dropout=0.3)
+@pytest.mark.parametrize("option,value,changed", [("dropout", 0.3, "word_w"), ("input_dropout", 0.2, "embed")])
+def test_dropout_training_is_seeded_and_recorded(corpus, valid_corpus, tmp_path, option, value, changed):
+    a = trained(corpus, valid_corpus, seed=7, **{option: value})
+    b = trained(corpus, valid_corpus, seed=7, **{option: value})
     plain = trained(corpus, valid_corpus, seed=7)
     for name, w in a.weights().items():
         assert np.array_equal(w, b.weights()[name]), name
-    assert not np.array_equal(a.weights()["word_w"], plain.weights()["word_w"])
-    assert a.train_options["dropout"] == 0.3
+    assert not np.array_equal(a.weights()[changed], plain.weights()[changed])
+    assert a.train_options[option] == value
     path = tmp_path / "d.rnnlm"
     a.save(path)
-    assert RNNLM.load(path).train_options["dropout"] == 0.3
-    # scoring never drops units: it is deterministic and matches the saved model
+    assert RNNLM.load(path).train_options[option] == value
+    # scoring never drops anything: it is deterministic and matches the saved model
     assert a.perplexity(valid_corpus).ppl == RNNLM.load(path).perplexity(valid_corpus).ppl
 
 
+@pytest.mark.parametrize("option", ["dropout", "input_dropout"])
 @pytest.mark.parametrize("bad", [-0.1, 1.0, 1.5, float("nan")])
-def test_bad_dropout_is_a_config_error(corpus, valid_corpus, bad):
+def test_bad_dropout_is_a_config_error(corpus, valid_corpus, option, bad):
     from rnnlm_fast.errors import ConfigError
 
     model = RNNLM(Vocabulary.from_corpus(corpus, classes=8), hidden=8)
-    with pytest.raises(ConfigError, match="dropout"):
-        model.train(corpus, valid_corpus, dropout=bad, progress=False)
-
-
-def test_input_dropout_is_seeded_and_recorded(corpus, valid_corpus):
-    a = trained(corpus, valid_corpus, seed=7, input_dropout=0.2)
-    b = trained(corpus, valid_corpus, seed=7, input_dropout=0.2)
-    plain = trained(corpus, valid_corpus, seed=7)
-    for name, w in a.weights().items():
-        assert np.array_equal(w, b.weights()[name]), name
-    assert not np.array_equal(a.weights()["embed"], plain.weights()["embed"])
-    assert a.train_options["input_dropout"] == 0.2
-    from rnnlm_fast.errors import ConfigError
-
-    with pytest.raises(ConfigError, match="input_dropout"):
-        RNNLM(a.vocab, hidden=8).train(corpus, valid_corpus, input_dropout=1.0, progress=False)
+    with pytest.raises(ConfigError, match=f"^{option} must be"):
+        model.train(corpus, valid_corpus, progress=False, **{option: bad})
