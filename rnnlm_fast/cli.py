@@ -22,7 +22,7 @@ from . import __version__
 from ._core import DEFAULT_MAX_LINE_BYTES
 from ._files import require_file
 from .errors import ConfigError, CorpusError, MissingFileError, RnnlmError
-from .model import RNNLM, Encoded, resolve_threads
+from .model import RNNLM, resolve_threads
 from .vocab import Vocabulary
 
 log = logging.getLogger("rnnlm_fast")
@@ -61,6 +61,9 @@ def _add_train_options(p: argparse.ArgumentParser) -> None:
                    help="hashed max-ent direct connections: table size in weights, K/M/G suffixes allowed "
                         "(e.g. 2M; rnnlm-0.4b's -direct 2); 0 = none")
     g.add_argument("--direct-order", type=int, default=3, help="n-gram order of the direct connections (default 3)")
+    g.add_argument("--backward", action="store_true",
+                   help="train a backward model: each sentence is read from its last word to its first "
+                        "(a rescoring partner for a forward model, see --second-model)")
     g.add_argument("--lr", type=float, default=None,
                    help="initial learning rate (default by cell: sigmoid 0.1, tanh/relu 0.01, gru 0.02, lstm 0.05)")
     g.add_argument("--beta", type=float, default=1e-6, help="L2 regularisation (default 1e-6)")
@@ -89,7 +92,7 @@ def _train_and_report(args: argparse.Namespace, train: str, valid: str, vocab: O
     """Train a new model (with checkpoints when ``checkpoint``), or resume from ``checkpoint``."""
     if not resume:
         model = RNNLM(vocab, hidden=args.hidden, cell=args.cell, seed=args.seed, direct=args.direct,
-                      direct_order=args.direct_order)
+                      direct_order=args.direct_order, direction="backward" if args.backward else "forward")
         log.info("model: %s, %d parameters", model, model.n_parameters())
 
     def report(r) -> None:
@@ -205,20 +208,25 @@ def _load(args: argparse.Namespace) -> RNNLM:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     model = _load(args)
+    if args.lm_prob and model.backward:
+        # P(w | following words) mixed word by word with P(w | preceding words) is no distribution
+        raise ConfigError(f"--lm-prob interpolates word by word with a left-to-right LM; "
+                          f"'{args.model}' is a backward model")
     enc = model.encode_file(args.text)
     res = model.perplexity(enc, independent=args.independent, threads=args.threads, oov_penalty=args.oov_penalty,
                            dynamic=args.dynamic, per_word=bool(args.per_word or args.lm_prob),
                            progress=not _quiet(args))
     per_word = res.word_log10
+    ids = enc.in_text_order(enc.ids)
     if args.per_word:
         words = model.vocab.words
         sys.stdout.write("".join(f"{words[i] if i >= 0 else '<OOV>'}\t{p:.6f}\n"
-                                 for i, p in zip(enc.ids.tolist(), per_word.tolist())))
+                                 for i, p in zip(ids.tolist(), per_word.tolist())))
     print(f"file {args.text}: {res.sentences} sentences, {res.words} words (with </s>), {res.oov} OOV")
     print(f"log10 prob {res.log10_prob:.2f}  entropy {res.entropy:.4f} bits  "
           f"PPL {res.ppl:.2f}  PPL with OOV {res.ppl_with_oov:.2f}  ({res.words_per_sec:.0f} words/s)")
     if args.lm_prob:
-        _report_interpolation(model, enc, per_word, args)
+        _report_interpolation(model, ids, per_word, args)
     return 0
 
 
@@ -241,16 +249,16 @@ def _read_word_probs(path: str, expected: int) -> np.ndarray:
     return np.array(values)
 
 
-def _report_interpolation(model: RNNLM, enc: Encoded, per_word: np.ndarray, args: argparse.Namespace) -> None:
+def _report_interpolation(model: RNNLM, ids: np.ndarray, per_word: np.ndarray, args: argparse.Namespace) -> None:
     """rnnlm-0.4b's -lm-prob/-lambda: per-word linear interpolation with another LM, given the
-    RNN's per-word log10 probabilities of the encoded text."""
+    RNN's per-word log10 probabilities of the text and its word ids (-1 = unknown)."""
     from .nbest import interpolate_word_probs
 
     if not 0.0 <= args.weight <= 1.0:
         raise ConfigError(f"--lambda must be in [0, 1], not {args.weight}")
     rnn = per_word.copy()
     if model.vocab.unk_id < 0:
-        rnn[enc.ids < 0] = -np.inf  # unknown to the RNN: the other LM's share only
+        rnn[ids < 0] = -np.inf  # unknown to the RNN: the other LM's share only
     other = _read_word_probs(args.lm_prob, len(rnn))
     combined = float(interpolate_word_probs([rnn], [other], args.weight)[0])
     n = len(rnn)
@@ -313,7 +321,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     prefix = f"{args.prefix} " if args.prefix else ""
     for sentence in model.generate(args.n, prefix=args.prefix, max_words=args.max_words,
                                    temperature=args.temperature, seed=args.seed):
-        print(prefix + sentence)
+        print(f"{sentence} {args.prefix}".strip() if model.backward else prefix + sentence)
     return 0
 
 

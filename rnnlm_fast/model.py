@@ -34,6 +34,7 @@ GATES = {"sigmoid": 1, "tanh": 1, "relu": 1, "gru": 3, "lstm": 4}
 # gated cells with long BPTT (measured on the bundled books and PTB; see README).
 DEFAULT_LR = {"sigmoid": 0.1, "tanh": 0.01, "relu": 0.01, "gru": 0.02, "lstm": 0.05}
 OOV_POLICIES = ("auto", "unk", "penalty")
+DIRECTIONS = ("forward", "backward")
 LN10 = math.log(10.0)
 _WEIGHTS = ("embed", "recurrent", "hidden_bias", "class_w", "class_b", "word_w", "word_b")
 
@@ -109,10 +110,27 @@ class Encoded:
     offsets: np.ndarray
     oov: int
     mapped: np.ndarray = field(repr=False, default=None)  # ids with unknown words as <unk>
+    # For a backward model the words of each sentence are stored last to first (``</s>`` stays
+    # at the end); ``order[i]`` is the text position of stored position i (its own inverse).
+    order: Optional[np.ndarray] = field(repr=False, default=None)
 
     @property
     def sentences(self) -> int:
         return len(self.offsets) - 1
+
+    def in_text_order(self, per_position: np.ndarray) -> np.ndarray:
+        """Per-position values (in stored order) rearranged into the text's word order."""
+        return per_position if self.order is None else per_position[self.order]
+
+
+def _reversal(offsets: np.ndarray) -> np.ndarray:
+    """The permutation that reverses the words of every sentence, keeping each final </s>."""
+    n = int(offsets[-1])
+    lengths = np.diff(offsets)
+    sentence = np.repeat(np.arange(len(lengths)), lengths)
+    position = np.arange(n, dtype=np.int64)
+    last = offsets[1:][sentence] - 1  # the </s> of each position's sentence
+    return np.where(position == last, position, offsets[:-1][sentence] + last - 1 - position)
 
 
 def _epoch_seed(seed: int, epoch: int, rollbacks: int) -> int:
@@ -141,6 +159,11 @@ class RNNLM:
         preceding words), as rnnlm-0.4b's ``-direct-order``.
     seed : int
         Seeds the initial weights (rnnlm-0.4b's: each the sum of three U(-0.1, 0.1)).
+    direction : {"forward", "backward"}
+        A backward model reads every sentence from its last word to its first (``</s>``
+        still ends it): it scores P(w_i | w_i+1 ... w_n). Training, scoring and per-word
+        results take and give text in its usual order; the reversal is internal. Backward
+        and forward models of the same text make a strong pair for n-best rescoring.
 
     Examples
     --------
@@ -151,7 +174,8 @@ class RNNLM:
     """
 
     def __init__(self, vocab: Vocabulary, hidden: int = 100, cell: str = "sigmoid", seed: int = 1, *,
-                 direct: int = 0, direct_order: int = 3, activation: Optional[str] = None):
+                 direct: int = 0, direct_order: int = 3, activation: Optional[str] = None,
+                 direction: str = "forward"):
         if not isinstance(vocab, Vocabulary):
             raise ConfigError("vocab must be a rnnlm_fast.Vocabulary")
         if activation is not None:
@@ -164,7 +188,10 @@ class RNNLM:
             raise ConfigError(f"direct_order must be in 1..32, not {direct_order!r}")
         if not isinstance(hidden, (int, np.integer)) or not 1 <= hidden <= 100_000:
             raise ConfigError(f"hidden must be an integer in 1..100000, not {hidden!r}")
+        if direction not in DIRECTIONS:
+            raise ConfigError(f"direction must be one of {DIRECTIONS}, not {direction!r}")
         self.vocab = vocab
+        self._direction = direction
         self._core = _core.Model(len(vocab), int(hidden), vocab.class_begin, cell, int(direct),
                                  int(direct_order) if direct else 0)
         self._core.init_random(int(seed))
@@ -198,6 +225,15 @@ class RNNLM:
     def n_classes(self) -> int:
         return self._core.n_classes
 
+    @property
+    def direction(self) -> str:
+        """"forward", or "backward" for a model that reads sentences last word first."""
+        return self._direction
+
+    @property
+    def backward(self) -> bool:
+        return self._direction == "backward"
+
     def weights(self) -> dict[str, np.ndarray]:
         """Writable NumPy views of the weights (no copy): embed, recurrent, hidden_bias,
         class_w, class_b, word_w, word_b."""
@@ -208,12 +244,14 @@ class RNNLM:
 
     def __repr__(self) -> str:
         return (f"RNNLM(vocab={len(self.vocab)}, hidden={self.hidden}, classes={self.n_classes}, "
-                f"cell={self.cell!r}, direct={self.direct}, direct_order={self.direct_order})")
+                f"cell={self.cell!r}, direct={self.direct}, direct_order={self.direct_order}"
+                + (", direction='backward')" if self.backward else ")"))
 
     # --- encoding --------------------------------------------------------------------
     def encode_file(self, path: PathLike, *, max_line_bytes: int = _core.DEFAULT_MAX_LINE_BYTES,
                     progress: bool = False) -> Encoded:
-        """Encode a text file with this model's vocabulary (C++, streaming)."""
+        """Encode a text file with this model's vocabulary (C++, streaming), in the model's
+        reading order (see ``direction``)."""
         p = require_file(path, "text file")
         bar = make_bar(progress, p.stat().st_size if not str(p).endswith(".gz") else None,
                        f"reading {p.name}", unit="B")
@@ -226,7 +264,8 @@ class RNNLM:
         return self._encoded(ids, offsets, oov)
 
     def encode_sentences(self, sentences: Sequence[str]) -> Encoded:
-        """Encode sentences given as strings of whitespace-separated words."""
+        """Encode sentences given as strings of whitespace-separated words, in the model's
+        reading order."""
         if isinstance(sentences, str):
             raise ConfigError("pass a list of sentences, not a single string")
         sentences = list(sentences)
@@ -241,7 +280,11 @@ class RNNLM:
     def _encoded(self, ids: np.ndarray, offsets: np.ndarray, oov: int) -> Encoded:
         unk = self.vocab.unk_id
         mapped = np.where(ids < 0, unk, ids).astype(np.int32) if (oov and unk >= 0) else ids
-        return Encoded(ids, offsets, oov, mapped)
+        if not self.backward:
+            return Encoded(ids, offsets, oov, mapped)
+        order = _reversal(offsets)
+        ids = np.ascontiguousarray(ids[order])
+        return Encoded(ids, offsets, oov, ids if mapped is ids else np.ascontiguousarray(mapped[order]), order)
 
     # --- training --------------------------------------------------------------------
     def train(
@@ -525,7 +568,7 @@ class RNNLM:
         lp = self._score_positions(enc, independent, threads, progress) / LN10
         if self._oov_policy(oov) == "penalty":
             lp[enc.ids < 0] = oov_penalty
-        return lp
+        return enc.in_text_order(lp)
 
     def perplexity(self, path: Union[PathLike, Encoded], *, independent: bool = False, threads: int = 1,
                    oov_penalty: float = -5.0, dynamic: float = 0.0, per_word: bool = False,
@@ -568,6 +611,7 @@ class RNNLM:
             word_log10 = ln / LN10
             if self.vocab.unk_id < 0:
                 word_log10[~known] = oov_penalty
+            word_log10 = enc.in_text_order(word_log10)
         return PerplexityResult(
             ppl=_power(10.0, -log10_known / max(n, 1)),
             ppl_with_oov=_power(10.0, -log10_all / max(len(enc.ids), 1)),
@@ -627,17 +671,25 @@ class RNNLM:
             Divides the logits: below 1 sharper, above 1 flatter.
         seed : int
             The same seed gives the same sentences.
+
+        A backward model writes each sentence from its end: ``prefix`` is then the end of
+        the sentences (not repeated), and they come back in the usual word order.
         """
         if n < 0 or max_words < 1 or not temperature > 0:
             raise ConfigError("need n >= 0, max_words >= 1 and temperature > 0")
-        ids = [self.vocab.get(w, self.vocab.unk_id) for w in prefix.split()]
+        ids = [self.vocab.get(w, self.vocab.unk_id) for w in self._reading_order(prefix.split())]
         out = _core.generate(self._core, ids, int(n), int(max_words), float(temperature), int(seed))
         words = self.vocab.words
-        return [" ".join(words[i] for i in sent) for sent in out]
+        return [" ".join(words[i] for i in self._reading_order(sent)) for sent in out]
+
+    def _reading_order(self, words: Sequence) -> Sequence:
+        return list(reversed(words)) if self.backward else words
 
     def next_word_distribution(self, context: Sequence[str] = ()) -> np.ndarray:
-        """P(w | <s> context) over the whole vocabulary (float32, sums to 1)."""
-        ids = np.array([self.vocab.get(w, self.vocab.unk_id) for w in context], dtype=np.int32)
+        """P(w | <s> context) over the whole vocabulary (float32, sums to 1); for a backward
+        model, P(w | context </s>): the distribution of the word before ``context``."""
+        ids = np.array([self.vocab.get(w, self.vocab.unk_id) for w in self._reading_order(list(context))],
+                       dtype=np.int32)
         return _core.next_word_distribution(self._core, ids)
 
     # --- files -----------------------------------------------------------------------
@@ -654,11 +706,11 @@ class RNNLM:
             "format": "rnnlm-fast",
             "config": {"vocab_size": len(self.vocab), "hidden": self.hidden, "classes": self.n_classes,
                        "cell": self.cell, "direct": self.direct, "direct_order": self.direct_order,
-                       "seed": self.seed},
+                       "seed": self.seed, "direction": self.direction},
             "train_options": self.train_options,
             "history": [vars(r) for r in self.history],
         }
-        write_model(path, header, arrays)
+        write_model(path, header, arrays, version=2 if self.backward else 1)
 
     @classmethod
     def load(cls, path: PathLike, vocab: Optional[Vocabulary] = None) -> "RNNLM":
@@ -679,12 +731,15 @@ class RNNLM:
             V, H, C = int(cfg["vocab_size"]), int(cfg["hidden"]), int(cfg["classes"])
             cell = str(cfg.get("cell", cfg.get("activation")))
             direct, direct_order = int(cfg.get("direct", 0)), int(cfg.get("direct_order", 0))
+            direction = str(cfg.get("direction", "forward"))
             words = arrays["vocab.words"].tobytes().decode("utf-8").split("\n")
             counts, word_class = arrays["vocab.counts"], arrays["vocab.word_class"]
         except (KeyError, TypeError, ValueError, UnicodeDecodeError) as e:
             raise ModelFormatError(f"{path}: incomplete or inconsistent model header ({e})") from None
         if cell not in CELLS:
             raise ModelFormatError(f"{path}: unknown cell {cell!r}")
+        if direction not in DIRECTIONS:
+            raise ModelFormatError(f"{path}: unknown direction {direction!r}")
         G = GATES[cell]
         expected = {"embed": (V, G * H), "recurrent": (G * H, H), "hidden_bias": (G * H,), "class_w": (C, H),
                     "class_b": (C,), "word_w": (V, H), "word_b": (V,)}
@@ -706,6 +761,7 @@ class RNNLM:
             stored.check_same(vocab, what=f"the vocabulary given for {path}")
         model = cls.__new__(cls)
         model.vocab = stored
+        model._direction = direction
         try:
             model._core = _core.Model(V, H, stored.class_begin, cell, direct, direct_order)
         except ConfigError as e:

@@ -3,7 +3,8 @@
 Layout (all integers little-endian)::
 
     magic        8 bytes   b"\\x89RNNLMF\\n"  (the high byte catches text-mode copies)
-    version      uint32    format version (this module writes FORMAT_VERSION)
+    version      uint32    the oldest format version that reads the file correctly: 1, or 2 for
+                           a backward model (a version-1 reader would score it left to right)
     header_size  uint32    bytes of the JSON header that follows
     header_crc   uint32    CRC-32 of those bytes
     header       JSON      config, history, and a table of sections
@@ -30,7 +31,7 @@ from ._files import PathLike, atomic_write, require_file
 from .errors import FormatVersionError, ModelFormatError
 
 MAGIC = b"\x89RNNLMF\n"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # the newest version this module reads
 _PRELUDE = struct.Struct("<8sIII")
 _ALIGN = 64
 _DTYPES = {"<f4": np.float32, "<i4": np.int32, "<i8": np.int64, "|u1": np.uint8}
@@ -90,8 +91,14 @@ def _describe_foreign(head: bytes) -> str:
     return "an unknown binary format"
 
 
-def write_model(path: PathLike, header: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
-    """Write ``header`` (JSON-able) and named arrays atomically to ``path``."""
+def write_model(path: PathLike, header: dict[str, Any], arrays: dict[str, np.ndarray], version: int = 1) -> None:
+    """Write ``header`` (JSON-able) and named arrays atomically to ``path``.
+
+    ``version`` is the oldest format version whose readers understand the content; pass 2
+    when an older reader would silently misread it.
+    """
+    if not 1 <= version <= FORMAT_VERSION:
+        raise ValueError(f"cannot write model format version {version}")
     extra = _EXTRA.get()
     if extra is not None:
         header = {**header, **extra[0]}
@@ -116,7 +123,7 @@ def write_model(path: PathLike, header: dict[str, Any], arrays: dict[str, np.nda
     head = json.dumps(full, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     start = -(-(_PRELUDE.size + len(head)) // _ALIGN) * _ALIGN
     with atomic_write(path, "wb") as f:
-        f.write(_PRELUDE.pack(MAGIC, FORMAT_VERSION, len(head), zlib.crc32(head)))
+        f.write(_PRELUDE.pack(MAGIC, version, len(head), zlib.crc32(head)))
         f.write(head)
         f.write(b"\0" * (start - _PRELUDE.size - len(head)))
         for s, data in zip(sections, blobs):

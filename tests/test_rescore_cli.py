@@ -146,12 +146,14 @@ def test_oov_counts_match_the_vocabulary(slices: dict, tiny_model: Path):
     assert got.sum() > 0
 
 
-def test_second_model_is_the_mu_feature(slices: dict, tiny_model: Path, tmp_path: Path, capsys):
-    """--second-model: an ensemble of two RNNLMs, the second one's score weighted by mu."""
+@pytest.mark.parametrize("direction", ["forward", "backward"])
+def test_second_model_is_the_mu_feature(slices: dict, tiny_model: Path, tmp_path: Path, capsys, direction):
+    """--second-model: an ensemble of two RNNLMs, the second one's score weighted by mu
+    (a backward model is the usual partner)."""
     data = resources.files("rnnlm_fast") / "data"
     train = str(data / "books.train.txt.gz")
     vocab = Vocabulary.from_corpus(train, min_count=2, classes=40)
-    other = RNNLM(vocab, hidden=8, seed=5)
+    other = RNNLM(vocab, hidden=8, seed=5, direction=direction)
     other.train(train, str(data / "books.valid.txt.gz"), max_epochs=1, threads=1, progress=False)
     other_path = tmp_path / "other.rnnlm"
     other.save(other_path)
