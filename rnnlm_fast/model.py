@@ -277,6 +277,15 @@ class RNNLM:
         ids, offsets, oov = _core.encode_sentences(self.vocab._core, sentences, False)
         return self._encoded(ids, offsets, oov)
 
+    def _text(self, text: Union[PathLike, Encoded], progress: bool) -> Encoded:
+        """A file encoded for this model, or an Encoded checked to be in its reading order."""
+        if not isinstance(text, Encoded):
+            return self.encode_file(text, progress=progress)
+        if (text.order is not None) != self.backward:
+            raise ConfigError(f"this text was encoded for a {'backward' if text.order is not None else 'forward'} "
+                              f"model; encode it with this {self.direction} model's encode_file/encode_sentences")
+        return text
+
     def _encoded(self, ids: np.ndarray, offsets: np.ndarray, oov: int) -> Encoded:
         unk = self.vocab.unk_id
         mapped = np.where(ids < 0, unk, ids).astype(np.int32) if (oov and unk >= 0) else ids
@@ -398,8 +407,7 @@ class RNNLM:
                        min_improvement=min_improvement, max_epochs=max_epochs,
                        threads=threads, on_divergence=on_divergence, max_rollbacks=max_rollbacks)
         threads = resolve_threads(threads)
-        tr = train if isinstance(train, Encoded) else self.encode_file(train, progress=progress)
-        va = valid if isinstance(valid, Encoded) else self.encode_file(valid, progress=progress)
+        tr, va = self._text(train, progress), self._text(valid, progress)
         self.train_options = dict(lr=lr, beta=beta, bptt=bptt, bptt_block=bptt_block, independent=independent,
                                   gradient_cutoff=gradient_cutoff, dropout=dropout, input_dropout=input_dropout,
                                   min_improvement=min_improvement,
@@ -585,7 +593,7 @@ class RNNLM:
 
         ``per_word`` also returns the log10 probability of every position in ``word_log10``.
         """
-        enc = path if isinstance(path, Encoded) else self.encode_file(path, progress=progress)
+        enc = self._text(path, progress)
         try:
             rate = float(dynamic)
         except (TypeError, ValueError):

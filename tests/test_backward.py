@@ -106,6 +106,14 @@ def test_save_load_keeps_the_direction_and_needs_a_version_2_reader(vocab, tmp_p
         RNNLM(vocab, direction="reverse")
 
 
+def test_text_encoded_for_the_other_direction_is_refused(vocab, valid_corpus):
+    fwd, bwd = _pair(vocab, hidden=8)
+    with pytest.raises(ConfigError, match="encoded for a forward model"):
+        bwd.perplexity(fwd.encode_file(valid_corpus))
+    with pytest.raises(ConfigError, match="encoded for a backward model"):
+        fwd.train(bwd.encode_file(valid_corpus), fwd.encode_file(valid_corpus), max_epochs=1, progress=False)
+
+
 def test_generate_and_next_word_read_right_to_left(vocab):
     fwd, bwd = _pair(vocab, hidden=8)
     got = bwd.generate(4, prefix="w3 w4", seed=9)
