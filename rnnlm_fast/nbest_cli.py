@@ -71,6 +71,9 @@ def add_rescore_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--old-lm-key", default=None, help="score name of the first-pass LM (e.g. 'lm' for Kaldi)")
     p.add_argument("--second-model", help="another RNNLM whose score is the 'mu' feature (an ensemble of two); "
                                           "exclusive with --old-lm-key")
+    p.add_argument("--second-model-weight", type=float, default=None, metavar="W",
+                   help="mix the two models into one LM score, (1 - W) * first + W * second (log-linear, as "
+                        "Kaldi's lmrescore_back.sh --weight, 0.5 there), instead of tuning mu for the second")
     p.add_argument("--case", choices=("keep", "upper", "lower"), default="keep",
                    help="map hypotheses to the model's case before scoring")
     p.add_argument("--oov", choices=("auto", "unk", "penalty"), default="auto")
@@ -95,16 +98,34 @@ def attach_second_lm(model: RNNLM, lists: list[NbestList], **opts) -> None:
         h.scores[SECOND_LM_KEY] = value
 
 
+FIRST_LM_KEY = "lm1"
+
+
 def _read_and_score(path: str, fmt: str | None, model: RNNLM, second: RNNLM | None,
-                    opts: dict) -> tuple[list[NbestList], np.ndarray, float]:
+                    opts: dict, second_weight: float | None = None) -> tuple[list[NbestList], np.ndarray, float]:
     """Read n-best lists and score them (and with the second model, if any); returns the
-    lists, the natural-log LM scores and the scoring time in seconds."""
+    lists, the natural-log LM scores and the scoring time in seconds.
+
+    With ``second_weight`` the LM score is the mixture of both models' scores, each of
+    which is also kept in the hypotheses' scores (``lm1``, ``lm2``).
+    """
     lists = read_nbest(path, fmt)
     start = time.perf_counter()
     lm = score_lists(model, lists, **opts)
     if second is not None:
         attach_second_lm(second, lists, **opts)
-    return lists, lm, time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    if second is not None and second_weight is not None:
+        hyps = [h for nb in lists for h in nb.hyps]
+        for h, value in zip(hyps, lm.tolist()):
+            h.scores[FIRST_LM_KEY] = value
+        lm = (1.0 - second_weight) * lm + second_weight * np.array([h.scores[SECOND_LM_KEY] for h in hyps])
+    return lists, lm, seconds
+
+
+def _describe(path: str, model: RNNLM) -> dict:
+    return {"path": path, "vocab_size": len(model.vocab), "hidden": model.hidden, "classes": model.n_classes,
+            "cell": model.cell, "direction": model.direction, "parameters": model.n_parameters()}
 
 
 def cmd_rescore(args: argparse.Namespace) -> int:
@@ -112,23 +133,32 @@ def cmd_rescore(args: argparse.Namespace) -> int:
     model = RNNLM.load(args.model, vocab=vocab)
     second = None
     if args.second_model:
-        if args.old_lm_key:
-            raise ConfigError("--second-model and --old-lm-key both use the 'mu' feature; give one of them")
+        if args.old_lm_key and args.second_model_weight is None:
+            raise ConfigError("--second-model and --old-lm-key both use the 'mu' feature; give one of them "
+                              "(or mix the two models with --second-model-weight)")
         second = RNNLM.load(args.second_model)
-        args.old_lm_key = SECOND_LM_KEY
+        if args.second_model_weight is None:
+            args.old_lm_key = SECOND_LM_KEY
+        elif not 0.0 <= args.second_model_weight <= 1.0:
+            raise ConfigError(f"--second-model-weight must be in [0, 1], not {args.second_model_weight}")
+    elif args.second_model_weight is not None:
+        raise ConfigError("--second-model-weight needs --second-model")
     show = not args.quiet and sys.stderr.isatty()
     opts = {"case": args.case, "oov": args.oov, "oov_penalty": args.oov_penalty,
             "carry_state": args.carry_state, "threads": args.threads, "progress": show}
     weights: Weights | None = None
-    report: dict = {"model": {"path": args.model, "vocab_size": len(model.vocab), "hidden": model.hidden,
-                              "classes": model.n_classes, "parameters": model.n_parameters()},
+    report: dict = {"model": _describe(args.model, model),
                     "oov": args.oov, "oov_penalty": args.oov_penalty, "case": args.case}
+    if second is not None:
+        report["second_model"] = dict(_describe(args.second_model, second),
+                                      mixed_with_weight=args.second_model_weight)
     if args.lam is not None:
         weights = Weights(args.lam, args.beta, args.mu, args.oov_weight or 0.0)
     elif args.tune_nbest:
         if not args.tune_refs:
             raise ConfigError("--tune-nbest needs --tune-refs")
-        dev, dev_lm, dev_seconds = _read_and_score(args.tune_nbest, args.tune_format, model, second, opts)
+        dev, dev_lm, dev_seconds = _read_and_score(args.tune_nbest, args.tune_format, model, second, opts,
+                                                   args.second_model_weight)
         gamma_grid = None if args.oov_weight is None else [args.oov_weight]
         tuned = tune_weights(dev, dev_lm, read_text(args.tune_refs), old_lm_key=args.old_lm_key,
                              n_oov=oov_counts(model, dev, case=args.case), gamma_grid=gamma_grid)
@@ -137,7 +167,7 @@ def cmd_rescore(args: argparse.Namespace) -> int:
                             "ser": tuned.ser, "grid_points": tuned.evaluated, "scoring_seconds": dev_seconds}
     else:
         raise ConfigError("give --lam (and --beta/--mu/--oov-weight), or --tune-nbest with --tune-refs")
-    lists, lm, seconds = _read_and_score(args.nbest, args.format, model, second, opts)
+    lists, lm, seconds = _read_and_score(args.nbest, args.format, model, second, opts, args.second_model_weight)
     n_oov = oov_counts(model, lists, case=args.case)
     refs = read_text(args.refs) if args.refs else None
     one_best, rep = rescore(lists, lm, weights, refs, old_lm_key=args.old_lm_key, n_oov=n_oov)

@@ -172,7 +172,25 @@ def test_second_model_is_the_mu_feature(slices: dict, tiny_model: Path, tmp_path
     lm2 = [h.scores["lm2"] for nb in rescored for h in nb.hyps]
     expected = other.score(texts, oov="auto") * np.log(10)
     np.testing.assert_allclose(lm2, expected, rtol=1e-5, atol=1e-4)
+    assert rep["second_model"]["direction"] == direction
+    # --second-model-weight: one LM score, the log-linear mixture of the two; mu is not used
+    first = RNNLM.load(tiny_model).score(texts, oov="auto") * np.log(10)
+    assert main(["rescore", "--model", str(tiny_model), "--second-model", str(other_path),
+                 "--second-model-weight", "0.25", "--nbest", str(root / "test"), "--lam", "0.5",
+                 "--output-nbest", str(out_nbest), "--report", str(report), "--threads", "1", "--quiet"]) == 0
+    mixed = read_nbest(out_nbest)
+    np.testing.assert_allclose([h.scores["rnnlm"] for nb in mixed for h in nb.hyps], 0.75 * first + 0.25 * expected,
+                               rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose([h.scores["lm1"] for nb in mixed for h in nb.hyps], first, rtol=1e-5, atol=1e-4)
+    assert json.loads(report.read_text())["weights"]["mu"] == 0.0
     capsys.readouterr()
+    for bad in (["--second-model-weight", "1.5"], ["--second-model-weight", "-0.1"]):
+        assert main(["rescore", "--model", str(tiny_model), "--second-model", str(other_path), *bad,
+                     "--nbest", str(root / "test"), "--lam", "0.5", "--quiet"]) == 2
+        assert "--second-model-weight" in capsys.readouterr().err
+    assert main(["rescore", "--model", str(tiny_model), "--second-model-weight", "0.5",
+                 "--nbest", str(root / "test"), "--lam", "0.5", "--quiet"]) == 2
+    assert "needs --second-model" in capsys.readouterr().err
     assert main(["rescore", "--model", str(tiny_model), "--second-model", str(other_path), "--old-lm-key", "lm",
                  "--nbest", str(root / "test"), "--lam", "0.5", "--quiet"]) == 2
     assert "--second-model" in capsys.readouterr().err
