@@ -23,6 +23,11 @@ def model(ptb_vocab):
 
 
 @pytest.fixture(scope="module")
+def backward_model(ptb_vocab):
+    return RNNLM(ptb_vocab, hidden=PTB["hidden"], activation=PTB["activation"], seed=SEED, direction="backward")
+
+
+@pytest.fixture(scope="module")
 def sentences(ptb_dir):
     with open(ptb_dir / "train.txt", encoding="utf-8") as f:
         return [line.strip() for line in itertools.islice(f, NBEST_SENTENCES)]
@@ -40,14 +45,17 @@ def test_score_corpus_threads(benchmark, model, ptb_train, independent, threads)
 
 
 @pytest.mark.parametrize("threads", thread_counts(), ids=lambda t: f"t{t}")
-def test_score_nbest(benchmark, model, sentences, threads):
+@pytest.mark.parametrize("direction", ["forward", "backward"])
+def test_score_nbest(benchmark, model, backward_model, sentences, threads, direction):
+    """A backward model costs the same scoring plus reversing each sentence's ids (NumPy)."""
     benchmark.group = f"score: n-best batch of {NBEST_SENTENCES} sentences"
-    scores = benchmark.pedantic(model.score, args=(sentences,), kwargs={"threads": threads}, rounds=3,
+    scorer = model if direction == "forward" else backward_model
+    scores = benchmark.pedantic(scorer.score, args=(sentences,), kwargs={"threads": threads}, rounds=3,
                                 iterations=1)
     assert len(scores) == len(sentences)
     positions = sum(len(s.split()) + 1 for s in sentences)
     record(benchmark, positions, threads=threads, sentences=len(sentences), hidden=model.hidden,
-           classes=model.n_classes)
+           classes=model.n_classes, direction=direction)
     if benchmark.stats is not None:
         benchmark.extra_info["sentences_per_sec"] = round(len(sentences) / benchmark.stats.stats.mean, 1)
 
