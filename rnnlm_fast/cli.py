@@ -23,6 +23,7 @@ from ._core import DEFAULT_MAX_LINE_BYTES
 from ._files import require_file
 from .errors import ConfigError, CorpusError, MissingFileError, RnnlmError
 from .model import RNNLM, resolve_threads
+from .model_file import read_header
 from .vocab import Vocabulary
 
 log = logging.getLogger("rnnlm_fast")
@@ -165,6 +166,11 @@ def cmd_train(args: argparse.Namespace) -> int:
                           "or --overwrite to start over")
     start = time.perf_counter()
     if args.resume:  # model, vocabulary and options come from the checkpoint
+        if args.backward:  # the one model option that cannot be mistaken for a default
+            direction = (read_header(ckpt).get("config") or {}).get("direction", "forward")
+            if direction != "backward":
+                raise ConfigError(f"--backward given, but checkpoint '{ckpt}' holds a {direction} model; "
+                                  "--resume continues the checkpoint's model as it is")
         try:
             model = _train_and_report(args, args.train, args.valid, None, checkpoint=ckpt, resume=True)
         except KeyboardInterrupt:

@@ -23,7 +23,7 @@ import json
 import struct
 import zlib
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, BinaryIO, Iterator, Optional
 
 import numpy as np
 
@@ -131,6 +131,15 @@ def write_model(path: PathLike, header: dict[str, Any], arrays: dict[str, np.nda
             f.write(b"\0" * (-(-s["size"] // _ALIGN) * _ALIGN - s["size"]))
 
 
+def read_header(path: PathLike) -> dict[str, Any]:
+    """Read and validate only a model file's JSON header (config, options, history): cheap
+    even for a multi-gigabyte model. Raises as :func:`read_model` does for the prelude and header."""
+    p = require_file(path, "model file")
+    with open(p, "rb") as f:
+        header, _ = _read_header(f, p, p.stat().st_size)
+    return header
+
+
 def read_model(path: PathLike) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Read and fully validate a model file; return (header, arrays).
 
@@ -146,44 +155,7 @@ def read_model(path: PathLike) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     p = require_file(path, "model file")
     file_size = p.stat().st_size
     with open(p, "rb") as f:
-        prelude = f.read(_PRELUDE.size)
-        if len(prelude) < len(MAGIC) or prelude[: len(MAGIC)] != MAGIC:
-            if len(prelude) == 0:
-                raise ModelFormatError(f"{p}: the file is empty, not an rnnlm-fast model")
-            if MAGIC.startswith(prelude):
-                raise ModelFormatError(
-                    f"{p}: truncated: {file_size} bytes, shorter than the {_PRELUDE.size}-byte prelude"
-                )
-            raise ModelFormatError(f"{p}: not an rnnlm-fast model: this looks like {_describe_foreign(prelude)}")
-        if len(prelude) < _PRELUDE.size:
-            raise ModelFormatError(f"{p}: truncated: {file_size} bytes, shorter than the {_PRELUDE.size}-byte prelude")
-        _, version, head_size, head_crc = _PRELUDE.unpack(prelude)
-        if version > MAX_PLAUSIBLE_VERSION:
-            raise ModelFormatError(
-                f"{p}: implausible format version {version} at byte 8: the file is corrupt"
-            )
-        if version > FORMAT_VERSION:
-            raise FormatVersionError(
-                f"{p}: written by model format version {version}; this rnnlm-fast reads versions up to "
-                f"{FORMAT_VERSION} (upgrade rnnlm-fast)"
-            )
-        if version < 1:
-            raise ModelFormatError(f"{p}: invalid format version {version}")
-        if head_size > _MAX_HEADER or _PRELUDE.size + head_size > file_size:
-            raise ModelFormatError(
-                f"{p}: truncated or corrupt: header of {head_size} bytes at byte {_PRELUDE.size} "
-                f"does not fit in the file's {file_size} bytes"
-            )
-        head = f.read(head_size)
-        if zlib.crc32(head) != head_crc:
-            raise ModelFormatError(f"{p}: header checksum mismatch at bytes {_PRELUDE.size}..{_PRELUDE.size + head_size}: the file is corrupted")
-        try:
-            header = json.loads(head.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise ModelFormatError(f"{p}: unreadable header: {e}") from None
-        if not isinstance(header, dict) or not isinstance(header.get("sections"), list):
-            raise ModelFormatError(f"{p}: header has no section table")
-        _check_header(p, header)
+        header, head_size = _read_header(f, p, file_size)
         start = -(-(_PRELUDE.size + head_size) // _ALIGN) * _ALIGN
         arrays: dict[str, np.ndarray] = {}
         for s in header["sections"]:
@@ -195,6 +167,49 @@ def read_model(path: PathLike) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     if captured is not None:
         captured.append((header, arrays))
     return header, arrays
+
+
+def _read_header(f: BinaryIO, p: Path, file_size: int) -> tuple[dict[str, Any], int]:
+    """The validated header of the open file ``f`` and its size in bytes."""
+    prelude = f.read(_PRELUDE.size)
+    if len(prelude) < len(MAGIC) or prelude[: len(MAGIC)] != MAGIC:
+        if len(prelude) == 0:
+            raise ModelFormatError(f"{p}: the file is empty, not an rnnlm-fast model")
+        if MAGIC.startswith(prelude):
+            raise ModelFormatError(
+                f"{p}: truncated: {file_size} bytes, shorter than the {_PRELUDE.size}-byte prelude"
+            )
+        raise ModelFormatError(f"{p}: not an rnnlm-fast model: this looks like {_describe_foreign(prelude)}")
+    if len(prelude) < _PRELUDE.size:
+        raise ModelFormatError(f"{p}: truncated: {file_size} bytes, shorter than the {_PRELUDE.size}-byte prelude")
+    _, version, head_size, head_crc = _PRELUDE.unpack(prelude)
+    if version > MAX_PLAUSIBLE_VERSION:
+        raise ModelFormatError(
+            f"{p}: implausible format version {version} at byte 8: the file is corrupt"
+        )
+    if version > FORMAT_VERSION:
+        raise FormatVersionError(
+            f"{p}: written by model format version {version}; this rnnlm-fast reads versions up to "
+            f"{FORMAT_VERSION} (upgrade rnnlm-fast)"
+        )
+    if version < 1:
+        raise ModelFormatError(f"{p}: invalid format version {version}")
+    if head_size > _MAX_HEADER or _PRELUDE.size + head_size > file_size:
+        raise ModelFormatError(
+            f"{p}: truncated or corrupt: header of {head_size} bytes at byte {_PRELUDE.size} "
+            f"does not fit in the file's {file_size} bytes"
+        )
+    head = f.read(head_size)
+    if zlib.crc32(head) != head_crc:
+        raise ModelFormatError(f"{p}: header checksum mismatch at bytes {_PRELUDE.size}..{_PRELUDE.size + head_size}: the file is corrupted")
+    try:
+        header = json.loads(head.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ModelFormatError(f"{p}: unreadable header: {e}") from None
+    if not isinstance(header, dict) or not isinstance(header.get("sections"), list):
+        raise ModelFormatError(f"{p}: header has no section table")
+    _check_header(p, header)
+    return header, head_size
 
 
 _SCALARS = (bool, int, float, str, type(None))

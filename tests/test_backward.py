@@ -153,3 +153,35 @@ def test_cli_train_backward_eval_and_generate(corpus, valid_corpus, tmp_path, ca
     assert "backward model" in capsys.readouterr().err
     assert main(["generate", "--model", str(out), "--n", "3", "--prefix", "w9"]) == 0
     assert all(line.endswith(" w9") or line == "w9" for line in capsys.readouterr().out.splitlines())
+
+
+def test_cli_resume_with_backward_checks_the_checkpoint(corpus, valid_corpus, tmp_path, capsys):
+    """--backward on --resume must match the checkpoint's model (read from its header only)."""
+    ckpt = tmp_path / "f.rnnlm.ckpt"
+    RNNLM(Vocabulary.from_corpus(corpus, classes=5), hidden=8).train(
+        corpus, valid_corpus, max_epochs=1, threads=1, progress=False, checkpoint=ckpt)
+    assert main(["train", "--train", str(corpus), "--valid", str(valid_corpus), "--output", str(tmp_path / "f.rnnlm"),
+                 "--resume", "--backward", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "holds a forward model" in err and "f.rnnlm.ckpt" in err
+    # a backward checkpoint resumes with or without the flag
+    bckpt = tmp_path / "b.rnnlm.ckpt"
+    RNNLM(Vocabulary.from_corpus(corpus, classes=5), hidden=8, direction="backward").train(
+        corpus, valid_corpus, max_epochs=1, threads=1, progress=False, checkpoint=bckpt)
+    assert main(["train", "--train", str(corpus), "--valid", str(valid_corpus), "--output", str(tmp_path / "b.rnnlm"),
+                 "--resume", "--backward", "--max-epochs", "2", "--quiet"]) == 0
+    assert RNNLM.load(tmp_path / "b.rnnlm").direction == "backward"
+
+
+def test_read_header_reads_only_the_header(vocab, tmp_path):
+    from rnnlm_fast.model_file import read_header
+
+    path = tmp_path / "b.rnnlm"
+    RNNLM(vocab, hidden=8, direction="backward").save(path)
+    header = read_header(path)
+    assert header["config"]["direction"] == "backward" and header["config"]["hidden"] == 8
+    data = path.read_bytes()
+    (tmp_path / "cut.rnnlm").write_bytes(data[: len(data) // 2])  # sections cut off, header intact
+    assert read_header(tmp_path / "cut.rnnlm")["config"]["hidden"] == 8
+    with pytest.raises(ModelFormatError, match="truncated"):
+        RNNLM.load(tmp_path / "cut.rnnlm")
