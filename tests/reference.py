@@ -235,7 +235,15 @@ class ReferenceRNNLM:
         """One epoch in place; returns the sum of ln P over scored words. ``dropout`` masks the
         hidden units feeding the output layer, drawn from the engine's splitmix64 stream."""
         rng_state = seed & M64
+
+        def uniform() -> float:  # the engine's Rng::uniform: a splitmix64 draw, top 53 bits
+            nonlocal rng_state
+            draw = (mix(rng_state) >> 11) * 2.0 ** -53
+            rng_state = (rng_state + 0x9E3779B97F4A7C15) & M64
+            return draw
+
         p = float(np.float32(dropout))
+        p_input = float(np.float32(input_dropout))
         scale = float(np.float32(1.0) / (np.float32(1.0) - np.float32(dropout)))
         max_steps = 1 if bptt <= 1 else max(1, bptt + bptt_block - 2)
         ends = set(int(o) - 1 for o in offsets[1:])
@@ -252,11 +260,8 @@ class ReferenceRNNLM:
             target = int(ids[k])
             counter += 1
             history = self._push(history, word_in)  # the true word, even when dropped below
-            if input_dropout > 0 and word_in >= 0:
-                draw = (mix(rng_state) >> 11) * 2.0 ** -53
-                rng_state = (rng_state + 0x9E3779B97F4A7C15) & M64
-                if draw < float(np.float32(input_dropout)):
-                    word_in = -1
+            if input_dropout > 0 and word_in >= 0 and uniform() < p_input:
+                word_in = -1
             h, c, cache = self.step(word_in, states[-1][0], states[-1][1])
             keep = 1.0 - lr * beta if counter % 10 == 0 else 1.0
             e = np.zeros(self.H)
@@ -264,9 +269,7 @@ class ReferenceRNNLM:
                 mask = np.ones(self.H)
                 if dropout > 0:
                     for i in range(self.H):
-                        draw = (mix(rng_state) >> 11) * 2.0 ** -53
-                        rng_state = (rng_state + 0x9E3779B97F4A7C15) & M64
-                        mask[i] = 0.0 if draw < p else scale
+                        mask[i] = 0.0 if uniform() < p else scale
                 lp, e = self._output_gradient(h * mask, target, history, None, lr, keep, 1.0 - lr * beta,
                                               update=True)
                 e = e * mask
