@@ -408,10 +408,9 @@ class RNNLM:
                        threads=threads, on_divergence=on_divergence, max_rollbacks=max_rollbacks)
         threads = resolve_threads(threads)
         tr, va = self._text(train, progress), self._text(valid, progress)
-        self.train_options = dict(lr=lr, beta=beta, bptt=bptt, bptt_block=bptt_block, independent=independent,
-                                  gradient_cutoff=gradient_cutoff, dropout=dropout, input_dropout=input_dropout,
-                                  min_improvement=min_improvement,
-                                  max_epochs=max_epochs)
+        # what the model file records: the options that shaped the weights, not how the run was executed
+        self.train_options = {k: v for k, v in options.items()
+                              if k not in ("threads", "on_divergence", "max_rollbacks")}
         saver = None
         if checkpoint is not None:
             from .checkpoint import Checkpointer, check_resumed_data, data_fingerprint
