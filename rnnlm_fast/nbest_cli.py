@@ -87,18 +87,21 @@ def add_rescore_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_rescore)
 
 
-SECOND_LM_KEY = "lm2"
+FIRST_LM_KEY, SECOND_LM_KEY = "lm1", "lm2"
 
 
-def attach_second_lm(model: RNNLM, lists: list[NbestList], **opts) -> None:
-    """Store a second model's natural-log score of every hypothesis as ``scores['lm2']``."""
+def _attach_scores(lists: list[NbestList], key: str, values: np.ndarray) -> None:
+    """Store one score per hypothesis (flat list order) as ``scores[key]``."""
+    for h, value in zip((h for nb in lists for h in nb.hyps), values.tolist()):
+        h.scores[key] = value
+
+
+def attach_second_lm(model: RNNLM, lists: list[NbestList], **opts) -> np.ndarray:
+    """Store a second model's natural-log score of every hypothesis as ``scores['lm2']``;
+    return those scores."""
     lm2 = score_lists(model, lists, **opts)
-    hyps = [h for nb in lists for h in nb.hyps]
-    for h, value in zip(hyps, lm2.tolist()):
-        h.scores[SECOND_LM_KEY] = value
-
-
-FIRST_LM_KEY = "lm1"
+    _attach_scores(lists, SECOND_LM_KEY, lm2)
+    return lm2
 
 
 def _read_and_score(path: str, fmt: str | None, model: RNNLM, second: RNNLM | None,
@@ -112,14 +115,11 @@ def _read_and_score(path: str, fmt: str | None, model: RNNLM, second: RNNLM | No
     lists = read_nbest(path, fmt)
     start = time.perf_counter()
     lm = score_lists(model, lists, **opts)
-    if second is not None:
-        attach_second_lm(second, lists, **opts)
+    lm2 = attach_second_lm(second, lists, **opts) if second is not None else None
     seconds = time.perf_counter() - start
-    if second is not None and second_weight is not None:
-        hyps = [h for nb in lists for h in nb.hyps]
-        for h, value in zip(hyps, lm.tolist()):
-            h.scores[FIRST_LM_KEY] = value
-        lm = (1.0 - second_weight) * lm + second_weight * np.array([h.scores[SECOND_LM_KEY] for h in hyps])
+    if lm2 is not None and second_weight is not None:
+        _attach_scores(lists, FIRST_LM_KEY, lm)
+        lm = (1.0 - second_weight) * lm + second_weight * lm2
     return lists, lm, seconds
 
 
@@ -129,20 +129,22 @@ def _describe(path: str, model: RNNLM) -> dict:
 
 
 def cmd_rescore(args: argparse.Namespace) -> int:
+    # option checks first: loading a large model takes seconds
+    if args.second_model_weight is not None:
+        if not args.second_model:
+            raise ConfigError("--second-model-weight needs --second-model")
+        if not 0.0 <= args.second_model_weight <= 1.0:
+            raise ConfigError(f"--second-model-weight must be in [0, 1], not {args.second_model_weight}")
+    elif args.second_model and args.old_lm_key:
+        raise ConfigError("--second-model and --old-lm-key both use the 'mu' feature; give one of them "
+                          "(or mix the two models with --second-model-weight)")
     vocab = Vocabulary.load(args.vocab) if args.vocab else None
     model = RNNLM.load(args.model, vocab=vocab)
     second = None
     if args.second_model:
-        if args.old_lm_key and args.second_model_weight is None:
-            raise ConfigError("--second-model and --old-lm-key both use the 'mu' feature; give one of them "
-                              "(or mix the two models with --second-model-weight)")
         second = RNNLM.load(args.second_model)
         if args.second_model_weight is None:
             args.old_lm_key = SECOND_LM_KEY
-        elif not 0.0 <= args.second_model_weight <= 1.0:
-            raise ConfigError(f"--second-model-weight must be in [0, 1], not {args.second_model_weight}")
-    elif args.second_model_weight is not None:
-        raise ConfigError("--second-model-weight needs --second-model")
     show = not args.quiet and sys.stderr.isatty()
     opts = {"case": args.case, "oov": args.oov, "oov_penalty": args.oov_penalty,
             "carry_state": args.carry_state, "threads": args.threads, "progress": show}
