@@ -73,7 +73,15 @@ def add_rescore_parser(sub: argparse._SubParsersAction) -> None:
                                           "exclusive with --old-lm-key")
     p.add_argument("--second-model-weight", type=float, default=None, metavar="W",
                    help="mix the two models into one LM score, (1 - W) * first + W * second (log-linear, as "
-                        "Kaldi's lmrescore_back.sh --weight, 0.5 there), instead of tuning mu for the second")
+                        "Kaldi's lmrescore_back.sh --weight, 0.5 there), instead of tuning mu for the second; "
+                        "short for --mix-model SECOND --mix-weights 1-W,W")
+    p.add_argument("--mix-model", action="append", default=[], metavar="PATH",
+                   help="another RNNLM mixed into the LM score (repeatable): the LM score is sum_i w_i ln P_i "
+                        "over --model and every --mix-model (a log-linear ensemble, e.g. forward + backward + "
+                        "an LSTM)")
+    p.add_argument("--mix-weights", metavar="W1,W2,...",
+                   help="weights of --model and each --mix-model, in that order: non-negative, summing to 1 "
+                        "(default: equal)")
     p.add_argument("--case", choices=("keep", "upper", "lower"), default="keep",
                    help="map hypotheses to the model's case before scoring")
     p.add_argument("--oov", choices=("auto", "unk", "penalty"), default="auto")
@@ -87,7 +95,28 @@ def add_rescore_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_rescore)
 
 
-FIRST_LM_KEY, SECOND_LM_KEY = "lm1", "lm2"
+SECOND_LM_KEY = "lm2"
+
+
+def mixture_weights(text: str | None, n_models: int) -> np.ndarray:
+    """Parse ``--mix-weights`` for ``n_models`` models (equal weights when ``text`` is None)."""
+    if text is None:
+        return np.full(n_models, 1.0 / n_models)
+    try:
+        weights = np.array([float(w) for w in text.split(",")])
+    except ValueError:
+        raise ConfigError(f"--mix-weights must be comma-separated numbers, not {text!r}") from None
+    if len(weights) != n_models:
+        raise ConfigError(f"--mix-weights gives {len(weights)} weights for {n_models} models "
+                          "(--model and each --mix-model, in that order)")
+    if not np.all(np.isfinite(weights)) or np.any(weights < 0) or abs(weights.sum() - 1.0) > 1e-6:
+        raise ConfigError(f"--mix-weights must be non-negative and sum to 1, not {text!r}")
+    return weights
+
+
+def mix_scores(scores: list[np.ndarray], weights: np.ndarray) -> np.ndarray:
+    """Log-linear mixture of several models' natural-log scores of the same hypotheses."""
+    return np.sum([w * s for w, s in zip(weights.tolist(), scores)], axis=0)
 
 
 def _attach_scores(lists: list[NbestList], key: str, values: np.ndarray) -> None:
@@ -96,30 +125,27 @@ def _attach_scores(lists: list[NbestList], key: str, values: np.ndarray) -> None
         h.scores[key] = value
 
 
-def attach_second_lm(model: RNNLM, lists: list[NbestList], **opts) -> np.ndarray:
-    """Store a second model's natural-log score of every hypothesis as ``scores['lm2']``;
-    return those scores."""
-    lm2 = score_lists(model, lists, **opts)
-    _attach_scores(lists, SECOND_LM_KEY, lm2)
-    return lm2
+def _read_and_score(path: str, fmt: str | None, models: list[RNNLM], mix: np.ndarray, mu_model: RNNLM | None,
+                    opts: dict) -> tuple[list[NbestList], np.ndarray, float]:
+    """Read n-best lists and score them with every model; returns the lists, the natural-log LM
+    scores and the scoring time in seconds.
 
-
-def _read_and_score(path: str, fmt: str | None, model: RNNLM, second: RNNLM | None,
-                    opts: dict, second_weight: float | None = None) -> tuple[list[NbestList], np.ndarray, float]:
-    """Read n-best lists and score them (and with the second model, if any); returns the
-    lists, the natural-log LM scores and the scoring time in seconds.
-
-    With ``second_weight`` the LM score is the mixture of both models' scores, each of
-    which is also kept in the hypotheses' scores (``lm1``, ``lm2``).
+    With several ``models`` the LM score is their mixture with weights ``mix``, and each model's
+    own score is kept in the hypotheses' scores as ``lm1``, ``lm2``, ... in the models' order.
+    ``mu_model``'s score (the free ``mu`` feature) is kept as ``lm2``.
     """
     lists = read_nbest(path, fmt)
     start = time.perf_counter()
-    lm = score_lists(model, lists, **opts)
-    lm2 = attach_second_lm(second, lists, **opts) if second is not None else None
+    scores = [score_lists(m, lists, **opts) for m in models]
+    mu_scores = score_lists(mu_model, lists, **opts) if mu_model is not None else None
     seconds = time.perf_counter() - start
-    if lm2 is not None and second_weight is not None:
-        _attach_scores(lists, FIRST_LM_KEY, lm)
-        lm = (1.0 - second_weight) * lm + second_weight * lm2
+    lm = scores[0]
+    if len(scores) > 1:
+        for i, values in enumerate(scores, 1):
+            _attach_scores(lists, f"lm{i}", values)
+        lm = mix_scores(scores, mix)
+    if mu_scores is not None:
+        _attach_scores(lists, SECOND_LM_KEY, mu_scores)
     return lists, lm, seconds
 
 
@@ -130,37 +156,55 @@ def _describe(path: str, model: RNNLM) -> dict:
 
 def cmd_rescore(args: argparse.Namespace) -> int:
     # option checks first: loading a large model takes seconds
+    mix_paths = list(args.mix_model)
+    mu_model_path = None
     if args.second_model_weight is not None:
         if not args.second_model:
             raise ConfigError("--second-model-weight needs --second-model")
         if not 0.0 <= args.second_model_weight <= 1.0:
             raise ConfigError(f"--second-model-weight must be in [0, 1], not {args.second_model_weight}")
-    elif args.second_model and args.old_lm_key:
-        raise ConfigError("--second-model and --old-lm-key both use the 'mu' feature; give one of them "
-                          "(or mix the two models with --second-model-weight)")
+        if mix_paths or args.mix_weights:
+            raise ConfigError("--second-model-weight mixes two models; for more, give every other model as "
+                              "--mix-model with --mix-weights")
+        mix_paths = [args.second_model]
+        mix = np.array([1.0 - args.second_model_weight, args.second_model_weight])
+    else:
+        if args.second_model and args.old_lm_key:
+            raise ConfigError("--second-model and --old-lm-key both use the 'mu' feature; give one of them "
+                              "(or mix the two models with --second-model-weight)")
+        if args.second_model and mix_paths:
+            raise ConfigError("--second-model (the 'mu' feature) and --mix-model cannot be combined; "
+                              "give the second model as another --mix-model")
+        if args.mix_weights and not mix_paths:
+            raise ConfigError("--mix-weights needs --mix-model")
+        mix = mixture_weights(args.mix_weights, 1 + len(mix_paths))
+        mu_model_path = args.second_model
     vocab = Vocabulary.load(args.vocab) if args.vocab else None
     model = RNNLM.load(args.model, vocab=vocab)
-    second = None
-    if args.second_model:
-        second = RNNLM.load(args.second_model)
-        if args.second_model_weight is None:
-            args.old_lm_key = SECOND_LM_KEY
+    models = [model] + [RNNLM.load(path) for path in mix_paths]
+    mu_model = RNNLM.load(mu_model_path) if mu_model_path else None
+    if mu_model is not None:
+        args.old_lm_key = SECOND_LM_KEY
     show = not args.quiet and sys.stderr.isatty()
     opts = {"case": args.case, "oov": args.oov, "oov_penalty": args.oov_penalty,
             "carry_state": args.carry_state, "threads": args.threads, "progress": show}
     weights: Weights | None = None
     report: dict = {"model": _describe(args.model, model),
                     "oov": args.oov, "oov_penalty": args.oov_penalty, "case": args.case}
-    if second is not None:
+    if args.second_model:
+        second = models[1] if mu_model is None else mu_model
         report["second_model"] = dict(_describe(args.second_model, second),
                                       mixed_with_weight=args.second_model_weight)
+    if len(models) > 1:
+        report["mixture"] = [dict(_describe(path, m), weight=w)
+                             for path, m, w in zip([args.model, *mix_paths], models, mix.tolist())]
     if args.lam is not None:
         weights = Weights(args.lam, args.beta, args.mu, args.oov_weight or 0.0)
     elif args.tune_nbest:
         if not args.tune_refs:
             raise ConfigError("--tune-nbest needs --tune-refs")
-        dev, dev_lm, dev_seconds = _read_and_score(args.tune_nbest, args.tune_format, model, second, opts,
-                                                   args.second_model_weight)
+        dev, dev_lm, dev_seconds = _read_and_score(args.tune_nbest, args.tune_format, models, mix,
+                                                   mu_model, opts)
         gamma_grid = None if args.oov_weight is None else [args.oov_weight]
         tuned = tune_weights(dev, dev_lm, read_text(args.tune_refs), old_lm_key=args.old_lm_key,
                              n_oov=oov_counts(model, dev, case=args.case), gamma_grid=gamma_grid)
@@ -169,7 +213,7 @@ def cmd_rescore(args: argparse.Namespace) -> int:
                             "ser": tuned.ser, "grid_points": tuned.evaluated, "scoring_seconds": dev_seconds}
     else:
         raise ConfigError("give --lam (and --beta/--mu/--oov-weight), or --tune-nbest with --tune-refs")
-    lists, lm, seconds = _read_and_score(args.nbest, args.format, model, second, opts, args.second_model_weight)
+    lists, lm, seconds = _read_and_score(args.nbest, args.format, models, mix, mu_model, opts)
     n_oov = oov_counts(model, lists, case=args.case)
     refs = read_text(args.refs) if args.refs else None
     one_best, rep = rescore(lists, lm, weights, refs, old_lm_key=args.old_lm_key, n_oov=n_oov)

@@ -6,6 +6,7 @@ shared data directory is absent), tuned on one slice and applied to another.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from importlib import resources
 from pathlib import Path
@@ -16,6 +17,7 @@ from corpora import data_path, levenshtein
 
 from rnnlm_fast import RNNLM, Vocabulary
 from rnnlm_fast.cli import main
+from rnnlm_fast.nbest import tune_weights
 from rnnlm_fast.nbest_cli import oov_counts, score_lists
 from rnnlm_fast.nbest_formats import read_nbest, read_text, write_espnet_nbest, write_text
 
@@ -194,3 +196,86 @@ def test_second_model_is_the_mu_feature(slices: dict, tiny_model: Path, tmp_path
     assert main(["rescore", "--model", str(tiny_model), "--second-model", str(other_path), "--old-lm-key", "lm",
                  "--nbest", str(root / "test"), "--lam", "0.5", "--quiet"]) == 2
     assert "--second-model" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def partner_models(tmp_path_factory) -> list[Path]:
+    """Two small partners for the tiny model: a forward and a backward RNNLM, one epoch each."""
+    data = resources.files("rnnlm_fast") / "data"
+    train, valid = str(data / "books.train.txt.gz"), str(data / "books.valid.txt.gz")
+    vocab = Vocabulary.from_corpus(train, min_count=2, classes=40)
+    root = tmp_path_factory.mktemp("partners")
+    paths = []
+    for seed, direction in ((5, "forward"), (6, "backward")):
+        model = RNNLM(vocab, hidden=8, seed=seed, direction=direction)
+        model.train(train, valid, max_epochs=1, threads=1, progress=False)
+        paths.append(root / f"{direction}.rnnlm")
+        model.save(paths[-1])
+    return paths
+
+
+def test_mix_models_into_one_lm_score(slices: dict, tiny_model: Path, partner_models: list[Path], tmp_path: Path):
+    """--mix-model (repeatable) with --mix-weights: the LM score is the weighted sum of every model's
+    natural-log score, each of which is kept in the rescored lists as lm1, lm2, ..."""
+    root = slices["root"]
+    report, out_nbest = tmp_path / "r.json", tmp_path / "rescored.tsv"
+    mix_args = [a for path in partner_models for a in ("--mix-model", str(path))]
+    assert main(["rescore", "--model", str(tiny_model), *mix_args, "--mix-weights", "0.5,0.3,0.2",
+                 "--nbest", str(root / "test"), "--lam", "0.5", "--output-nbest", str(out_nbest),
+                 "--report", str(report), "--threads", "1", "--quiet"]) == 0
+    rescored = read_nbest(out_nbest)
+    texts = [h.text for nb in rescored for h in nb.hyps]
+    singles = [RNNLM.load(p).score(texts, oov="auto") * np.log(10) for p in [tiny_model, *partner_models]]
+    for i, expected in enumerate(singles, 1):
+        np.testing.assert_allclose([h.scores[f"lm{i}"] for nb in rescored for h in nb.hyps], expected,
+                                   rtol=1e-5, atol=1e-4)
+    mixed = 0.5 * singles[0] + 0.3 * singles[1] + 0.2 * singles[2]
+    np.testing.assert_allclose([h.scores["rnnlm"] for nb in rescored for h in nb.hyps], mixed, rtol=1e-5, atol=1e-4)
+    rep = json.loads(report.read_text())
+    assert [m["weight"] for m in rep["mixture"]] == [0.5, 0.3, 0.2]
+    assert [m["direction"] for m in rep["mixture"]] == ["forward", "forward", "backward"]
+    assert rep["weights"]["mu"] == 0.0
+    # Without --mix-weights every model weighs the same; tuning works on the mixture too.
+    assert main(["rescore", "--model", str(tiny_model), *mix_args, "--nbest", str(root / "test"),
+                 "--refs", str(root / "test.ref"), "--tune-nbest", str(root / "tune"),
+                 "--tune-refs", str(root / "tune.ref"), "--output-nbest", str(out_nbest),
+                 "--report", str(report), "--threads", "1", "--quiet"]) == 0
+    rescored = read_nbest(out_nbest)
+    np.testing.assert_allclose([h.scores["rnnlm"] for nb in rescored for h in nb.hyps], sum(singles) / 3,
+                               rtol=1e-5, atol=1e-4)
+    rep = json.loads(report.read_text())
+    assert [m["weight"] for m in rep["mixture"]] == pytest.approx([1 / 3] * 3)
+    tune_lists = slices["tune"]
+    tune_texts = [h.text for nb in tune_lists for h in nb.hyps]
+    tune_lm = sum(RNNLM.load(p).score(tune_texts, oov="auto") * np.log(10) for p in [tiny_model, *partner_models]) / 3
+    tune_refs = read_text(root / "tune.ref")
+    want = tune_weights(tune_lists, tune_lm, tune_refs, n_oov=oov_counts(RNNLM.load(tiny_model), tune_lists))
+    assert rep["weights"] == pytest.approx(dataclasses.asdict(want.weights), abs=1e-4)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--mix-weights", "0.5,0.5"], "2 weights for 3 models"),
+    (["--mix-weights", "0.5,0.6,-0.1"], "non-negative and sum to 1"),
+    (["--mix-weights", "0.2,0.2,0.2"], "non-negative and sum to 1"),
+    (["--mix-weights", "0.5,half,0"], "comma-separated numbers"),
+    (["--mix-weights", "nan,0.5,0.5"], "non-negative and sum to 1"),
+])
+def test_bad_mix_weights_are_refused(slices: dict, tiny_model: Path, partner_models: list[Path], capsys,
+                                     extra: list[str], message: str):
+    mix_args = [a for path in partner_models for a in ("--mix-model", str(path))]
+    assert main(["rescore", "--model", str(tiny_model), *mix_args, *extra,
+                 "--nbest", str(slices["root"] / "test"), "--lam", "0.5", "--quiet"]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_mix_model_conflicts(slices: dict, tiny_model: Path, partner_models: list[Path], capsys):
+    base = ["rescore", "--model", str(tiny_model), "--nbest", str(slices["root"] / "test"), "--lam", "0.5", "--quiet"]
+    fwd, bwd = (str(p) for p in partner_models)
+    cases = [
+        (["--mix-weights", "1"], "--mix-weights needs --mix-model"),
+        (["--second-model", fwd, "--second-model-weight", "0.5", "--mix-model", bwd], "--second-model-weight mixes two"),
+        (["--second-model", fwd, "--mix-model", bwd], "cannot be combined"),
+    ]
+    for extra, message in cases:
+        assert main([*base, *extra]) == 2
+        assert message in capsys.readouterr().err
