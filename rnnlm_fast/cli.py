@@ -166,11 +166,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                           "or --overwrite to start over")
     start = time.perf_counter()
     if args.resume:  # model, vocabulary and options come from the checkpoint
-        if args.backward:  # the one model option that cannot be mistaken for a default
-            direction = (read_header(ckpt).get("config") or {}).get("direction", "forward")
-            if direction != "backward":
-                raise ConfigError(f"--backward given, but checkpoint '{ckpt}' holds a {direction} model; "
-                                  "--resume continues the checkpoint's model as it is")
+        _check_resume_options(ckpt, getattr(args, "explicit_options", {}))
         try:
             model = _train_and_report(args, args.train, args.valid, None, checkpoint=ckpt, resume=True)
         except KeyboardInterrupt:
@@ -194,6 +190,47 @@ def cmd_train(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 130
     return _finish_training(args, model, out, ckpt, start)
+
+
+# The options that define a training run. With --resume the checkpoint's values hold, so one
+# given with another value would be silently ignored: it is refused instead.
+RUN_OPTIONS = ("vocab", "min_count", "max_size", "classes", "class_method", "max_line_bytes", "hidden", "cell",
+               "direct", "direct_order", "backward", "lr", "beta", "bptt", "bptt_block", "independent",
+               "gradient_cutoff", "dropout", "input_dropout", "min_improvement", "max_epochs", "seed",
+               "on_divergence")
+
+
+def _check_resume_options(ckpt: Path, explicit: dict) -> None:
+    """Refuse run options given with --resume that differ from the checkpoint's (or that it
+    cannot honour: the vocabulary comes from the checkpoint). ``explicit``: dest -> value."""
+    header = read_header(ckpt)
+    config = dict(header.get("config") or {})
+    config["backward"] = config.get("direction", "forward") == "backward"
+    stored = {**config, **((header.get("checkpoint") or {}).get("options") or {})}
+    for dest, value in explicit.items():
+        flag = "--" + dest.replace("_", "-")
+        if dest not in stored:
+            raise ConfigError(f"{flag} cannot be given with --resume: the run continues with the vocabulary and "
+                              f"options of checkpoint '{ckpt}' (drop {flag}, or start over with --overwrite)")
+        if stored[dest] != value:
+            if isinstance(value, bool):
+                raise ConfigError(f"{flag} given, but the run of checkpoint '{ckpt}' was without it: --resume "
+                                  f"continues that run with its own options (drop {flag}, or start over with "
+                                  "--overwrite)")
+            raise ConfigError(f"{flag} {value} differs from checkpoint '{ckpt}' ({stored[dest]}): --resume "
+                              f"continues that run with its own options (drop {flag}, or start over with --overwrite)")
+
+
+def _explicit_options(argv: Sequence[str], dests: Sequence[str]) -> dict:
+    """The options among ``dests`` spelled on the command line, in any form (``--hidden 2``,
+    ``--hidden=2``, an abbreviation), with their values: a second parse in which their
+    defaults are a marker that no spelling can produce."""
+    parser = build_parser()
+    unset = object()
+    for sub in parser._subparsers._group_actions[0].choices.values():
+        sub.set_defaults(**{dest: unset for dest in dests})
+    args = parser.parse_args(argv)
+    return {dest: getattr(args, dest) for dest in dests if getattr(args, dest, unset) is not unset}
 
 
 def _finish_training(args: argparse.Namespace, model: RNNLM, out: Path, ckpt: Optional[Path], start: float) -> int:
@@ -421,6 +458,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         setattr(args, f"{name}_given", getattr(args, name, None) is not None)
         if getattr(args, name, default) is None:
             setattr(args, name, default)
+    if args.command == "train" and args.resume:
+        args.explicit_options = _explicit_options(argv, RUN_OPTIONS)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s: %(message)s")
     try:

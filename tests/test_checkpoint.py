@@ -304,3 +304,28 @@ def test_cli_resume_overrides_threads_only_when_given(tmp_path, data, monkeypatc
             "--resume", "--quiet"] + spelling
     assert main(argv) == 0
     assert seen == [expected]
+
+
+def test_cli_resume_refuses_run_options_that_differ(tmp_path, data, capsys):
+    """--resume continues the checkpoint's run: a model or training option given with another
+    value (any spelling) is refused with the checkpoint named, the same value is accepted."""
+    from rnnlm_fast.cli import main
+
+    train, valid, vocab = data
+    ckpt = tmp_path / "m.rnnlm.ckpt"
+    with pytest.raises(Stop):
+        RNNLM(vocab, hidden=8, seed=3).train(train, valid, progress=False, checkpoint=ckpt, callback=stop_after(1),
+                                             **OPTS)
+    base = ["train", "--train", str(train), "--valid", str(valid), "--output", str(tmp_path / "m.rnnlm"),
+            "--resume", "--quiet"]
+    refused = [(["--hidden", "16"], "--hidden 16 differs"), (["--hid=16"], "--hidden 16 differs"),
+               (["--cell", "gru"], "--cell gru differs"), (["--lr", "0.3"], "--lr 0.3 differs"),
+               (["--seed", "4"], "--seed 4 differs"), (["--dropout", "0.1"], "--dropout 0.1 differs"),
+               (["--min-count", "2"], "--min-count cannot be given"), (["--backward"], "--backward given")]
+    for extra, message in refused:
+        assert main(base + extra) == 2, extra
+        err = capsys.readouterr().err
+        assert message in err and "m.rnnlm.ckpt" in err, err
+    assert ckpt.exists() and not (tmp_path / "m.rnnlm").exists()
+    assert main(base + ["--hidden", "8", "--seed", "3", "--threads", "1"]) == 0  # the run's own values
+    assert RNNLM.load(tmp_path / "m.rnnlm").hidden == 8
