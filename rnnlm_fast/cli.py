@@ -227,8 +227,8 @@ def _explicit_options(argv: Sequence[str], dests: Sequence[str]) -> dict:
     defaults are a marker that no spelling can produce."""
     parser = build_parser()
     unset = object()
-    for sub in parser._subparsers._group_actions[0].choices.values():
-        sub.set_defaults(**{dest: unset for dest in dests})
+    for command_parser in parser.commands.values():
+        command_parser.set_defaults(**{dest: unset for dest in dests})
     args = parser.parse_args(argv)
     return {dest: getattr(args, dest) for dest in dests if getattr(args, dest, unset) is not unset}
 
@@ -445,6 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .nbest_cli import add_rescore_parser  # n-best rescoring lives in its own module
 
     add_rescore_parser(sub)
+    parser.commands = sub.choices  # name -> subcommand parser
     return parser
 
 
