@@ -78,7 +78,7 @@ def add_rescore_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mix-model", action="append", default=[], metavar="PATH",
                    help="another RNNLM mixed into the LM score (repeatable): the LM score is sum_i w_i ln P_i "
                         "over --model and every --mix-model (a log-linear ensemble, e.g. forward + backward + "
-                        "an LSTM)")
+                        "an LSTM); the OOV count (gamma) is --model's")
     p.add_argument("--mix-weights", metavar="W1,W2,...",
                    help="weights of --model and each --mix-model, in that order: non-negative, summing to 1 "
                         "(default: equal)")
@@ -154,10 +154,11 @@ def _describe(path: str, model: RNNLM) -> dict:
             "cell": model.cell, "direction": model.direction, "parameters": model.n_parameters()}
 
 
-def cmd_rescore(args: argparse.Namespace) -> int:
-    # option checks first: loading a large model takes seconds
+def _plan_models(args: argparse.Namespace) -> tuple[list[str], np.ndarray, str | None]:
+    """From the model options: the paths mixed with ``--model``, the mixture's weights (``--model``
+    first), and the path of the model whose score is the free ``mu`` feature, if any. Checked
+    before any model is loaded, as loading a large one takes seconds."""
     mix_paths = list(args.mix_model)
-    mu_model_path = None
     if args.second_model_weight is not None:
         if not args.second_model:
             raise ConfigError("--second-model-weight needs --second-model")
@@ -166,19 +167,20 @@ def cmd_rescore(args: argparse.Namespace) -> int:
         if mix_paths or args.mix_weights:
             raise ConfigError("--second-model-weight mixes two models; for more, give every other model as "
                               "--mix-model with --mix-weights")
-        mix_paths = [args.second_model]
-        mix = np.array([1.0 - args.second_model_weight, args.second_model_weight])
-    else:
-        if args.second_model and args.old_lm_key:
-            raise ConfigError("--second-model and --old-lm-key both use the 'mu' feature; give one of them "
-                              "(or mix the two models with --second-model-weight)")
-        if args.second_model and mix_paths:
-            raise ConfigError("--second-model (the 'mu' feature) and --mix-model cannot be combined; "
-                              "give the second model as another --mix-model")
-        if args.mix_weights and not mix_paths:
-            raise ConfigError("--mix-weights needs --mix-model")
-        mix = mixture_weights(args.mix_weights, 1 + len(mix_paths))
-        mu_model_path = args.second_model
+        return [args.second_model], np.array([1.0 - args.second_model_weight, args.second_model_weight]), None
+    if args.second_model and args.old_lm_key:
+        raise ConfigError("--second-model and --old-lm-key both use the 'mu' feature; give one of them "
+                          "(or mix the two models with --second-model-weight)")
+    if args.second_model and mix_paths:
+        raise ConfigError("--second-model (the 'mu' feature) and --mix-model cannot be combined; "
+                          "give the second model as another --mix-model")
+    if args.mix_weights and not mix_paths:
+        raise ConfigError("--mix-weights needs --mix-model")
+    return mix_paths, mixture_weights(args.mix_weights, 1 + len(mix_paths)), args.second_model
+
+
+def cmd_rescore(args: argparse.Namespace) -> int:
+    mix_paths, mix, mu_model_path = _plan_models(args)
     vocab = Vocabulary.load(args.vocab) if args.vocab else None
     model = RNNLM.load(args.model, vocab=vocab)
     models = [model] + [RNNLM.load(path) for path in mix_paths]
