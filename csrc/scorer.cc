@@ -23,14 +23,45 @@ struct Segment {
   std::int64_t begin, end, record_from;
 };
 
-// One of a thread's concurrent sequences.
+// The state before the word at one depth of a sentence: what a later sentence with the same
+// first words resumes from.
+struct Snapshot {
+  explicit Snapshot(const ScoringState& st) : h(st.h), c(st.c), ngram(st.ngram) {}
+  std::vector<float> h, c;
+  NgramHistory ngram;
+};
+
+// One of a thread's concurrent sequences. With independent sentences a lane scores a run of
+// sentences in sorted order (`run`, `run_end` index `order`), resuming each from the
+// snapshot at the depth where it leaves the previous one: a shared prefix is scored once.
 struct Lane {
   explicit Lane(const Model& m) : st(m) {}
   ScoringState st;
   Segment seg{0, 0, 0};
   std::int64_t k = 0;
   bool active = false;
+  std::int64_t run = 0, run_end = 0;
+  std::vector<Snapshot> snapshots;  // by depth in the current sentence
 };
+
+// Sentence indices sorted by their word ids, and for each one in that order the number of
+// leading positions it shares with the one before it (0 for the first of a run).
+void sort_for_sharing(const std::int32_t* ids, const std::int64_t* offsets, std::int64_t n,
+                      std::vector<std::int64_t>& order, std::vector<std::int64_t>& shared) {
+  order.resize(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i) order[static_cast<std::size_t>(i)] = i;
+  std::stable_sort(order.begin(), order.end(), [&](std::int64_t a, std::int64_t b) {
+    return std::lexicographical_compare(ids + offsets[a], ids + offsets[a + 1], ids + offsets[b], ids + offsets[b + 1]);
+  });
+  shared.assign(static_cast<std::size_t>(n), 0);
+  for (std::int64_t r = 1; r < n; ++r) {
+    const std::int64_t a = order[static_cast<std::size_t>(r - 1)], b = order[static_cast<std::size_t>(r)];
+    const std::int64_t len = std::min(offsets[a + 1] - offsets[a], offsets[b + 1] - offsets[b]);
+    std::int64_t d = 0;
+    while (d < len && ids[offsets[a] + d] == ids[offsets[b] + d]) ++d;
+    shared[static_cast<std::size_t>(r)] = d;
+  }
+}
 
 }  // namespace
 
@@ -39,7 +70,13 @@ void score_positions(const Model& m, const std::int32_t* ids, const std::int64_t
                      const ScoreProgress& progress) {
   if (threads < 1) throw ConfigError("threads must be at least 1");
   const std::int64_t n_chunks = (n_sentences + kScoreChunkSentences - 1) / kScoreChunkSentences;
-  const std::int64_t n_segments = independent ? n_sentences : n_chunks;
+  // Independent sentences are scored in sorted runs of kShareRunSentences, so the words they
+  // begin with in common (an n-best list's shared prefixes) are computed once; the result
+  // is the same, as each position's score depends only on the words before it.
+  std::vector<std::int64_t> order, shared;
+  if (independent) sort_for_sharing(ids, offsets, n_sentences, order, shared);
+  const std::int64_t n_runs = (n_sentences + kShareRunSentences - 1) / kShareRunSentences;
+  const std::int64_t n_segments = independent ? n_runs : n_chunks;
   auto segment = [&](std::int64_t i) {
     if (independent) return Segment{offsets[i], offsets[i + 1], offsets[i]};
     const std::int64_t s0 = i * kScoreChunkSentences;
@@ -72,13 +109,52 @@ void score_positions(const Model& m, const std::int32_t* ids, const std::int64_t
       std::vector<const float*> xs(kScoreLanes);
       std::vector<float*> ys(kScoreLanes);
       std::vector<Lane*> act(kScoreLanes);
+      // Moves a lane of sorted sentences to its next sentence that has a position left to
+      // compute: the shared leading positions are copied from the sentence before.
+      auto next_sentence = [&](Lane& lane) {
+        for (; lane.run < lane.run_end; ++lane.run) {
+          const std::int64_t s = order[static_cast<std::size_t>(lane.run)];
+          const std::int64_t begin = offsets[s], end = offsets[s + 1];
+          // The first sentence of a run starts from the reset state.
+          const std::int64_t depth = lane.run % kShareRunSentences == 0 ? 0 : shared[static_cast<std::size_t>(lane.run)];
+          if (depth > 0) {
+            const std::int64_t prev = offsets[order[static_cast<std::size_t>(lane.run - 1)]];
+            std::copy(out + prev, out + prev + depth, out + begin);
+          }
+          if (depth == end - begin) {  // the same sentence again
+            done.fetch_add(depth, std::memory_order_relaxed);
+            continue;
+          }
+          if (depth == 0) {
+            lane.st.reset();
+          } else {
+            const Snapshot& snap = lane.snapshots[static_cast<std::size_t>(depth)];
+            std::copy(snap.h.begin(), snap.h.end(), lane.st.h.begin());
+            std::copy(snap.c.begin(), snap.c.end(), lane.st.c.begin());
+            lane.st.ngram = snap.ngram;
+          }
+          lane.seg = Segment{begin, end, begin};
+          lane.k = begin + depth;
+          return true;
+        }
+        return false;
+      };
       auto refill = [&](Lane& lane) {
-        const std::int64_t i = stop.load(std::memory_order_relaxed) ? n_segments : next.fetch_add(1);
-        lane.active = i < n_segments;
-        if (!lane.active) return;
-        lane.seg = segment(i);
-        lane.k = lane.seg.begin;
-        lane.st.reset();
+        for (;;) {
+          if (independent && lane.active && ++lane.run < lane.run_end && next_sentence(lane)) return;
+          const std::int64_t i = stop.load(std::memory_order_relaxed) ? n_segments : next.fetch_add(1);
+          lane.active = i < n_segments;
+          if (!lane.active) return;
+          if (!independent) {
+            lane.seg = segment(i);
+            lane.k = lane.seg.begin;
+            lane.st.reset();
+            return;
+          }
+          lane.run = i * kShareRunSentences;
+          lane.run_end = std::min(n_sentences, lane.run + kShareRunSentences);
+          if (next_sentence(lane)) return;
+        }
       };
       for (auto& lane : lanes) refill(lane);
       auto last_report = std::chrono::steady_clock::now();
@@ -92,6 +168,18 @@ void score_positions(const Model& m, const std::int32_t* ids, const std::int64_t
         for (int i = 0; i < n; ++i) {
           xs[i] = act[i]->st.h.data();
           ys[i] = u.data() + static_cast<std::size_t>(i) * GH;
+          if (independent) {  // the state before this depth, for the next sentences of the run
+            Lane& lane = *act[i];
+            const auto depth = static_cast<std::size_t>(lane.k - lane.seg.begin);
+            if (depth == lane.snapshots.size()) {
+              lane.snapshots.emplace_back(lane.st);
+            } else {
+              Snapshot& snap = lane.snapshots[depth];
+              std::copy(lane.st.h.begin(), lane.st.h.end(), snap.h.begin());
+              std::copy(lane.st.c.begin(), lane.st.c.end(), snap.c.begin());
+              snap.ngram = lane.st.ngram;
+            }
+          }
         }
         matvec_batch(m.recurrent.data(), GH, H, xs.data(), n, ys.data());
         int n_out = 0;

@@ -20,6 +20,9 @@ constexpr std::int64_t kScoreWarmupSentences = 4;
 // Sequences each thread advances in lockstep, so the recurrent and class matrices are read
 // once per step for all of them (matrix-matrix work instead of matrix-vector).
 constexpr int kScoreLanes = 8;
+// Independent sentences per work unit, scored in sorted order so that the positions a
+// sentence shares with the one before it (same leading words) are computed once.
+constexpr std::int64_t kShareRunSentences = 64;
 
 // One thread's recurrent state and output buffers for scoring and generation.
 struct ScoringState {

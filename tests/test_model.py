@@ -291,3 +291,31 @@ def test_bad_dropout_is_a_config_error(corpus, valid_corpus, option, bad):
     model = RNNLM(Vocabulary.from_corpus(corpus, classes=8), hidden=8)
     with pytest.raises(ConfigError, match=f"^{option} must be"):
         model.train(corpus, valid_corpus, progress=False, **{option: bad})
+
+
+@pytest.mark.parametrize("cell", ["sigmoid", "gru", "lstm"])
+@pytest.mark.parametrize("direction", ["forward", "backward"])
+def test_shared_prefixes_score_as_sentences_alone(cell, direction):
+    """Independent sentences are scored in sorted runs that compute a prefix shared with the
+    sentence before once (n-best lists share most of theirs): the scores must be those of
+    each sentence scored on its own, bit for bit, across run boundaries and thread counts."""
+    train = str(BOOKS / "books.valid.txt.gz")
+    vocab = Vocabulary.from_corpus(train, classes=20, min_count=2)
+    model = RNNLM(vocab, hidden=16, cell=cell, seed=3, direct=4096, direct_order=3, direction=direction)
+    rng = np.random.default_rng(0)
+    for w in model.weights().values():  # every part non-zero, the direct n-gram table included
+        w[...] = rng.normal(0.0, 0.3, w.shape)
+    words = vocab.words[1:40]
+    lines = []
+    for n in range(30):  # 30 "n-best lists" of 7 variants: shared starts, shared ends, duplicates
+        base = [words[j] for j in rng.integers(0, len(words), size=int(rng.integers(3, 12)))]
+        cut = int(rng.integers(0, len(base)))
+        lines += [" ".join(base), " ".join(base), " ".join(base[:cut]), " ".join(base + ["notaword"]),
+                  " ".join(base[:cut] + [words[n % len(words)]] + base[cut + 1:]),
+                  " ".join(["notaword"] + base[1:]), " ".join(base[: len(base) // 2])]
+    lines.append("")
+    alone = np.array([model.score([s])[0] for s in lines])
+    for threads in (1, 2):
+        assert np.array_equal(model.score(lines, threads=threads), alone)
+    per_word = model.score_words(lines[:50], threads=2)
+    assert all(np.array_equal(p, model.score_words([s])[0]) for p, s in zip(per_word, lines[:50]))
