@@ -60,6 +60,30 @@ def test_score_nbest(benchmark, model, backward_model, sentences, threads, direc
         benchmark.extra_info["sentences_per_sec"] = round(len(sentences) / benchmark.stats.stats.mean, 1)
 
 
+def _rotated(words: list[str], k: int) -> str:
+    k %= max(len(words), 1)
+    return " ".join(words[k:] + words[:k])
+
+
+@pytest.mark.parametrize("prefixes", ["shared", "rotated"])
+def test_score_real_nbest(benchmark, model, nbest_hypotheses, prefixes):
+    """Real n-best lists (dev_other, 10 hypotheses each) share most of their prefixes, which the
+    scorer computes once. 'rotated' scores the same words with each hypothesis rotated by its
+    rank, so a list's hypotheses no longer begin alike: same positions, little sharing. The
+    ratio of the two is what prefix sharing gains on n-best rescoring."""
+    benchmark.group = "score: dev_other 10-best lists, 2 threads"
+    if prefixes == "shared":
+        sentences = [h for nb in nbest_hypotheses for h in nb]
+    else:
+        sentences = [_rotated(h.split(), rank) for nb in nbest_hypotheses for rank, h in enumerate(nb)]
+    scores = benchmark.pedantic(model.score, args=(sentences,), kwargs={"threads": 2}, rounds=3, iterations=1)
+    assert len(scores) == len(sentences)
+    record(benchmark, sum(len(s.split()) + 1 for s in sentences), threads=2, sentences=len(sentences),
+           prefixes=prefixes)
+    if benchmark.stats is not None:
+        benchmark.extra_info["sentences_per_sec"] = round(len(sentences) / benchmark.stats.stats.mean, 1)
+
+
 @pytest.fixture(scope="module")
 def ptb_valid(model, ptb_dir):
     return model.encode_file(ptb_dir / "valid.txt")

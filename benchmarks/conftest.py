@@ -31,6 +31,17 @@ def ptb_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def nbest_hypotheses() -> list[list[str]]:
+    """The hypotheses of the LibriSpeech dev_other ESPnet 10-best lists, lower-cased for the PTB vocabulary."""
+    from rnnlm_fast.nbest_formats import read_nbest
+
+    d = _data_dir() / "nbest" / "librispeech_espnet_10best" / "inference" / "dev_other"
+    if not d.is_dir():
+        pytest.skip(f"n-best lists not found at {d} (set RNNLM_DATA to the folder that holds nbest/)")
+    return [[h.text.lower() for h in nb.hyps] for nb in read_nbest(d)]
+
+
+@pytest.fixture(scope="session")
 def ptb_vocab(ptb_dir: Path) -> Vocabulary:
     """Vocabulary of the full ptb/train.txt with 100 classes."""
     return Vocabulary.from_corpus(ptb_dir / "train.txt", classes=100)
