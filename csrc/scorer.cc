@@ -116,14 +116,21 @@ void score_positions(const Model& m, const std::int32_t* ids, const std::int64_t
           const std::int64_t s = order[static_cast<std::size_t>(lane.run)];
           const std::int64_t begin = offsets[s], end = offsets[s + 1];
           // The first sentence of a run starts from the reset state.
-          const std::int64_t depth = lane.run % kShareRunSentences == 0 ? 0 : shared[static_cast<std::size_t>(lane.run)];
-          if (depth > 0) {
+          std::int64_t depth = lane.run % kShareRunSentences == 0 ? 0 : shared[static_cast<std::size_t>(lane.run)];
+          if (depth == end - begin) {  // the same sentence again
             const std::int64_t prev = offsets[order[static_cast<std::size_t>(lane.run - 1)]];
             std::copy(out + prev, out + prev + depth, out + begin);
-          }
-          if (depth == end - begin) {  // the same sentence again
             done.fetch_add(depth, std::memory_order_relaxed);
             continue;
+          }
+          if (depth > 0) {
+            // Resume from a state saved on this path: the sentence before may be a strict
+            // prefix of this one (a literal </s> inside a line), which never saved the state
+            // at its own length, and states are saved only up to kShareMaxDepth.
+            const std::int64_t prev_s = order[static_cast<std::size_t>(lane.run - 1)];
+            depth = std::min({depth, offsets[prev_s + 1] - offsets[prev_s] - 1, kShareMaxDepth - 1,
+                              static_cast<std::int64_t>(lane.snapshots.size()) - 1});
+            std::copy(out + offsets[prev_s], out + offsets[prev_s] + depth, out + begin);
           }
           if (depth == 0) {
             lane.st.reset();
@@ -168,9 +175,10 @@ void score_positions(const Model& m, const std::int32_t* ids, const std::int64_t
         for (int i = 0; i < n; ++i) {
           xs[i] = act[i]->st.h.data();
           ys[i] = u.data() + static_cast<std::size_t>(i) * GH;
-          if (independent) {  // the state before this depth, for the next sentences of the run
+          const auto depth = static_cast<std::size_t>(act[i]->k - act[i]->seg.begin);
+          if (independent && depth < static_cast<std::size_t>(kShareMaxDepth)) {
+            // the state before this depth, for the next sentences of the run
             Lane& lane = *act[i];
-            const auto depth = static_cast<std::size_t>(lane.k - lane.seg.begin);
             if (depth == lane.snapshots.size()) {
               lane.snapshots.emplace_back(lane.st);
             } else {

@@ -23,6 +23,8 @@ constexpr int kScoreLanes = 8;
 // Independent sentences per work unit, scored in sorted order so that the positions a
 // sentence shares with the one before it (same leading words) are computed once.
 constexpr std::int64_t kShareRunSentences = 64;
+// Depths whose states are kept for that (memory per lane: this many hidden and cell states).
+constexpr std::int64_t kShareMaxDepth = 256;
 
 // One thread's recurrent state and output buffers for scoring and generation.
 struct ScoringState {

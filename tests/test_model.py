@@ -313,7 +313,10 @@ def test_shared_prefixes_score_as_sentences_alone(cell, direction):
         lines += [" ".join(base), " ".join(base), " ".join(base[:cut]), " ".join(base + ["notaword"]),
                   " ".join(base[:cut] + [words[n % len(words)]] + base[cut + 1:]),
                   " ".join(["notaword"] + base[1:]), " ".join(base[: len(base) // 2])]
-    lines.append("")
+    # a literal </s> inside a line: one sentence is then a strict prefix of another
+    lines += ["", "w1 w2", "w1 w2 </s> w3", "w1 w2 </s>", "w1 w2 </s> w3 w4"]
+    long = [words[j] for j in rng.integers(0, len(words), size=400)]  # longer than the saved depths
+    lines += [" ".join(long), " ".join(long[:300] + ["notaword"]), " ".join(long[:399])]
     alone = np.array([model.score([s])[0] for s in lines])
     for threads in (1, 2):
         assert np.array_equal(model.score(lines, threads=threads), alone)
