@@ -27,6 +27,16 @@ struct Segment {
 // first words resumes from.
 struct Snapshot {
   explicit Snapshot(const ScoringState& st) : h(st.h), c(st.c), ngram(st.ngram) {}
+  void save(const ScoringState& st) {
+    std::copy(st.h.begin(), st.h.end(), h.begin());
+    std::copy(st.c.begin(), st.c.end(), c.begin());
+    ngram = st.ngram;
+  }
+  void restore(ScoringState& st) const {
+    std::copy(h.begin(), h.end(), st.h.begin());
+    std::copy(c.begin(), c.end(), st.c.begin());
+    st.ngram = ngram;
+  }
   std::vector<float> h, c;
   NgramHistory ngram;
 };
@@ -77,8 +87,7 @@ void score_positions(const Model& m, const std::int32_t* ids, const std::int64_t
   if (independent) sort_for_sharing(ids, offsets, n_sentences, order, shared);
   const std::int64_t n_runs = (n_sentences + kShareRunSentences - 1) / kShareRunSentences;
   const std::int64_t n_segments = independent ? n_runs : n_chunks;
-  auto segment = [&](std::int64_t i) {
-    if (independent) return Segment{offsets[i], offsets[i + 1], offsets[i]};
+  auto carried_segment = [&](std::int64_t i) {
     const std::int64_t s0 = i * kScoreChunkSentences;
     const std::int64_t s1 = std::min(n_sentences, s0 + kScoreChunkSentences);
     // Carried state: a fixed warm-up, so the result is the same for any thread count.
@@ -117,28 +126,25 @@ void score_positions(const Model& m, const std::int32_t* ids, const std::int64_t
           const std::int64_t begin = offsets[s], end = offsets[s + 1];
           // The first sentence of a run starts from the reset state.
           std::int64_t depth = lane.run % kShareRunSentences == 0 ? 0 : shared[static_cast<std::size_t>(lane.run)];
+          if (depth > 0) {
+            const std::int64_t prev = order[static_cast<std::size_t>(lane.run - 1)];
+            if (depth < end - begin) {
+              // Resume from a state saved on this path: the sentence before may be a strict
+              // prefix of this one (a literal </s> inside a line), which never saved the state
+              // at its own length, and states are saved only up to kShareMaxDepth.
+              depth = std::min({depth, offsets[prev + 1] - offsets[prev] - 1, kShareMaxDepth - 1,
+                                static_cast<std::int64_t>(lane.snapshots.size()) - 1});
+            }
+            std::copy(out + offsets[prev], out + offsets[prev] + depth, out + begin);
+          }
           if (depth == end - begin) {  // the same sentence again
-            const std::int64_t prev = offsets[order[static_cast<std::size_t>(lane.run - 1)]];
-            std::copy(out + prev, out + prev + depth, out + begin);
             done.fetch_add(depth, std::memory_order_relaxed);
             continue;
-          }
-          if (depth > 0) {
-            // Resume from a state saved on this path: the sentence before may be a strict
-            // prefix of this one (a literal </s> inside a line), which never saved the state
-            // at its own length, and states are saved only up to kShareMaxDepth.
-            const std::int64_t prev_s = order[static_cast<std::size_t>(lane.run - 1)];
-            depth = std::min({depth, offsets[prev_s + 1] - offsets[prev_s] - 1, kShareMaxDepth - 1,
-                              static_cast<std::int64_t>(lane.snapshots.size()) - 1});
-            std::copy(out + offsets[prev_s], out + offsets[prev_s] + depth, out + begin);
           }
           if (depth == 0) {
             lane.st.reset();
           } else {
-            const Snapshot& snap = lane.snapshots[static_cast<std::size_t>(depth)];
-            std::copy(snap.h.begin(), snap.h.end(), lane.st.h.begin());
-            std::copy(snap.c.begin(), snap.c.end(), lane.st.c.begin());
-            lane.st.ngram = snap.ngram;
+            lane.snapshots[static_cast<std::size_t>(depth)].restore(lane.st);
           }
           lane.seg = Segment{begin, end, begin};
           lane.k = begin + depth;
@@ -153,7 +159,7 @@ void score_positions(const Model& m, const std::int32_t* ids, const std::int64_t
           lane.active = i < n_segments;
           if (!lane.active) return;
           if (!independent) {
-            lane.seg = segment(i);
+            lane.seg = carried_segment(i);
             lane.k = lane.seg.begin;
             lane.st.reset();
             return;
@@ -182,10 +188,7 @@ void score_positions(const Model& m, const std::int32_t* ids, const std::int64_t
             if (depth == lane.snapshots.size()) {
               lane.snapshots.emplace_back(lane.st);
             } else {
-              Snapshot& snap = lane.snapshots[depth];
-              std::copy(lane.st.h.begin(), lane.st.h.end(), snap.h.begin());
-              std::copy(lane.st.c.begin(), lane.st.c.end(), snap.c.begin());
-              snap.ngram = lane.st.ngram;
+              lane.snapshots[depth].save(lane.st);
             }
           }
         }
