@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 import time
+from typing import Callable
 
 import numpy as np
 
@@ -18,14 +19,21 @@ from .vocab import Vocabulary
 FORMATS = ("rnnlm", "kaldi", "espnet", "srilm", "tsv")
 
 
+_CASE_MAPPINGS: dict[str, Callable[[str], str]] = {"keep": lambda s: s, "upper": str.upper, "lower": str.lower}
+
+
+def _case_mapping(case: str) -> Callable[[str], str]:
+    """The function that maps hypotheses to the model's case (``--case``)."""
+    if case not in _CASE_MAPPINGS:
+        raise ConfigError(f"case must be one of {tuple(_CASE_MAPPINGS)}")
+    return _CASE_MAPPINGS[case]
+
+
 def score_lists(model: RNNLM, lists: list[NbestList], *, case: str = "keep", oov: str = "auto",
                 oov_penalty: float = -5.0, carry_state: bool = False, threads: int = 1,
                 progress: bool = False) -> np.ndarray:
     """Natural-log RNNLM probability of every hypothesis, in list order, one batched call."""
-    mapping = {"keep": lambda s: s, "upper": str.upper, "lower": str.lower}
-    if case not in mapping:
-        raise ConfigError(f"case must be one of {tuple(mapping)}")
-    fix = mapping[case]
+    fix = _case_mapping(case)
 
     def score_fn(sentences: list[str]) -> np.ndarray:
         return model.score([fix(s) for s in sentences], independent=not carry_state, oov=oov,
@@ -39,10 +47,8 @@ def oov_counts(model: RNNLM, lists: list[NbestList], *, case: str = "keep") -> n
 
     One batched encoding call; ``case`` maps the words as ``score_lists`` does.
     """
-    mapping = {"keep": lambda s: s, "upper": str.upper, "lower": str.lower}
-    if case not in mapping:
-        raise ConfigError(f"case must be one of {tuple(mapping)}")
-    sentences = [mapping[case](h.text) for nb in lists for h in nb.hyps]
+    fix = _case_mapping(case)
+    sentences = [fix(h.text) for nb in lists for h in nb.hyps]
     if not sentences:
         return np.zeros(0)
     enc = model.encode_sentences(sentences)
