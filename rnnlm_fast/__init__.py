@@ -22,7 +22,8 @@ from .errors import (
     VocabularyError,
     VocabularyMismatchError,
 )
-from .model import RNNLM, EpochRecord, PerplexityResult
+from .model import RNNLM, PerplexityResult
+from .training import EpochRecord, EpochStats, Trainer
 from .vocab import Vocabulary
 
 __version__ = "0.1.0"
@@ -31,6 +32,8 @@ __all__ = [
     "RNNLM",
     "Vocabulary",
     "EpochRecord",
+    "EpochStats",
+    "Trainer",
     "PerplexityResult",
     "RnnlmError",
     "CorpusError",

@@ -2,7 +2,8 @@
 
 A checkpoint is an ordinary model file (so ``RNNLM.load`` opens it as a model) with one
 more header key, ``checkpoint``, and, only when they differ from the current weights,
-``checkpoint.good.*`` sections holding the last good weights. The ``checkpoint`` key holds:
+``checkpoint.good.*`` sections holding the last good weights (the layout is described with
+the rest of the model file in rnnlm_fast/model_file.py). The ``checkpoint`` key holds:
 
 ``schedule``      the learning-rate schedule's state (lr, halving, previous validation
                   log-likelihood, epoch counter, done)
@@ -26,18 +27,18 @@ import hashlib
 import logging
 import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Optional, Union
+from typing import Any, Optional, Union
 
 import numpy as np
 
+from . import options
 from ._files import PathLike, require_file
-from .errors import CheckpointError, ModelFormatError
-from .model_file import capture_reads, extra_content
+from .encoding import Encoded
+from .errors import CheckpointError, ConfigError, ModelFormatError
+from .model_file import read_model, write_model
 from .schedule import Schedule
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .model import RNNLM, Encoded, EpochRecord
 
 log = logging.getLogger("rnnlm_fast")
 
@@ -45,14 +46,8 @@ CHECKPOINT_VERSION = 1
 _GOOD = "checkpoint.good."
 _FULL_HASH_LIMIT = 16 << 20
 _EDGE = 1 << 20
-# The options a checkpoint records and resume passes back to RNNLM.train, with their types.
-OPTIONS = {"lr": float, "beta": float, "bptt": int, "bptt_block": int, "independent": bool,
-           "gradient_cutoff": float, "min_improvement": float, "max_epochs": int, "threads": int,
-           "on_divergence": str, "max_rollbacks": int, "dropout": float,
-           "input_dropout": float}
-# Options added after version 1 checkpoints were first written, with the value that older
-# checkpoints imply.
-OPTION_DEFAULTS = {"dropout": 0.0, "input_dropout": 0.0}
+_SCHEDULE_FIELDS = {"lr": float, "min_improvement": float, "max_epochs": int, "epoch": int, "halving": bool,
+                    "previous_logprob": float, "done": bool}
 
 
 def _typed(value: Any, kind: type) -> bool:
@@ -80,7 +75,7 @@ def file_fingerprint(path: PathLike) -> dict[str, Any]:
     return {"size": size, "sha256": h.hexdigest(), "hashed": how}
 
 
-def encoded_fingerprint(enc: "Encoded") -> str:
+def encoded_fingerprint(enc: Encoded) -> str:
     """SHA-256 of the ids the engine trains on (unknown words mapped) and the sentence offsets."""
     h = hashlib.sha256()
     h.update(np.ascontiguousarray(enc.mapped, dtype=np.int32).tobytes())
@@ -88,7 +83,7 @@ def encoded_fingerprint(enc: "Encoded") -> str:
     return h.hexdigest()
 
 
-def data_fingerprint(source: Union[PathLike, "Encoded"], enc: "Encoded") -> dict[str, Any]:
+def data_fingerprint(source: Union[PathLike, Encoded], enc: Encoded) -> dict[str, Any]:
     fp: dict[str, Any] = {"encoded_sha256": encoded_fingerprint(enc), "words": int(len(enc.ids))}
     if isinstance(source, (str, os.PathLike)):
         fp["path"] = str(source)
@@ -96,20 +91,39 @@ def data_fingerprint(source: Union[PathLike, "Encoded"], enc: "Encoded") -> dict
     return fp
 
 
-class Checkpointer:
-    """Writes the checkpoint of a training run after each epoch (used by ``RNNLM.train``)."""
+@dataclass
+class Checkpoint:
+    """The state of a training run read from a checkpoint: its schedule, rollbacks, options
+    (API names), data fingerprints and last good weights (None: the current ones)."""
 
-    def __init__(self, path: PathLike, options: dict[str, Any], data: dict[str, Any]):
+    path: Path
+    schedule: dict[str, Any]
+    rollbacks: int
+    options: dict[str, Any]
+    data: dict[str, Any]
+    good: Optional[dict[str, np.ndarray]] = None
+
+    def check_files(self, train: Union[PathLike, Encoded], valid: Union[PathLike, Encoded]) -> None:
+        """Refuse data files that differ (by size and SHA-256) from those of the run."""
+        _check_file(self.path, "training", train, self.data["train"])
+        _check_file(self.path, "validation", valid, self.data["valid"])
+
+
+class CheckpointWriter:
+    """Writes the checkpoint of a training run after each epoch (used by the Trainer)."""
+
+    def __init__(self, path: PathLike, values: dict[str, Any], data: dict[str, Any]):
         self.path = Path(path)
-        self.options = options
+        self.options = options.to_file(values)
         self.data = data
 
-    def save(self, model: "RNNLM", schedule: Schedule, rollbacks: int, good: dict[str, np.ndarray]) -> None:
+    def save(self, model: Any, schedule: Schedule, rollbacks: int, good: dict[str, np.ndarray]) -> None:
         """Write the model with its schedule state atomically; the last good weights are
         stored only when they differ from the current ones."""
+        header, arrays, version = model.file_content()
         current = model.weights()
         extra_arrays = {f"{_GOOD}{k}": v for k, v in good.items() if not np.array_equal(v, current[k])}
-        state = {
+        header["checkpoint"] = {
             "version": CHECKPOINT_VERSION,
             "schedule": schedule.state(),
             "rollbacks": int(rollbacks),
@@ -117,26 +131,39 @@ class Checkpointer:
             "data": self.data,
             "has_good": bool(extra_arrays),
         }
-        with extra_content({"checkpoint": state}, extra_arrays):
-            model.save(self.path)
+        write_model(self.path, header, {**arrays, **extra_arrays}, version=version)
 
 
-def _check_state(path: Path, state: Any) -> dict[str, Any]:
+def _check_options(path: Path, stored: Any) -> dict[str, Any]:
+    """A checkpoint's options as API names, each of its JSON type and within its range."""
+    if not isinstance(stored, dict):
+        raise CheckpointError(f"{path}: malformed checkpoint state (options)")
+    declared = [options.OPTIONS[n] for n in options.TRAINING]
+    stored = {**{o.key: o.default for o in declared if o.older_files_lack}, **stored}
+    if set(stored) != {o.key for o in declared}:
+        raise CheckpointError(f"{path}: malformed checkpoint state (options {sorted(stored)})")
+    values = {}
+    for o in declared:
+        value = stored[o.key]
+        if not (_typed(value, o.type) or (value is None and o.none_ok)):
+            raise CheckpointError(f"{path}: malformed checkpoint state (option {o.key} = {value!r})")
+        try:
+            values[o.name] = o.check(value)
+        except ConfigError as e:
+            raise CheckpointError(f"{path}: checkpoint option out of range: {e}") from None
+    return values
+
+
+def _check_state(path: Path, state: Any) -> Checkpoint:
     """Validate the ``checkpoint`` header key's types (the file's checksums passed already)."""
     if not isinstance(state, dict):
         raise CheckpointError(f"{path}: malformed checkpoint state")
     if state.get("version") != CHECKPOINT_VERSION:
         raise CheckpointError(f"{path}: checkpoint version {state.get('version')!r}, this rnnlm-fast reads "
                               f"{CHECKPOINT_VERSION}")
-    sched, opts, data = state.get("schedule"), state.get("options"), state.get("data")
-    if isinstance(opts, dict):
-        opts = state["options"] = {**OPTION_DEFAULTS, **opts}
-    fields = {"lr": float, "min_improvement": float, "max_epochs": int, "epoch": int, "halving": bool,
-              "previous_logprob": float, "done": bool}
-    ok = (isinstance(sched, dict) and set(sched) == set(fields)
-          and all(_typed(sched[k], t) for k, t in fields.items())
-          and isinstance(opts, dict) and set(opts) == set(OPTIONS)
-          and all(_typed(opts[k], t) for k, t in OPTIONS.items())
+    sched, data = state.get("schedule"), state.get("data")
+    ok = (isinstance(sched, dict) and set(sched) == set(_SCHEDULE_FIELDS)
+          and all(_typed(sched[k], t) for k, t in _SCHEDULE_FIELDS.items())
           and isinstance(data, dict)
           and isinstance(data.get("train"), dict) and isinstance(data.get("valid"), dict)
           and type(state.get("rollbacks")) is int and state["rollbacks"] >= 0)
@@ -144,10 +171,11 @@ def _check_state(path: Path, state: Any) -> dict[str, Any]:
         raise CheckpointError(f"{path}: malformed checkpoint state (schedule, options or data fingerprints)")
     if not (math.isfinite(sched["lr"]) and sched["lr"] > 0 and sched["epoch"] >= 0):
         raise CheckpointError(f"{path}: checkpoint schedule has an invalid learning rate or epoch")
-    return state
+    values = _check_options(path, state.get("options"))
+    return Checkpoint(path, sched, state["rollbacks"], values, data)
 
 
-def _check_file(path: Path, which: str, given: Union[PathLike, "Encoded"], stored: dict[str, Any]) -> None:
+def _check_file(path: Path, which: str, given: Union[PathLike, Encoded], stored: dict[str, Any]) -> None:
     if not isinstance(given, (str, os.PathLike)) or "file" not in stored:
         return  # compared through the encoded fingerprint
     now = file_fingerprint(given)
@@ -160,31 +188,26 @@ def _check_file(path: Path, which: str, given: Union[PathLike, "Encoded"], store
         )
 
 
-def load_checkpoint(
-    cls: type, path: PathLike
-) -> tuple["RNNLM", dict[str, Any], Optional[dict[str, np.ndarray]]]:
-    """Read a checkpoint: (model with the current weights and history, checkpoint state, last good weights
-    or None when they are the current ones).
+def load_checkpoint(cls: type, path: PathLike) -> tuple[Any, Checkpoint]:
+    """Read a checkpoint: (a ``cls`` model with the current weights and history, the run's state).
 
     Raises
     ------
     MissingFileError, ModelFormatError, CheckpointError (a plain model, or malformed state)
     """
     p = require_file(path, "checkpoint")
-    with capture_reads() as got:
-        model = cls.load(p)
-    header, arrays = got[-1]
+    header, arrays = read_model(p)
+    model = cls.from_file_content(p, header, arrays)
     if "checkpoint" not in header:
         raise CheckpointError(f"{p}: a model file without training state, not a checkpoint (train it "
                               "with checkpoint=... or --checkpoint to be able to resume)")
     state = _check_state(p, header["checkpoint"])
-    good = None
-    if state.get("has_good"):
-        good = {k: arrays.get(f"{_GOOD}{k}", v).copy() for k, v in model.weights().items()}
+    if header["checkpoint"].get("has_good"):
+        state.good = {k: arrays.get(f"{_GOOD}{k}", v).copy() for k, v in model.weights().items()}
         for k, v in model.weights().items():
-            if good[k].shape != v.shape or good[k].dtype != v.dtype:
+            if state.good[k].shape != v.shape or state.good[k].dtype != v.dtype:
                 raise ModelFormatError(f"{p}: section {_GOOD}{k} does not match weights.{k}")
-    return model, state, good
+    return model, state
 
 
 def remove_stale_temporaries(path: PathLike) -> None:
@@ -199,26 +222,7 @@ def remove_stale_temporaries(path: PathLike) -> None:
             pass
 
 
-def resume(cls: type, path: PathLike, train: Union[PathLike, "Encoded"], valid: Union[PathLike, "Encoded"], *,
-           threads: Optional[int] = None, checkpoint: Optional[PathLike] = None, progress: bool = True,
-           callback: Optional[Callable[["EpochRecord"], None]] = None) -> "RNNLM":
-    """Body of :meth:`RNNLM.resume` (see there)."""
-    model, state, good = load_checkpoint(cls, path)
-    _check_file(Path(path), "training", train, state["data"]["train"])
-    _check_file(Path(path), "validation", valid, state["data"]["valid"])
-    options = dict(state["options"])
-    if threads is not None:
-        options["threads"] = threads
-    target = Path(path) if checkpoint is None else Path(checkpoint)
-    remove_stale_temporaries(target)
-    resume_state = {"schedule": state["schedule"], "rollbacks": state["rollbacks"], "good": good,
-                    "data": state["data"]}
-    model.train(train, valid, progress=progress, callback=callback, checkpoint=target, _resume=resume_state,
-                **options)
-    return model
-
-
-def check_resumed_data(path: Path, data: dict[str, Any], stored: dict[str, Any]) -> None:
+def check_resumed_data(path: PathLike, data: dict[str, Any], stored: dict[str, Any]) -> None:
     """Compare the encoded fingerprints of the data being trained on with those of the checkpoint."""
     for which, name in (("train", "training"), ("valid", "validation")):
         now, then = data[which], stored.get(which, {})

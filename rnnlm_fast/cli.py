@@ -18,12 +18,14 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from . import __version__
+from . import __version__, options
 from ._core import DEFAULT_MAX_LINE_BYTES
 from ._files import require_file
 from .errors import ConfigError, CorpusError, MissingFileError, RnnlmError
-from .model import RNNLM, resolve_threads
+from .model import RNNLM
+from .training import resolve_threads
 from .model_file import read_header
+from .options import DEFAULTS, OPTIONS
 from .vocab import Vocabulary
 
 log = logging.getLogger("rnnlm_fast")
@@ -42,46 +44,50 @@ def _count(text: str) -> int:
     return int(value)
 
 
+class _Deprecated(argparse.Action):
+    """An old flag still accepted: warns on stderr and stores under the new name."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"rnnlm-fast: warning: {option_string} is deprecated; use {self.metavar}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
+def _add_options(g: argparse._ActionsContainer, names: Sequence[str]) -> None:
+    """Command-line flags of these options, from their one declaration (rnnlm_fast/options.py).
+    Values are parsed here and checked by the API, so every rule has one message."""
+    for name in names:
+        o = OPTIONS[name]
+        if o.type is bool:
+            g.add_argument(o.flag, dest=name, action="store_true",
+                           help=o.help + (f" (rnnlm-0.4b: {o.rnnlm})" if o.rnnlm else ""))
+            continue
+        default = "the cell's" if name == "lr" else o.default
+        helptext = f"{o.help} (default {default}" + (f"; rnnlm-0.4b: {o.rnnlm})" if o.rnnlm else ")")
+        kind = _count if name == "direct" else o.type
+        kw = dict(dest=name, type=kind, default=o.default, help=helptext.replace("%", "%%"))
+        if o.choices:
+            kw["choices"] = o.choices
+        g.add_argument(o.flag, *(("--activation",) if name == "cell" else ()), **kw)
+        for old in o.deprecated:
+            g.add_argument(f"--{old.replace('_', '-')}", dest=name, type=kind, action=_Deprecated,
+                           metavar=o.flag, help=argparse.SUPPRESS)
+
+
 def _add_vocab_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("vocabulary")
-    g.add_argument("--min-count", type=int, default=1, help="rarer words become <unk> (default 1)")
-    g.add_argument("--max-size", type=int, default=0, help="keep at most this many words (0 = all)")
-    g.add_argument("--classes", type=int, default=None, help="word classes of the factored softmax (default 100)")
-    g.add_argument("--class-method", choices=("sqrt", "frequency"), default="sqrt",
-                   help="rnnlm-0.4b's sqrt-frequency binning (default) or plain frequency ('old classes')")
-    g.add_argument("--max-line-bytes", type=int, default=DEFAULT_MAX_LINE_BYTES,
-                   help="reject longer lines as corrupt input (default %(default)s)")
+    _add_options(g, options.VOCABULARY)
+    # None: not given (a vocabulary file's classes then stay); main() fills in the default
+    g.set_defaults(classes=None)
 
 
 def _add_train_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model and training")
-    g.add_argument("--hidden", type=int, default=100, help="hidden layer size (default 100)")
-    g.add_argument("--cell", "--activation", dest="cell", choices=("sigmoid", "tanh", "relu", "gru", "lstm"),
-                   default="sigmoid", help="recurrent cell: Elman with that nonlinearity (sigmoid = rnnlm-0.4b), gru, lstm")
-    g.add_argument("--direct", type=_count, default=0,
-                   help="hashed max-ent direct connections: table size in weights, K/M/G suffixes allowed "
-                        "(e.g. 2M; rnnlm-0.4b's -direct 2); 0 = none")
-    g.add_argument("--direct-order", type=int, default=3, help="n-gram order of the direct connections (default 3)")
-    g.add_argument("--backward", action="store_true",
-                   help="train a backward model: each sentence is read from its last word to its first "
-                        "(a rescoring partner for a forward model, see --second-model)")
-    g.add_argument("--lr", type=float, default=None,
-                   help="initial learning rate (default by cell: sigmoid 0.1, tanh/relu 0.01, gru 0.02, lstm 0.05)")
-    g.add_argument("--beta", type=float, default=1e-6, help="L2 regularisation (default 1e-6)")
-    g.add_argument("--bptt", type=int, default=4, help="BPTT steps (default 4; 1 = plain backprop)")
-    g.add_argument("--bptt-block", type=int, default=10, help="words between BPTT updates (default 10)")
-    g.add_argument("--independent", action="store_true", help="reset the hidden state at each sentence")
-    g.add_argument("--gradient-cutoff", type=float, default=15.0)
-    g.add_argument("--dropout", type=float, default=0.0,
-                   help="drop rate of the hidden units feeding the output layer while training (default 0)")
-    g.add_argument("--input-dropout", type=float, default=0.0,
-                   help="rate at which a training step's input word is dropped (word-level embedding dropout; "
-                        "default 0)")
-    g.add_argument("--min-improvement", type=float, default=1.003)
-    g.add_argument("--max-epochs", type=int, default=100)
-    g.add_argument("--seed", type=int, default=1)
-    g.add_argument("--threads", type=int, default=None, help="training threads (0 = all cores; default 1)")
-    g.add_argument("--on-divergence", choices=("rollback", "raise"), default="rollback")
+    _add_options(g, [n for n in options.MODEL + options.TRAINING])
+    g.add_argument("--backward", dest="direction", action="store_const", const="backward",
+                   help="short for --direction backward: read each sentence from its last word to its first "
+                        "(a rescoring partner for a forward model)")
+    # None: not given (a checkpoint's count then stays); main() fills in the default
+    g.set_defaults(threads=None)
 
 
 def _quiet(args: argparse.Namespace) -> bool:
@@ -92,8 +98,7 @@ def _train_and_report(args: argparse.Namespace, train: str, valid: str, vocab: O
                       checkpoint: Optional[Path] = None, resume: bool = False) -> RNNLM:
     """Train a new model (with checkpoints when ``checkpoint``), or resume from ``checkpoint``."""
     if not resume:
-        model = RNNLM(vocab, hidden=args.hidden, cell=args.cell, seed=args.seed, direct=args.direct,
-                      direct_order=args.direct_order, direction="backward" if args.backward else "forward")
+        model = RNNLM(vocab, **{name: getattr(args, name) for name in options.MODEL})
         log.info("model: %s, %d parameters", model, model.n_parameters())
 
     def report(r) -> None:
@@ -106,12 +111,8 @@ def _train_and_report(args: argparse.Namespace, train: str, valid: str, vocab: O
         model = RNNLM.resume(checkpoint, train, valid, threads=threads, progress=not _quiet(args), callback=report)
         log.info("resumed %s from %s after %d epoch records", model, checkpoint, len(model.history))
         return model
-    model.train(train, valid, lr=args.lr, beta=args.beta, bptt=args.bptt, bptt_block=args.bptt_block,
-                independent=args.independent, gradient_cutoff=args.gradient_cutoff, dropout=args.dropout,
-                input_dropout=args.input_dropout,
-                min_improvement=args.min_improvement, max_epochs=args.max_epochs, threads=args.threads,
-                on_divergence=args.on_divergence, progress=not _quiet(args), callback=report,
-                checkpoint=checkpoint)
+    model.train(train, valid, progress=not _quiet(args), callback=report, checkpoint=checkpoint,
+                **{name: getattr(args, name) for name in options.TRAINING})
     return model
 
 
@@ -192,23 +193,20 @@ def cmd_train(args: argparse.Namespace) -> int:
     return _finish_training(args, model, out, ckpt, start)
 
 
-# The options that define a training run. With --resume the checkpoint's values hold, so one
-# given with another value would be silently ignored: it is refused instead.
-RUN_OPTIONS = ("vocab", "min_count", "max_size", "classes", "class_method", "max_line_bytes", "hidden", "cell",
-               "direct", "direct_order", "backward", "lr", "beta", "bptt", "bptt_block", "independent",
-               "gradient_cutoff", "dropout", "input_dropout", "min_improvement", "max_epochs", "seed",
-               "on_divergence")
+# The options that define a training run (all but the thread count). With --resume the
+# checkpoint's values hold, so one given with another value would be silently ignored: it is
+# refused instead.
+RUN_OPTIONS = ("vocab",) + tuple(n for n in options.VOCABULARY + options.MODEL + options.TRAINING if n != "threads")
 
 
 def _check_resume_options(ckpt: Path, explicit: dict) -> None:
     """Refuse run options given with --resume that differ from the checkpoint's (or that it
     cannot honour: the vocabulary comes from the checkpoint). ``explicit``: dest -> value."""
     header = read_header(ckpt)
-    config = dict(header.get("config") or {})
-    config["backward"] = config.get("direction", "forward") == "backward"
-    stored = {**config, **((header.get("checkpoint") or {}).get("options") or {})}
+    stored = {**dict(header.get("config") or {}),
+              **options.from_file((header.get("checkpoint") or {}).get("options") or {})}
     for dest, value in explicit.items():
-        flag = "--" + dest.replace("_", "-")
+        flag = OPTIONS[dest].flag if dest in OPTIONS else "--" + dest.replace("_", "-")
         if dest not in stored:
             raise ConfigError(f"{flag} cannot be given with --resume: the run continues with the vocabulary and "
                               f"options of checkpoint '{ckpt}' (drop {flag}, or start over with --overwrite)")
@@ -376,11 +374,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="train on the small book corpus shipped with the package")
     _add_train_options(p)
-    p.add_argument("--min-count", type=int, default=2)
-    p.add_argument("--classes", type=int, default=100)
+    _add_options(p, ["min_count", "classes"])
     p.add_argument("--output", help="also save the model here")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.set_defaults(func=cmd_demo, max_epochs=8, threads=0)
+    p.set_defaults(func=cmd_demo, max_epochs=8, threads=0, min_count=2)  # a quick run on all cores
 
     p = sub.add_parser("vocab", help="count words and write a vocabulary file")
     p.add_argument("--train", nargs="+", required=True, help="text files (.gz allowed)")
@@ -414,8 +411,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--model", required=True)
         p.add_argument("--text", required=(name == "eval"), default="-", help="text file ('-' = stdin for score)")
         p.add_argument("--vocab", help="check the model against this vocabulary file")
-        p.add_argument("--threads", type=int, default=1)
-        p.add_argument("--oov-penalty", type=float, default=-5.0, help="log10 score of unknown words without <unk>")
+        _add_options(p, ["threads", "oov_penalty"])
         p.add_argument("--quiet", action="store_true")
         if name == "eval":
             p.add_argument("--per-word", action="store_true", help="also print word<TAB>log10 for every word")
@@ -428,7 +424,7 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--lambda", dest="weight", type=float, default=0.5,
                            help="weight of the RNN in the interpolation (default 0.5)")
         else:
-            p.add_argument("--oov", choices=("auto", "unk", "penalty"), default="auto")
+            _add_options(p, ["oov"])
             p.add_argument("--carry-state", action="store_true",
                            help="carry the hidden state across lines (rnnlm-0.4b); default resets per line")
         p.set_defaults(func=func)
@@ -455,10 +451,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     # Options whose absence matters (a vocabulary file's or a checkpoint's value then wins)
     # default to None; any spelling (--threads 2, --threads=2, an abbreviation) counts as given.
-    for name, default in (("classes", 100), ("threads", 1)):
+    for name in ("classes", "threads"):
         setattr(args, f"{name}_given", getattr(args, name, None) is not None)
-        if getattr(args, name, default) is None:
-            setattr(args, name, default)
+        if getattr(args, name, DEFAULTS[name]) is None:
+            setattr(args, name, DEFAULTS[name])
     if args.command == "train" and args.resume:
         args.explicit_options = _explicit_options(argv, RUN_OPTIONS)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,

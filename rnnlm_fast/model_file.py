@@ -13,17 +13,32 @@ Layout (all integers little-endian)::
 Loading checks every size against the file length before allocating anything, then the
 CRC-32 of each section, so a truncated or corrupted file is reported, never half-loaded.
 Files are written to a temporary file and renamed.
+
+What an RNNLM file holds (written by ``RNNLM.file_content``, read by
+``RNNLM.from_file_content``)::
+
+    header  "format"         "rnnlm-fast"
+            "config"         vocab_size, hidden, classes, cell, direct (table size, 0 = none),
+                             direct_order, seed, direction ("forward" / "backward")
+            "train_options"  the options that shaped the weights (rnnlm_fast/options.py, groups
+                             "training" and "schedule"), keyed by their stored names: L2 is
+                             stored as "beta" (rnnlm-0.4b's name, which every version reads)
+            "history"        one object per epoch (rnnlm_fast.training.EpochRecord)
+            "checkpoint"     only in checkpoints (rnnlm_fast/checkpoint.py): schedule state,
+                             rollbacks, every training option, data fingerprints, has_good
+    sections  vocab.words (uint8: the words joined by newlines), vocab.counts (int64),
+              vocab.word_class (int32), weights.<name> (float32, shapes from
+              _core.weight_shapes), and in checkpoints checkpoint.good.<name> (the last good
+              weights, where they differ from the current ones)
 """
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import json
 import struct
 import zlib
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator, Optional
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -38,38 +53,6 @@ _DTYPES = {"<f4": np.float32, "<i4": np.int32, "<i8": np.int64, "|u1": np.uint8}
 _MAX_HEADER = 64 << 20
 # Versions above this are not "newer": they are bit flips in the (unchecksummed) prelude.
 MAX_PLAUSIBLE_VERSION = 1000
-
-# Extra header keys and sections added to the next write_model call of this context, and the
-# raw (header, arrays) of read_model calls captured: how a checkpoint rides on RNNLM.save/load.
-_EXTRA: contextvars.ContextVar[Optional[tuple[dict, dict]]] = contextvars.ContextVar("_EXTRA", default=None)
-_CAPTURE: contextvars.ContextVar[Optional[list]] = contextvars.ContextVar("_CAPTURE", default=None)
-
-
-@contextlib.contextmanager
-def extra_content(header: dict[str, Any], arrays: dict[str, np.ndarray]) -> Iterator[None]:
-    """Within the block, every ``write_model`` also writes these header keys and sections.
-
-    Used by checkpoints: ``with extra_content(...): model.save(path)`` writes a model file
-    that is also a checkpoint, whatever ``save`` itself puts in the header. Context-local,
-    so other threads saving at the same time are not affected.
-    """
-    token = _EXTRA.set((header, arrays))
-    try:
-        yield
-    finally:
-        _EXTRA.reset(token)
-
-
-@contextlib.contextmanager
-def capture_reads() -> Iterator[list]:
-    """Within the block, append the (header, arrays) of every successful ``read_model``."""
-    got: list = []
-    token = _CAPTURE.set(got)
-    try:
-        yield got
-    finally:
-        _CAPTURE.reset(token)
-
 
 def _describe_foreign(head: bytes) -> str:
     if head.startswith(b"\x1f\x8b"):
@@ -99,10 +82,6 @@ def write_model(path: PathLike, header: dict[str, Any], arrays: dict[str, np.nda
     """
     if not 1 <= version <= FORMAT_VERSION:
         raise ValueError(f"cannot write model format version {version}")
-    extra = _EXTRA.get()
-    if extra is not None:
-        header = {**header, **extra[0]}
-        arrays = {**arrays, **extra[1]}
     sections = []
     offset = 0
     blobs = []
@@ -163,9 +142,6 @@ def read_model(path: PathLike) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
             if name in arrays:
                 raise ModelFormatError(f"{p}: section {name!r} appears twice")
             arrays[name] = arr
-    captured = _CAPTURE.get()
-    if captured is not None:
-        captured.append((header, arrays))
     return header, arrays
 
 

@@ -163,7 +163,7 @@ def test_cli_resume_with_backward_checks_the_checkpoint(corpus, valid_corpus, tm
     assert main(["train", "--train", str(corpus), "--valid", str(valid_corpus), "--output", str(tmp_path / "f.rnnlm"),
                  "--resume", "--backward", "--quiet"]) == 2
     err = capsys.readouterr().err
-    assert "--backward given" in err and "f.rnnlm.ckpt" in err
+    assert "--direction backward differs" in err and "(forward)" in err and "f.rnnlm.ckpt" in err
     # a backward checkpoint resumes with or without the flag
     bckpt = tmp_path / "b.rnnlm.ckpt"
     RNNLM(Vocabulary.from_corpus(corpus, classes=5), hidden=8, direction="backward").train(

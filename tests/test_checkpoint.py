@@ -146,9 +146,9 @@ def test_checkpoint_keeps_last_good_weights_and_rollbacks_after_divergence(tmp_p
     part = RNNLM(vocab, hidden=8, seed=1, cell="relu")
     with pytest.raises(Stop):
         part.train(train, valid, progress=False, checkpoint=ckpt, callback=stop_after(1), **opts)
-    _, state, good = load_checkpoint(RNNLM, ckpt)
-    assert state["rollbacks"] == sum(r.diverged for r in part.history) >= 1
-    assert good is None  # at an epoch boundary the current weights are the last good ones
+    _, state = load_checkpoint(RNNLM, ckpt)
+    assert state.rollbacks == sum(r.diverged for r in part.history) >= 1
+    assert state.good is None  # at an epoch boundary the current weights are the last good ones
     resumed = RNNLM.resume(ckpt, train, valid, progress=False)
     assert weights_equal(resumed, full)
     assert [r.diverged for r in resumed.history] == [r.diverged for r in full.history]
@@ -321,7 +321,7 @@ def test_cli_resume_refuses_run_options_that_differ(tmp_path, data, capsys):
     refused = [(["--hidden", "16"], "--hidden 16 differs"), (["--hid=16"], "--hidden 16 differs"),
                (["--cell", "gru"], "--cell gru differs"), (["--lr", "0.3"], "--lr 0.3 differs"),
                (["--seed", "4"], "--seed 4 differs"), (["--dropout", "0.1"], "--dropout 0.1 differs"),
-               (["--min-count", "2"], "--min-count cannot be given"), (["--backward"], "--backward given")]
+               (["--min-count", "2"], "--min-count cannot be given"), (["--backward"], "--direction backward differs")]
     for extra, message in refused:
         assert main(base + extra) == 2, extra
         err = capsys.readouterr().err

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from corpora import write_corpus
 
-from rnnlm_fast import RNNLM, Vocabulary, _core
+from rnnlm_fast import RNNLM, Vocabulary
 from rnnlm_fast.cli import main
 from rnnlm_fast.errors import ConfigError, DivergenceError
 
@@ -59,8 +59,8 @@ def test_each_sentence_is_scored_by_the_model_trained_on_the_text_before_it(mode
     for j in (1, 3, 5):
         adapted = RNNLM.load(path)
         enc = adapted.encode_sentences(lines[:j])
-        _core.train_epoch(adapted._core, enc.mapped, enc.offsets, 0.05, opts["beta"], opts["gradient_cutoff"],
-                          opts["bptt"], opts["bptt_block"], True, 1)
+        adapted.train_epoch(enc, lr=0.05, l2=opts["l2"], gradient_cutoff=opts["gradient_cutoff"], bptt=opts["bptt"],
+                            bptt_block=opts["bptt_block"], independent=True, threads=1)
         first = adapted.word_logprobs(lines[j])[0]
         assert first == pytest.approx(dyn[starts[j]], abs=1e-6), j
         assert first != pytest.approx(model.word_logprobs(lines[j])[0], abs=1e-6)

@@ -693,7 +693,7 @@ def test_model_needs_a_vocabulary():
 
 
 @pytest.mark.parametrize("kwargs", [{"lr": -1}, {"lr": 0}, {"lr": float("nan")}, {"lr": float("inf")},
-                                    {"threads": -1}, {"bptt": 0}, {"bptt_block": 0}, {"beta": -1.0},
+                                    {"threads": -1}, {"bptt": 0}, {"bptt_block": 0}, {"l2": -1.0},
                                     {"gradient_cutoff": 0.0}, {"max_epochs": 0}, {"min_improvement": 0.5},
                                     {"on_divergence": "ignore"}])
 def test_bad_training_options_change_nothing(files, model, kwargs):

@@ -1,0 +1,262 @@
+"""Every model, vocabulary, training and scoring option, declared once.
+
+Each :class:`Option` holds the name (as the Python API spells it), type, default, valid
+range, help text, command-line flag and rnnlm-0.4b's spelling. From this table come the
+API's defaults and keyword signatures, argparse's options, what a model file and a
+checkpoint record, and the validation (one rule and one message per option), so a new
+option is added here and nowhere else.
+
+``python -m rnnlm_fast.options`` prints the table.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import numbers
+import warnings
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Optional
+
+import numpy as np
+
+from . import _core
+from .errors import ConfigError
+
+# Initial learning rates that train stably with online SGD: rnnlm-0.4b's 0.1 for sigmoid;
+# tanh and relu pass up to 4x larger errors back through time and blow up at 0.1, as do
+# gated cells with long BPTT (measured on the bundled books and PTB; see README).
+DEFAULT_LR = {"sigmoid": 0.1, "tanh": 0.01, "relu": 0.01, "gru": 0.02, "lstm": 0.05}
+DIRECTIONS = ("forward", "backward")
+OOV_POLICIES = ("auto", "unk", "penalty")
+CLASS_METHODS = ("sqrt", "frequency")
+DIVERGENCE_POLICIES = ("rollback", "raise")
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option. ``low``/``high`` bound numbers (``open_low``/``open_high``: excluded);
+    ``choices`` bound strings; ``none_ok``: None is valid (it means "derive it")."""
+
+    name: str
+    type: type
+    default: Any
+    help: str
+    # "model", "vocabulary", "training" (what one epoch does), "schedule" (across epochs),
+    # "run" (how a run executes: not recorded in the model), "scoring"
+    group: str
+    low: Optional[float] = None
+    high: Optional[float] = None
+    open_low: bool = False
+    open_high: bool = False
+    choices: tuple = ()
+    none_ok: bool = False
+    flag: Optional[str] = None  # the command line's spelling; None: not on the command line
+    rnnlm: Optional[str] = None  # rnnlm-0.4b's spelling, where it has the option
+    deprecated: tuple = ()  # old API names still accepted, with a DeprecationWarning
+    stored_as: Optional[str] = None  # its key in model files, where that differs from name
+    older_files_lack: bool = False  # checkpoints of version 1 may lack it: they imply the default
+
+    @property
+    def key(self) -> str:
+        """Its key in a model file's ``train_options`` and a checkpoint's ``options``."""
+        return self.stored_as or self.name
+
+    def rule(self) -> str:
+        """The rule, as the end of the sentence '<name> must be ...'."""
+        if self.choices:
+            return f"one of {self.choices}"
+        if self.type is bool:
+            return "True or False"
+        kind = "an integer" if self.type is int else "a number"
+        if self.low is not None and self.high is not None:
+            if self.type is int:
+                return f"an integer in {self.low:g}..{self.high:g}"
+            return f"in {'(' if self.open_low else '['}{self.low:g}, {self.high:g}{')' if self.open_high else ']'}"
+        if self.low is not None:
+            if self.low == 0 and self.open_low:
+                return f"a positive {'integer' if self.type is int else 'number'}"
+            return f"{kind} {'>' if self.open_low else '>='} {self.low:g}"
+        return kind
+
+    def check(self, value: Any) -> Any:
+        """``value`` as this option's plain Python type; ConfigError when it breaks the rule."""
+        if value is None and self.none_ok:
+            return None
+        bad = ConfigError(f"{self.name} must be {self.rule()}, not {value!r}")
+        if self.type is str:
+            if not isinstance(value, str) or value not in self.choices:
+                raise bad
+            return value
+        if self.type is bool:
+            if not isinstance(value, (bool, np.bool_, numbers.Integral)) or value not in (0, 1):
+                raise bad
+            return bool(value)
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+            raise bad
+        if self.type is int:
+            if not isinstance(value, numbers.Integral) and not float(value).is_integer():
+                raise bad
+            value = int(value)
+        else:
+            value = float(value)
+        if self.type is float and not math.isfinite(value):
+            raise bad
+        if self.low is not None and (value < self.low or (self.open_low and value == self.low)):
+            raise bad
+        if self.high is not None and (value > self.high or (self.open_high and value == self.high)):
+            raise bad
+        return value
+
+
+_ALL = (
+    # --- the model ------------------------------------------------------------------------------
+    Option("hidden", int, 100, "size of the recurrent (hidden) layer", "model", low=1, high=getattr(_core, "MAX_HIDDEN", 100_000),
+           flag="--hidden", rnnlm="-hidden"),
+    Option("cell", str, "sigmoid", "recurrent cell: an Elman layer with that nonlinearity (sigmoid is "
+           "rnnlm-0.4b's), or a GRU / LSTM cell", "model", choices=tuple(getattr(_core, "CELLS", ("sigmoid", "tanh", "relu", "gru", "lstm"))), flag="--cell"),
+    Option("seed", int, 1, "seeds the initial weights (and dropout masks)", "model", low=0, high=2**64 - 1,
+           flag="--seed", rnnlm="-rand-seed"),
+    Option("direct", int, 0, "hashed max-ent direct connections: table size in weights (rnnlm-0.4b's -direct "
+           "is in millions); 0 = none", "model", low=0, high=getattr(_core, "MAX_DIRECT_SIZE", 1 << 34), flag="--direct",
+           rnnlm="-direct"),
+    Option("direct_order", int, 3, "n-gram order of the direct connections", "model", low=1,
+           high=getattr(_core, "MAX_DIRECT_ORDER", 32), flag="--direct-order", rnnlm="-direct-order"),
+    Option("direction", str, "forward", "'backward' reads every sentence last word first (</s> still ends "
+           "it): a rescoring partner for a forward model", "model", choices=DIRECTIONS, flag="--direction"),
+    # --- the vocabulary -------------------------------------------------------------------------
+    Option("min_count", int, 1, "rarer words become <unk>", "vocabulary", low=1, flag="--min-count"),
+    Option("max_size", int, 0, "keep at most this many words (0 = all)", "vocabulary", low=0, flag="--max-size"),
+    Option("classes", int, 100, "word classes of the factored softmax", "vocabulary", low=1, flag="--classes",
+           rnnlm="-class"),
+    Option("class_method", str, "sqrt", "rnnlm-0.4b's sqrt-frequency binning, or plain frequency "
+           "('old classes')", "vocabulary", choices=CLASS_METHODS, flag="--class-method", rnnlm="-old-classes"),
+    Option("max_line_bytes", int, _core.DEFAULT_MAX_LINE_BYTES, "reject longer lines as corrupt input",
+           "vocabulary", low=1, flag="--max-line-bytes"),
+    # --- training: one epoch, then the schedule across epochs -------------------------------------------------------------------------------
+    Option("lr", float, None, "initial learning rate; None: the cell's ("
+           + ", ".join(f"{cell} {lr:g}" for cell, lr in DEFAULT_LR.items()) + ")", "training", low=0, open_low=True, none_ok=True, flag="--lr", rnnlm="-alpha"),
+    Option("l2", float, 1e-6, "L2 regularisation, applied every 10th word as rnnlm-0.4b does", "training",
+           low=0, flag="--l2", rnnlm="-beta", deprecated=("beta",), stored_as="beta"),
+    Option("bptt", int, 4, "steps of backpropagation through time (1 = plain backprop)", "training", low=1,
+           high=1000, flag="--bptt", rnnlm="-bptt"),
+    Option("bptt_block", int, 10, "words between BPTT updates", "training", low=1, high=1000,
+           flag="--bptt-block", rnnlm="-bptt-block"),
+    Option("independent", bool, False, "reset the hidden state at each sentence (training and validation)",
+           "training", flag="--independent", rnnlm="-independent"),
+    Option("gradient_cutoff", float, 15.0, "errors reaching the hidden layer are clipped to +-this",
+           "training", low=0, open_low=True, flag="--gradient-cutoff"),
+    Option("dropout", float, 0.0, "drop rate of the hidden units feeding the output layer while training",
+           "training", low=0, high=1, open_high=True, flag="--dropout", older_files_lack=True),
+    Option("input_dropout", float, 0.0, "rate at which a training step's input word is dropped "
+           "(word-level embedding dropout)", "training", low=0, high=1, open_high=True, flag="--input-dropout",
+           older_files_lack=True),
+    Option("min_improvement", float, 1.003, "relative validation improvement below which the learning rate "
+           "is halved", "schedule", low=1, flag="--min-improvement", rnnlm="-min-improvement"),
+    Option("max_epochs", int, 100, "hard limit on epochs", "schedule", low=1, flag="--max-epochs"),
+    # --- how a training run executes (not recorded in the model) ---------------------------------
+    Option("threads", int, 1, "threads (0 = all cores); 1 is bit-reproducible", "run", low=0, high=4096,
+           flag="--threads"),
+    Option("on_divergence", str, "rollback", "on NaN/Inf: restore the last good weights and halve the "
+           "learning rate, or raise at once", "run", choices=DIVERGENCE_POLICIES, flag="--on-divergence"),
+    Option("max_rollbacks", int, 3, "divergence rollbacks before giving up", "run", low=0,
+           flag="--max-rollbacks"),
+    # --- scoring --------------------------------------------------------------------------------
+    Option("oov", str, "auto", "unknown words score as <unk> ('unk') or with oov_penalty ('penalty'); "
+           "'auto' picks 'unk' when the vocabulary has <unk>", "scoring", choices=OOV_POLICIES, flag="--oov"),
+    Option("oov_penalty", float, -5.0, "log10 score of an unknown word without <unk> (rnnlm-0.4b: -5)",
+           "scoring", flag="--oov-penalty"),
+)
+
+OPTIONS: dict[str, Option] = {o.name: o for o in _ALL}
+DEFAULTS: dict[str, Any] = {o.name: o.default for o in _ALL}
+
+
+def group(*names: str) -> list[Option]:
+    """The options of these groups, in declaration order."""
+    return [o for o in _ALL if o.group in names]
+
+
+EPOCH = tuple(o.name for o in group("training"))  # what train_epoch takes
+RECORDED = tuple(o.name for o in group("training", "schedule"))  # what a model file's train_options holds
+TRAINING = tuple(o.name for o in group("training", "schedule", "run"))  # what train takes, a checkpoint holds
+MODEL = tuple(o.name for o in group("model"))
+VOCABULARY = tuple(o.name for o in group("vocabulary"))
+
+
+def lr_for(cell: str) -> float:
+    """The initial learning rate of a cell when ``lr`` is not given."""
+    return DEFAULT_LR[cell]
+
+
+def resolve(names: Iterable[str], given: dict[str, Any], what: str = "option") -> dict[str, Any]:
+    """Check ``given`` (API spellings; deprecated names accepted with a warning) and fill in
+    the defaults of ``names``: every option named, as its plain Python type.
+
+    Raises ConfigError on an unknown name, an option given twice, or a value against its rule.
+    """
+    names = tuple(names)
+    out: dict[str, Any] = {}
+    for key, value in given.items():
+        name = _api_name(key, names, what)
+        if name in out:
+            raise ConfigError(f"{name} given twice (as {key!r} and {name!r})")
+        out[name] = OPTIONS[name].check(value)
+    return {n: out[n] if n in out else OPTIONS[n].default for n in names}
+
+
+def _api_name(key: str, names: tuple, what: str) -> str:
+    if key in names:
+        return key
+    for name in names:
+        if key in OPTIONS[name].deprecated:
+            warnings.warn(f"the {what} {key!r} is deprecated; call it {name!r}", DeprecationWarning, stacklevel=4)
+            return name
+    raise ConfigError(f"unknown {what} {key!r} (known: {', '.join(names)})")
+
+
+def to_file(values: dict[str, Any]) -> dict[str, Any]:
+    """Options keyed as model files store them."""
+    return {OPTIONS[n].key: v for n, v in values.items()}
+
+
+def from_file(stored: dict[str, Any]) -> dict[str, Any]:
+    """Options read from a model file, keyed by API name (unknown keys kept as they are)."""
+    by_key = {o.key: o.name for o in _ALL}
+    return {by_key.get(k, k): v for k, v in stored.items()}
+
+
+def keyword_signature(names: Iterable[str]) -> Callable[[Callable], Callable]:
+    """Give a ``**options`` function the keyword parameters of these options in its signature
+    (what help() and editors show) and their help in its docstring."""
+    names = tuple(names)
+
+    def decorate(fn: Callable) -> Callable:
+        sig = inspect.signature(fn)
+        params = [p for p in sig.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+        params += [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=OPTIONS[n].default,
+                                     annotation=OPTIONS[n].type.__name__) for n in names]
+        fn.__signature__ = sig.replace(parameters=params)
+        fn.__doc__ = (fn.__doc__ or "").rstrip() + "\n\n        Options (rnnlm_fast.options)\n        " \
+            "----------------------------\n" + describe(names, indent=8)
+        return fn
+
+    return decorate
+
+
+def describe(names: Iterable[str], indent: int = 0) -> str:
+    """numpy-docstring lines for these options: name, type, default, rule, help."""
+    pad = " " * indent
+    lines = []
+    for n in names:
+        o = OPTIONS[n]
+        lines.append(f"{pad}{n} : {o.type.__name__}, default {o.default!r}")
+        lines.append(f"{pad}    {o.help[0].upper()}{o.help[1:]}; must be {o.rule()}"
+                     + (f" (rnnlm-0.4b: {o.rnnlm})" if o.rnnlm else "") + ".")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    for o in _ALL:
+        print(f"{o.name:16} {o.group:10} {o.type.__name__:5} {o.default!r:>12}  {o.flag or '':18} "
+              f"{o.rnnlm or '':18} must be {o.rule()}")

@@ -1,0 +1,304 @@
+"""Training: one epoch of SGD (:func:`train_epoch`) and whole runs (:class:`Trainer`).
+
+A run follows rnnlm-0.4b's schedule (rnnlm_fast/schedule.py): after each epoch the
+validation log-likelihood decides whether the weights are kept or restored and when the
+learning rate starts halving. The Trainer owns that loop, the rollback on divergence, the
+checkpoint written after every epoch, and resuming from one. It works on the model it is
+given and never imports rnnlm_fast.model (the model's ``train``/``resume`` call in here).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Optional, Union
+
+import numpy as np
+
+from . import _core, options
+from ._files import PathLike
+from ._progress import make_bar, training_callback
+from .checkpoint import Checkpoint, CheckpointWriter, check_resumed_data, data_fingerprint, load_checkpoint, remove_stale_temporaries
+from .encoding import Encoded, encode_file
+from .errors import ConfigError, DivergenceError
+from .schedule import Schedule
+
+log = logging.getLogger("rnnlm_fast")
+
+Text = Union[PathLike, Encoded]
+
+
+def power(base: float, exponent: float) -> float:
+    """``base ** exponent``, but inf instead of OverflowError (a barely trained model can
+    assign such tiny probabilities that its perplexity overflows a double)."""
+    try:
+        return base**exponent
+    except OverflowError:
+        return math.inf
+
+
+def resolve_threads(threads: int) -> int:
+    """0 means every core this process may use."""
+    threads = options.OPTIONS["threads"].check(threads)
+    if threads == 0:
+        import os
+
+        try:
+            return max(1, len(os.sched_getaffinity(0)))
+        except AttributeError:  # not on Linux
+            return max(1, os.cpu_count() or 1)
+    return threads
+
+
+@dataclass
+class EpochRecord:
+    """One line of the training history."""
+
+    epoch: int
+    lr: float
+    train_entropy: float  # bits per word
+    train_ppl: float
+    valid_entropy: float
+    valid_ppl: float
+    words_per_sec: float
+    seconds: float
+    kept: bool  # False when validation got worse and the previous weights were restored
+    diverged: bool = False
+
+
+@dataclass
+class EpochStats:
+    """What one pass of :func:`train_epoch` did."""
+
+    logprob: float  # sum of ln P over the scored training words (before each update)
+    words: int  # scored words
+    processed: int  # positions processed
+    seconds: float
+    diverged: bool
+    diverged_at: int  # position of the first non-finite probability, -1 when none
+    interrupted: bool
+    positions: Optional[np.ndarray] = None  # ln P of every position, with return_positions
+
+    @property
+    def words_per_sec(self) -> float:
+        return self.processed / self.seconds if self.seconds > 0 else math.nan
+
+    @property
+    def entropy(self) -> float:
+        """Training entropy in bits per word."""
+        return -self.logprob / max(self.words, 1) / math.log(2)
+
+
+def as_encoded(model: Any, text: Text, progress: bool = False) -> Encoded:
+    """A file encoded for ``model``, or an Encoded checked to be in its reading order."""
+    if not isinstance(text, Encoded):
+        return encode_file(model.vocab, text, backward=model.backward, progress=progress)
+    if text.backward != model.backward:
+        raise ConfigError(f"this text was encoded for a {'backward' if text.backward else 'forward'} model; "
+                          f"encode it with this {model.direction} model's encode_file/encode_sentences")
+    return text
+
+
+def engine_options(values: dict[str, Any], lr: float, seed: int, threads: int) -> dict[str, Any]:
+    """Keyword arguments of ``_core.train_epoch`` from resolved training options."""
+    return dict(lr=lr, beta=values["l2"], gradient_cutoff=values["gradient_cutoff"], bptt=values["bptt"],
+                bptt_block=values["bptt_block"], independent=values["independent"], threads=threads,
+                dropout=values["dropout"], input_dropout=values["input_dropout"], seed=seed)
+
+
+def _run_epoch(core: Any, enc: Encoded, engine: dict[str, Any], progress: bool, desc: str,
+               return_positions: bool = False) -> EpochStats:
+    bar = make_bar(progress, len(enc.mapped), desc)
+    start = time.perf_counter()
+    try:
+        st = _core.train_epoch(core, enc.mapped, enc.offsets, progress=training_callback(bar),
+                               return_positions=return_positions, **engine)
+    finally:
+        if bar is not None:
+            bar.close()
+    return EpochStats(st["logprob"], st["words"], st["processed"], time.perf_counter() - start, st["diverged"],
+                      st["diverged_at"], st["interrupted"], st.get("positions"))
+
+
+@options.keyword_signature(options.EPOCH)
+def train_epoch(model: Any, text: Text, *, seed: int = 1, threads: int = 1, progress: bool = False,
+                return_positions: bool = False, **training: Any) -> EpochStats:
+    """One epoch of online SGD with truncated BPTT over ``text``, updating ``model`` in place.
+
+    No validation, schedule or rollback (see :class:`Trainer`): what benchmarks and tests
+    time and check. ``lr`` defaults to the cell's; ``seed`` seeds the dropout masks.
+
+    Raises
+    ------
+    KeyboardInterrupt
+        On Ctrl-C (the weights hold the updates made so far).
+    ConfigError, CorpusError, MissingFileError
+    """
+    values = options.resolve(options.EPOCH, training, "training option")
+    lr = values["lr"] if values["lr"] is not None else options.lr_for(model.cell)
+    enc = as_encoded(model, text, progress)
+    stats = _run_epoch(model._core, enc, engine_options(values, lr, seed, resolve_threads(threads)), progress,
+                       f"epoch lr {lr:.4g}", return_positions)
+    if stats.interrupted:
+        raise KeyboardInterrupt("training interrupted")
+    return stats
+
+
+def dynamic_positions(model: Any, enc: Encoded, independent: bool, lr: float, progress: bool) -> np.ndarray:
+    """ln P of every position under rnnlm-0.4b's dynamic evaluation, on a copy of the weights:
+    each word is scored, then trained on with ``lr`` and the model's BPTT settings and L2."""
+    if len(enc.ids) == 0:
+        return np.zeros(0)
+    values = options.resolve(options.EPOCH, {k: v for k, v in model.train_options.items() if k in options.EPOCH})
+    values["independent"], values["dropout"], values["input_dropout"] = independent, 0.0, 0.0
+    stats = _run_epoch(model._core.copy(), enc, engine_options(values, lr, 1, 1), progress,
+                       f"dynamic evaluation lr {lr:g}", return_positions=True)
+    if stats.interrupted:
+        raise KeyboardInterrupt("dynamic evaluation interrupted")
+    if stats.diverged:
+        raise DivergenceError(f"dynamic evaluation diverged (NaN/Inf) at word {stats.diverged_at} with "
+                              f"learning rate {lr:g}; use a smaller dynamic learning rate")
+    return stats.positions
+
+
+def _epoch_seed(seed: int, epoch: int, rollbacks: int) -> int:
+    """Seed of an epoch's dropout masks: fixed by the model's seed and the schedule's state,
+    so a resumed run draws the masks an uninterrupted one would."""
+    return (seed * 1_000_003 + epoch * 7_919 + rollbacks * 104_729) % (1 << 64)
+
+
+class Trainer:
+    """A training run of ``model`` on ``train`` with ``valid`` driving the schedule.
+
+    ``values`` are the resolved training options (see :func:`rnnlm_fast.options.resolve`).
+    :meth:`step` runs one epoch and its validation; :meth:`run` steps until the schedule
+    is done. With ``checkpoint``, the run's state is written there before the first epoch
+    and after every epoch; :func:`resume` continues from it.
+    """
+
+    def __init__(self, model: Any, train: Text, valid: Text, values: dict[str, Any], *,
+                 checkpoint: Optional[PathLike] = None, progress: bool = True,
+                 callback: Optional[Callable[[EpochRecord], None]] = None, resumed: Optional[Checkpoint] = None):
+        self.model, self.values, self.progress, self.callback = model, values, progress, callback
+        self.threads = resolve_threads(values["threads"])
+        self.lr = values["lr"] if values["lr"] is not None else options.lr_for(model.cell)
+        self.train_text, self.valid_text = as_encoded(model, train, progress), as_encoded(model, valid, progress)
+        # what the model file records: the options that shaped the weights, not how the run was executed
+        model.train_options = {n: (self.lr if n == "lr" else values[n]) for n in options.RECORDED}
+        self.saver: Optional[CheckpointWriter] = None
+        if checkpoint is not None:
+            data = {"train": data_fingerprint(train, self.train_text), "valid": data_fingerprint(valid, self.valid_text)}
+            if resumed is not None:
+                check_resumed_data(checkpoint, data, resumed.data)
+            self.saver = CheckpointWriter(checkpoint, dict(values, lr=self.lr), data)
+        if resumed is None:
+            self.schedule = Schedule(lr=self.lr, min_improvement=values["min_improvement"],
+                                     max_epochs=values["max_epochs"])
+            self.rollbacks = 0
+            model.history = []
+        else:  # the history came with the model
+            self.schedule = Schedule(**resumed.schedule)
+            self.rollbacks = resumed.rollbacks
+        self.good = {k: v.copy() for k, v in model.weights().items()}
+        if resumed is not None and resumed.good is not None:
+            for k, v in resumed.good.items():
+                np.copyto(self.good[k], v)
+        if self.saver is not None and resumed is None:
+            self.saver.save(model, self.schedule, self.rollbacks, self.good)
+
+    @property
+    def done(self) -> bool:
+        return self.schedule.done
+
+    def run(self) -> list[EpochRecord]:
+        """Train until the schedule stops; returns (and keeps in ``model.history``) the history.
+
+        Raises KeyboardInterrupt (after restoring the last good weights), DivergenceError.
+        """
+        while not self.done:
+            self.step()
+        return self.model.history
+
+    def step(self) -> EpochRecord:
+        """One epoch, its validation and the schedule's decision; returns its record."""
+        model, schedule = self.model, self.schedule
+        engine = engine_options(self.values, schedule.lr, _epoch_seed(model.seed, schedule.epoch, self.rollbacks),
+                                self.threads)
+        stats = _run_epoch(model._core, self.train_text, engine, self.progress,
+                           f"epoch {schedule.epoch + 1} lr {schedule.lr:.4g}")
+        if stats.interrupted:
+            self._restore()
+            raise KeyboardInterrupt("training interrupted; the model keeps its last good weights")
+        if stats.diverged:
+            return self._roll_back(stats)
+        try:
+            valid = self.valid_text
+            valid_logprob = float(_core.score_positions(model._core, valid.mapped, valid.offsets,
+                                                        self.values["independent"], self.threads,
+                                                        None)[valid.ids >= 0].sum())
+        except KeyboardInterrupt:
+            self._restore()
+            raise
+        n_valid = int((self.valid_text.ids >= 0).sum())
+        epoch_lr = schedule.lr
+        kept = schedule.after_epoch(valid_logprob)
+        if kept:
+            for k, v in model.weights().items():
+                np.copyto(self.good[k], v)
+        else:
+            self._restore()
+        valid_entropy = -valid_logprob / max(n_valid, 1) / math.log(2)
+        record = EpochRecord(epoch=schedule.epoch, lr=epoch_lr, train_entropy=stats.entropy,
+                             train_ppl=power(2.0, stats.entropy), valid_entropy=valid_entropy,
+                             valid_ppl=power(2.0, valid_entropy), words_per_sec=stats.words_per_sec,
+                             seconds=stats.seconds, kept=kept)
+        model.history.append(record)
+        log.info("epoch %d lr %.5g train ppl %.2f valid ppl %.2f %.0f words/s%s", record.epoch, record.lr,
+                 record.train_ppl, record.valid_ppl, record.words_per_sec, "" if kept else " (restored)")
+        if self.saver is not None:
+            self.saver.save(model, schedule, self.rollbacks, self.good)
+        if self.callback is not None:
+            self.callback(record)
+        return record
+
+    def _restore(self) -> None:
+        for k, v in self.model.weights().items():
+            np.copyto(v, self.good[k])
+
+    def _roll_back(self, stats: EpochStats) -> EpochRecord:
+        """Restore the last good weights and halve the learning rate, or give up."""
+        schedule = self.schedule
+        self._restore()
+        self.rollbacks += 1
+        msg = (f"training diverged (NaN/Inf) at word {stats.diverged_at} of epoch {schedule.epoch + 1} "
+               f"with lr {schedule.lr:g}")
+        policy, most = self.values["on_divergence"], self.values["max_rollbacks"]
+        if policy == "raise" or self.rollbacks > most:
+            raise DivergenceError(msg + ("" if policy == "raise" else f"; gave up after {most} rollbacks"))
+        log.warning("%s: restored the last good weights, halving the learning rate", msg)
+        record = EpochRecord(schedule.epoch + 1, schedule.lr, math.nan, math.nan, math.nan, math.nan,
+                             stats.words_per_sec, stats.seconds, False, True)
+        self.model.history.append(record)
+        schedule.lr /= 2
+        if self.saver is not None:
+            self.saver.save(self.model, schedule, self.rollbacks, self.good)
+        return record
+
+
+def resume(cls: type, path: PathLike, train: Text, valid: Text, *, threads: Optional[int] = None,
+           checkpoint: Optional[PathLike] = None, progress: bool = True,
+           callback: Optional[Callable[[EpochRecord], None]] = None) -> Any:
+    """Body of ``RNNLM.resume``: load the checkpoint at ``path`` as a ``cls``, check the data,
+    and run the rest of its training (checkpoints keep going to ``checkpoint`` or ``path``)."""
+    model, state = load_checkpoint(cls, path)
+    state.check_files(train, valid)
+    values = dict(state.options)
+    if threads is not None:
+        values["threads"] = options.OPTIONS["threads"].check(threads)
+    target = path if checkpoint is None else checkpoint
+    remove_stale_temporaries(target)
+    Trainer(model, train, valid, values, checkpoint=target, progress=progress, callback=callback,
+            resumed=state).run()
+    return model
