@@ -19,7 +19,6 @@ __all__ = [
     "DivergenceError",
     "NbestFormatError",
     "CheckpointError",
-    "TrainingInterrupted",
 ]
 
 
@@ -69,7 +68,3 @@ class NbestFormatError(RnnlmError, ValueError):
 class CheckpointError(RnnlmError, ValueError):
     """A training checkpoint cannot be resumed: a plain model, malformed training state,
     or data that differs from the run that wrote it."""
-
-
-class TrainingInterrupted(RnnlmError, KeyboardInterrupt):
-    """Training was stopped by Ctrl-C; the model keeps its last good weights."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Union
@@ -43,8 +44,6 @@ def resolve_threads(threads: int) -> int:
     """0 means every core this process may use."""
     threads = options.OPTIONS["threads"].check(threads)
     if threads == 0:
-        import os
-
         try:
             return max(1, len(os.sched_getaffinity(0)))
         except AttributeError:  # not on Linux

@@ -1,0 +1,201 @@
+"""The package as a whole: its import graph has no cycle, and every option's default is the
+one declared in rnnlm_fast/options.py wherever the option appears (API, CLI, checkpoint)."""
+
+from __future__ import annotations
+
+import ast
+import re
+import inspect
+from pathlib import Path
+
+import pytest
+from corpora import write_corpus
+
+import rnnlm_fast
+from rnnlm_fast import RNNLM, Vocabulary, options
+from rnnlm_fast.cli import build_parser
+from rnnlm_fast.model_file import read_header
+from rnnlm_fast.options import DEFAULTS, OPTIONS
+
+PACKAGE = Path(rnnlm_fast.__file__).parent
+
+
+def _module_name(path: Path, root: Path) -> str:
+    parts = list(path.relative_to(root.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _is_module(name: str, root: Path) -> bool:
+    """A module or package of ours, the compiled extension (``_core.*.so``) included."""
+    rel = root.parent / Path(*name.split("."))
+    return (rel.with_suffix(".py").is_file() or (rel / "__init__.py").is_file()
+            or any(rel.parent.glob(f"{rel.name}.*.so")) or any(rel.parent.glob(f"{rel.name}.*.pyd")))
+
+
+def import_graph(root: Path = PACKAGE) -> dict[str, set[str]]:
+    """Module -> the package's modules it imports anywhere in its body (functions included)."""
+    graph: dict[str, set[str]] = {}
+    for path in sorted(root.rglob("*.py")):
+        name = _module_name(path, root)
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        edges: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    anchor = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                    base = ".".join(anchor + ([base] if base else []))
+                # "from pkg import sub" imports the submodule; "from mod import name" the module
+                targets = [f"{base}.{a.name}" if _is_module(f"{base}.{a.name}", root) else base for a in node.names]
+            else:
+                continue
+            edges |= {t for t in targets if t.split(".")[0] == root.name and _is_module(t, root) and t != name}
+        graph[name] = edges
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str]:
+    """One import cycle as a list of modules (first == last), or [] when there is none."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str]:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return path[path.index(nxt):] + [nxt]
+            if nxt not in state:
+                found = visit(nxt)
+                if found:
+                    return found
+        path.pop()
+        state[node] = 2
+        return []
+
+    for start in sorted(graph):
+        if start not in state:
+            found = visit(start)
+            if found:
+                return found
+    return []
+
+
+def test_the_import_graph_has_no_cycle():
+    graph = import_graph()
+    assert {"rnnlm_fast.model", "rnnlm_fast.training", "rnnlm_fast.cli", "rnnlm_fast.options"} <= set(graph)
+    assert "rnnlm_fast.checkpoint" in graph["rnnlm_fast.training"]
+    assert find_cycle(graph) == [], " -> ".join(find_cycle(graph))
+
+
+def test_the_cycle_finder_sees_lazy_imports(tmp_path):
+    """A cycle closed only by an import inside a function (as model.py and checkpoint.py once
+    had) is found; without it the same package has none."""
+    root = tmp_path / "pkg"
+    (root / "sub").mkdir(parents=True)
+    (root / "__init__.py").write_text("from .model import Model\n")
+    (root / "model.py").write_text("from . import sub\nfrom .sub.check import save\nclass Model: pass\n")
+    (root / "sub" / "__init__.py").write_text("")
+    (root / "sub" / "check.py").write_text("def save():\n    from ..model import Model\n    return Model\n")
+    cycle = find_cycle(import_graph(root))
+    assert cycle == ["pkg.model", "pkg.sub.check", "pkg.model"]
+    (root / "sub" / "check.py").write_text("def save(model):\n    return model\n")
+    assert find_cycle(import_graph(root)) == []
+
+
+def test_training_never_imports_the_model():
+    graph = import_graph()
+    assert "rnnlm_fast.model" not in graph["rnnlm_fast.training"]
+    assert "rnnlm_fast.model" not in graph["rnnlm_fast.checkpoint"]
+
+
+# --- one source of defaults -------------------------------------------------------------------
+
+def _subcommand(name: str):
+    return build_parser().commands[name]
+
+
+def _cli_defaults(command: str) -> dict:
+    parser = _subcommand(command)
+    return {a.dest: parser.get_default(a.dest) for a in parser._actions}
+
+
+def test_api_signatures_take_their_defaults_from_the_table():
+    init = inspect.signature(RNNLM.__init__).parameters
+    for name in options.MODEL:
+        assert init[name].default == DEFAULTS[name], name
+    train = inspect.signature(RNNLM.train).parameters
+    for name in options.TRAINING:
+        assert train[name].default == DEFAULTS[name], name
+    epoch = inspect.signature(RNNLM.train_epoch).parameters
+    for name in options.EPOCH:
+        assert epoch[name].default == DEFAULTS[name], name
+    for method in (RNNLM.score, RNNLM.perplexity):
+        assert inspect.signature(method).parameters["oov_penalty"].default == DEFAULTS["oov_penalty"]
+    assert inspect.signature(RNNLM.score).parameters["oov"].default == DEFAULTS["oov"]
+
+
+def test_every_option_is_documented_where_it_is_taken():
+    for name in options.TRAINING:
+        assert f"{name} : " in RNNLM.train.__doc__, name
+
+
+def test_cli_defaults_are_the_tables():
+    train = _cli_defaults("train")
+    # classes and threads default to None on `train` so that a vocabulary file's classes and a
+    # checkpoint's thread count can win; main() then fills in the table's default
+    for name in options.MODEL + options.VOCABULARY + options.TRAINING:
+        if name in ("classes", "threads"):
+            assert train[name] is None
+        else:
+            assert train[name] == DEFAULTS[name], name
+    for command in ("eval", "score"):
+        got = _cli_defaults(command)
+        for name in ("threads", "oov_penalty"):
+            assert got[name] == DEFAULTS[name], (command, name)
+    assert _cli_defaults("score")["oov"] == DEFAULTS["oov"]
+
+
+def test_cli_flags_are_the_tables():
+    flags = {s for a in _subcommand("train")._actions for s in a.option_strings}
+    for name in options.MODEL + options.VOCABULARY + options.TRAINING:
+        assert OPTIONS[name].flag in flags, name
+
+
+def test_a_run_records_the_tables_defaults(tmp_path):
+    """What a model file and a checkpoint record, for a run given no options, is the table's."""
+    corpus = write_corpus(tmp_path / "train.txt", 60)
+    model = RNNLM(Vocabulary.from_corpus(corpus, classes=4), hidden=6)
+    model.train(corpus, corpus, max_epochs=1, progress=False, checkpoint=tmp_path / "run.ckpt")
+    header = read_header(tmp_path / "run.ckpt")
+    recorded = options.from_file(header["train_options"])
+    checkpointed = options.from_file(header["checkpoint"]["options"])
+    expected = {n: DEFAULTS[n] for n in options.TRAINING}
+    expected.update(lr=options.lr_for(model.cell), max_epochs=1)
+    assert recorded == {n: expected[n] for n in options.RECORDED}
+    assert checkpointed == expected
+    assert model.train_options == recorded
+    config = header["config"]
+    for name in ("hidden", "cell", "seed", "direction"):
+        assert config[name] == (6 if name == "hidden" else DEFAULTS[name]), name
+
+
+@pytest.mark.parametrize("name", sorted(OPTIONS))
+def test_every_option_checks_its_rule_with_one_message(name):
+    o = OPTIONS[name]
+    assert o.check(o.default) == o.default
+    bad = "not-a-value" if o.type is not str else 3.5
+    with pytest.raises(rnnlm_fast.ConfigError, match=f"^{re.escape(name)} must be {re.escape(o.rule())}, not "):
+        o.check(bad)
+
+
+def test_the_old_l2_spelling_warns_and_still_works(tmp_path):
+    corpus = write_corpus(tmp_path / "train.txt", 40)
+    model = RNNLM(Vocabulary.from_corpus(corpus, classes=4), hidden=6)
+    with pytest.warns(DeprecationWarning, match="'beta' is deprecated; call it 'l2'"):
+        model.train(corpus, corpus, max_epochs=1, progress=False, beta=1e-4)
+    assert model.train_options["l2"] == 1e-4
+    with pytest.raises(rnnlm_fast.ConfigError, match="given twice"), pytest.warns(DeprecationWarning):
+        model.train(corpus, corpus, max_epochs=1, progress=False, beta=1e-4, l2=1e-4)
