@@ -12,9 +12,10 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from benchutil import PTB, SEED, head, record
+from benchutil import PTB, PTB_EPOCH, SEED, head, record
 
-from rnnlm_fast import RNNLM, _core
+from rnnlm_fast import RNNLM
+from rnnlm_fast.units import LN10
 
 KERNEL_POSITIONS = 20_000
 NUMPY_POSITIONS = 2_000
@@ -37,26 +38,29 @@ def _note(benchmark, kind: str, positions: int) -> None:
 
 def test_kernel_train_epoch(benchmark, ptb_vocab, ptb_slice):
     benchmark.group = f"kernels: {KERNEL_POSITIONS} positions, H=200, 1 thread"
-    ids, offsets = head(ptb_slice, KERNEL_POSITIONS)
+    part = head(ptb_slice, KERNEL_POSITIONS)
 
     def epoch(model):
-        return _core.train_epoch(model._core, ids, offsets, PTB["lr"], PTB["beta"], PTB["gradient_cutoff"],
-                                 PTB["bptt"], PTB["bptt_block"], False, 1, None)
+        return model.train_epoch(part, threads=1, **PTB_EPOCH)
 
     stats = benchmark.pedantic(epoch, setup=lambda: ((_fresh_model(ptb_vocab),), {}), rounds=5, iterations=1)
-    record(benchmark, stats["processed"], threads=1, hidden=PTB["hidden"], classes=ptb_vocab.n_classes)
-    _note(benchmark, "train", stats["processed"])
+    record(benchmark, stats.processed, threads=1, hidden=PTB["hidden"], classes=ptb_vocab.n_classes)
+    _note(benchmark, "train", stats.processed)
+
+
+def _ln_positions(model: RNNLM, part, independent: bool) -> np.ndarray:
+    """ln P of every position: one scoring pass of the engine."""
+    return model.perplexity(part, independent=independent, per_word=True).word_log10 * LN10
 
 
 def test_kernel_score_pass(benchmark, ptb_vocab, ptb_slice):
     benchmark.group = f"kernels: {KERNEL_POSITIONS} positions, H=200, 1 thread"
-    ids, offsets = head(ptb_slice, KERNEL_POSITIONS)
+    part = head(ptb_slice, KERNEL_POSITIONS)
     model = _fresh_model(ptb_vocab)
-    lp = benchmark.pedantic(_core.score_positions, args=(model._core, ids, offsets, False, 1, None),
-                            rounds=5, iterations=1)
+    lp = benchmark.pedantic(_ln_positions, args=(model, part, False), rounds=5, iterations=1)
     assert np.isfinite(lp).all()
-    record(benchmark, len(ids), threads=1, hidden=PTB["hidden"], classes=ptb_vocab.n_classes)
-    _note(benchmark, "score", len(ids))
+    record(benchmark, len(part.ids), threads=1, hidden=PTB["hidden"], classes=ptb_vocab.n_classes)
+    _note(benchmark, "score", len(part.ids))
 
 
 # --- NumPy reference ---------------------------------------------------------------------------------------
@@ -89,7 +93,8 @@ def numpy_forward(w: dict[str, np.ndarray], class_begin: np.ndarray, word_class:
 def test_kernel_numpy_reference(benchmark, ptb_vocab, ptb_slice):
     """The measured call is the NumPy loop; the C++ scorer is timed on the same positions alongside."""
     benchmark.group = f"kernels: forward pass, {NUMPY_POSITIONS} positions, H=200, 1 thread"
-    ids, offsets = head(ptb_slice, NUMPY_POSITIONS)
+    part = head(ptb_slice, NUMPY_POSITIONS)
+    ids, offsets = part.mapped, part.offsets
     model = _fresh_model(ptb_vocab)
     w = {k: np.ascontiguousarray(v) for k, v in model.weights().items()}
     class_begin = np.asarray(ptb_vocab.class_begin)
@@ -98,12 +103,12 @@ def test_kernel_numpy_reference(benchmark, ptb_vocab, ptb_slice):
     ref = benchmark.pedantic(numpy_forward, args=(w, class_begin, word_class, ids, offsets), rounds=3,
                              iterations=1)
 
-    cpp = _core.score_positions(model._core, ids, offsets, True, 1, None)  # also the warm-up
+    cpp = _ln_positions(model, part, True)  # also the warm-up
     np.testing.assert_allclose(ref, cpp, rtol=0, atol=2e-3)
     times = []
     for _ in range(20):
         t0 = time.perf_counter()
-        _core.score_positions(model._core, ids, offsets, True, 1, None)
+        _ln_positions(model, part, True)
         times.append(time.perf_counter() - t0)
     record(benchmark, len(ids), threads=1, hidden=PTB["hidden"], classes=ptb_vocab.n_classes)
     benchmark.extra_info["cpp_words_per_sec"] = round(len(ids) / float(np.mean(times)), 1)

@@ -10,10 +10,10 @@ without 2M direct connections, at one thread).
 from __future__ import annotations
 
 import pytest
-from benchutil import PTB, SEED, record, thread_counts
+from benchutil import PTB, PTB_EPOCH, SEED, record, thread_counts
 
-from rnnlm_fast import RNNLM, _core
-from rnnlm_fast.model import DEFAULT_LR
+from rnnlm_fast import RNNLM
+from rnnlm_fast.options import lr_for
 
 ROUNDS = 3
 
@@ -25,12 +25,11 @@ def _bench_epoch(benchmark, vocab, enc, *, hidden: int, threads: int, cell: str 
         return (model,), {}
 
     def epoch(model):
-        return _core.train_epoch(model._core, enc.mapped, enc.offsets, lr, PTB["beta"],
-                                 PTB["gradient_cutoff"], PTB["bptt"], PTB["bptt_block"], False, threads, None)
+        return model.train_epoch(enc, threads=threads, **dict(PTB_EPOCH, lr=lr))
 
     stats = benchmark.pedantic(epoch, setup=setup, rounds=ROUNDS, iterations=1)
-    assert not stats["diverged"]
-    record(benchmark, stats["processed"], threads=threads, hidden=hidden, classes=vocab.n_classes, cell=cell,
+    assert not stats.diverged
+    record(benchmark, stats.processed, threads=threads, hidden=hidden, classes=vocab.n_classes, cell=cell,
            direct=direct)
 
 
@@ -58,4 +57,4 @@ def test_train_cells(benchmark, ptb_vocab, ptb_slice, cell):
     benchmark.group = "train: cells (1 thread, H=200, 100 classes)"
     name, _, direct = cell.partition("+")
     _bench_epoch(benchmark, ptb_vocab, ptb_slice, hidden=PTB["hidden"], threads=1, cell=name,
-                 direct=2_000_000 if direct else 0, lr=DEFAULT_LR[name])
+                 direct=2_000_000 if direct else 0, lr=lr_for(name))

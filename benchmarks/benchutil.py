@@ -6,12 +6,14 @@ import os
 
 import numpy as np
 
-from rnnlm_fast.model import Encoded
+from rnnlm_fast.encoding import Encoded
 
 SEED = 1
 # rnnlm-0.4b's Penn Treebank setting.
 PTB = {"hidden": 200, "classes": 100, "bptt": 4, "bptt_block": 10, "activation": "sigmoid", "lr": 0.1,
-       "beta": 1e-6, "gradient_cutoff": 15.0}
+       "l2": 1e-6, "gradient_cutoff": 15.0}
+# The options of one training epoch in that setting (RNNLM.train_epoch's keywords).
+PTB_EPOCH = {k: PTB[k] for k in ("lr", "l2", "bptt", "bptt_block", "gradient_cutoff")}
 
 
 def thread_counts() -> list[int]:
@@ -20,11 +22,12 @@ def thread_counts() -> list[int]:
     return [1, 2] + [t for t in (4, 8, 16) if t <= cores]
 
 
-def head(enc: Encoded, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Ids (unknown words as <unk>) and offsets of the first whole sentences holding >= n positions."""
+def head(enc: Encoded, n: int) -> Encoded:
+    """The first whole sentences of a forward-encoded text, holding >= n positions."""
     s = min(int(np.searchsorted(enc.offsets, n)), len(enc.offsets) - 1)
     offsets = np.ascontiguousarray(enc.offsets[: s + 1])
-    return np.ascontiguousarray(enc.mapped[: offsets[-1]]), offsets
+    ids = np.ascontiguousarray(enc.ids[: offsets[-1]])
+    return Encoded(ids, offsets, int((ids < 0).sum()), np.ascontiguousarray(enc.mapped[: offsets[-1]]))
 
 
 def record(benchmark, positions: int, **info) -> None:
