@@ -199,3 +199,25 @@ def test_the_old_l2_spelling_warns_and_still_works(tmp_path):
     assert model.train_options["l2"] == 1e-4
     with pytest.raises(rnnlm_fast.ConfigError, match="given twice"), pytest.warns(DeprecationWarning):
         model.train(corpus, corpus, max_epochs=1, progress=False, beta=1e-4, l2=1e-4)
+
+
+def _readme_options() -> dict[str, str]:
+    """The README's options table: API name -> the default it states."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `(--[a-z0-9-]+)` / `([a-z0-9_]+)` \| ([^|]+) \|", readme, flags=re.M)
+    return {name: default.strip() for flag, name, default in rows if name in OPTIONS}
+
+
+def test_the_readme_states_the_tables_defaults_and_flags():
+    stated = _readme_options()
+    assert set(stated) == set(OPTIONS), set(OPTIONS) ^ set(stated)
+    for name, text in stated.items():
+        default = DEFAULTS[name]
+        if default is None:
+            assert text == "by cell", name
+        elif isinstance(default, bool):
+            assert text == ("on" if default else "off"), name
+        elif isinstance(default, (int, float)):
+            assert float(text) == default, name
+        else:
+            assert text == default, name
