@@ -6,14 +6,15 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <climits>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "class_softmax.h"
 #include "corpus.h"
 #include "errors.h"
+#include "generate.h"
 #include "rnn.h"
 #include "scorer.h"
 #include "text_reader.h"
@@ -36,11 +37,39 @@ py::array_t<T> to_numpy(std::vector<T>&& v) {
   return py::array_t<T>({static_cast<py::ssize_t>(heap->size())}, {sizeof(T)}, heap->data(), owner);
 }
 
-// A NumPy view of a weight vector that keeps its Model alive.
-py::array_t<float> view(WeightArray& v, std::vector<py::ssize_t> shape, py::handle owner) {
+// A NumPy view of a weight array that keeps its Model alive.
+py::array_t<float> view(WeightArray& v, const std::vector<std::int64_t>& dims, py::handle owner) {
+  std::vector<py::ssize_t> shape(dims.begin(), dims.end());
   std::vector<py::ssize_t> strides(shape.size(), sizeof(float));
   for (int i = static_cast<int>(shape.size()) - 2; i >= 0; --i) strides[i] = strides[i + 1] * shape[i + 1];
   return py::array_t<float>(shape, strides, v.data(), owner);
+}
+
+// Python ints (or objects with __index__) -> integers in [lo, hi]. A value out of range is a
+// VocabularyError naming the item's index (a vocabulary's word); a non-integer a TypeError.
+std::vector<std::int64_t> to_integers(const py::sequence& items, const char* what, std::int64_t lo,
+                                      std::int64_t hi) {
+  std::vector<std::int64_t> out;
+  out.reserve(items.size());
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    py::object item = items[i];
+    if (!PyIndex_Check(item.ptr())) {
+      throw py::type_error(std::string(what) + "[" + std::to_string(i) + "] must be an integer, not " +
+                           std::string(Py_TYPE(item.ptr())->tp_name));
+    }
+    py::object index = py::reinterpret_steal<py::object>(PyNumber_Index(item.ptr()));
+    if (!index) throw py::error_already_set();
+    int overflow = 0;
+    const long long v = PyLong_AsLongLongAndOverflow(index.ptr(), &overflow);
+    if (v == -1 && PyErr_Occurred()) throw py::error_already_set();
+    if (overflow != 0 || v < lo || v > hi) {
+      throw VocabularyError("word " + std::to_string(i) + ": " + what + " " + std::string(py::str(index)) +
+                                " is outside " + std::to_string(lo) + ".." + std::to_string(hi),
+                            static_cast<std::int64_t>(i));
+    }
+    out.push_back(v);
+  }
+  return out;
 }
 
 // Wraps an optional Python callable so C++ can call it from the calling thread with the GIL
@@ -49,7 +78,7 @@ py::array_t<float> view(WeightArray& v, std::vector<py::ssize_t> shape, py::hand
 class PythonProgress {
  public:
   explicit PythonProgress(py::object fn) : fn_(std::move(fn)) {}
-  bool operator()(std::int64_t a, std::optional<double> b) {
+  bool operator()(std::int64_t a, std::optional<double> b = std::nullopt) {
     py::gil_scoped_acquire gil;
     if (PyErr_CheckSignals() != 0) {
       pending_ = std::make_unique<py::error_already_set>();
@@ -78,36 +107,82 @@ class PythonProgress {
   std::unique_ptr<py::error_already_set> pending_;
 };
 
-void check_ids(const Model& m, const CArray<std::int32_t>& ids, const CArray<std::int64_t>& offsets) {
-  if (ids.ndim() != 1 || offsets.ndim() != 1) throw ConfigError("ids and offsets must be 1-D arrays");
-  const auto n = offsets.shape(0);
-  if (n < 2) throw ConfigError("offsets must hold at least one sentence (two entries)");
-  const std::int64_t* off = offsets.data();
-  if (off[0] != 0 || off[n - 1] != ids.shape(0)) {
-    throw ConfigError("offsets must start at 0 and end at len(ids)");
-  }
-  for (py::ssize_t i = 0; i + 1 < n; ++i) {
-    if (off[i + 1] <= off[i]) throw ConfigError("sentence " + std::to_string(i) + " is empty in offsets");
-  }
-  const std::int32_t* p = ids.data();
-  const std::int32_t V = m.vocab_size();
-  for (py::ssize_t k = 0; k < ids.shape(0); ++k) {
-    if (p[k] < -1 || p[k] >= V) {
-      throw VocabularyError("word id " + std::to_string(p[k]) + " at position " + std::to_string(k) +
-                            " is outside the model's vocabulary of " + std::to_string(V) + " words");
+// Runs `kernel` without the GIL; an Interrupted caused by `report` (Ctrl-C, an exception in
+// the callback) comes back as that Python exception.
+template <typename Kernel>
+void run_released(PythonProgress& report, Kernel&& kernel) {
+  {
+    py::gil_scoped_release nogil;
+    try {
+      kernel();
+    } catch (const Interrupted&) {
+      if (!report.has_pending()) throw;
     }
   }
+  report.rethrow();
 }
 
-ClassMethod parse_class_method(const std::string& name) {
-  if (name == "sqrt") return ClassMethod::kSqrtFrequency;
-  if (name == "frequency") return ClassMethod::kFrequency;
-  throw ConfigError("unknown class method '" + name + "' (expected 'sqrt' or 'frequency')");
+// Shapes of the caller's arrays (conversion), then the engine's check of their contents.
+void check_corpus(const Model& m, const CArray<std::int32_t>& ids, const CArray<std::int64_t>& offsets) {
+  if (ids.ndim() != 1 || offsets.ndim() != 1) throw ConfigError("ids and offsets must be 1-D arrays");
+  check_ids(ids.data(), ids.shape(0), offsets.data(), offsets.shape(0), m.vocab_size());
 }
 
-py::tuple corpus_to_python(EncodedCorpus&& c) {
-  const std::int64_t oov = c.oov;
-  return py::make_tuple(to_numpy(std::move(c.ids)), to_numpy(std::move(c.offsets)), oov);
+// transitional: the (ids, offsets, oov) tuple of encode_file / encode_sentences.
+py::tuple corpus_tuple(EncodedCorpus&& c, bool map_unknown) {
+  auto ids = map_unknown && !c.mapped_is_ids ? std::move(c.mapped) : std::move(c.ids);
+  return py::make_tuple(to_numpy(std::move(ids)), to_numpy(std::move(c.offsets)), c.oov);
+}
+
+// {"ids", "mapped", "offsets", "oov", "order"}: `mapped` is the same array as `ids` when they
+// are equal; `order` is None for a forward corpus.
+py::dict corpus_dict(EncodedCorpus&& c) {
+  py::dict d;
+  py::object ids = to_numpy(std::move(c.ids));
+  d["ids"] = ids;
+  d["mapped"] = c.mapped_is_ids ? ids : py::object(to_numpy(std::move(c.mapped)));
+  d["offsets"] = to_numpy(std::move(c.offsets));
+  d["oov"] = c.oov;
+  d["order"] = c.backward ? py::object(to_numpy(std::move(c.order))) : py::none();
+  return d;
+}
+
+py::dict train_epoch_py(Model& m, const CArray<std::int32_t>& ids, const CArray<std::int64_t>& offsets,
+                        const TrainOptions& o, py::object progress, bool return_positions) {
+  check_corpus(m, ids, offsets);
+  PythonProgress report(std::move(progress));
+  EpochStats st;
+  std::vector<double> positions(return_positions ? static_cast<std::size_t>(ids.shape(0)) : 0, 0.0);
+  {
+    py::gil_scoped_release nogil;
+    st = train_epoch(m, ids.data(), offsets.data(), offsets.shape(0) - 1, o,
+                     [&](std::int64_t done, double lp) { return report(done, lp); },
+                     return_positions ? positions.data() : nullptr);
+  }
+  py::dict r;
+  if (return_positions) r["positions"] = to_numpy(std::move(positions));
+  r["logprob"] = st.logprob;
+  r["words"] = st.words;
+  r["processed"] = st.processed;
+  r["diverged"] = st.diverged;
+  r["diverged_at"] = st.diverged_at;
+  r["interrupted"] = st.interrupted;
+  // A Ctrl-C seen by the callback is reported as interrupted; the caller decides.
+  if (st.interrupted && report.has_pending()) {
+    try {
+      report.rethrow();
+    } catch (py::error_already_set& e) {
+      if (!e.matches(PyExc_KeyboardInterrupt)) throw;
+    }
+  }
+  return r;
+}
+
+template <std::size_t N>
+py::tuple names(const std::array<const char*, N>& v) {
+  py::tuple t(N);
+  for (std::size_t i = 0; i < N; ++i) t[i] = py::str(v[i]);
+  return t;
 }
 
 }  // namespace
@@ -133,7 +208,12 @@ PYBIND11_MODULE(_core, mod) {
     } catch (const ConfigError& e) {
       PyErr_SetString(config_error.ptr(), e.what());
     } catch (const VocabularyError& e) {
-      PyErr_SetString(vocab_error.ptr(), e.what());
+      // The word indices travel as attributes, so a file reader can name the lines.
+      auto index = [](std::int64_t i) { return i >= 0 ? py::object(py::int_(i)) : py::none(); };
+      py::object exc = vocab_error(e.what());
+      exc.attr("word_index") = index(e.word);
+      exc.attr("other_word_index") = index(e.other_word);
+      PyErr_SetObject(vocab_error.ptr(), exc.ptr());
     } catch (const DivergedError& e) {
       PyErr_SetString(diverged_error.ptr(), e.what());
     } catch (const Interrupted& e) {
@@ -146,16 +226,50 @@ PYBIND11_MODULE(_core, mod) {
   mod.attr("DEFAULT_MAX_LINE_BYTES") = kDefaultMaxLineBytes;
   mod.attr("SCORE_CHUNK_SENTENCES") = kScoreChunkSentences;
   mod.attr("SCORE_WARMUP_SENTENCES") = kScoreWarmupSentences;
+  mod.attr("MAX_HIDDEN") = kMaxHidden;
+  mod.attr("MAX_DIRECT_ORDER") = kMaxDirectOrder;
+  mod.attr("MAX_DIRECT_SIZE") = kMaxDirectSize;
+  mod.attr("WHITESPACE") = py::str(kWhitespace);
+  mod.attr("CELLS") = names(kCellNames);
+  mod.attr("CLASS_METHODS") = names(kClassMethodNames);
 #ifdef _OPENMP
   mod.attr("HAS_OPENMP") = true;
 #else
   mod.attr("HAS_OPENMP") = false;
 #endif
 
+  mod.def(
+      "split_words",
+      [](const std::string& text) {
+        std::vector<std::string_view> words;
+        split_words(text, words);
+        return std::vector<std::string>(words.begin(), words.end());
+      },
+      py::arg("text"), "The words of `text` split at WHITESPACE, as the engine reads a line.");
+
+  mod.def(
+      "cell_gates", [](const std::string& cell) { return cell_gates(parse_cell(cell)); }, py::arg("cell"),
+      "Rows of the recurrent matrix per hidden unit: 1 (sigmoid, tanh, relu), 3 (gru), 4 (lstm).");
+
+  mod.def(
+      "weight_shapes",
+      [](std::int64_t vocab_size, std::int64_t hidden, std::int64_t classes, const std::string& cell,
+         std::uint64_t direct) {
+        py::dict d;
+        for (const auto& w : weight_shapes(vocab_size, hidden, classes, parse_cell(cell), direct)) {
+          d[w.name] = py::tuple(py::cast(w.shape));
+        }
+        return d;
+      },
+      py::arg("vocab_size"), py::arg("hidden"), py::arg("classes"), py::arg("cell"), py::arg("direct") = 0,
+      "Name -> shape of a model's weights, in file order (the table Model allocates from).");
+
   py::class_<Vocab, std::shared_ptr<Vocab>>(mod, "Vocab")
-      .def(py::init([](std::vector<std::string> words, std::vector<std::int64_t> counts,
-                       std::vector<std::int32_t> word_class) {
-             return std::make_shared<Vocab>(std::move(words), std::move(counts), std::move(word_class));
+      .def(py::init([](std::vector<std::string> words, const py::sequence& counts, const py::sequence& word_class) {
+             auto c = to_integers(counts, "count", INT64_MIN, INT64_MAX);
+             auto k = to_integers(word_class, "class", INT32_MIN, INT32_MAX);
+             return std::make_shared<Vocab>(std::move(words), std::move(c),
+                                            std::vector<std::int32_t>(k.begin(), k.end()));
            }),
            py::arg("words"), py::arg("counts"), py::arg("word_class"))
       .def_property_readonly("size", &Vocab::size)
@@ -174,25 +288,11 @@ PYBIND11_MODULE(_core, mod) {
         const ClassMethod method = parse_class_method(class_method);
         PythonProgress report(std::move(progress));
         WordCounter counter;
-        std::int64_t bytes_before = 0;
         std::shared_ptr<Vocab> vocab;
-        {
-          py::gil_scoped_release nogil;
-          try {
-            for (const auto& path : paths) {
-              std::int64_t last = 0;
-              counter.add_file(path, max_line_bytes, [&](std::int64_t b) {
-                last = b;
-                return report(bytes_before + b, std::nullopt);
-              });
-              bytes_before += last;
-            }
-            vocab = std::make_shared<Vocab>(Vocab::from_counts(counter, min_count, max_size, classes, method));
-          } catch (const Interrupted&) {
-            if (!report.has_pending()) throw;
-          }
-        }
-        report.rethrow();
+        run_released(report, [&] {
+          counter.add_files(paths, max_line_bytes, [&](std::int64_t b) { return report(b); });
+          vocab = std::make_shared<Vocab>(Vocab::from_counts(counter, min_count, max_size, classes, method));
+        });
         return py::make_tuple(vocab, counter.tokens(), counter.lines(), counter.distinct());
       },
       py::arg("paths"), py::arg("min_count") = 1, py::arg("max_size") = 0, py::arg("classes") = 100,
@@ -208,54 +308,75 @@ PYBIND11_MODULE(_core, mod) {
       py::arg("counts"), py::arg("classes"), py::arg("class_method") = "sqrt");
 
   mod.def(
+      "encode_text_file",
+      [](const Vocab& vocab, const std::string& path, bool backward, std::size_t max_line_bytes,
+         py::object progress) {
+        PythonProgress report(std::move(progress));
+        EncodedCorpus corpus;
+        run_released(report, [&] {
+          corpus = encode_file(vocab, path, backward, max_line_bytes, [&](std::int64_t b) { return report(b); });
+        });
+        return corpus_dict(std::move(corpus));
+      },
+      py::arg("vocab"), py::arg("path"), py::arg("backward") = false,
+      py::arg("max_line_bytes") = kDefaultMaxLineBytes, py::arg("progress") = py::none(),
+      "Encodes a text file in a model's reading order: a dict of ids (int32, unknown words -1), "
+      "mapped (unknown words as <unk>; the same array as ids when equal), offsets (int64), oov, "
+      "and order (int64, text position of each stored position; None when forward).");
+
+  mod.def(
+      "encode_text_sentences",
+      [](const Vocab& vocab, const std::vector<std::string>& sentences, bool backward) {
+        EncodedCorpus corpus;
+        {
+          py::gil_scoped_release nogil;
+          corpus = encode_sentences(vocab, sentences, backward);
+        }
+        return corpus_dict(std::move(corpus));
+      },
+      py::arg("vocab"), py::arg("sentences"), py::arg("backward") = false,
+      "Encodes sentences (strings of whitespace-separated words, each followed by </s>); "
+      "returns the dict of encode_text_file.");
+
+  // transitional: remove once Python uses encode_text_file.
+  mod.def(
       "encode_file",
       [](const Vocab& vocab, const std::string& path, bool map_unknown, std::size_t max_line_bytes,
          py::object progress) {
         PythonProgress report(std::move(progress));
         EncodedCorpus corpus;
-        {
-          py::gil_scoped_release nogil;
-          try {
-            corpus = encode_file(vocab, path, map_unknown, max_line_bytes,
-                                 [&](std::int64_t b) { return report(b, std::nullopt); });
-          } catch (const Interrupted&) {
-            if (!report.has_pending()) throw;
-          }
-        }
-        report.rethrow();
-        return corpus_to_python(std::move(corpus));
+        run_released(report, [&] {
+          corpus = encode_file(vocab, path, false, max_line_bytes, [&](std::int64_t b) { return report(b); });
+        });
+        return corpus_tuple(std::move(corpus), map_unknown);
       },
       py::arg("vocab"), py::arg("path"), py::arg("map_unknown") = true,
       py::arg("max_line_bytes") = kDefaultMaxLineBytes, py::arg("progress") = py::none(),
       "Encodes a text file: returns (ids int32, offsets int64, oov count).");
 
+  // transitional: remove once Python uses encode_text_sentences.
   mod.def(
       "encode_sentences",
       [](const Vocab& vocab, const std::vector<std::string>& sentences, bool map_unknown) {
         EncodedCorpus corpus;
         {
           py::gil_scoped_release nogil;
-          std::vector<std::string> words;
-          for (const auto& s : sentences) {
-            words.clear();
-            std::size_t i = 0;
-            const std::size_t n = s.size();
-            auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; };
-            while (i < n) {
-              while (i < n && space(s[i])) ++i;
-              const std::size_t w = i;
-              while (i < n && !space(s[i])) ++i;
-              if (i > w) words.emplace_back(s, w, i - w);
-            }
-            encode_words(vocab, words, map_unknown, corpus);
-          }
+          corpus = encode_sentences(vocab, sentences, false);
         }
-        return corpus_to_python(std::move(corpus));
+        return corpus_tuple(std::move(corpus), map_unknown);
       },
       py::arg("vocab"), py::arg("sentences"), py::arg("map_unknown") = true,
       "Encodes sentences (strings of whitespace-separated words), each followed by </s>.");
 
   py::class_<Model, std::shared_ptr<Model>>(mod, "Model")
+      .def(py::init([](std::int32_t vocab_size, std::int32_t hidden, std::vector<std::int32_t> class_begin,
+                       const std::string& cell, std::uint64_t direct, int direct_order) {
+             return std::make_shared<Model>(vocab_size, hidden, std::move(class_begin), parse_cell(cell), direct,
+                                            direct_order);
+           }),
+           py::arg("vocab_size"), py::arg("hidden"), py::arg("class_begin"), py::arg("cell") = "sigmoid",
+           py::arg("direct") = 0, py::arg("direct_order") = 0)
+      // transitional: remove once Python uses the keyword `direct` (the overload above).
       .def(py::init([](std::int32_t vocab_size, std::int32_t hidden, std::vector<std::int32_t> class_begin,
                        const std::string& cell, std::uint64_t direct_size, int direct_order) {
              return std::make_shared<Model>(vocab_size, hidden, std::move(class_begin), parse_cell(cell),
@@ -269,97 +390,82 @@ PYBIND11_MODULE(_core, mod) {
       .def_property_readonly("hidden", &Model::hidden)
       .def_property_readonly("n_classes", &Model::n_classes)
       .def_property_readonly("cell", [](const Model& m) { return std::string(cell_name(m.cell())); })
-      .def_property_readonly("direct_size", &Model::maxent_size)
-      .def_property_readonly("direct_order", &Model::maxent_order)
+      .def_property_readonly("direct", &Model::direct_size)
+      // transitional: remove once Python uses `direct`.
+      .def_property_readonly("direct_size", &Model::direct_size)
+      .def_property_readonly("direct_order", &Model::direct_order)
       .def_property_readonly("class_begin", [](const Model& m) { return to_numpy(std::vector<std::int32_t>(m.class_begin())); })
       .def(
           "arrays",
           [](py::object self) {
             Model& m = self.cast<Model&>();
-            const py::ssize_t V = m.vocab_size(), H = m.hidden(), C = m.n_classes(), GH = m.gates() * m.hidden();
             py::dict d;
-            d["embed"] = view(m.embed, {V, GH}, self);
-            d["recurrent"] = view(m.recurrent, {GH, H}, self);
-            d["hidden_bias"] = view(m.hidden_bias, {GH}, self);
-            d["class_w"] = view(m.class_w, {C, H}, self);
-            d["class_b"] = view(m.class_b, {C}, self);
-            d["word_w"] = view(m.word_w, {V, H}, self);
-            d["word_b"] = view(m.word_b, {V}, self);
-            if (!m.maxent.empty()) d["direct"] = view(m.maxent, {static_cast<py::ssize_t>(m.maxent.size())}, self);
+            for (const auto& w : weight_shapes(m)) d[w.name] = view(m.*w.array, w.shape, self);
             return d;
           },
-          "Writable NumPy views of the weights, by name (they keep the model alive).");
+          "Writable NumPy views of the weights, by name as weight_shapes gives them (they keep the model alive).");
 
+  py::class_<TrainOptions>(mod, "TrainOptions",
+                           "Options of one training epoch; every field is required (the defaults live in "
+                           "rnnlm_fast/options.py).")
+      .def(py::init([](float lr, float l2, float gradient_cutoff, int bptt, int bptt_block, bool independent,
+                       float dropout, float input_dropout, std::uint64_t seed, int threads) {
+             return TrainOptions{lr, l2, gradient_cutoff, bptt, bptt_block, independent, dropout, input_dropout,
+                                 seed, threads};
+           }),
+           py::kw_only(), py::arg("lr"), py::arg("l2"), py::arg("gradient_cutoff"), py::arg("bptt"),
+           py::arg("bptt_block"), py::arg("independent"), py::arg("dropout"), py::arg("input_dropout"),
+           py::arg("seed"), py::arg("threads"))
+      .def_readwrite("lr", &TrainOptions::lr)
+      .def_readwrite("l2", &TrainOptions::l2)
+      .def_readwrite("gradient_cutoff", &TrainOptions::gradient_cutoff)
+      .def_readwrite("bptt", &TrainOptions::bptt)
+      .def_readwrite("bptt_block", &TrainOptions::bptt_block)
+      .def_readwrite("independent", &TrainOptions::independent)
+      .def_readwrite("dropout", &TrainOptions::dropout)
+      .def_readwrite("input_dropout", &TrainOptions::input_dropout)
+      .def_readwrite("seed", &TrainOptions::seed)
+      .def_readwrite("threads", &TrainOptions::threads)
+      .def("validate", &TrainOptions::validate, "Raises ConfigError when the engine cannot run with these.")
+      .def("__repr__", [](const TrainOptions& o) {
+        return py::str("TrainOptions(lr={!r}, l2={!r}, gradient_cutoff={!r}, bptt={!r}, bptt_block={!r}, "
+                       "independent={!r}, dropout={!r}, input_dropout={!r}, seed={!r}, threads={!r})")
+            .format(o.lr, o.l2, o.gradient_cutoff, o.bptt, o.bptt_block, o.independent, o.dropout,
+                    o.input_dropout, o.seed, o.threads);
+      });
+
+  mod.def("train_epoch", &train_epoch_py, py::arg("model"), py::arg("ids"), py::arg("offsets"),
+          py::arg("options"), py::arg("progress") = py::none(), py::arg("return_positions") = false,
+          "One epoch of online SGD with truncated BPTT over the sentences; updates the model in place. "
+          "With return_positions, also ln P of every position before its update ('positions').");
+
+  // transitional: remove once Python uses train_epoch(model, ids, offsets, options, ...).
   mod.def(
       "train_epoch",
       [](Model& m, const CArray<std::int32_t>& ids, const CArray<std::int64_t>& offsets, float lr,
          float beta, float gradient_cutoff, int bptt, int bptt_block, bool independent, int threads,
          py::object progress, bool return_positions, float dropout, float input_dropout, std::uint64_t seed) {
-        check_ids(m, ids, offsets);
-        TrainOptions o;
-        o.lr = lr;
-        o.l2 = beta;
-        o.gradient_cutoff = gradient_cutoff;
-        o.bptt = bptt;
-        o.bptt_block = bptt_block;
-        o.independent = independent;
-        o.threads = threads;
-        o.dropout = dropout;
-        o.input_dropout = input_dropout;
-        o.seed = seed;
-        PythonProgress report(std::move(progress));
-        EpochStats st;
-        std::vector<double> positions(return_positions ? static_cast<std::size_t>(ids.shape(0)) : 0, 0.0);
-        {
-          py::gil_scoped_release nogil;
-          st = train_epoch(m, ids.data(), offsets.data(), offsets.shape(0) - 1, o,
-                           [&](std::int64_t done, double lp) { return report(done, lp); },
-                           return_positions ? positions.data() : nullptr);
-        }
-        py::dict r;
-        if (return_positions) r["positions"] = py::array_t<double>(static_cast<py::ssize_t>(positions.size()),
-                                                                 positions.data());
-        r["logprob"] = st.logprob;
-        r["words"] = st.words;
-        r["processed"] = st.processed;
-        r["diverged"] = st.diverged;
-        r["diverged_at"] = st.diverged_at;
-        r["interrupted"] = st.interrupted;
-        // A Ctrl-C seen by the callback is reported as interrupted; the caller decides.
-        if (st.interrupted && report.has_pending()) {
-          try {
-            report.rethrow();
-          } catch (py::error_already_set& e) {
-            if (!e.matches(PyExc_KeyboardInterrupt)) throw;
-          }
-        }
-        return r;
+        const TrainOptions o{lr, beta, gradient_cutoff, bptt, bptt_block, independent, dropout, input_dropout,
+                             seed, threads};
+        return train_epoch_py(m, ids, offsets, o, std::move(progress), return_positions);
       },
       py::arg("model"), py::arg("ids"), py::arg("offsets"), py::arg("lr") = 0.1f, py::arg("beta") = 1e-6f,
       py::arg("gradient_cutoff") = 15.0f, py::arg("bptt") = 4, py::arg("bptt_block") = 10,
       py::arg("independent") = false, py::arg("threads") = 1, py::arg("progress") = py::none(),
       py::arg("return_positions") = false, py::arg("dropout") = 0.0f, py::arg("input_dropout") = 0.0f,
-      py::arg("seed") = 1,
-      "One epoch of online SGD with truncated BPTT over the sentences; updates the model in place. "
-      "With return_positions, also ln P of every position before its update ('positions').");
+      py::arg("seed") = 1);
 
   mod.def(
       "score_positions",
       [](const Model& m, const CArray<std::int32_t>& ids, const CArray<std::int64_t>& offsets,
          bool independent, int threads, py::object progress) {
-        check_ids(m, ids, offsets);
+        check_corpus(m, ids, offsets);
         PythonProgress report(std::move(progress));
         std::vector<double> out(static_cast<std::size_t>(ids.shape(0)), 0.0);
-        {
-          py::gil_scoped_release nogil;
-          try {
-            score_positions(m, ids.data(), offsets.data(), offsets.shape(0) - 1, independent, threads,
-                            out.data(), [&](std::int64_t done) { return report(done, std::nullopt); });
-          } catch (const Interrupted&) {
-            if (!report.has_pending()) throw;
-          }
-        }
-        report.rethrow();
+        run_released(report, [&] {
+          score_positions(m, ids.data(), offsets.data(), offsets.shape(0) - 1, independent, threads, out.data(),
+                          [&](std::int64_t done) { return report(done); });
+        });
         return to_numpy(std::move(out));
       },
       py::arg("model"), py::arg("ids"), py::arg("offsets"), py::arg("independent") = true,
@@ -369,19 +475,12 @@ PYBIND11_MODULE(_core, mod) {
   mod.def(
       "next_word_distribution",
       [](const Model& m, const CArray<std::int32_t>& context) {
-        for (py::ssize_t k = 0; k < context.shape(0); ++k) {
-          const std::int32_t w = context.data()[k];
-          if (w < -1 || w >= m.vocab_size()) throw VocabularyError("context id out of range");
-        }
-        ScoringState st(m);
-        st.reset();
-        std::int32_t in = 0;
-        for (py::ssize_t k = 0; k <= context.shape(0); ++k) {
-          st.step(m, in);
-          if (k < context.shape(0)) in = context.data()[k];
-        }
+        if (context.ndim() != 1) throw ConfigError("context must be a 1-D array");
         std::vector<float> out(static_cast<std::size_t>(m.vocab_size()));
-        output_distribution(m, st.h.data(), st.ngram.data(), st.out, out.data());
+        {
+          py::gil_scoped_release nogil;
+          next_word_distribution(m, context.data(), context.shape(0), out.data());
+        }
         return to_numpy(std::move(out));
       },
       py::arg("model"), py::arg("context"),
@@ -391,13 +490,8 @@ PYBIND11_MODULE(_core, mod) {
       "generate",
       [](const Model& m, const std::vector<std::int32_t>& prefix, int n_sentences, int max_words,
          float temperature, std::uint64_t seed) {
-        std::vector<std::vector<std::int32_t>> out;
-        {
-          py::gil_scoped_release nogil;
-          Rng rng(seed);
-          for (int i = 0; i < n_sentences; ++i) out.push_back(sample_sentence(m, prefix, max_words, temperature, rng));
-        }
-        return out;
+        py::gil_scoped_release nogil;
+        return generate(m, prefix, n_sentences, max_words, temperature, seed);
       },
       py::arg("model"), py::arg("prefix"), py::arg("n_sentences") = 1, py::arg("max_words") = 100,
       py::arg("temperature") = 1.0f, py::arg("seed") = 1,
@@ -406,10 +500,10 @@ PYBIND11_MODULE(_core, mod) {
   mod.def(
       "sentence_gradient",
       [](const Model& m, const CArray<std::int32_t>& ids) {
-        CArray<std::int64_t> offsets(2);
-        offsets.mutable_data()[0] = 0;
-        offsets.mutable_data()[1] = ids.shape(0);
-        check_ids(m, ids, offsets);
+        if (ids.ndim() != 1) throw ConfigError("ids must be a 1-D array");
+        const std::int64_t offsets[2] = {0, ids.shape(0)};
+        check_ids(ids.data(), ids.shape(0), offsets, 2, m.vocab_size());
+        py::gil_scoped_release nogil;
         return std::make_shared<Model>(sentence_gradient(m, ids.data(), ids.shape(0)));
       },
       py::arg("model"), py::arg("ids"),

@@ -8,12 +8,12 @@ namespace rnnlm {
 namespace {
 
 std::size_t word_feature_index(const Model& m, std::uint64_t start, int j) {
-  const std::uint64_t half = m.maxent_size() / 2;
-  const std::uint64_t span = m.maxent_size() - half;
+  const std::uint64_t half = m.direct_size() / 2;
+  const std::uint64_t span = m.direct_size() - half;
   return static_cast<std::size_t>(half + (start + static_cast<std::uint64_t>(j)) % span);
 }
 
-// Class logits (with max-ent features) into s.class_p; with `precomputed`, s.class_p
+// Class logits (with direct-connection features) into s.class_p; with `precomputed`, s.class_p
 // already holds class_w * h (from a batched product) and only the bias is added.
 void class_logits(const Model& m, const float* h, const std::int32_t* history, OutputScratch& s,
                   bool precomputed = false) {
@@ -24,27 +24,27 @@ void class_logits(const Model& m, const float* h, const std::int32_t* history, O
     matvec(m.class_w.data(), C, m.hidden(), h, m.class_b.data(), s.class_p.data());
   }
   s.features.class_count = 0;
-  if (m.maxent_order() > 0 && history != nullptr) {
-    maxent_class_features(history, m.maxent_order(), m.maxent_size(), C, s.features);
+  if (m.direct_order() > 0 && history != nullptr) {
+    direct_class_features(history, m.direct_order(), m.direct_size(), C, s.features);
     for (int a = 0; a < s.features.class_count; ++a) {
-      const float* w = m.maxent.data() + s.features.class_start[static_cast<std::size_t>(a)];
+      const float* w = m.direct.data() + s.features.class_start[static_cast<std::size_t>(a)];
       for (int c = 0; c < C; ++c) s.class_p[c] += w[c];
     }
   }
 }
 
-// Word logits of class c (with max-ent features) into z[0 .. n).
+// Word logits of class c (with direct-connection features) into z[0 .. n).
 void word_logits(const Model& m, const float* h, std::int32_t c, const std::int32_t* history,
                  OutputScratch& s, float* z) {
   const std::int32_t b = m.class_begin()[c];
   const int n = m.class_begin()[c + 1] - b;
   matvec(m.word_w.data() + static_cast<std::size_t>(b) * m.hidden(), n, m.hidden(), h, m.word_b.data() + b, z);
   s.features.word_count = 0;
-  if (m.maxent_order() > 0 && history != nullptr) {
-    maxent_word_features(history, m.maxent_order(), m.maxent_size(), c, s.features);
+  if (m.direct_order() > 0 && history != nullptr) {
+    direct_word_features(history, m.direct_order(), m.direct_size(), c, s.features);
     for (int a = 0; a < s.features.word_count; ++a) {
       const std::uint64_t start = s.features.word_start[static_cast<std::size_t>(a)];
-      for (int j = 0; j < n; ++j) z[j] += m.maxent[word_feature_index(m, start, j)];
+      for (int j = 0; j < n; ++j) z[j] += m.direct[word_feature_index(m, start, j)];
     }
   }
 }
@@ -66,7 +66,7 @@ double output_forward(const Model& m, const float* h, std::int32_t target, const
 }
 
 void output_backward_update(const Model& m, Model& dst, const float* h, std::int32_t target,
-                            OutputScratch& s, float lr, float keep, float maxent_keep, float* e_h) {
+                            OutputScratch& s, float lr, float keep, float direct_keep, float* e_h) {
   const int H = m.hidden();
   const int C = m.n_classes();
   const std::int32_t c = m.word_class()[target];
@@ -84,16 +84,16 @@ void output_backward_update(const Model& m, Model& dst, const float* h, std::int
   scale_axpy(dst.word_b.data() + b, n, 1.0f, lr, gw);
   backprop_update_rows(m.class_w.data(), dst.class_w.data(), C, H, gc, lr, keep, h, e_h);
   scale_axpy(dst.class_b.data(), C, 1.0f, lr, gc);
-  // Sparse max-ent updates: only the weights this step used.
+  // Sparse direct-connection updates: only the weights this step used.
   for (int a = 0; a < s.features.class_count; ++a) {
-    float* w = dst.maxent.data() + s.features.class_start[static_cast<std::size_t>(a)];
-    scale_axpy(w, C, maxent_keep, lr, gc);
+    float* w = dst.direct.data() + s.features.class_start[static_cast<std::size_t>(a)];
+    scale_axpy(w, C, direct_keep, lr, gc);
   }
   for (int a = 0; a < s.features.word_count; ++a) {
     const std::uint64_t start = s.features.word_start[static_cast<std::size_t>(a)];
     for (int j = 0; j < n; ++j) {
-      float& w = dst.maxent[word_feature_index(m, start, j)];
-      w = maxent_keep * w + lr * gw[j];
+      float& w = dst.direct[word_feature_index(m, start, j)];
+      w = direct_keep * w + lr * gw[j];
     }
   }
 }

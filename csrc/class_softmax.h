@@ -1,12 +1,12 @@
 // The class-factored output layer: P(w | h) = P(class(w) | h) * P(w | class(w), h), each a
-// softmax shifted by its maximum, with the hashed max-ent features (if any) added to the
-// logits. Forward, log-probability, and the fused backward pass.
+// softmax shifted by its maximum, with the hashed direct-connection (max-ent) features, if
+// any, added to the logits. Forward, log-probability, and the fused backward pass.
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
-#include "maxent.h"
+#include "direct.h"
 #include "rnn.h"
 
 namespace rnnlm {
@@ -18,11 +18,11 @@ struct OutputScratch {
         word_p(static_cast<std::size_t>(m.max_class_size())) {}
   std::vector<float> class_p;  // P(class | h) after output_forward
   std::vector<float> word_p;   // P(word | class(target), h) for the target's class
-  MaxEntFeatures features;     // the step's hashed features (when the model has them)
+  DirectFeatures features;     // the step's hashed features (when the model has them)
 };
 
 // Fills `s` and returns ln P(target | h), computed in double from the logits. `history` is
-// the max-ent context, most recent word first (ignored without max-ent weights). With
+// the direct-connection context, most recent word first (ignored without direct weights). With
 // `class_products_ready`, s.class_p already holds class_w * h (batched scoring).
 // Reads weights only; thread-safe with a scratch per thread.
 double output_forward(const Model& m, const float* h, std::int32_t target, const std::int32_t* history,
@@ -30,11 +30,11 @@ double output_forward(const Model& m, const float* h, std::int32_t target, const
 
 // After output_forward for the same h and target: adds dlnP/dh (through the weights of
 // `m`) to `e_h`, then moves the class rows and the target class's word rows of `dst` by
-// lr * gradient, first scaling them by `keep` (L2 decay), and the used max-ent weights by
-// `maxent_keep`. Training passes dst == m (Hogwild writes to the shared weights); gradient
+// lr * gradient, first scaling them by `keep` (L2 decay), and the used direct weights by
+// `direct_keep`. Training passes dst == m (Hogwild writes to the shared weights); gradient
 // checks pass a zeroed gradient model as dst.
 void output_backward_update(const Model& m, Model& dst, const float* h, std::int32_t target,
-                            OutputScratch& s, float lr, float keep, float maxent_keep, float* e_h);
+                            OutputScratch& s, float lr, float keep, float direct_keep, float* e_h);
 
 // The full distribution over the vocabulary into out[V] (tests, generation).
 void output_distribution(const Model& m, const float* h, const std::int32_t* history, OutputScratch& s,

@@ -1,8 +1,8 @@
-#include "maxent.h"
+#include "direct.h"
 
 namespace rnnlm {
 
-std::uint64_t maxent_mix(std::uint64_t x) {
+std::uint64_t direct_mix(std::uint64_t x) {
   x += 0x9E3779B97F4A7C15ull;
   x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
   x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
@@ -14,21 +14,21 @@ namespace {
 // Calls emit(a, hash) for each usable order a; the hash covers (kind, a, history[0..a-1]).
 template <typename Emit>
 void hash_orders(const std::int32_t* history, int order, std::uint64_t kind, Emit emit) {
-  std::uint64_t h = maxent_mix(kind);
+  std::uint64_t h = direct_mix(kind);
   for (int a = 0; a < order; ++a) {
     if (a > 0) {
       const std::int32_t w = history[a - 1];
       if (w < 0) break;  // an unknown word ends the context, as in rnnlm-0.4b
-      h = maxent_mix(h ^ (static_cast<std::uint64_t>(w) + 1) * 0x100000001B3ull);
+      h = direct_mix(h ^ (static_cast<std::uint64_t>(w) + 1) * 0x100000001B3ull);
     }
-    emit(a, maxent_mix(h + static_cast<std::uint64_t>(a)));
+    emit(a, direct_mix(h + static_cast<std::uint64_t>(a)));
   }
 }
 
 }  // namespace
 
-void maxent_class_features(const std::int32_t* history, int order, std::uint64_t table_size,
-                           int n_classes, MaxEntFeatures& out) {
+void direct_class_features(const std::int32_t* history, int order, std::uint64_t table_size,
+                           int n_classes, DirectFeatures& out) {
   out.class_start.resize(static_cast<std::size_t>(order));
   out.class_count = 0;
   // Class blocks lie wholly in the first half of the table.
@@ -39,8 +39,8 @@ void maxent_class_features(const std::int32_t* history, int order, std::uint64_t
   });
 }
 
-void maxent_word_features(const std::int32_t* history, int order, std::uint64_t table_size,
-                          std::int32_t word_class, MaxEntFeatures& out) {
+void direct_word_features(const std::int32_t* history, int order, std::uint64_t table_size,
+                          std::int32_t word_class, DirectFeatures& out) {
   out.word_start.resize(static_cast<std::size_t>(order));
   out.word_count = 0;
   // Word blocks start in the second half and wrap around within it.

@@ -12,7 +12,7 @@ namespace rnnlm {
 
 // The hashed feature positions for one step: for each usable order a, the start of a block
 // of consecutive weights in the table.
-struct MaxEntFeatures {
+struct DirectFeatures {
   std::vector<std::uint64_t> class_start;  // block of n_classes weights per order
   std::vector<std::uint64_t> word_start;   // block of class-size weights per order, second half
   int class_count = 0;                     // usable orders for each part
@@ -23,19 +23,19 @@ struct MaxEntFeatures {
 // this step), history[1] the one before, ...; ids < 0 (out of vocabulary) stop higher orders
 // as in rnnlm-0.4b. `table_size` is the table's length (>= 2 * n_classes); `word_class` is the
 // target's class (only the word features depend on it). Pure function; thread-safe.
-void maxent_class_features(const std::int32_t* history, int order, std::uint64_t table_size,
-                           int n_classes, MaxEntFeatures& out);
-void maxent_word_features(const std::int32_t* history, int order, std::uint64_t table_size,
-                          std::int32_t word_class, MaxEntFeatures& out);
+void direct_class_features(const std::int32_t* history, int order, std::uint64_t table_size,
+                           int n_classes, DirectFeatures& out);
+void direct_word_features(const std::int32_t* history, int order, std::uint64_t table_size,
+                          std::int32_t word_class, DirectFeatures& out);
 
 // The 64-bit mixing step used by the hash (splitmix64's finaliser); exposed for tests.
-std::uint64_t maxent_mix(std::uint64_t x);
+std::uint64_t direct_mix(std::uint64_t x);
 
 }  // namespace rnnlm
 
 namespace rnnlm {
 
-// The last words seen by one stream, most recent first, for the max-ent features.
+// The last words seen by one stream, most recent first, for the direct-connection features.
 class NgramHistory {
  public:
   explicit NgramHistory(int order) : words_(static_cast<std::size_t>(order > 1 ? order - 1 : 1), 0) {}

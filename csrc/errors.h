@@ -2,6 +2,7 @@
 // The engine never exits, aborts or prints: a Python process must survive any bad input.
 #pragma once
 
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 
@@ -25,9 +26,15 @@ struct IoError : Error {
 struct ConfigError : Error {
   using Error::Error;
 };
-// Words and ids that do not belong to the model's vocabulary.
+// Words and ids that do not belong to the model's vocabulary, or a vocabulary that breaks
+// its rules. `word` is the index of the word at fault and `other_word` that of a second word
+// involved (the first of a duplicate), -1 where there is none; Python sees them as the
+// exception's `word_index` and `other_word_index` (None for -1).
 struct VocabularyError : Error {
-  using Error::Error;
+  explicit VocabularyError(const std::string& what, std::int64_t word = -1, std::int64_t other_word = -1)
+      : Error(what), word(word), other_word(other_word) {}
+  std::int64_t word;
+  std::int64_t other_word;
 };
 // NaN or Inf met during training.
 struct DivergedError : Error {

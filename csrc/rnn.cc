@@ -9,40 +9,49 @@
 namespace rnnlm {
 
 Cell parse_cell(const std::string& name) {
-  if (name == "sigmoid") return Cell::kSigmoid;
-  if (name == "tanh") return Cell::kTanh;
-  if (name == "relu") return Cell::kRelu;
-  if (name == "gru") return Cell::kGru;
-  if (name == "lstm") return Cell::kLstm;
+  for (std::size_t i = 0; i < kCellNames.size(); ++i) {
+    if (name == kCellNames[i]) return static_cast<Cell>(i);
+  }
   throw ConfigError("unknown cell '" + name + "' (expected sigmoid, tanh, relu, gru or lstm)");
 }
 
 const char* cell_name(Cell cell) {
-  switch (cell) {
-    case Cell::kSigmoid:
-      return "sigmoid";
-    case Cell::kTanh:
-      return "tanh";
-    case Cell::kRelu:
-      return "relu";
-    case Cell::kGru:
-      return "gru";
-    case Cell::kLstm:
-      return "lstm";
-  }
-  return "?";
+  const auto i = static_cast<std::size_t>(cell);
+  return i < kCellNames.size() ? kCellNames[i] : "?";
 }
 
 int cell_gates(Cell cell) {
   return cell == Cell::kGru ? 3 : cell == Cell::kLstm ? 4 : 1;
 }
 
+std::size_t WeightSpec::size() const {
+  std::size_t n = 1;
+  for (auto d : shape) n *= static_cast<std::size_t>(d);
+  return n;
+}
+
+std::vector<WeightSpec> weight_shapes(std::int64_t vocab_size, std::int64_t hidden, std::int64_t classes,
+                                      Cell cell, std::uint64_t direct) {
+  if (vocab_size < 0 || hidden < 0 || classes < 0) throw ConfigError("model sizes must not be negative");
+  const std::int64_t V = vocab_size, H = hidden, C = classes, GH = cell_gates(cell) * hidden;
+  std::vector<WeightSpec> specs{{"embed", &Model::embed, {V, GH}},        {"recurrent", &Model::recurrent, {GH, H}},
+                                {"hidden_bias", &Model::hidden_bias, {GH}}, {"class_w", &Model::class_w, {C, H}},
+                                {"class_b", &Model::class_b, {C}},          {"word_w", &Model::word_w, {V, H}},
+                                {"word_b", &Model::word_b, {V}}};
+  if (direct > 0) specs.push_back({"direct", &Model::direct, {static_cast<std::int64_t>(direct)}});
+  return specs;
+}
+
+std::vector<WeightSpec> weight_shapes(const Model& m) {
+  return weight_shapes(m.vocab_size(), m.hidden(), m.n_classes(), m.cell(), m.direct_size());
+}
+
 Model::Model(std::int32_t vocab_size, std::int32_t hidden, std::vector<std::int32_t> class_begin,
-             Cell cell, std::uint64_t maxent_size, int maxent_order)
-    : vocab_size_(vocab_size), hidden_(hidden), cell_(cell), maxent_order_(maxent_order),
+             Cell cell, std::uint64_t direct_size, int direct_order)
+    : vocab_size_(vocab_size), hidden_(hidden), cell_(cell), direct_order_(direct_order),
       class_begin_(std::move(class_begin)) {
   if (vocab_size < 1) throw ConfigError("vocab_size must be positive");
-  if (hidden < 1 || hidden > 100000) throw ConfigError("hidden must be in 1..100000");
+  if (hidden < 1 || hidden > kMaxHidden) throw ConfigError("hidden must be in 1.." + std::to_string(kMaxHidden));
   const std::size_t n = class_begin_.size();
   if (n < 2 || class_begin_.front() != 0 || class_begin_.back() != vocab_size) {
     throw ConfigError("class_begin must run from 0 to vocab_size with at least one class");
@@ -53,23 +62,19 @@ Model::Model(std::int32_t vocab_size, std::int32_t hidden, std::vector<std::int3
     max_class_size_ = std::max(max_class_size_, class_begin_[c + 1] - class_begin_[c]);
     for (auto w = class_begin_[c]; w < class_begin_[c + 1]; ++w) word_class_[w] = static_cast<std::int32_t>(c);
   }
-  if (maxent_order < 0 || maxent_order > 32) throw ConfigError("direct_order must be in 0..32");
-  if ((maxent_size == 0) != (maxent_order == 0)) {
+  if (direct_order < 0 || direct_order > kMaxDirectOrder) {
+    throw ConfigError("direct_order must be in 0.." + std::to_string(kMaxDirectOrder));
+  }
+  if ((direct_size == 0) != (direct_order == 0)) {
     throw ConfigError("direct connections need both a hash size and an order (or neither)");
   }
-  if (maxent_size > 0 && maxent_size < 2 * static_cast<std::uint64_t>(std::max<std::int32_t>(n - 1, max_class_size_))) {
+  if (direct_size > 0 && direct_size < 2 * static_cast<std::uint64_t>(std::max<std::int32_t>(n - 1, max_class_size_))) {
     throw ConfigError("direct hash size must be at least twice the number of classes and of the largest class");
   }
-  if (maxent_size > (std::uint64_t{1} << 34)) throw ConfigError("direct hash size above 2^34 weights");
-  const std::size_t V = vocab_size, H = hidden, C = n - 1, G = cell_gates(cell);
-  embed.assign(V * G * H, 0.0f);
-  recurrent.assign(G * H * H, 0.0f);
-  hidden_bias.assign(G * H, 0.0f);
-  class_w.assign(C * H, 0.0f);
-  class_b.assign(C, 0.0f);
-  word_w.assign(V * H, 0.0f);
-  word_b.assign(V, 0.0f);
-  maxent.assign(static_cast<std::size_t>(maxent_size), 0.0f);
+  if (direct_size > kMaxDirectSize) throw ConfigError("direct hash size above 2^34 weights");
+  for (const auto& w : weight_shapes(vocab_size, hidden, static_cast<std::int64_t>(n) - 1, cell, direct_size)) {
+    (this->*w.array).assign(w.size(), 0.0f);
+  }
 }
 
 Model Model::thread_view() {
@@ -77,14 +82,14 @@ Model Model::thread_view() {
   v.vocab_size_ = vocab_size_;
   v.hidden_ = hidden_;
   v.cell_ = cell_;
-  v.maxent_order_ = maxent_order_;
+  v.direct_order_ = direct_order_;
   v.class_begin_ = class_begin_;
   v.word_class_ = word_class_;
   v.max_class_size_ = max_class_size_;
   v.embed.borrow(embed);
   v.word_w.borrow(word_w);
   v.word_b.borrow(word_b);
-  v.maxent.borrow(maxent);
+  v.direct.borrow(direct);
   const auto own = dense_arrays();
   const auto copy = v.dense_arrays();
   for (int a = 0; a < kDenseArrays; ++a) *copy[a] = *own[a];
@@ -110,7 +115,7 @@ void Model::init_random(std::uint64_t seed) {
   }
   std::fill(class_b.begin(), class_b.end(), 0.0f);
   std::fill(word_b.begin(), word_b.end(), 0.0f);
-  std::fill(maxent.begin(), maxent.end(), 0.0f);
+  std::fill(direct.begin(), direct.end(), 0.0f);
 }
 
 namespace {

@@ -19,10 +19,17 @@ namespace rnnlm {
 //       h' = (1 - z) * n + z * h.
 // lstm: i, f, o = sigmoid(.), g = tanh(.) of E[w] + b + U h; c' = f * c + i * g; h' = o * tanh(c').
 enum class Cell : std::int32_t { kSigmoid = 0, kTanh = 1, kRelu = 2, kGru = 3, kLstm = 4 };
+// The cells' names, indexed by Cell (Python's _core.CELLS).
+inline constexpr std::array<const char*, 5> kCellNames = {"sigmoid", "tanh", "relu", "gru", "lstm"};
 
 Cell parse_cell(const std::string& name);  // throws ConfigError
 const char* cell_name(Cell cell);
 int cell_gates(Cell cell);  // rows of the recurrent matrix per hidden unit: 1, 3 or 4
+
+// Limits of a model's sizes, checked by Model's constructor (Python's _core.MAX_*).
+constexpr std::int32_t kMaxHidden = 100000;
+constexpr int kMaxDirectOrder = 32;
+constexpr std::uint64_t kMaxDirectSize = std::uint64_t{1} << 34;
 
 // One step's values that the backward pass needs; views into caller-owned buffers.
 struct StepState {
@@ -41,13 +48,14 @@ struct StepScratch {
 class Model {
  public:
   // `class_begin` (size C+1, from 0 to vocab_size, strictly increasing) gives each class's
-  // contiguous id range. `maxent_size` weights of hashed n-gram features of orders
-  // 0..maxent_order-1 (0 = none). Throws ConfigError on bad sizes. Weights start at zero.
+  // contiguous id range. `direct_size` weights of hashed n-gram features of orders
+  // 0..direct_order-1 (0 = none). Throws ConfigError on bad sizes. Weights start at zero,
+  // allocated as weight_shapes() says.
   Model(std::int32_t vocab_size, std::int32_t hidden, std::vector<std::int32_t> class_begin, Cell cell,
-        std::uint64_t maxent_size = 0, int maxent_order = 0);
+        std::uint64_t direct_size = 0, int direct_order = 0);
 
   // rnnlm-0.4b's initialisation: each weight the sum of three U(-0.1, 0.1), biases zero
-  // (an LSTM's forget-gate bias 1), max-ent weights zero. Depends only on the seed.
+  // (an LSTM's forget-gate bias 1), direct weights zero. Depends only on the seed.
   void init_random(std::uint64_t seed);
 
   std::int32_t vocab_size() const { return vocab_size_; }
@@ -59,8 +67,8 @@ class Model {
   bool has_cell_state() const { return cell_ == Cell::kLstm; }
   // Hidden (and cell) state after a reset: rnnlm-0.4b's 1.0 for simple cells, 0 for gated.
   float reset_value() const { return cell_ == Cell::kGru || cell_ == Cell::kLstm ? 0.0f : 1.0f; }
-  std::uint64_t maxent_size() const { return maxent.size(); }
-  int maxent_order() const { return maxent_order_; }
+  std::uint64_t direct_size() const { return direct.size(); }
+  int direct_order() const { return direct_order_; }
   const std::vector<std::int32_t>& class_begin() const { return class_begin_; }
   const std::vector<std::int32_t>& word_class() const { return word_class_; }
 
@@ -83,7 +91,7 @@ class Model {
                      const float* c_prev, float* d_u, float* d_x, float* dh_direct, float* dc_prev) const;
 
   // A model for one of several training threads: the sparsely written arrays (embeddings,
-  // word layer, max-ent) are borrowed from this model, the densely written ones (recurrent,
+  // word layer, direct) are borrowed from this model, the densely written ones (recurrent,
   // hidden bias, class layer) are private copies that the trainer merges back now and then,
   // so threads do not fight over the cache lines every word writes. Keep `this` alive.
   Model thread_view();
@@ -103,7 +111,7 @@ class Model {
   WeightArray class_b;      // C
   WeightArray word_w;       // V x H
   WeightArray word_b;       // V
-  WeightArray maxent;       // hashed direct connections (may be empty)
+  WeightArray direct;       // hashed direct connections, max-ent n-gram features (may be empty)
 
  private:
   Model() = default;
@@ -111,11 +119,28 @@ class Model {
   std::int32_t vocab_size_ = 0;
   std::int32_t hidden_ = 0;
   Cell cell_ = Cell::kSigmoid;
-  int maxent_order_ = 0;
+  int direct_order_ = 0;
   std::vector<std::int32_t> class_begin_;
   std::vector<std::int32_t> word_class_;
   std::int32_t max_class_size_ = 0;
 };
+
+// One weight array of a model: its name (in model files and Python), its member, its shape.
+struct WeightSpec {
+  const char* name;
+  WeightArray Model::*array;
+  std::vector<std::int64_t> shape;  // row-major
+  std::size_t size() const;         // product of the shape
+};
+
+// The weights of a model of these sizes, in this order: embed (V, G*H), recurrent (G*H, H),
+// hidden_bias (G*H), class_w (C, H), class_b (C), word_w (V, H), word_b (V), and direct
+// (direct) when direct > 0; G = cell_gates(cell). The one table behind Model's allocation,
+// Python's views and the model loader's checks. Throws ConfigError on negative sizes;
+// checks nothing else. Pure; thread-safe.
+std::vector<WeightSpec> weight_shapes(std::int64_t vocab_size, std::int64_t hidden, std::int64_t classes,
+                                      Cell cell, std::uint64_t direct);
+std::vector<WeightSpec> weight_shapes(const Model& m);
 
 // splitmix64: a tiny, seedable generator whose stream is the same on every platform.
 class Rng {

@@ -244,27 +244,4 @@ void score_positions(const Model& m, const std::int32_t* ids, const std::int64_t
   if (interrupted) throw Interrupted("scoring interrupted");
 }
 
-std::vector<std::int32_t> sample_sentence(const Model& m, const std::vector<std::int32_t>& prefix,
-                                          int max_words, float temperature, Rng& rng) {
-  if (!(temperature > 0)) throw ConfigError("temperature must be positive");
-  if (max_words < 1) throw ConfigError("max_words must be at least 1");
-  ScoringState st(m);
-  st.reset();
-  std::vector<std::int32_t> out;
-  std::int32_t in = 0;
-  for (auto w : prefix) {
-    if (w < -1 || w >= m.vocab_size()) throw VocabularyError("prefix word id out of range");
-    st.step(m, in);
-    in = w;
-  }
-  for (int k = 0; k < max_words; ++k) {
-    st.step(m, in);
-    const double u1 = rng.uniform(), u2 = rng.uniform();
-    in = output_sample(m, st.h.data(), st.ngram.data(), st.out, temperature, u1, u2);
-    if (in == 0) break;
-    out.push_back(in);
-  }
-  return out;
-}
-
 }  // namespace rnnlm

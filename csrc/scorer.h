@@ -1,5 +1,6 @@
 // Scoring on a const model: the log-probability of every word of a corpus or of a batch of
 // sentences, parallel over sentences, with results that do not depend on the thread count.
+// ScoringState, one thread's state, also serves generation (generate.h).
 #pragma once
 
 #include <cstdint>
@@ -8,7 +9,7 @@
 #include <vector>
 
 #include "class_softmax.h"
-#include "maxent.h"
+#include "direct.h"
 #include "rnn.h"
 
 namespace rnnlm {
@@ -33,7 +34,7 @@ struct ScoringState {
         reset_value(m.reset_value()),
         h(H), h_next(H), c(H), c_next(H),
         gates(static_cast<std::size_t>(m.gates()) * H), un(H), tc(H),
-        out(m), ngram(m.maxent_order()) {}
+        out(m), ngram(m.direct_order()) {}
   void reset() {
     std::fill(h.begin(), h.end(), reset_value);
     std::fill(c.begin(), c.end(), 0.0f);
@@ -68,10 +69,5 @@ using ScoreProgress = std::function<bool(std::int64_t)>;
 void score_positions(const Model& m, const std::int32_t* ids, const std::int64_t* offsets,
                      std::int64_t n_sentences, bool independent, int threads, double* out,
                      const ScoreProgress& progress);
-
-// Samples one sentence (without its </s>) after the words `prefix`, at most `max_words`
-// words, with the given softmax temperature. Throws ConfigError, VocabularyError.
-std::vector<std::int32_t> sample_sentence(const Model& m, const std::vector<std::int32_t>& prefix,
-                                          int max_words, float temperature, Rng& rng);
 
 }  // namespace rnnlm

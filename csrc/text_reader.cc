@@ -13,11 +13,18 @@ namespace {
 
 constexpr std::size_t kChunkBytes = 1 << 20;
 
-bool is_space(unsigned char c) {
-  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
-}
-
 }  // namespace
+
+void split_words(std::string_view text, std::vector<std::string_view>& words) {
+  const char* p = text.data();
+  const char* e = p + text.size();
+  while (p < e) {
+    while (p < e && is_space(*p)) ++p;
+    const char* w = p;
+    while (p < e && !is_space(*p)) ++p;
+    if (p > w) words.emplace_back(w, static_cast<std::size_t>(p - w));
+  }
+}
 
 bool valid_utf8(std::string_view text, std::size_t& bad_offset) {
   const auto* s = reinterpret_cast<const unsigned char*>(text.data());
@@ -168,14 +175,7 @@ bool LineReader::next(std::vector<std::string_view>& tokens) {
     fail(std::string(b == 0 ? "NUL byte" : "invalid UTF-8 byte ") + (b == 0 ? "" : hex) +
          " at column " + std::to_string(bad + 1));
   }
-  const char* p = line.data();
-  const char* e = p + line.size();
-  while (p < e) {
-    while (p < e && is_space(static_cast<unsigned char>(*p))) ++p;
-    const char* w = p;
-    while (p < e && !is_space(static_cast<unsigned char>(*p))) ++p;
-    if (p > w) tokens.emplace_back(w, static_cast<std::size_t>(p - w));
-  }
+  split_words(line, tokens);
   return true;
 }
 

@@ -11,6 +11,17 @@ namespace rnnlm {
 
 constexpr std::size_t kDefaultMaxLineBytes = 256 * 1024;
 
+// The engine's one whitespace rule: these six ASCII characters separate words, and no
+// vocabulary word contains one; nothing else is whitespace (not U+00A0, not U+2028).
+inline constexpr const char kWhitespace[] = " \t\n\v\f\r";
+constexpr bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
+
+// Appends the whitespace-separated words of `text` to `words` (views into `text`).
+// Pure; thread-safe.
+void split_words(std::string_view text, std::vector<std::string_view>& words);
+
 class LineReader {
  public:
   // Opens `path` (plain text or .gz, detected from its content). Throws MissingFileError.

@@ -37,7 +37,7 @@ BpttStream::BpttStream(const Model& m, const TrainOptions& o, int stream_id)
       max_steps_(o.bptt <= 1 ? 1 : std::max(1, o.bptt + o.bptt_block - 2)),
       capacity_(max_steps_ + 2),
       out_(m),
-      ngram_(m.maxent_order()),
+      ngram_(m.direct_order()),
       reset_value_(m.reset_value()),
       rng_(o.seed + 0x9E3779B97F4A7C15ull * static_cast<std::uint64_t>(stream_id)) {
   const std::size_t H = static_cast<std::size_t>(hidden_), G = static_cast<std::size_t>(gates_);
@@ -93,7 +93,7 @@ double BpttStream::step(const Model& m, Model& dst, std::int32_t in, std::int32_
   ngram_.push(in);
   float* e = e_at(t);
   std::fill(e, e + hidden_, 0.0f);
-  // rnnlm-0.4b applies the L2 decay on every 10th word only (and on max-ent weights always).
+  // rnnlm-0.4b applies the L2 decay on every 10th word only (and on direct weights always).
   const float keep = counter_ % 10 == 0 ? 1.0f - o_.lr * o_.l2 : 1.0f;
   double lp = 0;
   if (target >= 0) {
@@ -170,7 +170,7 @@ void BpttStream::backprop_through_time(const Model& m, Model& dst, int n_steps, 
 
 Model sentence_gradient(const Model& m, const std::int32_t* ids, std::int64_t n) {
   if (n < 1) throw ConfigError("sentence_gradient needs at least one word");
-  Model grad(m.vocab_size(), m.hidden(), m.class_begin(), m.cell(), m.maxent_size(), m.maxent_order());
+  Model grad(m.vocab_size(), m.hidden(), m.class_begin(), m.cell(), m.direct_size(), m.direct_order());
   TrainOptions o;
   o.lr = 1.0f;
   o.l2 = 0.0f;
@@ -178,6 +178,7 @@ Model sentence_gradient(const Model& m, const std::int32_t* ids, std::int64_t n)
   o.bptt = static_cast<int>(std::min<std::int64_t>(n + 2, 1000));
   o.bptt_block = 1000;
   o.independent = true;
+  o.threads = 1;
   if (n > 900) throw ConfigError("sentence_gradient is meant for short sentences (<= 900 words)");
   BpttStream stream(m, o);
   for (std::int64_t k = 0; k < n; ++k) {

@@ -14,18 +14,24 @@
 
 namespace rnnlm {
 
+// Every field must be set by the caller: the defaults live in one Python table
+// (rnnlm_fast/options.py), so none are repeated here; a value-initialised TrainOptions is
+// all zeros and fails validate().
 struct TrainOptions {
-  float lr = 0.1f;               // learning rate (rnnlm-0.4b's alpha)
-  float l2 = 1e-6f;              // L2 decay per update, applied every 10th word (rnnlm's beta)
-  float gradient_cutoff = 15.0f;  // errors reaching the hidden layer are clipped to +-this
-  int bptt = 4;                  // steps of backpropagation through time (1 = plain BP)
-  int bptt_block = 10;           // words between BPTT updates
-  bool independent = false;      // reset the state at each sentence
-  float dropout = 0.0f;          // drop rate of the hidden units feeding the output layer
-  float input_dropout = 0.0f;    // rate at which a step's input word is dropped (no embedding)
-  std::uint64_t seed = 1;        // of the dropout masks (each stream derives its own)
-  int threads = 1;
-  void validate() const;  // throws ConfigError
+  float lr{};               // learning rate (rnnlm-0.4b's alpha)
+  float l2{};               // L2 decay per update, applied every 10th word (rnnlm's beta)
+  float gradient_cutoff{};  // errors reaching the hidden layer are clipped to +-this
+  int bptt{};               // steps of backpropagation through time (1 = plain BP)
+  int bptt_block{};         // words between BPTT updates
+  bool independent{};       // reset the state at each sentence
+  float dropout{};          // drop rate of the hidden units feeding the output layer
+  float input_dropout{};    // rate at which a step's input word is dropped (no embedding)
+  std::uint64_t seed{};     // of the dropout masks (each stream derives its own)
+  int threads{};
+  // The engine's own preconditions (they protect memory and the arithmetic, not policy):
+  // lr > 0, l2 >= 0, gradient_cutoff > 0, bptt and bptt_block in 1..1000, threads in
+  // 1..4096, dropout rates in [0, 1). Throws ConfigError.
+  void validate() const;
 };
 
 struct EpochStats {

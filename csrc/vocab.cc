@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <numeric>
 
 #include "errors.h"
@@ -9,8 +10,20 @@
 
 namespace rnnlm {
 
-void WordCounter::add_file(const std::string& path, std::size_t max_line_bytes,
-                           const ByteProgress& progress) {
+ClassMethod parse_class_method(const std::string& name) {
+  for (std::size_t i = 0; i < kClassMethodNames.size(); ++i) {
+    if (name == kClassMethodNames[i]) return static_cast<ClassMethod>(i);
+  }
+  throw ConfigError("unknown class method '" + name + "' (expected 'sqrt' or 'frequency')");
+}
+
+const char* class_method_name(ClassMethod method) {
+  const auto i = static_cast<std::size_t>(method);
+  return i < kClassMethodNames.size() ? kClassMethodNames[i] : "?";
+}
+
+std::int64_t WordCounter::add_file(const std::string& path, std::size_t max_line_bytes,
+                                   const ByteProgress& progress) {
   LineReader reader(path, max_line_bytes);
   std::vector<std::string_view> tokens;
   const std::int64_t lines_before = lines_;
@@ -39,6 +52,14 @@ void WordCounter::add_file(const std::string& path, std::size_t max_line_bytes,
     }
   }
   if (lines_ == lines_before) throw CorpusError(path + ": the file is empty");
+  return reader.bytes_read();
+}
+
+void WordCounter::add_files(const std::vector<std::string>& paths, std::size_t max_line_bytes,
+                            const ByteProgress& progress) {
+  std::int64_t before = 0;
+  const ByteProgress cumulative = [&](std::int64_t b) { return !progress || progress(before + b); };
+  for (const auto& path : paths) before += add_file(path, max_line_bytes, cumulative);
 }
 
 std::vector<std::int32_t> assign_classes(const std::vector<std::int64_t>& counts, int n_classes,
@@ -123,11 +144,32 @@ Vocab Vocab::from_counts(const WordCounter& counter, std::int64_t min_count,
   return Vocab(std::move(out_words), std::move(out_counts), std::move(cls));
 }
 
+namespace {
+
+// `word` in single quotes, control characters escaped, for messages.
+std::string quoted(const std::string& word) {
+  std::string q = "'";
+  for (unsigned char c : word) {
+    if (c == '\\') {
+      q += "\\\\";
+    } else if (c < 0x20 || c == 0x7F) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\x%02x", c);
+      q += hex;
+    } else {
+      q += static_cast<char>(c);
+    }
+  }
+  return q + "'";
+}
+
+}  // namespace
+
 Vocab::Vocab(std::vector<std::string> words, std::vector<std::int64_t> counts,
              std::vector<std::int32_t> word_class)
     : words_(std::move(words)), counts_(std::move(counts)), word_class_(std::move(word_class)) {
   const std::size_t n = words_.size();
-  if (n == 0 || words_[0] != kEos) throw VocabularyError("the vocabulary must start with </s>");
+  if (n == 0) throw VocabularyError("the vocabulary is empty (it must start with </s>)");
   if (n >= static_cast<std::size_t>(INT32_MAX)) throw VocabularyError("vocabulary too large for 32-bit ids");
   if (counts_.size() != n || word_class_.size() != n) {
     throw VocabularyError("vocabulary arrays differ in length: " + std::to_string(n) + " words, " +
@@ -137,23 +179,29 @@ Vocab::Vocab(std::vector<std::string> words, std::vector<std::int64_t> counts,
   index_.reserve(n);
   for (std::size_t i = 0; i < n; ++i) {
     const std::string& w = words_[i];
-    if (w.empty()) throw VocabularyError("word " + std::to_string(i) + " is empty");
-    for (unsigned char c : w) {
-      if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f') {
-        throw VocabularyError("word " + std::to_string(i) + " contains whitespace");
-      }
+    const std::int64_t k = static_cast<std::int64_t>(i);
+    const std::string word = "word " + std::to_string(i);
+    if (w.empty()) throw VocabularyError(word + " is empty", k);
+    if (std::any_of(w.begin(), w.end(), is_space)) {
+      throw VocabularyError(word + " " + quoted(w) + " contains whitespace", k);
     }
-    if (counts_[i] < 0) throw VocabularyError("word " + std::to_string(i) + " has a negative count");
-    if (!index_.emplace(std::string_view(w), static_cast<std::int32_t>(i)).second) {
-      throw VocabularyError("word '" + w + "' appears twice (ids " + std::to_string(index_[w]) +
-                            " and " + std::to_string(i) + ")");
+    if (i == 0 && w != kEos) {
+      throw VocabularyError(word + " " + quoted(w) + " is not </s>: the vocabulary must start with </s>", k);
+    }
+    if (counts_[i] < 0) {
+      throw VocabularyError(word + " " + quoted(w) + " has a negative count " + std::to_string(counts_[i]), k);
+    }
+    const auto [it, inserted] = index_.emplace(std::string_view(w), static_cast<std::int32_t>(i));
+    if (!inserted) {
+      throw VocabularyError(word + " " + quoted(w) + " appears twice, first as word " + std::to_string(it->second),
+                            k, it->second);
     }
     const std::int32_t prev = i == 0 ? 0 : word_class_[i - 1];
     const std::int32_t c = word_class_[i];
     if ((i == 0 && c != 0) || c < prev || c > prev + 1) {
-      throw VocabularyError("word classes must be contiguous id ranges starting at 0; word " +
-                            std::to_string(i) + " has class " + std::to_string(c) +
-                            " after class " + std::to_string(prev));
+      throw VocabularyError(word + " " + quoted(w) + " has class " + std::to_string(c) + " after class " +
+                                std::to_string(prev) + ": word classes must be contiguous id ranges starting at 0",
+                            k);
     }
     if (i == 0 || c != prev) class_begin_.push_back(static_cast<std::int32_t>(i));
   }

@@ -3,6 +3,7 @@
 // of one class form one contiguous block of the word layer.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -16,7 +17,12 @@ namespace rnnlm {
 inline constexpr const char* kEos = "</s>";
 inline constexpr const char* kUnk = "<unk>";
 
-enum class ClassMethod { kSqrtFrequency, kFrequency };
+enum class ClassMethod { kSqrtFrequency = 0, kFrequency = 1 };
+// The methods' names, indexed by ClassMethod (Python's _core.CLASS_METHODS).
+inline constexpr std::array<const char*, 2> kClassMethodNames = {"sqrt", "frequency"};
+
+ClassMethod parse_class_method(const std::string& name);  // throws ConfigError
+const char* class_method_name(ClassMethod method);
 
 // Called now and then with the number of bytes read so far; returns false to stop.
 using ByteProgress = std::function<bool(std::int64_t)>;
@@ -24,8 +30,12 @@ using ByteProgress = std::function<bool(std::int64_t)>;
 // Counts whitespace-separated tokens plus one </s> per line. Not thread-safe.
 class WordCounter {
  public:
-  // Streams `path`; throws MissingFileError / CorpusError naming the file and line.
-  void add_file(const std::string& path, std::size_t max_line_bytes, const ByteProgress& progress);
+  // Streams `path`; returns the bytes read. Throws MissingFileError / CorpusError naming the
+  // file and line, Interrupted when `progress` (given the bytes read so far) returns false.
+  std::int64_t add_file(const std::string& path, std::size_t max_line_bytes, const ByteProgress& progress);
+  // Streams each file in turn; `progress` is given the bytes read so far in all of them.
+  void add_files(const std::vector<std::string>& paths, std::size_t max_line_bytes,
+                 const ByteProgress& progress);
   std::int64_t tokens() const { return tokens_; }
   std::int64_t lines() const { return lines_; }
   std::size_t distinct() const { return words_.size(); }
@@ -50,8 +60,10 @@ std::vector<std::int32_t> assign_classes(const std::vector<std::int64_t>& counts
 // Thread-safe for concurrent lookups.
 class Vocab {
  public:
-  // Validates and indexes the words: unique, non-empty, no whitespace, </s> first, classes
-  // non-decreasing from 0 without gaps. Throws VocabularyError.
+  // Validates and indexes the words: the vocabulary's rules, kept here only. </s> first,
+  // every word non-empty, without whitespace (is_space) and unique, counts >= 0, classes
+  // non-decreasing from 0 without gaps. Throws VocabularyError naming the word at fault by
+  // index and text ("word 5 'the' appears twice, first as word 2"), its index in `word`.
   Vocab(std::vector<std::string> words, std::vector<std::int64_t> counts,
         std::vector<std::int32_t> word_class);
   // The index holds views into words_: copying would leave them dangling, moving is safe.
