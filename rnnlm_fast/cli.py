@@ -416,9 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "eval":
             p.add_argument("--per-word", action="store_true", help="also print word<TAB>log10 for every word")
             p.add_argument("--independent", action="store_true", help="reset the state at each sentence")
-            p.add_argument("--dynamic", type=float, default=0.0, metavar="LR",
-                           help="dynamic evaluation (rnnlm-0.4b's -dynamic): keep training a copy of the model "
-                                "on the text as it is scored, with this learning rate (default 0: static)")
+            _add_options(p, ["dynamic"])
             p.add_argument("--lm-prob", help="per-word probabilities of another LM, one per line and word "
                                              "(</s> included), to interpolate with (rnnlm-0.4b's -lm-prob)")
             p.add_argument("--lambda", dest="weight", type=float, default=0.5,
@@ -433,9 +431,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True)
     p.add_argument("--n", type=int, default=10, help="number of sentences (default 10)")
     p.add_argument("--prefix", default="", help="words every sentence starts with")
-    p.add_argument("--max-words", type=int, default=100)
-    p.add_argument("--temperature", type=float, default=1.0)
-    p.add_argument("--seed", type=int, default=1)
+    _add_options(p, ["max_words", "temperature"])
+    p.add_argument("--seed", type=int, default=DEFAULTS["seed"], help="the same seed gives the same sentences")
     p.set_defaults(func=cmd_generate)
 
     from .nbest_cli import add_rescore_parser  # n-best rescoring lives in its own module

@@ -204,7 +204,7 @@ class RNNLM:
         return Trainer(self, train, valid, values, checkpoint=checkpoint, progress=progress, callback=callback).run()
 
     @options.keyword_signature(options.EPOCH)
-    def train_epoch(self, text: Union[PathLike, Encoded], *, seed: int = 1, threads: int = 1,
+    def train_epoch(self, text: Union[PathLike, Encoded], *, seed: int = 1, threads: int = DEFAULTS["threads"],
                     progress: bool = False, **training: Any) -> EpochStats:
         """One epoch of online SGD over ``text`` with these options, no validation or schedule
         (see :func:`rnnlm_fast.training.train_epoch`); returns its EpochStats."""
@@ -256,8 +256,8 @@ class RNNLM:
             lp[enc.ids < 0] = oov_penalty
         return enc.in_text_order(lp)
 
-    def perplexity(self, path: Union[PathLike, Encoded], *, independent: bool = False, threads: int = 1,
-                   oov_penalty: float = DEFAULTS["oov_penalty"], dynamic: float = 0.0, per_word: bool = False,
+    def perplexity(self, path: Union[PathLike, Encoded], *, independent: bool = False, threads: int = DEFAULTS["threads"],
+                   oov_penalty: float = DEFAULTS["oov_penalty"], dynamic: float = DEFAULTS["dynamic"], per_word: bool = False,
                    progress: bool = False) -> PerplexityResult:
         """Perplexity of a text file, ``</s>`` included, as rnnlm-0.4b reports it.
 
@@ -272,13 +272,7 @@ class RNNLM:
         ``per_word`` also returns the log10 probability of every position in ``word_log10``.
         """
         enc = as_encoded(self, path, progress)
-        try:
-            rate = float(dynamic)
-        except (TypeError, ValueError):
-            rate = math.nan
-        if not (rate >= 0 and math.isfinite(rate)):
-            raise ConfigError(f"dynamic must be a learning rate (a number >= 0), not {dynamic!r}")
-        dynamic = rate
+        dynamic = OPTIONS["dynamic"].check(dynamic)
         start = time.perf_counter()
         if dynamic > 0:
             ln = dynamic_positions(self, enc, independent, dynamic, progress)
@@ -306,7 +300,7 @@ class RNNLM:
         )
 
     def score(self, sentences: Sequence[str], *, independent: bool = True, oov: str = DEFAULTS["oov"],
-              oov_penalty: float = DEFAULTS["oov_penalty"], threads: int = 1, progress: bool = False) -> np.ndarray:
+              oov_penalty: float = DEFAULTS["oov_penalty"], threads: int = DEFAULTS["threads"], progress: bool = False) -> np.ndarray:
         """log10 P of each sentence, ``</s>`` included (KenLM-style).
 
         Parameters
@@ -337,14 +331,14 @@ class RNNLM:
         return self._log10_positions(enc, True, 1, oov, oov_penalty)
 
     def score_words(self, sentences: Sequence[str], *, independent: bool = True, oov: str = DEFAULTS["oov"],
-                    oov_penalty: float = DEFAULTS["oov_penalty"], threads: int = 1) -> list[np.ndarray]:
+                    oov_penalty: float = DEFAULTS["oov_penalty"], threads: int = DEFAULTS["threads"]) -> list[np.ndarray]:
         """Per-word log10 probabilities (``</s>`` last) for each sentence of a batch."""
         enc = self.encode_sentences(sentences)
         lp = self._log10_positions(enc, independent, threads, oov, oov_penalty)
         return [lp[a:b] for a, b in zip(enc.offsets[:-1], enc.offsets[1:])]
 
-    def generate(self, n: int = 1, *, prefix: str = "", max_words: int = 100, temperature: float = 1.0,
-                 seed: int = 1) -> list[str]:
+    def generate(self, n: int = 1, *, prefix: str = "", max_words: int = DEFAULTS["max_words"],
+                 temperature: float = DEFAULTS["temperature"], seed: int = DEFAULTS["seed"]) -> list[str]:
         """Sample ``n`` sentences (as rnnlm-0.4b's ``-gen``), each continuing ``prefix``.
 
         Parameters
@@ -361,8 +355,9 @@ class RNNLM:
         A backward model writes each sentence from its end: ``prefix`` is then the end of
         the sentences (not repeated), and they come back in the usual word order.
         """
-        if n < 0 or max_words < 1 or not temperature > 0:
-            raise ConfigError("need n >= 0, max_words >= 1 and temperature > 0")
+        if not isinstance(n, (int, np.integer)) or n < 0:
+            raise ConfigError(f"n must be a number of sentences (an integer >= 0), not {n!r}")
+        max_words, temperature = OPTIONS["max_words"].check(max_words), OPTIONS["temperature"].check(temperature)
         ids = [self.vocab.get(w, self.vocab.unk_id) for w in self._reading_order(prefix.split())]
         out = _core.generate(self._core, ids, int(n), int(max_words), float(temperature), int(seed))
         words = self.vocab.words

@@ -43,7 +43,7 @@ class Option:
     default: Any
     help: str
     # "model", "vocabulary", "training" (what one epoch does), "schedule" (across epochs),
-    # "run" (how a run executes: not recorded in the model), "scoring"
+    # "run" (how a run executes: not recorded in the model), "scoring", "generation"
     group: str
     low: Optional[float] = None
     high: Optional[float] = None
@@ -166,6 +166,13 @@ _ALL = (
            "'auto' picks 'unk' when the vocabulary has <unk>", "scoring", choices=OOV_POLICIES, flag="--oov"),
     Option("oov_penalty", float, -5.0, "log10 score of an unknown word without <unk> (rnnlm-0.4b: -5)",
            "scoring", flag="--oov-penalty"),
+    Option("dynamic", float, 0.0, "dynamic evaluation: keep training a copy of the model on the text as it "
+           "is scored, with this learning rate (0: static)", "scoring", low=0, flag="--dynamic", rnnlm="-dynamic"),
+    # --- generation -----------------------------------------------------------------------------
+    Option("max_words", int, 100, "stop a sampled sentence after this many words if no </s> was drawn",
+           "generation", low=1, flag="--max-words"),
+    Option("temperature", float, 1.0, "divides the logits when sampling: below 1 sharper, above 1 flatter",
+           "generation", low=0, open_low=True, flag="--temperature"),
 )
 
 OPTIONS: dict[str, Option] = {o.name: o for o in _ALL}

@@ -122,7 +122,7 @@ def _run_epoch(core: Any, enc: Encoded, engine: dict[str, Any], progress: bool, 
 
 
 @options.keyword_signature(options.EPOCH)
-def train_epoch(model: Any, text: Text, *, seed: int = 1, threads: int = 1, progress: bool = False,
+def train_epoch(model: Any, text: Text, *, seed: int = 1, threads: int = options.DEFAULTS["threads"], progress: bool = False,
                 return_positions: bool = False, **training: Any) -> EpochStats:
     """One epoch of online SGD with truncated BPTT over ``text``, updating ``model`` in place.
 
