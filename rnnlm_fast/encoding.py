@@ -32,7 +32,7 @@ class Encoded:
     ids: np.ndarray
     offsets: np.ndarray
     oov: int
-    mapped: np.ndarray = field(repr=False, default=None)
+    mapped: np.ndarray = field(repr=False)
     order: Optional[np.ndarray] = field(repr=False, default=None)
 
     @property
@@ -58,11 +58,11 @@ def encode_file(vocab: Vocabulary, path: PathLike, *, backward: bool = False,
     bar = make_bar(progress, p.stat().st_size if not str(p).endswith(".gz") else None,
                    f"reading {p.name}", unit="B")
     try:
-        ids, offsets, oov = _core.encode_file(vocab._core, str(p), False, max_line_bytes, counter_callback(bar))
+        return Encoded(**_core.encode_text_file(vocab._core, str(p), backward=backward, max_line_bytes=max_line_bytes,
+                                                progress=counter_callback(bar)))
     finally:
         if bar is not None:
             bar.close()
-    return _encoded(vocab, ids, offsets, oov, backward)
 
 
 def encode_sentences(vocab: Vocabulary, sentences: Sequence[str], *, backward: bool = False) -> Encoded:
@@ -73,27 +73,4 @@ def encode_sentences(vocab: Vocabulary, sentences: Sequence[str], *, backward: b
     for i, s in enumerate(sentences):
         if not isinstance(s, str):
             raise ConfigError(f"sentence {i} is a {type(s).__name__}, expected str")
-    if not sentences:
-        return _encoded(vocab, np.zeros(0, np.int32), np.zeros(1, np.int64), 0, backward)
-    ids, offsets, oov = _core.encode_sentences(vocab._core, sentences, False)
-    return _encoded(vocab, ids, offsets, oov, backward)
-
-
-def _encoded(vocab: Vocabulary, ids: np.ndarray, offsets: np.ndarray, oov: int, backward: bool) -> Encoded:
-    unk = vocab.unk_id
-    mapped = np.where(ids < 0, unk, ids).astype(np.int32) if (oov and unk >= 0) else ids
-    if not backward:
-        return Encoded(ids, offsets, oov, mapped)
-    order = _reversal(offsets)
-    ids = np.ascontiguousarray(ids[order])
-    return Encoded(ids, offsets, oov, ids if mapped is ids else np.ascontiguousarray(mapped[order]), order)
-
-
-def _reversal(offsets: np.ndarray) -> np.ndarray:
-    """The permutation that reverses the words of every sentence, keeping each final </s>."""
-    n = int(offsets[-1])
-    lengths = np.diff(offsets)
-    sentence = np.repeat(np.arange(len(lengths)), lengths)
-    position = np.arange(n, dtype=np.int64)
-    last = offsets[1:][sentence] - 1  # the </s> of each position's sentence
-    return np.where(position == last, position, offsets[:-1][sentence] + last - 1 - position)
+    return Encoded(**_core.encode_text_sentences(vocab._core, sentences, backward=backward))

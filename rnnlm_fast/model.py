@@ -94,8 +94,8 @@ class RNNLM:
         values = options.resolve(options.MODEL, given, "model option")
         self.vocab = vocab
         self._direction = values["direction"]
-        self._core = _core.Model(len(vocab), values["hidden"], vocab.class_begin, values["cell"], values["direct"],
-                                 values["direct_order"] if values["direct"] else 0)
+        self._core = _core.Model(len(vocab), values["hidden"], vocab.class_begin, values["cell"],
+                                 direct=values["direct"], direct_order=values["direct_order"] if values["direct"] else 0)
         self._core.init_random(values["seed"])
         self.seed = values["seed"]
         self.history: list[EpochRecord] = []
@@ -117,7 +117,7 @@ class RNNLM:
 
     @property
     def direct(self) -> int:
-        return self._core.direct_size
+        return self._core.direct
 
     @property
     def direct_order(self) -> int:
@@ -435,12 +435,12 @@ class RNNLM:
             raise ModelFormatError(f"{path}: unknown cell {cell!r}")
         if direction not in OPTIONS["direction"].choices:
             raise ModelFormatError(f"{path}: unknown direction {direction!r}")
-        G = _core.cell_gates(cell) if hasattr(_core, "cell_gates") else {"gru": 3, "lstm": 4}.get(cell, 1)
-        expected = {"embed": (V, G * H), "recurrent": (G * H, H), "hidden_bias": (G * H,), "class_w": (C, H),
-                    "class_b": (C,), "word_w": (V, H), "word_b": (V,)}
-        if direct:
-            expected["direct"] = (direct,)
+        try:
+            expected = _core.weight_shapes(V, H, C, cell, direct)
+        except (ConfigError, OverflowError, TypeError) as e:
+            raise ModelFormatError(f"{path}: inconsistent model configuration: {e}") from None
         for name, shape in expected.items():
+            shape = tuple(shape)
             a = arrays.get(f"weights.{name}")
             if a is None or a.shape != shape or a.dtype != np.float32:
                 raise ModelFormatError(f"{path}: weights.{name} missing or not float32 {shape}")
@@ -456,7 +456,7 @@ class RNNLM:
         model.vocab = stored
         model._direction = direction
         try:
-            model._core = _core.Model(V, H, stored.class_begin, cell, direct, direct_order)
+            model._core = _core.Model(V, H, stored.class_begin, cell, direct=direct, direct_order=direct_order)
         except ConfigError as e:
             raise ModelFormatError(f"{path}: inconsistent model configuration: {e}") from None
         model.seed = int(cfg.get("seed", 0))

@@ -29,7 +29,7 @@ from .errors import ConfigError
 DEFAULT_LR = {"sigmoid": 0.1, "tanh": 0.01, "relu": 0.01, "gru": 0.02, "lstm": 0.05}
 DIRECTIONS = ("forward", "backward")
 OOV_POLICIES = ("auto", "unk", "penalty")
-CLASS_METHODS = ("sqrt", "frequency")
+CLASS_METHODS = tuple(_core.CLASS_METHODS)
 DIVERGENCE_POLICIES = ("rollback", "raise")
 
 
@@ -111,17 +111,17 @@ class Option:
 
 _ALL = (
     # --- the model ------------------------------------------------------------------------------
-    Option("hidden", int, 100, "size of the recurrent (hidden) layer", "model", low=1, high=getattr(_core, "MAX_HIDDEN", 100_000),
+    Option("hidden", int, 100, "size of the recurrent (hidden) layer", "model", low=1, high=_core.MAX_HIDDEN,
            flag="--hidden", rnnlm="-hidden"),
     Option("cell", str, "sigmoid", "recurrent cell: an Elman layer with that nonlinearity (sigmoid is "
-           "rnnlm-0.4b's), or a GRU / LSTM cell", "model", choices=tuple(getattr(_core, "CELLS", ("sigmoid", "tanh", "relu", "gru", "lstm"))), flag="--cell"),
+           "rnnlm-0.4b's), or a GRU / LSTM cell", "model", choices=tuple(_core.CELLS), flag="--cell"),
     Option("seed", int, 1, "seeds the initial weights (and dropout masks)", "model", low=0, high=2**64 - 1,
            flag="--seed", rnnlm="-rand-seed"),
     Option("direct", int, 0, "hashed max-ent direct connections: table size in weights (rnnlm-0.4b's -direct "
-           "is in millions); 0 = none", "model", low=0, high=getattr(_core, "MAX_DIRECT_SIZE", 1 << 34), flag="--direct",
+           "is in millions); 0 = none", "model", low=0, high=_core.MAX_DIRECT_SIZE, flag="--direct",
            rnnlm="-direct"),
     Option("direct_order", int, 3, "n-gram order of the direct connections", "model", low=1,
-           high=getattr(_core, "MAX_DIRECT_ORDER", 32), flag="--direct-order", rnnlm="-direct-order"),
+           high=_core.MAX_DIRECT_ORDER, flag="--direct-order", rnnlm="-direct-order"),
     Option("direction", str, "forward", "'backward' reads every sentence last word first (</s> still ends "
            "it): a rescoring partner for a forward model", "model", choices=DIRECTIONS, flag="--direction"),
     # --- the vocabulary -------------------------------------------------------------------------

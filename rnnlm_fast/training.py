@@ -100,20 +100,21 @@ def as_encoded(model: Any, text: Text, progress: bool = False) -> Encoded:
     return text
 
 
-def engine_options(values: dict[str, Any], lr: float, seed: int, threads: int) -> dict[str, Any]:
-    """Keyword arguments of ``_core.train_epoch`` from resolved training options."""
-    return dict(lr=lr, beta=values["l2"], gradient_cutoff=values["gradient_cutoff"], bptt=values["bptt"],
-                bptt_block=values["bptt_block"], independent=values["independent"], threads=threads,
-                dropout=values["dropout"], input_dropout=values["input_dropout"], seed=seed)
+def engine_options(values: dict[str, Any], lr: float, seed: int, threads: int) -> "_core.TrainOptions":
+    """The engine's options of one epoch, from resolved training options."""
+    return _core.TrainOptions(lr=lr, l2=values["l2"], gradient_cutoff=values["gradient_cutoff"], bptt=values["bptt"],
+                              bptt_block=values["bptt_block"], independent=values["independent"],
+                              dropout=values["dropout"], input_dropout=values["input_dropout"], seed=seed,
+                              threads=threads)
 
 
-def _run_epoch(core: Any, enc: Encoded, engine: dict[str, Any], progress: bool, desc: str,
+def _run_epoch(core: Any, enc: Encoded, engine: "_core.TrainOptions", progress: bool, desc: str,
                return_positions: bool = False) -> EpochStats:
     bar = make_bar(progress, len(enc.mapped), desc)
     start = time.perf_counter()
     try:
-        st = _core.train_epoch(core, enc.mapped, enc.offsets, progress=training_callback(bar),
-                               return_positions=return_positions, **engine)
+        st = _core.train_epoch(core, enc.mapped, enc.offsets, engine, progress=training_callback(bar),
+                               return_positions=return_positions)
     finally:
         if bar is not None:
             bar.close()
