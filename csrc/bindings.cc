@@ -6,7 +6,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
-#include <climits>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -45,10 +45,11 @@ py::array_t<float> view(WeightArray& v, const std::vector<std::int64_t>& dims, p
   return py::array_t<float>(shape, strides, v.data(), owner);
 }
 
-// Python ints (or objects with __index__) -> integers in [lo, hi]. A value out of range is a
-// VocabularyError naming the item's index (a vocabulary's word); a non-integer a TypeError.
-std::vector<std::int64_t> to_integers(const py::sequence& items, const char* what, std::int64_t lo,
-                                      std::int64_t hi) {
+// Python ints (or objects with __index__) -> signed integers of `bits` bits (32 or 64). A
+// value out of range is a VocabularyError naming the item's index (a vocabulary's word); a
+// non-integer a TypeError.
+std::vector<std::int64_t> to_integers(const py::sequence& items, const char* what, int bits) {
+  const std::int64_t hi = bits == 64 ? INT64_MAX : (std::int64_t{1} << (bits - 1)) - 1, lo = -hi - 1;
   std::vector<std::int64_t> out;
   out.reserve(items.size());
   for (std::size_t i = 0; i < items.size(); ++i) {
@@ -64,7 +65,7 @@ std::vector<std::int64_t> to_integers(const py::sequence& items, const char* wha
     if (v == -1 && PyErr_Occurred()) throw py::error_already_set();
     if (overflow != 0 || v < lo || v > hi) {
       throw VocabularyError("word " + std::to_string(i) + ": " + what + " " + std::string(py::str(index)) +
-                                " is outside " + std::to_string(lo) + ".." + std::to_string(hi),
+                                " does not fit in " + std::to_string(bits) + " bits",
                             static_cast<std::int64_t>(i));
     }
     out.push_back(v);
@@ -266,8 +267,8 @@ PYBIND11_MODULE(_core, mod) {
 
   py::class_<Vocab, std::shared_ptr<Vocab>>(mod, "Vocab")
       .def(py::init([](std::vector<std::string> words, const py::sequence& counts, const py::sequence& word_class) {
-             auto c = to_integers(counts, "count", INT64_MIN, INT64_MAX);
-             auto k = to_integers(word_class, "class", INT32_MIN, INT32_MAX);
+             auto c = to_integers(counts, "count", 64);
+             auto k = to_integers(word_class, "class", 32);
              return std::make_shared<Vocab>(std::move(words), std::move(c),
                                             std::vector<std::int32_t>(k.begin(), k.end()));
            }),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from pathlib import Path
 from typing import Iterable, Sequence, Union
 
 import numpy as np
@@ -16,8 +15,12 @@ from .errors import CorpusError, VocabularyError, VocabularyMismatchError
 
 EOS = "</s>"
 UNK = "<unk>"
-CLASS_METHODS = ("sqrt", "frequency")
+CLASS_METHODS: tuple[str, ...] = _core.CLASS_METHODS
+#: The engine's whitespace: the characters that separate words; no word contains one.
+WHITESPACE: str = _core.WHITESPACE
 _HEADER = "# rnnlm-fast vocabulary v1"
+_INT64 = (-(1 << 63), (1 << 63) - 1)
+_INT32 = (-(1 << 31), (1 << 31) - 1)
 
 
 class Vocabulary:
@@ -36,6 +39,9 @@ class Vocabulary:
     """
 
     def __init__(self, words: Sequence[str], counts: Sequence[int], word_class: Sequence[int]):
+        """Raises VocabularyError when a word breaks the vocabulary's rules (kept in the C++
+        engine): the error's ``word_index`` is the index of that word (None when the error
+        is about the whole list) and ``other_word_index`` that of the first of a duplicate."""
         self._core = _core.Vocab(list(words), [int(c) for c in counts], [int(c) for c in word_class])
         self.words: list[str] = self._core.words
         self.counts: np.ndarray = self._core.counts
@@ -193,6 +199,10 @@ class Vocabulary:
     def load(cls, path: PathLike) -> "Vocabulary":
         """Read a file written by :meth:`save`.
 
+        This reads the file format (header, four tab-separated fields, integers, ids in
+        order); the vocabulary's rules are the engine's, and an error about a word is
+        reported at that word's line.
+
         Raises
         ------
         MissingFileError, VocabularyError
@@ -202,7 +212,7 @@ class Vocabulary:
         words: list[str] = []
         counts: list[int] = []
         classes: list[int] = []
-        first_line: dict[str, int] = {}
+        lines: list[int] = []  # line of each word
         with open(p, "rb") as f:
             for lineno, raw in enumerate(f, 1):
                 where = f"{p}:{lineno}"
@@ -225,35 +235,27 @@ class Vocabulary:
                     raise VocabularyError(f"{where}: id, count and class must be integers") from None
                 if idx != len(words):
                     raise VocabularyError(f"{where}: expected id {len(words)}, found {idx}")
-                word = fields[1]
-                if not word or any(c in " \t\n\r\v\f" for c in word):  # the engine's whitespace
-                    raise VocabularyError(f"{where}: word {idx} is empty or contains whitespace")
-                if idx == 0 and word != EOS:
-                    raise VocabularyError(f"{where}: the vocabulary must start with {EOS}, found {word!r}")
-                if word in first_line:
-                    raise VocabularyError(
-                        f"{where}: word {word!r} appears twice (first at line {first_line[word]})"
-                    )
-                first_line[word] = lineno
-                if count < 0:
-                    raise VocabularyError(f"{where}: word {word!r} has a negative count {count}")
-                prev = classes[-1] if classes else 0
-                if (idx == 0 and cls_id != 0) or not prev <= cls_id <= prev + 1:
-                    raise VocabularyError(
-                        f"{where}: word classes must be contiguous id ranges starting at 0; "
-                        f"word {word!r} has class {cls_id} after class {prev}"
-                    )
-                words.append(word)
+                if not _INT64[0] <= count <= _INT64[1]:
+                    raise VocabularyError(f"{where}: count {count} of word {idx} does not fit in 64 bits")
+                if not _INT32[0] <= cls_id <= _INT32[1]:
+                    raise VocabularyError(f"{where}: class {cls_id} of word {idx} does not fit in 32 bits")
+                words.append(fields[1])
                 counts.append(count)
                 classes.append(cls_id)
-        if not words:
-            raise VocabularyError(f"{p}: the vocabulary is empty")
+                lines.append(lineno)
         try:
             return cls(words, counts, classes)
         except VocabularyError as e:
-            raise VocabularyError(f"{p}: {e}") from None
+            raise _at_lines(e, p, lines) from None
 
 
-def as_vocabulary(vocab: Union["Vocabulary", PathLike]) -> Vocabulary:
-    """Accept a Vocabulary or the path of a vocabulary file."""
-    return vocab if isinstance(vocab, Vocabulary) else Vocabulary.load(Path(vocab))
+def _at_lines(e: VocabularyError, path: os.PathLike, lines: list[int]) -> VocabularyError:
+    """The engine's error about word ``e.word_index`` re-raised at that word's line of ``path``
+    (and, for a duplicate, with the line of its first occurrence)."""
+    i = getattr(e, "word_index", None)
+    j = getattr(e, "other_word_index", None)
+    where = f"{path}:{lines[i]}" if i is not None else f"{path}"
+    also = f" at line {lines[j]}" if j is not None else ""
+    err = VocabularyError(f"{where}: {e}{also}")
+    err.word_index, err.other_word_index = i, j
+    return err

@@ -1,0 +1,225 @@
+"""The engine's own API (``rnnlm_fast._core``): encoding with OOV mapping and reading order,
+the declared engine facts (cells, weight shapes, limits, whitespace), TrainOptions, and the
+vocabulary rules' errors."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rnnlm_fast import ConfigError, Vocabulary, VocabularyError, _core
+from rnnlm_fast.vocab import WHITESPACE
+
+
+# --- encoding ------------------------------------------------------------------------
+def reference_encoded(ids: np.ndarray, offsets: np.ndarray, oov: int, unk: int, backward: bool):
+    """The NumPy path the engine replaces (RNNLM._encoded and _reversal before issue 12)."""
+    mapped = np.where(ids < 0, unk, ids).astype(np.int32) if (oov and unk >= 0) else ids
+    if not backward:
+        return ids, mapped, offsets, oov, None
+    n = int(offsets[-1])
+    lengths = np.diff(offsets)
+    sentence = np.repeat(np.arange(len(lengths)), lengths)
+    position = np.arange(n, dtype=np.int64)
+    last = offsets[1:][sentence] - 1
+    order = np.where(position == last, position, offsets[:-1][sentence] + last - 1 - position)
+    ids = np.ascontiguousarray(ids[order])
+    return ids, ids if mapped is ids else np.ascontiguousarray(mapped[order]), offsets, oov, order
+
+
+SENTENCES = ["the cat sat", "", "a dog  barked at\tthe zebra", "unseen", "the the cat", "cat\u00a0dog x\u2028y"]
+
+
+def vocabulary(with_unk: bool) -> Vocabulary:
+    words = ["</s>", "the", "cat", "<unk>", "a", "dog", "sat"] if with_unk else ["</s>", "the", "cat", "a", "dog", "sat"]
+    n = len(words)
+    return Vocabulary(words, [n - i for i in range(n)], [0] * (n // 2) + [1] * (n - n // 2))
+
+
+def assert_same(got: dict, want: tuple, unk: int) -> None:
+    ids, mapped, offsets, oov, order = want
+    assert got["ids"].dtype == np.int32 and got["mapped"].dtype == np.int32 and got["offsets"].dtype == np.int64
+    np.testing.assert_array_equal(got["ids"], ids)
+    np.testing.assert_array_equal(got["mapped"], mapped)
+    np.testing.assert_array_equal(got["offsets"], offsets)
+    assert got["oov"] == oov
+    # One array when nothing is mapped (the NumPy path also copied it for a backward model).
+    assert (got["mapped"] is got["ids"]) == (oov == 0 or unk < 0)
+    if order is None:
+        assert got["order"] is None
+    else:
+        assert got["order"].dtype == np.int64
+        np.testing.assert_array_equal(got["order"], order)
+        np.testing.assert_array_equal(got["order"][got["order"]], np.arange(len(order)))  # its own inverse
+
+
+@pytest.mark.parametrize("with_unk", [True, False])
+@pytest.mark.parametrize("backward", [False, True])
+def test_encode_text_matches_the_numpy_path(tmp_path: Path, with_unk: bool, backward: bool):
+    vocab = vocabulary(with_unk)
+    text = tmp_path / "text.txt"
+    text.write_text("\n".join(SENTENCES) + "\n", encoding="utf-8")
+    ids, offsets, oov = _core.encode_file(vocab._core, str(text), False)  # transitional: unmapped ids
+    want = reference_encoded(ids, offsets, oov, vocab.unk_id, backward)
+    assert oov > 0
+    assert_same(_core.encode_text_file(vocab._core, str(text), backward=backward), want, vocab.unk_id)
+    assert_same(_core.encode_text_sentences(vocab._core, SENTENCES, backward=backward), want, vocab.unk_id)
+
+
+@pytest.mark.parametrize("backward", [False, True])
+def test_encode_text_without_unknown_words_shares_one_array(backward: bool):
+    vocab = vocabulary(True)
+    got = _core.encode_text_sentences(vocab._core, ["the cat", "a dog sat"], backward=backward)
+    assert got["oov"] == 0 and got["mapped"] is got["ids"]
+    assert got["ids"].tolist() == ([1, 2, 0, 4, 5, 6, 0] if not backward else [2, 1, 0, 6, 5, 4, 0])
+
+
+def test_encode_text_sentences_empty_list():
+    vocab = vocabulary(True)
+    for backward in (False, True):
+        got = _core.encode_text_sentences(vocab._core, [], backward=backward)
+        assert got["ids"].tolist() == [] and got["offsets"].tolist() == [0] and got["oov"] == 0
+        assert (got["order"] is None) == (not backward)
+
+
+def test_transitional_encode_maps_unknown_words_as_before(tmp_path: Path):
+    vocab = vocabulary(True)
+    new = _core.encode_text_sentences(vocab._core, SENTENCES)
+    mapped, offsets, oov = _core.encode_sentences(vocab._core, SENTENCES)  # map_unknown=True by default
+    np.testing.assert_array_equal(mapped, new["mapped"])
+    ids, _, _ = _core.encode_sentences(vocab._core, SENTENCES, False)
+    np.testing.assert_array_equal(ids, new["ids"])
+
+
+# --- whitespace ----------------------------------------------------------------------
+def test_one_whitespace_rule():
+    assert sorted(_core.WHITESPACE) == sorted(" \t\n\v\f\r") and WHITESPACE == _core.WHITESPACE
+    assert _core.split_words(" a\tb\u00a0c\vd\fe\rf\ng  ") == ["a", "b\u00a0c", "d", "e", "f", "g"]
+    for c in _core.WHITESPACE:
+        with pytest.raises(VocabularyError, match="word 1 .* contains whitespace"):
+            Vocabulary(["</s>", f"a{c}b"], [1, 1], [0, 0])
+    Vocabulary(["</s>", "a\u00a0b", "x\u2028y"], [1, 1, 1], [0, 0, 0])  # not the engine's whitespace
+
+
+# --- engine facts ----------------------------------------------------------------------
+@pytest.mark.parametrize("cell", _core.CELLS)
+@pytest.mark.parametrize("direct", [0, 64])
+def test_weight_shapes_are_the_models_arrays(cell: str, direct: int):
+    class_begin = [0, 3, 7, 10]
+    model = _core.Model(10, 5, class_begin, cell, direct=direct, direct_order=3 if direct else 0)
+    shapes = _core.weight_shapes(10, 5, 3, cell, direct)
+    arrays = model.arrays()
+    assert list(arrays) == list(shapes)
+    assert {k: v.shape for k, v in arrays.items()} == shapes
+    G = _core.cell_gates(cell)
+    assert shapes["embed"] == (10, G * 5) and shapes["recurrent"] == (G * 5, 5)
+    assert ("direct" in shapes) == bool(direct) and model.direct == model.direct_size == direct
+
+
+def test_cells_and_limits():
+    assert _core.CELLS == ("sigmoid", "tanh", "relu", "gru", "lstm")
+    assert [_core.cell_gates(c) for c in _core.CELLS] == [1, 1, 1, 3, 4]
+    with pytest.raises(ConfigError, match="unknown cell"):
+        _core.cell_gates("elman")
+    assert (_core.MAX_HIDDEN, _core.MAX_DIRECT_ORDER, _core.MAX_DIRECT_SIZE) == (100000, 32, 2**34)
+    with pytest.raises(ConfigError, match="100000"):
+        _core.Model(4, _core.MAX_HIDDEN + 1, [0, 4])
+    with pytest.raises(ConfigError, match="32"):
+        _core.Model(4, 2, [0, 4], "sigmoid", direct=64, direct_order=_core.MAX_DIRECT_ORDER + 1)
+    with pytest.raises(ConfigError, match="2\\^34"):
+        _core.Model(4, 2, [0, 4], "sigmoid", direct=_core.MAX_DIRECT_SIZE + 1, direct_order=2)
+    assert _core.Model(4, 2, [0, 4], "sigmoid", direct_size=8, direct_order=2).direct == 8  # transitional
+
+
+# --- training options ------------------------------------------------------------------
+OPTIONS = dict(lr=0.1, l2=1e-6, gradient_cutoff=15.0, bptt=4, bptt_block=10, independent=False,
+               dropout=0.25, input_dropout=0.1, seed=7, threads=1)
+
+
+@pytest.mark.parametrize("missing", list(OPTIONS))
+def test_train_options_require_every_field(missing: str):
+    with pytest.raises(TypeError):
+        _core.TrainOptions(**{k: v for k, v in OPTIONS.items() if k != missing})
+
+
+def test_train_options_fields():
+    with pytest.raises(TypeError):
+        _core.TrainOptions(*OPTIONS.values())  # keywords only
+    o = _core.TrainOptions(**OPTIONS)
+    assert {k: getattr(o, k) for k in OPTIONS} == pytest.approx(OPTIONS)
+    o.bptt = 0
+    assert o.bptt == 0
+    with pytest.raises(ConfigError, match="bptt"):
+        o.validate()
+    assert "bptt=0" in repr(o)
+
+
+@pytest.mark.parametrize("cell", ["sigmoid", "lstm"])
+def test_train_epoch_with_options_is_bit_identical(cell: str):
+    vocab = vocabulary(True)
+    enc = _core.encode_text_sentences(vocab._core, SENTENCES * 5)
+    base = _core.Model(len(vocab), 6, vocab.class_begin, cell, direct=32, direct_order=2)
+    base.init_random(3)
+    a, b = base.copy(), base.copy()
+    sa = _core.train_epoch(a, enc["mapped"], enc["offsets"], _core.TrainOptions(**OPTIONS), return_positions=True)
+    o = OPTIONS
+    sb = _core.train_epoch(b, enc["mapped"], enc["offsets"], o["lr"], o["l2"], o["gradient_cutoff"], o["bptt"],
+                           o["bptt_block"], o["independent"], o["threads"], None, True, o["dropout"],
+                           o["input_dropout"], o["seed"])
+    np.testing.assert_array_equal(sa.pop("positions"), sb.pop("positions"))
+    assert sa == sb and sa["words"] > 0
+    for name, w in a.arrays().items():
+        np.testing.assert_array_equal(w, b.arrays()[name], err_msg=name)
+    assert not np.array_equal(a.arrays()["embed"], base.arrays()["embed"])
+
+
+# --- vocabulary rules --------------------------------------------------------------------
+def vocab_file(tmp_path: Path, rows: list[str]) -> Path:
+    p = tmp_path / "v.txt"
+    p.write_text("# rnnlm-fast vocabulary v1\n# words=? classes=?\n" + "".join(r + "\n" for r in rows), encoding="utf-8")
+    return p
+
+
+GOOD = ["0\t</s>\t5\t0", "1\tthe\t4\t0", "2\tcat\t3\t1", "3\tsat\t2\t1"]
+
+
+def test_vocab_count_past_int64_names_file_and_line(tmp_path: Path):
+    p = vocab_file(tmp_path, GOOD[:2] + ["2\tcat\t9223372036854775808\t1"] + GOOD[3:])
+    with pytest.raises(VocabularyError, match=re.escape(f"{p}:5: count 9223372036854775808") + ".*64 bits"):
+        Vocabulary.load(p)
+    with pytest.raises(VocabularyError, match="word 2: count .* 64 bits") as e:
+        _core.Vocab(["</s>", "a", "b"], [1, 1, 2**63], [0, 0, 0])
+    assert e.value.word_index == 2
+    with pytest.raises(VocabularyError, match="word 1: class .* 32 bits"):
+        _core.Vocab(["</s>", "a"], [1, 1], [0, 2**31])
+
+
+@pytest.mark.parametrize("row, line, words", [
+    ("3\tthe\t2\t1", 6, ("word 3 'the' appears twice, first as word 1 at line 4",)),
+    ("3\tsat\t-2\t1", 6, ("word 3 'sat' has a negative count -2",)),
+    ("3\tsat\t2\t3", 6, ("word 3 'sat' has class 3 after class 1", "contiguous")),
+    ("3\ts at\t2\t1", 6, ("word 3 's at' contains whitespace",)),
+    ("3\t\t2\t1", 6, ("word 3 is empty",)),
+])
+def test_vocab_rule_errors_name_the_line(tmp_path: Path, row: str, line: int, words: tuple):
+    p = vocab_file(tmp_path, GOOD[:3] + [row])
+    with pytest.raises(VocabularyError) as e:
+        Vocabulary.load(p)
+    msg = str(e.value)
+    assert msg.startswith(f"{p}:{line}: "), msg
+    for w in words:
+        assert w in msg, msg
+    assert e.value.word_index == 3
+
+
+def test_vocab_first_word_and_empty(tmp_path: Path):
+    p = vocab_file(tmp_path, ["0\tthe\t5\t0"])
+    with pytest.raises(VocabularyError, match=re.escape(f"{p}:3: word 0 'the' is not </s>")):
+        Vocabulary.load(p)
+    p = vocab_file(tmp_path, [])
+    with pytest.raises(VocabularyError, match="the vocabulary is empty") as e:
+        Vocabulary.load(p)
+    assert e.value.word_index is None
