@@ -33,7 +33,7 @@ def ptb_dir() -> Path:
 @pytest.fixture(scope="session")
 def nbest_hypotheses() -> list[list[str]]:
     """The hypotheses of the LibriSpeech dev_other ESPnet 10-best lists, lower-cased for the PTB vocabulary."""
-    from rnnlm_fast.nbest_formats import read_nbest
+    from rnnlm_fast.nbest import read_nbest
 
     d = _data_dir() / "nbest" / "librispeech_espnet_10best" / "inference" / "dev_other"
     if not d.is_dir():

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from rnnlm_fast import RNNLM, RnnlmError, Vocabulary
 from rnnlm_fast.checkpoint import load_checkpoint
 from rnnlm_fast.model_file import _PRELUDE
-from rnnlm_fast.nbest_formats import FORMATS, read_nbest
+from rnnlm_fast.nbest import FORMATS, read_nbest
 
 _SEED_CORPUS = "\n".join([
     "the cat sat on the mat", "a dog ate the cat", "the mat sat on a dog", "every cat ate a mat",

@@ -25,6 +25,7 @@ from .errors import ConfigError, CorpusError, MissingFileError, RnnlmError
 from .model import RNNLM
 from .training import resolve_threads
 from .model_file import read_header
+from .nbest.cli import add_rescore_parser
 from .options import DEFAULTS, OPTIONS
 from .vocab import Vocabulary
 
@@ -435,9 +436,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=DEFAULTS["seed"], help="the same seed gives the same sentences")
     p.set_defaults(func=cmd_generate)
 
-    from .nbest_cli import add_rescore_parser  # n-best rescoring lives in its own module
-
-    add_rescore_parser(sub)
+    add_rescore_parser(sub)  # n-best rescoring lives in its own package
     parser.commands = sub.choices  # name -> subcommand parser
     return parser
 

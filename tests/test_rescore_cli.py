@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
+import warnings
 from importlib import resources
 from pathlib import Path
 
@@ -16,14 +18,21 @@ import pytest
 from corpora import data_path, levenshtein
 
 from rnnlm_fast import RNNLM, Vocabulary
-from rnnlm_fast.cli import main
-from rnnlm_fast.nbest import tune_weights
-from rnnlm_fast.nbest_cli import oov_counts, score_lists
-from rnnlm_fast.nbest_formats import read_nbest, read_text, write_espnet_nbest, write_text
+from rnnlm_fast.cli import build_parser, main
+from rnnlm_fast.nbest import (
+    Hypothesis,
+    NbestList,
+    oov_counts,
+    read_nbest,
+    read_text,
+    score_lists,
+    tune_weights,
+    write_espnet_nbest,
+    write_text,
+    write_tsv_nbest,
+)
 
 N_TUNE, N_TEST = 30, 30
-
-
 
 
 def _wer(refs: dict[str, str], hyps: dict[str, str]) -> float:
@@ -103,9 +112,9 @@ def test_rescore_cli_report_and_outputs(slices: dict, nbest_dir: Path, tiny_mode
 
     # Weights lie in the coarse grids' ranges, on the fine grids' steps.
     w = report["weights"]
-    assert 0.0 <= w["lam"] <= 2.0 and -3.0 <= w["beta"] <= 3.0 and -10.0 <= w["gamma"] <= 2.0
+    assert 0.0 <= w["lam"] <= 2.0 and -3.0 <= w["word_bonus"] <= 3.0 and -10.0 <= w["gamma"] <= 2.0
     assert w["mu"] == 0.0
-    for value, step in ((w["lam"], 0.01), (w["beta"], 0.05), (w["gamma"], 0.1)):
+    for value, step in ((w["lam"], 0.01), (w["word_bonus"], 0.05), (w["gamma"], 0.1)):
         assert value / step == pytest.approx(round(value / step), abs=1e-6)
     assert report["tuning"]["wer"] <= _wer(
         {nb.utt_id: slices["refs"][nb.utt_id] for nb in slices["tune"]},
@@ -123,9 +132,9 @@ def test_rescore_cli_fixed_weights(slices: dict, tiny_model: Path, tmp_path: Pat
     assert main([*args, "--lam", "0"]) == 0
     report = json.loads(report_path.read_text())
     assert report["changed"] == 0 and report["wer_after"] == report["wer_before"]
-    assert main([*args, "--lam", "0.5", "--beta", "1", "--oov-weight", "-4"]) == 0
+    assert main([*args, "--lam", "0.5", "--word-bonus", "1", "--oov-weight", "-4"]) == 0
     report = json.loads(report_path.read_text())
-    assert report["weights"] == {"lam": 0.5, "beta": 1.0, "mu": 0.0, "gamma": -4.0}
+    assert report["weights"] == {"lam": 0.5, "word_bonus": 1.0, "mu": 0.0, "gamma": -4.0}
 
 
 @pytest.mark.parametrize("oov", ["unk", "penalty"])
@@ -279,3 +288,56 @@ def test_mix_model_conflicts(slices: dict, tiny_model: Path, partner_models: lis
     for extra, message in cases:
         assert main([*base, *extra]) == 2
         assert message in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- --beta, the old name of --word-bonus
+
+
+@pytest.fixture
+def small_nbest(tmp_path: Path) -> dict[str, Path]:
+    """Two utterances of two hypotheses each (a TSV) with references: no shared data needed."""
+    lists = [
+        NbestList("u1", [Hypothesis("THE MAN SAID", {"am": -5.0}, 1), Hypothesis("THE MAN SAID IT", {"am": -5.5}, 2)]),
+        NbestList("u2", [Hypothesis("HE WENT HOME", {"am": -4.0}, 1), Hypothesis("HE WENT", {"am": -3.5}, 2)]),
+    ]
+    write_tsv_nbest(tmp_path / "small.tsv", lists)
+    write_text(tmp_path / "small.ref", {"u1": "THE MAN SAID IT", "u2": "HE WENT HOME"})
+    return {"nbest": tmp_path / "small.tsv", "refs": tmp_path / "small.ref", "report": tmp_path / "report.json"}
+
+
+def _rescore_small(model: Path, files: dict[str, Path], *extra: str) -> int:
+    return main(["rescore", "--model", str(model), "--nbest", str(files["nbest"]), "--refs", str(files["refs"]),
+                 "--report", str(files["report"]), "--threads", "1", "--quiet", "--lam", "0.5", *extra])
+
+
+def test_beta_flag_is_a_deprecated_word_bonus(tiny_model: Path, small_nbest: dict, capsys):
+    assert _rescore_small(tiny_model, small_nbest, "--word-bonus", "1.5") == 0
+    new_out = capsys.readouterr().out
+    new_report = json.loads(small_nbest["report"].read_text())
+    with pytest.warns(DeprecationWarning, match="--beta is deprecated; use --word-bonus"):
+        assert _rescore_small(tiny_model, small_nbest, "--beta", "1.5") == 0
+    old_out = capsys.readouterr().out
+    old_report = json.loads(small_nbest["report"].read_text())
+    assert old_report["weights"] == new_report["weights"] == {"lam": 0.5, "word_bonus": 1.5, "mu": 0.0, "gamma": 0.0}
+    assert old_out.splitlines()[0] == new_out.splitlines()[0]
+    # The stdout line keeps its recorded text (tests/test_golden.py): the bonus is printed as beta.
+    assert new_out.splitlines()[0] == "weights: lambda 0.500  beta 1.500  mu 0.000  oov weight 0.000"
+    assert _rescore_small(tiny_model, small_nbest, "--word-bonus", "1", "--beta", "1") == 2
+    assert "give --word-bonus only" in capsys.readouterr().err
+
+
+def test_beta_flag_warning_is_shown_where_deprecations_are_ignored(tiny_model: Path, small_nbest: dict,
+                                                                   monkeypatch):
+    """Python ignores DeprecationWarnings raised outside __main__; the one about a flag the user
+    typed is shown all the same (unless -W options say otherwise)."""
+    monkeypatch.setattr(sys, "warnoptions", [])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("ignore", DeprecationWarning)
+        assert _rescore_small(tiny_model, small_nbest, "--beta", "1") == 0
+    assert [str(w.message) for w in caught] == ["rnnlm-fast rescore: --beta is deprecated; use --word-bonus"]
+    assert caught[0].category is DeprecationWarning
+
+
+def test_rescore_help_names_word_bonus_only():
+    text = build_parser().commands["rescore"].format_help()
+    assert "--word-bonus" in text and "--beta" not in text

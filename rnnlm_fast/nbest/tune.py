@@ -1,0 +1,408 @@
+"""Score combination and weight tuning.
+
+All scores are NATURAL logs, higher is better. The combined score of a hypothesis is::
+
+    total = am + lam * lm + mu * old_lm + word_bonus * n_words + gamma * n_oov
+
+where ``lm`` is the new LM's sentence log-probability, ``old_lm`` the first-pass LM score
+when the lists have one, ``n_words`` the number of words without sentence marks (its
+weight, the word insertion bonus, was called ``beta`` before; ``beta`` is L2
+regularisation in training), and ``n_oov`` the number of words outside the LM's
+vocabulary, when given (its weight ``gamma`` lets tuning decide what an unknown word,
+often a BPE non-word, costs).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+import numpy as np
+
+from .lists import AM, NbestList, check_lists
+from .wer import check_same_utts, count_words, hypothesis_errors
+
+__all__ = [
+    "DEFAULT_GAMMA_GRID",
+    "DEFAULT_LAM_GRID",
+    "DEFAULT_MU_GRID",
+    "DEFAULT_WORD_BONUS_GRID",
+    "NbestFeatures",
+    "TuneResult",
+    "Weights",
+    "build_features",
+    "combine_scores",
+    "select_best",
+    "tune_weights",
+]
+
+# Default coarse grids; the fine pass searches between the best point's neighbours.
+DEFAULT_LAM_GRID = np.round(np.arange(0.0, 2.0 + 1e-9, 0.1), 10)
+DEFAULT_WORD_BONUS_GRID = np.round(np.arange(-3.0, 3.0 + 1e-9, 0.5), 10)
+DEFAULT_MU_GRID = np.round(np.arange(0.0, 2.0 + 1e-9, 0.25), 10)
+DEFAULT_GAMMA_GRID = np.round(np.arange(-10.0, 2.0 + 1e-9, 1.0), 10)
+_FINE_POINTS = 11
+_CHUNK_ELEMENTS = 1 << 23  # bounds the (grid, utt, hyp) score tensor to ~64 MB
+
+T = TypeVar("T")
+
+
+def renamed(old: str, old_value: T | None, new: str, new_value: T | None, stacklevel: int = 3) -> T | None:
+    """The value of an argument given under its new name or, with a DeprecationWarning, its old one.
+
+    Raises
+    ------
+    TypeError
+        If both names are given.
+    """
+    if old_value is None:
+        return new_value
+    if new_value is not None:
+        raise TypeError(f"give {new} only, not also its deprecated name {old}")
+    warnings.warn(f"{old} is deprecated; use {new}", DeprecationWarning, stacklevel=stacklevel)
+    return old_value
+
+
+@dataclass(frozen=True, init=False)
+class Weights:
+    """Combination weights: ``total = am + lam*lm + mu*old_lm + word_bonus*n_words + gamma*n_oov``.
+
+    ``Weights(lam, word_bonus, mu, gamma)``; the old keyword ``beta=`` for ``word_bonus``
+    still works, with a DeprecationWarning, and so does reading ``weights.beta``.
+    """
+
+    lam: float
+    word_bonus: float = 0.0
+    mu: float = 0.0
+    gamma: float = 0.0
+
+    def __init__(
+        self,
+        lam: float,
+        word_bonus: float | None = None,
+        mu: float = 0.0,
+        gamma: float = 0.0,
+        *,
+        beta: float | None = None,
+    ) -> None:
+        word_bonus = renamed("Weights(beta=...)", beta, "word_bonus", word_bonus)
+        object.__setattr__(self, "lam", lam)
+        object.__setattr__(self, "word_bonus", 0.0 if word_bonus is None else word_bonus)
+        object.__setattr__(self, "mu", mu)
+        object.__setattr__(self, "gamma", gamma)
+
+    @property
+    def beta(self) -> float:
+        """Deprecated name of ``word_bonus``."""
+        warnings.warn("Weights.beta is deprecated; use Weights.word_bonus", DeprecationWarning, stacklevel=2)
+        return self.word_bonus
+
+
+@dataclass
+class NbestFeatures:
+    """Per-hypothesis features of a set of n-best lists, flattened in list order.
+
+    Attributes
+    ----------
+    utt_ids : list[str]
+        One per list.
+    texts : list[str]
+        One per hypothesis (flat order: list by list, hypotheses as stored).
+    am, lm, n_words : np.ndarray
+        float64, one per hypothesis; ``lm`` in natural log.
+    old_lm : np.ndarray or None
+        First-pass LM score (natural log), when used.
+    dense : np.ndarray
+        int64 (n_utts, max_hyps) flat indices, each row in rank order, -1 as padding;
+        it turns "best hypothesis per utterance" into one ``argmax`` over an axis.
+    n_oov : np.ndarray or None
+        float64 number of out-of-vocabulary words per hypothesis, when used.
+    """
+
+    utt_ids: list[str]
+    texts: list[str]
+    am: np.ndarray
+    lm: np.ndarray
+    n_words: np.ndarray
+    old_lm: np.ndarray | None
+    dense: np.ndarray
+    n_oov: np.ndarray | None = None
+
+    def totals(self, weights: Weights) -> np.ndarray:
+        """Combined score of every hypothesis (natural log)."""
+        return combine_scores(self.am, self.lm, self.n_words, weights, self.old_lm, self.n_oov)
+
+
+@dataclass(frozen=True)
+class TuneResult:
+    """Outcome of ``tune_weights``: the best weights and their corpus WER/SER."""
+
+    weights: Weights
+    wer: float
+    ser: float
+    errors: int
+    ref_words: int
+    evaluated: int
+
+
+def combine_scores(
+    am: np.ndarray,
+    lm: np.ndarray,
+    n_words: np.ndarray,
+    weights: Weights,
+    old_lm: np.ndarray | None = None,
+    n_oov: np.ndarray | None = None,
+) -> np.ndarray:
+    """``am + lam*lm + mu*old_lm + word_bonus*n_words + gamma*n_oov`` elementwise, all natural log.
+
+    Raises
+    ------
+    ValueError
+        If ``weights.mu`` is non-zero but there is no ``old_lm``, or ``weights.gamma``
+        is non-zero but there are no OOV counts.
+    """
+    total = am + weights.lam * lm + weights.word_bonus * n_words
+    if old_lm is not None:
+        total = total + weights.mu * old_lm
+    elif weights.mu != 0.0:
+        raise ValueError("mu is non-zero but the lists have no old LM score")
+    if n_oov is not None:
+        total = total + weights.gamma * n_oov
+    elif weights.gamma != 0.0:
+        raise ValueError("gamma is non-zero but no OOV counts were given")
+    return total
+
+
+def build_features(
+    lists: Sequence[NbestList],
+    lm_scores: np.ndarray,
+    *,
+    am_key: str = AM,
+    old_lm_key: str | None = None,
+    n_oov: np.ndarray | None = None,
+) -> NbestFeatures:
+    """Collect the per-hypothesis arrays once, for cheap repeated combination.
+
+    Parameters
+    ----------
+    lists : sequence of NbestList
+        The lists (each non-empty, utterance ids unique).
+    lm_scores : np.ndarray
+        Natural-log LM probability per hypothesis in flat order (``lm_log_probs``).
+    am_key : str
+        Score name of the first-pass score.
+    old_lm_key : str, optional
+        Score name of the first-pass LM score (e.g. ``"lm"`` for Kaldi/SRILM lists).
+    n_oov : np.ndarray, optional
+        Out-of-vocabulary word count per hypothesis in flat order (non-negative).
+
+    Raises
+    ------
+    ValueError
+        On an empty or repeated list, arrays of the wrong length, negative or
+        non-finite OOV counts, or a hypothesis without one of the named scores.
+    """
+    check_lists(lists)
+    hyps = [h for nb in lists for h in nb.hyps]
+    lm_scores = np.asarray(lm_scores)
+    if lm_scores.shape != (len(hyps),):
+        raise ValueError(f"{lm_scores.shape} LM scores for {len(hyps)} hypotheses")
+    if n_oov is not None:
+        n_oov = np.asarray(n_oov, dtype=np.float64)
+        if n_oov.shape != (len(hyps),):
+            raise ValueError(f"{n_oov.shape} OOV counts for {len(hyps)} hypotheses")
+        if not np.all(np.isfinite(n_oov)) or (n_oov < 0).any():
+            raise ValueError("OOV counts must be finite and non-negative")
+    missing = [k for k in (am_key, old_lm_key) if k and any(k not in h.scores for h in hyps)]
+    if missing:
+        raise ValueError(f"some hypotheses have no {missing[0]!r} score")
+    width = max(len(nb.hyps) for nb in lists) if lists else 0
+    dense = np.full((len(lists), width), -1, dtype=np.int64)
+    start = 0
+    for row, nb in enumerate(lists):
+        order = sorted(range(len(nb.hyps)), key=lambda i: nb.hyps[i].rank)
+        dense[row, : len(order)] = start + np.asarray(order, dtype=np.int64)
+        start += len(nb.hyps)
+    return NbestFeatures(
+        utt_ids=[nb.utt_id for nb in lists],
+        texts=[h.text for h in hyps],
+        am=np.array([h.scores[am_key] for h in hyps], dtype=np.float64),
+        lm=lm_scores.astype(np.float64),
+        n_words=np.array([count_words(h.text) for h in hyps], dtype=np.float64),
+        old_lm=(np.array([h.scores[old_lm_key] for h in hyps], dtype=np.float64) if old_lm_key else None),
+        dense=dense,
+        n_oov=n_oov,
+    )
+
+
+def select_best(features: NbestFeatures, totals: np.ndarray) -> np.ndarray:
+    """Flat index of the highest-scoring hypothesis of each utterance.
+
+    Parameters
+    ----------
+    features : NbestFeatures
+        Supplies the dense utterance x hypothesis layout.
+    totals : np.ndarray
+        Scores of shape (n_hyps,) or (n_settings, n_hyps).
+
+    Returns
+    -------
+    np.ndarray
+        int64 of shape (n_utts,) or (n_settings, n_utts); ties go to the better rank.
+    """
+    pad = features.dense < 0
+    scores = totals[..., np.where(pad, 0, features.dense)]
+    scores = np.where(pad, -np.inf, scores)
+    best_col = np.argmax(scores, axis=-1)  # first maximum = better rank
+    return np.take_along_axis(np.broadcast_to(features.dense, scores.shape), best_col[..., None], axis=-1)[
+        ..., 0
+    ]
+
+
+# --------------------------------------------------------------------------- grid search
+
+
+def _evaluate_grid(
+    features: NbestFeatures, errors: np.ndarray, grid: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Corpus errors and sentence errors for each (lam, word_bonus, mu, gamma) row of ``grid``."""
+    n_utt, width = features.dense.shape
+    chunk = max(1, _CHUNK_ELEMENTS // max(1, n_utt * width))
+    old = features.old_lm if features.old_lm is not None else np.zeros_like(features.am)
+    oov = features.n_oov if features.n_oov is not None else np.zeros_like(features.am)
+    word_errs, sent_errs = [], []
+    for start in range(0, len(grid), chunk):
+        g = grid[start : start + chunk]
+        totals = (
+            features.am[None, :]
+            + g[:, 0:1] * features.lm[None, :]
+            + g[:, 1:2] * features.n_words[None, :]
+            + g[:, 2:3] * old[None, :]
+            + g[:, 3:4] * oov[None, :]
+        )
+        chosen_errors = errors[select_best(features, totals)]
+        word_errs.append(chosen_errors.sum(axis=1))
+        sent_errs.append(np.count_nonzero(chosen_errors, axis=1))
+    return np.concatenate(word_errs), np.concatenate(sent_errs)
+
+
+def _mesh(*axes: np.ndarray) -> np.ndarray:
+    return np.stack([a.ravel() for a in np.meshgrid(*axes, indexing="ij")], axis=1)
+
+
+def _refine(grid: np.ndarray, best: float, points: int = _FINE_POINTS) -> np.ndarray:
+    """A finer grid spanning the best value's neighbours in ``grid``."""
+    values = np.unique(grid)
+    if len(values) == 1:
+        return values
+    i = int(np.searchsorted(values, best))
+    lo, hi = values[max(i - 1, 0)], values[min(i + 1, len(values) - 1)]
+    # Rounding keeps printed weights tidy (0.1, not 0.10000000000000009).
+    return np.unique(np.round(np.concatenate([np.linspace(lo, hi, points), [best]]), 12))
+
+
+def _axis(grid: Sequence[float] | None, default: np.ndarray, used: bool = True) -> np.ndarray:
+    if not used:
+        return np.zeros(1)
+    return np.asarray(default if grid is None else grid, dtype=np.float64)
+
+
+def tune_weights(
+    lists: Sequence[NbestList],
+    lm_scores: np.ndarray,
+    refs: Mapping[str, str],
+    *,
+    am_key: str = AM,
+    old_lm_key: str | None = None,
+    lam_grid: Sequence[float] | None = None,
+    word_bonus_grid: Sequence[float] | None = None,
+    mu_grid: Sequence[float] | None = None,
+    refine: bool = True,
+    n_oov: np.ndarray | None = None,
+    gamma_grid: Sequence[float] | None = None,
+    beta_grid: Sequence[float] | None = None,
+) -> TuneResult:
+    """Grid-search ``lam``, ``word_bonus`` (``mu`` with an old LM, ``gamma`` with OOV counts) for the
+    lowest dev WER.
+
+    Each hypothesis's word errors are counted once; a grid point then costs one
+    vectorised argmax per utterance. A coarse grid is searched first, then (with
+    ``refine``) an 11-point grid per axis between the best point's neighbours.
+    Ties are broken by fewer sentence errors, then grid order.
+
+    Parameters
+    ----------
+    lists : sequence of NbestList
+        Dev-set n-best lists.
+    lm_scores : np.ndarray
+        Natural-log LM probability per hypothesis (``lm_log_probs``).
+    refs : mapping of str to str
+        Utterance id -> reference; exactly the lists' utterances.
+    am_key, old_lm_key : str
+        Score names, as in ``build_features``; ``mu`` is searched only with
+        ``old_lm_key``.
+    lam_grid, word_bonus_grid, mu_grid : sequence of float, optional
+        Coarse grids; defaults 0..2 step 0.1, -3..3 step 0.5, 0..2 step 0.25.
+    refine : bool
+        Run the fine pass.
+    n_oov : np.ndarray, optional
+        OOV word count per hypothesis in flat order; ``gamma`` is searched only with it.
+    gamma_grid : sequence of float, optional
+        Coarse grid of the OOV weight (natural log per OOV word); default -10..2 step 1.
+        A single value fixes it.
+    beta_grid : sequence of float, optional
+        Deprecated name of ``word_bonus_grid`` (DeprecationWarning).
+
+    Returns
+    -------
+    TuneResult
+
+    Raises
+    ------
+    ValueError
+        As ``build_features``; or if the utterance ids differ from ``refs`` or the
+        references have no words.
+    TypeError
+        If both ``word_bonus_grid`` and ``beta_grid`` are given.
+    """
+    word_bonus_grid = renamed("tune_weights(beta_grid=...)", beta_grid, "word_bonus_grid", word_bonus_grid)
+    features = build_features(lists, lm_scores, am_key=am_key, old_lm_key=old_lm_key, n_oov=n_oov)
+    check_same_utts(refs, features.utt_ids, "n-best lists")
+    ref_of_hyp = [refs[u] for nb in lists for u in [nb.utt_id] * len(nb.hyps)]
+    errors = hypothesis_errors(ref_of_hyp, features.texts)
+    ref_words = sum(len(refs[u].split()) for u in features.utt_ids)
+    if ref_words == 0:
+        raise ValueError("the references have no words; WER is undefined")
+
+    axes = [
+        _axis(lam_grid, DEFAULT_LAM_GRID),
+        _axis(word_bonus_grid, DEFAULT_WORD_BONUS_GRID),
+        _axis(mu_grid, DEFAULT_MU_GRID, used=bool(old_lm_key)),
+        _axis(gamma_grid, DEFAULT_GAMMA_GRID, used=n_oov is not None),
+    ]
+    best, evaluated = _search(features, errors, _mesh(*axes))
+    if refine:
+        fine_axes = [_refine(a, b) for a, b in zip(axes, best[:4])]
+        fine_best, n_fine = _search(features, errors, _mesh(*fine_axes))
+        evaluated += n_fine
+        best = min(best, fine_best, key=lambda r: (r[4], r[5]))  # fine includes the coarse best
+    lam, word_bonus, mu, gamma, word_errors, sentence_errors = best
+    return TuneResult(
+        weights=Weights(lam=float(lam), word_bonus=float(word_bonus), mu=float(mu), gamma=float(gamma)),
+        wer=word_errors / ref_words,
+        ser=sentence_errors / len(features.utt_ids),
+        errors=int(word_errors),
+        ref_words=ref_words,
+        evaluated=evaluated,
+    )
+
+
+def _search(
+    features: NbestFeatures, errors: np.ndarray, grid: np.ndarray
+) -> tuple[tuple[float, float, float, float, int, int], int]:
+    word_errs, sent_errs = _evaluate_grid(features, errors, grid)
+    i = int(np.lexsort((np.arange(len(grid)), sent_errs, word_errs))[0])
+    lam, word_bonus, mu, gamma = (float(x) for x in grid[i])
+    return (lam, word_bonus, mu, gamma, int(word_errs[i]), int(sent_errs[i])), len(grid)
