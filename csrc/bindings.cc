@@ -129,6 +129,22 @@ void check_corpus(const Model& m, const CArray<std::int32_t>& ids, const CArray<
   check_ids(ids.data(), ids.shape(0), offsets.data(), offsets.shape(0), m.vocab_size());
 }
 
+// The engine's encoders without the GIL (the file's with progress and Ctrl-C).
+EncodedCorpus encode_file_py(const Vocab& vocab, const std::string& path, bool backward,
+                             std::size_t max_line_bytes, py::object progress) {
+  PythonProgress report(std::move(progress));
+  EncodedCorpus corpus;
+  run_released(report, [&] {
+    corpus = encode_file(vocab, path, backward, max_line_bytes, [&](std::int64_t b) { return report(b); });
+  });
+  return corpus;
+}
+
+EncodedCorpus encode_sentences_py(const Vocab& vocab, const std::vector<std::string>& sentences, bool backward) {
+  py::gil_scoped_release nogil;
+  return encode_sentences(vocab, sentences, backward);
+}
+
 // transitional: the (ids, offsets, oov) tuple of encode_file / encode_sentences.
 py::tuple corpus_tuple(EncodedCorpus&& c, bool map_unknown) {
   auto ids = map_unknown && !c.mapped_is_ids ? std::move(c.mapped) : std::move(c.ids);
@@ -179,11 +195,10 @@ py::dict train_epoch_py(Model& m, const CArray<std::int32_t>& ids, const CArray<
   return r;
 }
 
-template <std::size_t N>
-py::tuple names(const std::array<const char*, N>& v) {
-  py::tuple t(N);
-  for (std::size_t i = 0; i < N; ++i) t[i] = py::str(v[i]);
-  return t;
+std::shared_ptr<Model> make_model(std::int32_t vocab_size, std::int32_t hidden,
+                                  std::vector<std::int32_t> class_begin, const std::string& cell,
+                                  std::uint64_t direct, int direct_order) {
+  return std::make_shared<Model>(vocab_size, hidden, std::move(class_begin), parse_cell(cell), direct, direct_order);
 }
 
 }  // namespace
@@ -231,8 +246,9 @@ PYBIND11_MODULE(_core, mod) {
   mod.attr("MAX_DIRECT_ORDER") = kMaxDirectOrder;
   mod.attr("MAX_DIRECT_SIZE") = kMaxDirectSize;
   mod.attr("WHITESPACE") = py::str(kWhitespace);
-  mod.attr("CELLS") = names(kCellNames);
-  mod.attr("CLASS_METHODS") = names(kClassMethodNames);
+  mod.attr("CELLS") = py::tuple(py::cast(std::vector<std::string>(kCellNames.begin(), kCellNames.end())));
+  mod.attr("CLASS_METHODS") =
+      py::tuple(py::cast(std::vector<std::string>(kClassMethodNames.begin(), kClassMethodNames.end())));
 #ifdef _OPENMP
   mod.attr("HAS_OPENMP") = true;
 #else
@@ -312,12 +328,7 @@ PYBIND11_MODULE(_core, mod) {
       "encode_text_file",
       [](const Vocab& vocab, const std::string& path, bool backward, std::size_t max_line_bytes,
          py::object progress) {
-        PythonProgress report(std::move(progress));
-        EncodedCorpus corpus;
-        run_released(report, [&] {
-          corpus = encode_file(vocab, path, backward, max_line_bytes, [&](std::int64_t b) { return report(b); });
-        });
-        return corpus_dict(std::move(corpus));
+        return corpus_dict(encode_file_py(vocab, path, backward, max_line_bytes, std::move(progress)));
       },
       py::arg("vocab"), py::arg("path"), py::arg("backward") = false,
       py::arg("max_line_bytes") = kDefaultMaxLineBytes, py::arg("progress") = py::none(),
@@ -328,12 +339,7 @@ PYBIND11_MODULE(_core, mod) {
   mod.def(
       "encode_text_sentences",
       [](const Vocab& vocab, const std::vector<std::string>& sentences, bool backward) {
-        EncodedCorpus corpus;
-        {
-          py::gil_scoped_release nogil;
-          corpus = encode_sentences(vocab, sentences, backward);
-        }
-        return corpus_dict(std::move(corpus));
+        return corpus_dict(encode_sentences_py(vocab, sentences, backward));
       },
       py::arg("vocab"), py::arg("sentences"), py::arg("backward") = false,
       "Encodes sentences (strings of whitespace-separated words, each followed by </s>); "
@@ -344,12 +350,7 @@ PYBIND11_MODULE(_core, mod) {
       "encode_file",
       [](const Vocab& vocab, const std::string& path, bool map_unknown, std::size_t max_line_bytes,
          py::object progress) {
-        PythonProgress report(std::move(progress));
-        EncodedCorpus corpus;
-        run_released(report, [&] {
-          corpus = encode_file(vocab, path, false, max_line_bytes, [&](std::int64_t b) { return report(b); });
-        });
-        return corpus_tuple(std::move(corpus), map_unknown);
+        return corpus_tuple(encode_file_py(vocab, path, false, max_line_bytes, std::move(progress)), map_unknown);
       },
       py::arg("vocab"), py::arg("path"), py::arg("map_unknown") = true,
       py::arg("max_line_bytes") = kDefaultMaxLineBytes, py::arg("progress") = py::none(),
@@ -359,32 +360,17 @@ PYBIND11_MODULE(_core, mod) {
   mod.def(
       "encode_sentences",
       [](const Vocab& vocab, const std::vector<std::string>& sentences, bool map_unknown) {
-        EncodedCorpus corpus;
-        {
-          py::gil_scoped_release nogil;
-          corpus = encode_sentences(vocab, sentences, false);
-        }
-        return corpus_tuple(std::move(corpus), map_unknown);
+        return corpus_tuple(encode_sentences_py(vocab, sentences, false), map_unknown);
       },
       py::arg("vocab"), py::arg("sentences"), py::arg("map_unknown") = true,
       "Encodes sentences (strings of whitespace-separated words), each followed by </s>.");
 
   py::class_<Model, std::shared_ptr<Model>>(mod, "Model")
-      .def(py::init([](std::int32_t vocab_size, std::int32_t hidden, std::vector<std::int32_t> class_begin,
-                       const std::string& cell, std::uint64_t direct, int direct_order) {
-             return std::make_shared<Model>(vocab_size, hidden, std::move(class_begin), parse_cell(cell), direct,
-                                            direct_order);
-           }),
-           py::arg("vocab_size"), py::arg("hidden"), py::arg("class_begin"), py::arg("cell") = "sigmoid",
-           py::arg("direct") = 0, py::arg("direct_order") = 0)
+      .def(py::init(&make_model), py::arg("vocab_size"), py::arg("hidden"), py::arg("class_begin"),
+           py::arg("cell") = "sigmoid", py::arg("direct") = 0, py::arg("direct_order") = 0)
       // transitional: remove once Python uses the keyword `direct` (the overload above).
-      .def(py::init([](std::int32_t vocab_size, std::int32_t hidden, std::vector<std::int32_t> class_begin,
-                       const std::string& cell, std::uint64_t direct_size, int direct_order) {
-             return std::make_shared<Model>(vocab_size, hidden, std::move(class_begin), parse_cell(cell),
-                                            direct_size, direct_order);
-           }),
-           py::arg("vocab_size"), py::arg("hidden"), py::arg("class_begin"), py::arg("cell") = "sigmoid",
-           py::arg("direct_size") = 0, py::arg("direct_order") = 0)
+      .def(py::init(&make_model), py::arg("vocab_size"), py::arg("hidden"), py::arg("class_begin"),
+           py::arg("cell") = "sigmoid", py::arg("direct_size") = 0, py::arg("direct_order") = 0)
       .def("init_random", &Model::init_random, py::arg("seed"))
       .def("copy", [](const Model& m) { return std::make_shared<Model>(m); })
       .def_property_readonly("vocab_size", &Model::vocab_size)
@@ -427,13 +413,7 @@ PYBIND11_MODULE(_core, mod) {
       .def_readwrite("input_dropout", &TrainOptions::input_dropout)
       .def_readwrite("seed", &TrainOptions::seed)
       .def_readwrite("threads", &TrainOptions::threads)
-      .def("validate", &TrainOptions::validate, "Raises ConfigError when the engine cannot run with these.")
-      .def("__repr__", [](const TrainOptions& o) {
-        return py::str("TrainOptions(lr={!r}, l2={!r}, gradient_cutoff={!r}, bptt={!r}, bptt_block={!r}, "
-                       "independent={!r}, dropout={!r}, input_dropout={!r}, seed={!r}, threads={!r})")
-            .format(o.lr, o.l2, o.gradient_cutoff, o.bptt, o.bptt_block, o.independent, o.dropout,
-                    o.input_dropout, o.seed, o.threads);
-      });
+      .def("validate", &TrainOptions::validate, "Raises ConfigError when the engine cannot run with these.");
 
   mod.def("train_epoch", &train_epoch_py, py::arg("model"), py::arg("ids"), py::arg("offsets"),
           py::arg("options"), py::arg("progress") = py::none(), py::arg("return_positions") = false,

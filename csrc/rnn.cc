@@ -5,20 +5,16 @@
 #include <cstring>
 
 #include "errors.h"
+#include "names.h"
 
 namespace rnnlm {
 
 Cell parse_cell(const std::string& name) {
-  for (std::size_t i = 0; i < kCellNames.size(); ++i) {
-    if (name == kCellNames[i]) return static_cast<Cell>(i);
-  }
+  if (auto cell = enum_from_name<Cell>(kCellNames, name)) return *cell;
   throw ConfigError("unknown cell '" + name + "' (expected sigmoid, tanh, relu, gru or lstm)");
 }
 
-const char* cell_name(Cell cell) {
-  const auto i = static_cast<std::size_t>(cell);
-  return i < kCellNames.size() ? kCellNames[i] : "?";
-}
+const char* cell_name(Cell cell) { return enum_name(kCellNames, cell); }
 
 int cell_gates(Cell cell) {
   return cell == Cell::kGru ? 3 : cell == Cell::kLstm ? 4 : 1;

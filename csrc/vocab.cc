@@ -6,21 +6,17 @@
 #include <numeric>
 
 #include "errors.h"
+#include "names.h"
 #include "text_reader.h"
 
 namespace rnnlm {
 
 ClassMethod parse_class_method(const std::string& name) {
-  for (std::size_t i = 0; i < kClassMethodNames.size(); ++i) {
-    if (name == kClassMethodNames[i]) return static_cast<ClassMethod>(i);
-  }
+  if (auto method = enum_from_name<ClassMethod>(kClassMethodNames, name)) return *method;
   throw ConfigError("unknown class method '" + name + "' (expected 'sqrt' or 'frequency')");
 }
 
-const char* class_method_name(ClassMethod method) {
-  const auto i = static_cast<std::size_t>(method);
-  return i < kClassMethodNames.size() ? kClassMethodNames[i] : "?";
-}
+const char* class_method_name(ClassMethod method) { return enum_name(kClassMethodNames, method); }
 
 std::int64_t WordCounter::add_file(const std::string& path, std::size_t max_line_bytes,
                                    const ByteProgress& progress) {
