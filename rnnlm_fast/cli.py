@@ -26,64 +26,22 @@ from .model import RNNLM
 from .training import resolve_threads
 from .model_file import read_header
 from .nbest.cli import add_rescore_parser
-from .options import DEFAULTS, OPTIONS
+from .options import DEFAULTS, OPTIONS, add_arguments
 from .vocab import Vocabulary
 
 log = logging.getLogger("rnnlm_fast")
 
 
-def _count(text: str) -> int:
-    """An integer with an optional K/M/G suffix (powers of 1000): '2M' -> 2000000."""
-    scale = {"K": 10**3, "M": 10**6, "G": 10**9}.get(text[-1:].upper(), 1)
-    number = text[:-1] if scale > 1 else text
-    try:
-        value = float(number) * scale
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a count such as 2000000 or 2M, not {text!r}") from None
-    if value < 0 or value != int(value):
-        raise argparse.ArgumentTypeError(f"expected a non-negative whole count, not {text!r}")
-    return int(value)
-
-
-class _Deprecated(argparse.Action):
-    """An old flag still accepted: warns on stderr and stores under the new name."""
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        print(f"rnnlm-fast: warning: {option_string} is deprecated; use {self.metavar}", file=sys.stderr)
-        setattr(namespace, self.dest, values)
-
-
-def _add_options(g: argparse._ActionsContainer, names: Sequence[str]) -> None:
-    """Command-line flags of these options, from their one declaration (rnnlm_fast/options.py).
-    Values are parsed here and checked by the API, so every rule has one message."""
-    for name in names:
-        o = OPTIONS[name]
-        if o.type is bool:
-            g.add_argument(o.flag, dest=name, action="store_true",
-                           help=o.help + (f" (rnnlm-0.4b: {o.rnnlm})" if o.rnnlm else ""))
-            continue
-        default = "the cell's" if name == "lr" else o.default
-        helptext = f"{o.help} (default {default}" + (f"; rnnlm-0.4b: {o.rnnlm})" if o.rnnlm else ")")
-        kind = _count if name == "direct" else o.type
-        kw = dict(dest=name, type=kind, default=o.default, help=helptext.replace("%", "%%"))
-        if o.choices:
-            kw["choices"] = o.choices
-        g.add_argument(o.flag, *(("--activation",) if name == "cell" else ()), **kw)
-        for old in o.deprecated:
-            g.add_argument(f"--{old.replace('_', '-')}", dest=name, type=kind, action=_Deprecated,
-                           metavar=o.flag, help=argparse.SUPPRESS)
-
-
 def _add_vocab_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("vocabulary")
-    _add_options(g, options.VOCABULARY)
+    add_arguments(g, options.VOCABULARY)
     # None: not given (a vocabulary file's classes then stay); main() fills in the default
     g.set_defaults(classes=None)
 
 
 def _add_train_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model and training")
-    _add_options(g, [n for n in options.MODEL + options.TRAINING])
+    add_arguments(g, [n for n in options.MODEL + options.TRAINING])
     g.add_argument("--backward", dest="direction", action="store_const", const="backward",
                    help="short for --direction backward: read each sentence from its last word to its first "
                         "(a rescoring partner for a forward model)")
@@ -375,7 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="train on the small book corpus shipped with the package")
     _add_train_options(p)
-    _add_options(p, ["min_count", "classes"])
+    add_arguments(p, ["min_count", "classes"])
     p.add_argument("--output", help="also save the model here")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_demo, max_epochs=8, threads=0, min_count=2)  # a quick run on all cores
@@ -412,18 +370,18 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--model", required=True)
         p.add_argument("--text", required=(name == "eval"), default="-", help="text file ('-' = stdin for score)")
         p.add_argument("--vocab", help="check the model against this vocabulary file")
-        _add_options(p, ["threads", "oov_penalty"])
+        add_arguments(p, ["threads", "oov_penalty"])
         p.add_argument("--quiet", action="store_true")
         if name == "eval":
             p.add_argument("--per-word", action="store_true", help="also print word<TAB>log10 for every word")
             p.add_argument("--independent", action="store_true", help="reset the state at each sentence")
-            _add_options(p, ["dynamic"])
+            add_arguments(p, ["dynamic"])
             p.add_argument("--lm-prob", help="per-word probabilities of another LM, one per line and word "
                                              "(</s> included), to interpolate with (rnnlm-0.4b's -lm-prob)")
             p.add_argument("--lambda", dest="weight", type=float, default=0.5,
                            help="weight of the RNN in the interpolation (default 0.5)")
         else:
-            _add_options(p, ["oov"])
+            add_arguments(p, ["oov"])
             p.add_argument("--carry-state", action="store_true",
                            help="carry the hidden state across lines (rnnlm-0.4b); default resets per line")
         p.set_defaults(func=func)
@@ -432,7 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True)
     p.add_argument("--n", type=int, default=10, help="number of sentences (default 10)")
     p.add_argument("--prefix", default="", help="words every sentence starts with")
-    _add_options(p, ["max_words", "temperature"])
+    add_arguments(p, ["max_words", "temperature"])
     p.add_argument("--seed", type=int, default=DEFAULTS["seed"], help="the same seed gives the same sentences")
     p.set_defaults(func=cmd_generate)
 

@@ -11,12 +11,14 @@ option is added here and nowhere else.
 
 from __future__ import annotations
 
+import argparse
 import inspect
+import sys
 import math
 import numbers
 import warnings
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional, Sequence
 
 import numpy as np
 
@@ -261,6 +263,50 @@ def describe(names: Iterable[str], indent: int = 0) -> str:
         lines.append(f"{pad}    {o.help[0].upper()}{o.help[1:]}; must be {o.rule()}"
                      + (f" (rnnlm-0.4b: {o.rnnlm})" if o.rnnlm else "") + ".")
     return "\n".join(lines) + "\n"
+
+
+# --- the command line -------------------------------------------------------------------------
+
+def parse_count(text: str) -> int:
+    """An integer with an optional K/M/G suffix (powers of 1000): '2M' -> 2000000."""
+    scale = {"K": 10**3, "M": 10**6, "G": 10**9}.get(text[-1:].upper(), 1)
+    number = text[:-1] if scale > 1 else text
+    try:
+        value = float(number) * scale
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a count such as 2000000 or 2M, not {text!r}") from None
+    if value < 0 or value != int(value):
+        raise argparse.ArgumentTypeError(f"expected a non-negative whole count, not {text!r}")
+    return int(value)
+
+
+class _Deprecated(argparse.Action):
+    """An old flag still accepted: warns on stderr and stores under the new name."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"rnnlm-fast: warning: {option_string} is deprecated; use {self.metavar}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
+def add_arguments(g: argparse._ActionsContainer, names: Sequence[str]) -> None:
+    """Add the command-line flags of these options to an argparse parser or group. Values are
+    parsed there and checked by the API, so every rule has one message."""
+    for name in names:
+        o = OPTIONS[name]
+        if o.type is bool:
+            g.add_argument(o.flag, dest=name, action="store_true",
+                           help=o.help + (f" (rnnlm-0.4b: {o.rnnlm})" if o.rnnlm else ""))
+            continue
+        default = "the cell's" if name == "lr" else o.default
+        helptext = f"{o.help} (default {default}" + (f"; rnnlm-0.4b: {o.rnnlm})" if o.rnnlm else ")")
+        kind = parse_count if name == "direct" else o.type
+        kw = dict(dest=name, type=kind, default=o.default, help=helptext.replace("%", "%%"))
+        if o.choices:
+            kw["choices"] = o.choices
+        g.add_argument(o.flag, *(("--activation",) if name == "cell" else ()), **kw)
+        for old in o.deprecated:
+            g.add_argument(f"--{old.replace('_', '-')}", dest=name, type=kind, action=_Deprecated,
+                           metavar=o.flag, help=argparse.SUPPRESS)
 
 
 if __name__ == "__main__":

@@ -221,3 +221,9 @@ def test_the_readme_states_the_tables_defaults_and_flags():
             assert float(text) == default, name
         else:
             assert text == default, name
+
+
+def test_rescore_takes_the_tables_scoring_defaults_except_its_threads():
+    got = _cli_defaults("rescore")
+    assert got["oov"] == DEFAULTS["oov"] and got["oov_penalty"] == DEFAULTS["oov_penalty"]
+    assert got["threads"] == 0  # all cores: rescoring is a batch job

@@ -11,6 +11,7 @@ import numpy as np
 
 from rnnlm_fast.errors import ConfigError
 from rnnlm_fast.model import RNNLM
+from rnnlm_fast.options import add_arguments
 from rnnlm_fast.vocab import Vocabulary
 
 from .formats import FORMATS
@@ -66,16 +67,13 @@ def add_rescore_parser(sub: argparse._SubParsersAction) -> None:
                         "(default: equal)")
     p.add_argument("--case", choices=tuple(CASE_MAPPINGS), default="keep",
                    help="map hypotheses to the model's case before scoring")
-    p.add_argument("--oov", choices=("auto", "unk", "penalty"), default="auto")
-    p.add_argument("--oov-penalty", type=float, default=-5.0,
-                   help="log10 score of an unknown word (rnnlm-0.4b: -5)")
+    add_arguments(p, ["oov", "oov_penalty", "threads"])
     p.add_argument("--carry-state", action="store_true", help="carry the hidden state between hypotheses")
-    p.add_argument("--threads", type=int, default=0, help="scoring threads (0 = all cores)")
     p.add_argument("--output-1best", help="write the rescored 1-best ('utt-id words')")
     p.add_argument("--output-nbest", help="write the full lists with the new scores (TSV)")
     p.add_argument("--report", help="write the report as JSON")
     p.add_argument("--quiet", action="store_true")
-    p.set_defaults(func=cmd_rescore)
+    p.set_defaults(func=cmd_rescore, threads=0)  # all cores: rescoring is a batch job
 
 
 def _warn_deprecated(message: str) -> None:

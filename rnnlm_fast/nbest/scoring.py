@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from rnnlm_fast.errors import ConfigError
+from rnnlm_fast.options import DEFAULTS
 from rnnlm_fast.units import LN10
 
 from .formats import read_nbest
@@ -112,10 +113,10 @@ def score_lists(
     lists: Sequence[NbestList],
     *,
     case: str = "keep",
-    oov: str = "auto",
-    oov_penalty: float = -5.0,
+    oov: str = DEFAULTS["oov"],
+    oov_penalty: float = DEFAULTS["oov_penalty"],
     carry_state: bool = False,
-    threads: int = 1,
+    threads: int = DEFAULTS["threads"],
     progress: bool = False,
 ) -> np.ndarray:
     """Natural-log RNNLM probability of every hypothesis, in list order, one batched call.
