@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from rnnlm_fast import RNNLM, Vocabulary
-from rnnlm_fast.model import Encoded
+from rnnlm_fast.encoding import Encoded
 
 SLICE_WORDS = 100_000  # words of ptb/train.txt (</s> not counted) for the training benchmarks
 
