@@ -358,7 +358,7 @@ class RNNLM:
         if not isinstance(n, (int, np.integer)) or n < 0:
             raise ConfigError(f"n must be a number of sentences (an integer >= 0), not {n!r}")
         max_words, temperature = OPTIONS["max_words"].check(max_words), OPTIONS["temperature"].check(temperature)
-        ids = [self.vocab.get(w, self.vocab.unk_id) for w in self._reading_order(prefix.split())]
+        ids = [self.vocab.get(w, self.vocab.unk_id) for w in self._reading_order(_core.split_words(prefix))]
         out = _core.generate(self._core, ids, int(n), int(max_words), float(temperature), int(seed))
         words = self.vocab.words
         return [" ".join(words[i] for i in self._reading_order(sent)) for sent in out]

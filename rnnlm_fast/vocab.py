@@ -12,10 +12,10 @@ from . import _core
 from ._files import PathLike, atomic_write, require_file
 from ._progress import counter_callback, make_bar
 from .errors import CorpusError, VocabularyError, VocabularyMismatchError
+from .options import DEFAULTS, VOCABULARY, resolve
 
 EOS = "</s>"
 UNK = "<unk>"
-CLASS_METHODS: tuple[str, ...] = _core.CLASS_METHODS
 #: The engine's whitespace: the characters that separate words; no word contains one.
 WHITESPACE: str = _core.WHITESPACE
 _HEADER = "# rnnlm-fast vocabulary v1"
@@ -63,11 +63,11 @@ class Vocabulary:
         cls,
         paths: Union[PathLike, Iterable[PathLike]],
         *,
-        min_count: int = 1,
-        max_size: int = 0,
-        classes: int = 100,
-        class_method: str = "sqrt",
-        max_line_bytes: int = _core.DEFAULT_MAX_LINE_BYTES,
+        min_count: int = DEFAULTS["min_count"],
+        max_size: int = DEFAULTS["max_size"],
+        classes: int = DEFAULTS["classes"],
+        class_method: str = DEFAULTS["class_method"],
+        max_line_bytes: int = DEFAULTS["max_line_bytes"],
         progress: bool = False,
     ) -> "Vocabulary":
         """Count the words of one or more text files (``.gz`` read transparently).
@@ -99,12 +99,13 @@ class Vocabulary:
         files = [str(require_file(p, "corpus file")) for p in paths]
         if not files:
             raise VocabularyError("no corpus files given")
-        if class_method not in CLASS_METHODS:
-            raise VocabularyError(f"class_method must be one of {CLASS_METHODS}, not {class_method!r}")
+        o = resolve(VOCABULARY, dict(min_count=min_count, max_size=max_size, classes=classes,
+                                     class_method=class_method, max_line_bytes=max_line_bytes), "vocabulary option")
         bar = make_bar(progress, None, "counting words", unit="B")
         try:
             core, tokens, lines, distinct = _core.build_vocab(
-                files, min_count, max_size, classes, class_method, max_line_bytes, counter_callback(bar)
+                files, o["min_count"], o["max_size"], o["classes"], o["class_method"], o["max_line_bytes"],
+                counter_callback(bar)
             )
         finally:
             if bar is not None:
@@ -156,11 +157,10 @@ class Vocabulary:
             h.update(b"\n")
         return h.hexdigest()
 
-    def with_classes(self, classes: int, class_method: str = "sqrt") -> "Vocabulary":
+    def with_classes(self, classes: int, class_method: str = DEFAULTS["class_method"]) -> "Vocabulary":
         """The same words and counts with a different number of classes."""
-        if class_method not in CLASS_METHODS:
-            raise VocabularyError(f"class_method must be one of {CLASS_METHODS}, not {class_method!r}")
-        cls_ids = _core.assign_classes(self.counts.tolist(), classes, class_method)
+        o = resolve(("classes", "class_method"), dict(classes=classes, class_method=class_method), "vocabulary option")
+        cls_ids = _core.assign_classes(self.counts.tolist(), o["classes"], o["class_method"])
         return Vocabulary(self.words, self.counts, cls_ids)
 
     def check_same(self, other: "Vocabulary", what: str = "vocabulary") -> None:
