@@ -9,42 +9,13 @@ The public API::
     model.perplexity("test.txt"), model.score(["a sentence"]), model.save("lm.rnnlm")
 """
 
-from .errors import (
-    CheckpointError,
-    ConfigError,
-    CorpusError,
-    DivergenceError,
-    FormatVersionError,
-    MissingFileError,
-    ModelFormatError,
-    NbestFormatError,
-    RnnlmError,
-    VocabularyError,
-    VocabularyMismatchError,
-)
+from . import errors
+from .errors import *  # noqa: F403  (the exception hierarchy is public: errors.__all__)
 from .model import RNNLM, PerplexityResult
 from .training import EpochRecord, EpochStats, Trainer
 from .vocab import Vocabulary
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "RNNLM",
-    "Vocabulary",
-    "EpochRecord",
-    "EpochStats",
-    "Trainer",
-    "PerplexityResult",
-    "RnnlmError",
-    "CorpusError",
-    "MissingFileError",
-    "ModelFormatError",
-    "FormatVersionError",
-    "VocabularyError",
-    "VocabularyMismatchError",
-    "ConfigError",
-    "CheckpointError",
-    "DivergenceError",
-    "NbestFormatError",
-    "__version__",
-]
+__all__ = ["RNNLM", "Vocabulary", "EpochRecord", "EpochStats", "Trainer", "PerplexityResult", *errors.__all__,
+           "__version__"]
