@@ -227,3 +227,12 @@ def test_rescore_takes_the_tables_scoring_defaults_except_its_threads():
     got = _cli_defaults("rescore")
     assert got["oov"] == DEFAULTS["oov"] and got["oov_penalty"] == DEFAULTS["oov_penalty"]
     assert got["threads"] == 0  # all cores: rescoring is a batch job
+
+
+def test_every_source_file_stays_under_500_lines():
+    """A module past 500 lines is holding two jobs (house style); csrc/ keeps the same limit."""
+    sources = list(PACKAGE.rglob("*.py")) + list((PACKAGE.parent / "csrc").glob("*.[ch]*"))
+    assert len(sources) > 30
+    long = {str(p.relative_to(PACKAGE.parent)): n for p in sources
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > 500}
+    assert long == {}
