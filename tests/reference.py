@@ -230,7 +230,7 @@ class ReferenceRNNLM:
         return g
 
     # --- rnnlm-0.4b's online training ---------------------------------------------
-    def train_epoch(self, ids, offsets, *, lr=0.1, beta=1e-6, gradient_cutoff=15.0, bptt=4, bptt_block=10,
+    def train_epoch(self, ids, offsets, *, lr=0.1, l2=1e-6, gradient_cutoff=15.0, bptt=4, bptt_block=10,
                     independent=False, dropout=0.0, input_dropout=0.0, seed=1) -> float:
         """One epoch in place; returns the sum of ln P over scored words. ``dropout`` masks the
         hidden units feeding the output layer, drawn from the engine's splitmix64 stream."""
@@ -263,14 +263,14 @@ class ReferenceRNNLM:
             if input_dropout > 0 and word_in >= 0 and uniform() < p_input:
                 word_in = -1
             h, c, cache = self.step(word_in, states[-1][0], states[-1][1])
-            keep = 1.0 - lr * beta if counter % 10 == 0 else 1.0
+            keep = 1.0 - lr * l2 if counter % 10 == 0 else 1.0
             e = np.zeros(self.H)
             if target >= 0:
                 mask = np.ones(self.H)
                 if dropout > 0:
                     for i in range(self.H):
                         mask[i] = 0.0 if uniform() < p else scale
-                lp, e = self._output_gradient(h * mask, target, history, None, lr, keep, 1.0 - lr * beta,
+                lp, e = self._output_gradient(h * mask, target, history, None, lr, keep, 1.0 - lr * l2,
                                               update=True)
                 e = e * mask
                 logprob += lp
