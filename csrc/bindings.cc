@@ -1,4 +1,5 @@
-// The only file that sees Python: conversions, GIL policy and exception mapping.
+// The only file that sees Python: conversions, GIL policy and exception mapping. Arguments
+// have no defaults here: they live in rnnlm_fast/options.py, and the package passes them all.
 // Every call that can run long releases the GIL; progress callbacks re-take it on the
 // calling thread only, and also poll for Ctrl-C there.
 #include <pybind11/functional.h>
@@ -145,12 +146,6 @@ EncodedCorpus encode_sentences_py(const Vocab& vocab, const std::vector<std::str
   return encode_sentences(vocab, sentences, backward);
 }
 
-// transitional: the (ids, offsets, oov) tuple of encode_file / encode_sentences.
-py::tuple corpus_tuple(EncodedCorpus&& c, bool map_unknown) {
-  auto ids = map_unknown && !c.mapped_is_ids ? std::move(c.mapped) : std::move(c.ids);
-  return py::make_tuple(to_numpy(std::move(ids)), to_numpy(std::move(c.offsets)), c.oov);
-}
-
 // {"ids", "mapped", "offsets", "oov", "order"}: `mapped` is the same array as `ids` when they
 // are equal; `order` is None for a forward corpus.
 py::dict corpus_dict(EncodedCorpus&& c) {
@@ -278,7 +273,7 @@ PYBIND11_MODULE(_core, mod) {
         }
         return d;
       },
-      py::arg("vocab_size"), py::arg("hidden"), py::arg("classes"), py::arg("cell"), py::arg("direct") = 0,
+      py::arg("vocab_size"), py::arg("hidden"), py::arg("classes"), py::arg("cell"), py::arg("direct"),
       "Name -> shape of a model's weights, in file order (the table Model allocates from).");
 
   py::class_<Vocab, std::shared_ptr<Vocab>>(mod, "Vocab")
@@ -312,8 +307,8 @@ PYBIND11_MODULE(_core, mod) {
         });
         return py::make_tuple(vocab, counter.tokens(), counter.lines(), counter.distinct());
       },
-      py::arg("paths"), py::arg("min_count") = 1, py::arg("max_size") = 0, py::arg("classes") = 100,
-      py::arg("class_method") = "sqrt", py::arg("max_line_bytes") = kDefaultMaxLineBytes,
+      py::arg("paths"), py::arg("min_count"), py::arg("max_size"), py::arg("classes"),
+      py::arg("class_method"), py::arg("max_line_bytes"),
       py::arg("progress") = py::none(),
       "Counts words in text files and builds a vocabulary; returns (vocab, tokens, lines, distinct).");
 
@@ -322,55 +317,32 @@ PYBIND11_MODULE(_core, mod) {
       [](std::vector<std::int64_t> counts, int classes, const std::string& class_method) {
         return to_numpy(assign_classes(counts, classes, parse_class_method(class_method)));
       },
-      py::arg("counts"), py::arg("classes"), py::arg("class_method") = "sqrt");
+      py::arg("counts"), py::arg("classes"), py::arg("class_method"));
 
   mod.def(
-      "encode_text_file",
+      "encode_file",
       [](const Vocab& vocab, const std::string& path, bool backward, std::size_t max_line_bytes,
          py::object progress) {
         return corpus_dict(encode_file_py(vocab, path, backward, max_line_bytes, std::move(progress)));
       },
-      py::arg("vocab"), py::arg("path"), py::arg("backward") = false,
-      py::arg("max_line_bytes") = kDefaultMaxLineBytes, py::arg("progress") = py::none(),
+      py::arg("vocab"), py::arg("path"), py::arg("backward"),
+      py::arg("max_line_bytes"), py::arg("progress") = py::none(),
       "Encodes a text file in a model's reading order: a dict of ids (int32, unknown words -1), "
       "mapped (unknown words as <unk>; the same array as ids when equal), offsets (int64), oov, "
       "and order (int64, text position of each stored position; None when forward).");
 
   mod.def(
-      "encode_text_sentences",
+      "encode_sentences",
       [](const Vocab& vocab, const std::vector<std::string>& sentences, bool backward) {
         return corpus_dict(encode_sentences_py(vocab, sentences, backward));
       },
-      py::arg("vocab"), py::arg("sentences"), py::arg("backward") = false,
+      py::arg("vocab"), py::arg("sentences"), py::arg("backward"),
       "Encodes sentences (strings of whitespace-separated words, each followed by </s>); "
-      "returns the dict of encode_text_file.");
-
-  // transitional: remove once Python uses encode_text_file.
-  mod.def(
-      "encode_file",
-      [](const Vocab& vocab, const std::string& path, bool map_unknown, std::size_t max_line_bytes,
-         py::object progress) {
-        return corpus_tuple(encode_file_py(vocab, path, false, max_line_bytes, std::move(progress)), map_unknown);
-      },
-      py::arg("vocab"), py::arg("path"), py::arg("map_unknown") = true,
-      py::arg("max_line_bytes") = kDefaultMaxLineBytes, py::arg("progress") = py::none(),
-      "Encodes a text file: returns (ids int32, offsets int64, oov count).");
-
-  // transitional: remove once Python uses encode_text_sentences.
-  mod.def(
-      "encode_sentences",
-      [](const Vocab& vocab, const std::vector<std::string>& sentences, bool map_unknown) {
-        return corpus_tuple(encode_sentences_py(vocab, sentences, false), map_unknown);
-      },
-      py::arg("vocab"), py::arg("sentences"), py::arg("map_unknown") = true,
-      "Encodes sentences (strings of whitespace-separated words), each followed by </s>.");
+      "returns the dict of encode_file.");
 
   py::class_<Model, std::shared_ptr<Model>>(mod, "Model")
       .def(py::init(&make_model), py::arg("vocab_size"), py::arg("hidden"), py::arg("class_begin"),
-           py::arg("cell") = "sigmoid", py::arg("direct") = 0, py::arg("direct_order") = 0)
-      // transitional: remove once Python uses the keyword `direct` (the overload above).
-      .def(py::init(&make_model), py::arg("vocab_size"), py::arg("hidden"), py::arg("class_begin"),
-           py::arg("cell") = "sigmoid", py::arg("direct_size") = 0, py::arg("direct_order") = 0)
+           py::arg("cell"), py::arg("direct"), py::arg("direct_order"))
       .def("init_random", &Model::init_random, py::arg("seed"))
       .def("copy", [](const Model& m) { return std::make_shared<Model>(m); })
       .def_property_readonly("vocab_size", &Model::vocab_size)
@@ -378,8 +350,6 @@ PYBIND11_MODULE(_core, mod) {
       .def_property_readonly("n_classes", &Model::n_classes)
       .def_property_readonly("cell", [](const Model& m) { return std::string(cell_name(m.cell())); })
       .def_property_readonly("direct", &Model::direct_size)
-      // transitional: remove once Python uses `direct`.
-      .def_property_readonly("direct_size", &Model::direct_size)
       .def_property_readonly("direct_order", &Model::direct_order)
       .def_property_readonly("class_begin", [](const Model& m) { return to_numpy(std::vector<std::int32_t>(m.class_begin())); })
       .def(
@@ -420,22 +390,6 @@ PYBIND11_MODULE(_core, mod) {
           "One epoch of online SGD with truncated BPTT over the sentences; updates the model in place. "
           "With return_positions, also ln P of every position before its update ('positions').");
 
-  // transitional: remove once Python uses train_epoch(model, ids, offsets, options, ...).
-  mod.def(
-      "train_epoch",
-      [](Model& m, const CArray<std::int32_t>& ids, const CArray<std::int64_t>& offsets, float lr,
-         float beta, float gradient_cutoff, int bptt, int bptt_block, bool independent, int threads,
-         py::object progress, bool return_positions, float dropout, float input_dropout, std::uint64_t seed) {
-        const TrainOptions o{lr, beta, gradient_cutoff, bptt, bptt_block, independent, dropout, input_dropout,
-                             seed, threads};
-        return train_epoch_py(m, ids, offsets, o, std::move(progress), return_positions);
-      },
-      py::arg("model"), py::arg("ids"), py::arg("offsets"), py::arg("lr") = 0.1f, py::arg("beta") = 1e-6f,
-      py::arg("gradient_cutoff") = 15.0f, py::arg("bptt") = 4, py::arg("bptt_block") = 10,
-      py::arg("independent") = false, py::arg("threads") = 1, py::arg("progress") = py::none(),
-      py::arg("return_positions") = false, py::arg("dropout") = 0.0f, py::arg("input_dropout") = 0.0f,
-      py::arg("seed") = 1);
-
   mod.def(
       "score_positions",
       [](const Model& m, const CArray<std::int32_t>& ids, const CArray<std::int64_t>& offsets,
@@ -449,8 +403,8 @@ PYBIND11_MODULE(_core, mod) {
         });
         return to_numpy(std::move(out));
       },
-      py::arg("model"), py::arg("ids"), py::arg("offsets"), py::arg("independent") = true,
-      py::arg("threads") = 1, py::arg("progress") = py::none(),
+      py::arg("model"), py::arg("ids"), py::arg("offsets"), py::arg("independent"),
+      py::arg("threads"), py::arg("progress") = py::none(),
       "Natural-log probability of every position (0 where the id is -1).");
 
   mod.def(
@@ -474,8 +428,8 @@ PYBIND11_MODULE(_core, mod) {
         py::gil_scoped_release nogil;
         return generate(m, prefix, n_sentences, max_words, temperature, seed);
       },
-      py::arg("model"), py::arg("prefix"), py::arg("n_sentences") = 1, py::arg("max_words") = 100,
-      py::arg("temperature") = 1.0f, py::arg("seed") = 1,
+      py::arg("model"), py::arg("prefix"), py::arg("n_sentences"), py::arg("max_words"),
+      py::arg("temperature"), py::arg("seed"),
       "Samples sentences (lists of ids, without </s>) continuing `prefix`.");
 
   mod.def(

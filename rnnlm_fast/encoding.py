@@ -58,8 +58,8 @@ def encode_file(vocab: Vocabulary, path: PathLike, *, backward: bool = False,
     bar = make_bar(progress, p.stat().st_size if not str(p).endswith(".gz") else None,
                    f"reading {p.name}", unit="B")
     try:
-        return Encoded(**_core.encode_text_file(vocab._core, str(p), backward=backward, max_line_bytes=max_line_bytes,
-                                                progress=counter_callback(bar)))
+        return Encoded(**_core.encode_file(vocab._core, str(p), backward=backward, max_line_bytes=max_line_bytes,
+                                           progress=counter_callback(bar)))
     finally:
         if bar is not None:
             bar.close()
@@ -73,4 +73,4 @@ def encode_sentences(vocab: Vocabulary, sentences: Sequence[str], *, backward: b
     for i, s in enumerate(sentences):
         if not isinstance(s, str):
             raise ConfigError(f"sentence {i} is a {type(s).__name__}, expected str")
-    return Encoded(**_core.encode_text_sentences(vocab._core, sentences, backward=backward))
+    return Encoded(**_core.encode_sentences(vocab._core, sentences, backward=backward))

@@ -69,14 +69,15 @@ def test_encode_text_matches_the_numpy_path(tmp_path: Path, with_unk: bool, back
     oov = int((ids < 0).sum())
     want = reference_encoded(ids, offsets, oov, vocab.unk_id, backward)
     assert oov > 0
-    assert_same(_core.encode_text_file(vocab._core, str(text), backward=backward), want, vocab.unk_id)
-    assert_same(_core.encode_text_sentences(vocab._core, SENTENCES, backward=backward), want, vocab.unk_id)
+    assert_same(_core.encode_file(vocab._core, str(text), backward=backward, max_line_bytes=1 << 16), want,
+                vocab.unk_id)
+    assert_same(_core.encode_sentences(vocab._core, SENTENCES, backward=backward), want, vocab.unk_id)
 
 
 @pytest.mark.parametrize("backward", [False, True])
 def test_encode_text_without_unknown_words_shares_one_array(backward: bool):
     vocab = vocabulary(True)
-    got = _core.encode_text_sentences(vocab._core, ["the cat", "a dog sat"], backward=backward)
+    got = _core.encode_sentences(vocab._core, ["the cat", "a dog sat"], backward=backward)
     assert got["oov"] == 0 and got["mapped"] is got["ids"]
     assert got["ids"].tolist() == ([1, 2, 0, 4, 5, 6, 0] if not backward else [2, 1, 0, 6, 5, 4, 0])
 
@@ -84,7 +85,7 @@ def test_encode_text_without_unknown_words_shares_one_array(backward: bool):
 def test_encode_text_sentences_empty_list():
     vocab = vocabulary(True)
     for backward in (False, True):
-        got = _core.encode_text_sentences(vocab._core, [], backward=backward)
+        got = _core.encode_sentences(vocab._core, [], backward=backward)
         assert got["ids"].tolist() == [] and got["offsets"].tolist() == [0] and got["oov"] == 0
         assert (got["order"] is None) == (not backward)
 
@@ -121,7 +122,7 @@ def test_cells_and_limits():
         _core.cell_gates("elman")
     assert (_core.MAX_HIDDEN, _core.MAX_DIRECT_ORDER, _core.MAX_DIRECT_SIZE) == (100000, 32, 2**34)
     with pytest.raises(ConfigError, match="100000"):
-        _core.Model(4, _core.MAX_HIDDEN + 1, [0, 4])
+        _core.Model(4, _core.MAX_HIDDEN + 1, [0, 4], "sigmoid", direct=0, direct_order=0)
     with pytest.raises(ConfigError, match="32"):
         _core.Model(4, 2, [0, 4], "sigmoid", direct=64, direct_order=_core.MAX_DIRECT_ORDER + 1)
     with pytest.raises(ConfigError, match="2\\^34"):
@@ -160,7 +161,7 @@ def _epoch(base, enc: dict, **changes) -> dict:
 def test_every_train_option_reaches_the_engine(cell: str):
     """The same options train bit-identically; changing any one field changes the weights."""
     vocab = vocabulary(True)
-    enc = _core.encode_text_sentences(vocab._core, SENTENCES * 5)
+    enc = _core.encode_sentences(vocab._core, SENTENCES * 5, backward=False)
     base = _core.Model(len(vocab), 6, vocab.class_begin, cell, direct=32, direct_order=2)
     base.init_random(3)
     same = _epoch(base, enc)
