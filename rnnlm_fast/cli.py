@@ -19,7 +19,6 @@ from typing import Optional, Sequence
 import numpy as np
 
 from . import __version__, options
-from ._core import DEFAULT_MAX_LINE_BYTES
 from ._files import require_file
 from .errors import ConfigError, CorpusError, MissingFileError, RnnlmError
 from .model import RNNLM

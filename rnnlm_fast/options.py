@@ -137,7 +137,8 @@ _ALL = (
            "vocabulary", low=1, flag="--max-line-bytes"),
     # --- training: one epoch, then the schedule across epochs -------------------------------------------------------------------------------
     Option("lr", float, None, "initial learning rate; None: the cell's ("
-           + ", ".join(f"{cell} {lr:g}" for cell, lr in DEFAULT_LR.items()) + ")", "training", low=0, open_low=True, none_ok=True, flag="--lr", rnnlm="-alpha"),
+           + ", ".join(f"{cell} {lr:g}" for cell, lr in DEFAULT_LR.items()) + ")", "training", low=0, open_low=True,
+           none_ok=True, flag="--lr", rnnlm="-alpha"),
     Option("l2", float, 1e-6, "L2 regularisation, applied every 10th word as rnnlm-0.4b does", "training",
            low=0, flag="--l2", rnnlm="-beta", deprecated=("beta",), stored_as="beta"),
     Option("bptt", int, 4, "steps of backpropagation through time (1 = plain backprop)", "training", low=1,

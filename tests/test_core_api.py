@@ -4,7 +4,6 @@ vocabulary rules' errors."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
