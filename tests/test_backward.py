@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from corpora import write_corpus
 
 from rnnlm_fast import RNNLM, Vocabulary
 from rnnlm_fast.cli import main
@@ -172,16 +171,3 @@ def test_cli_resume_with_backward_checks_the_checkpoint(corpus, valid_corpus, tm
                  "--resume", "--backward", "--quiet"]) == 0
     assert RNNLM.load(tmp_path / "b.rnnlm").direction == "backward"
 
-
-def test_read_header_reads_only_the_header(vocab, tmp_path):
-    from rnnlm_fast.model_file import read_header
-
-    path = tmp_path / "b.rnnlm"
-    RNNLM(vocab, hidden=8, direction="backward").save(path)
-    header = read_header(path)
-    assert header["config"]["direction"] == "backward" and header["config"]["hidden"] == 8
-    data = path.read_bytes()
-    (tmp_path / "cut.rnnlm").write_bytes(data[: len(data) // 2])  # sections cut off, header intact
-    assert read_header(tmp_path / "cut.rnnlm")["config"]["hidden"] == 8
-    with pytest.raises(ModelFormatError, match="truncated"):
-        RNNLM.load(tmp_path / "cut.rnnlm")

@@ -11,7 +11,6 @@ import random
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 
 import numpy as np
@@ -205,56 +204,6 @@ def test_training_killed_ten_times_reaches_the_uninterrupted_model(tmp_path):
     ref, got = RNNLM.load(tmp_path / "ref.rnnlm"), RNNLM.load(out)
     assert got.perplexity(valid).ppl == pytest.approx(ref.perplexity(valid).ppl, rel=0.01)
     assert weights_equal(got, ref)  # one thread: identical, not just close
-
-
-WRITER = textwrap.dedent("""
-    import sys
-    import numpy as np
-    from rnnlm_fast import RNNLM, Vocabulary
-    vocab = Vocabulary(["</s>"] + [f"w{i}" for i in range(3999)], [1] * 4000, [i * 8 // 4000 for i in range(4000)])
-    models = [RNNLM(vocab, hidden=192, seed=s) for s in (1, 2)]
-    print("ready", flush=True)
-    i = 0
-    while True:
-        models[i % 2].save(sys.argv[1])
-        i += 1
-""")
-
-
-def test_model_save_killed_midway_leaves_old_or_new_file(tmp_path):
-    target = tmp_path / "big.rnnlm"
-    script = tmp_path / "writer.py"
-    script.write_text(WRITER)
-    vocab = Vocabulary(["</s>"] + [f"w{i}" for i in range(3999)], [1] * 4000, [i * 8 // 4000 for i in range(4000)])
-    expected = {}
-    for s in (1, 2):
-        expected[s] = RNNLM(vocab, hidden=192, seed=s).weights()["word_w"].copy()
-    rng = random.Random(99)
-    seen = set()
-    mid_write = 0
-    for _ in range(12):
-        proc = subprocess.Popen([sys.executable, str(script), str(target)], stdout=subprocess.PIPE)
-        assert proc.stdout.readline() == b"ready\n"
-        time.sleep(rng.uniform(0.0, 0.4))
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        proc.stdout.close()
-        if not target.exists():
-            continue
-        m = RNNLM.load(target)  # checksums pass: complete
-        w = m.weights()["word_w"]
-        which = [s for s in (1, 2) if np.array_equal(w, expected[s])]
-        assert len(which) == 1
-        seen.add(which[0])
-        # Anything else is a temporary file of an interrupted write, never a second final name.
-        assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == ["big.rnnlm", "writer.py"]
-        left = [p for p in tmp_path.iterdir() if p.name.startswith(".")]
-        assert all(p.name.startswith(".big.rnnlm.") and p.name.endswith(".tmp") for p in left)
-        mid_write += bool(left)
-        for p in left:
-            p.unlink()
-    assert seen, "the writer never finished a file"
-    assert mid_write >= 3, "the kills never landed in the middle of a write"
 
 
 # --- command line ----------------------------------------------------------------------

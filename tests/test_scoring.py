@@ -1,0 +1,231 @@
+"""Scoring (RNNLM.perplexity, score, score_words, word_logprobs over csrc/scorer.cc): sums and
+</s>, unknown words, carried state, batching and shared prefixes, thread counts, and concurrent
+use of one model: the GIL is released, results agree, also while other threads save and load."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+
+import numpy as np
+import pytest
+from corpora import write_corpus
+from helpers import BOOKS, trained
+
+from rnnlm_fast import RNNLM, ConfigError, Vocabulary, VocabularyError
+
+
+# --- what a score is ---------------------------------------------------------------------
+def test_score_is_sum_of_word_logprobs_and_includes_eos(corpus, valid_corpus):
+    model = trained(corpus, valid_corpus)
+    words = model.word_logprobs("w1 w2 w3")
+    assert words.shape == (4,)
+    assert np.all(words < 0)
+    assert model.score(["w1 w2 w3"])[0] == pytest.approx(words.sum(), abs=1e-9)
+    # An empty sentence is P(</s> | <s>).
+    assert model.score([""])[0] == pytest.approx(model.word_logprobs("")[0])
+
+
+def test_score_accepts_a_list(toy_model):
+    s = toy_model.score(["the noun1 verb1", "a noun2 verb3 the noun4", ""])
+    assert s.shape == (3,) and np.all(np.isfinite(s)) and np.all(s < 0)
+
+
+def test_oov_policies(corpus, valid_corpus):
+    model = trained(corpus, valid_corpus)
+    assert model.vocab.unk_id < 0  # every word of the tiny corpus is in the vocabulary
+    lp = model.word_logprobs("w1 neverseen w2", oov="penalty", oov_penalty=-7.0)
+    assert lp[1] == -7.0
+    with pytest.raises(Exception, match="no <unk>"):
+        model.word_logprobs("w1 neverseen", oov="unk")
+
+
+def test_bad_scoring_options(toy_files, toy_model):
+    with pytest.raises(ConfigError, match="oov"):
+        toy_model.score(["the noun1 verb1"], oov="bad")
+    with pytest.raises(ConfigError):
+        toy_model.score(["the noun1 verb1"], threads=-1)
+    with pytest.raises(ConfigError):
+        toy_model.perplexity(toy_files["valid"], threads=-1)
+    with pytest.raises(VocabularyError, match="<unk>"):  # this vocabulary has no <unk>
+        toy_model.score(["the noun1 verb1"], oov="unk")
+
+
+def test_perplexity_carried_state_differs_from_independent(corpus, valid_corpus):
+    model = trained(corpus, valid_corpus)
+    carried = model.perplexity(valid_corpus).ppl
+    independent = model.perplexity(valid_corpus, independent=True).ppl
+    assert carried != independent
+    assert math.isfinite(carried) and math.isfinite(independent)
+
+
+# --- batches, shared prefixes, threads ---------------------------------------------------
+@pytest.mark.parametrize("cell", ["sigmoid", "lstm"])
+def test_batched_scoring_equals_one_sentence_at_a_time(cell):
+    train = str(BOOKS / "books.valid.txt.gz")
+    vocab = Vocabulary.from_corpus(train, classes=20, min_count=2)
+    model = RNNLM(vocab, hidden=16, cell=cell, seed=2, direct=4096, direct_order=3)
+    lines = [" ".join(vocab.words[i:i + 1 + i % 13]) for i in range(1, 60)]
+    batch = model.score(lines, threads=2)
+    alone = np.array([model.score([s])[0] for s in lines])
+    assert np.array_equal(batch, alone)
+
+
+@pytest.mark.parametrize("cell", ["sigmoid", "gru", "lstm"])
+@pytest.mark.parametrize("direction", ["forward", "backward"])
+def test_shared_prefixes_score_as_sentences_alone(cell, direction):
+    """Independent sentences are scored in sorted runs that compute a prefix shared with the
+    sentence before once (n-best lists share most of theirs): the scores must be those of
+    each sentence scored on its own, bit for bit, across run boundaries and thread counts."""
+    train = str(BOOKS / "books.valid.txt.gz")
+    vocab = Vocabulary.from_corpus(train, classes=20, min_count=2)
+    model = RNNLM(vocab, hidden=16, cell=cell, seed=3, direct=4096, direct_order=3, direction=direction)
+    rng = np.random.default_rng(0)
+    for w in model.weights().values():  # every part non-zero, the direct n-gram table included
+        w[...] = rng.normal(0.0, 0.3, w.shape)
+    words = vocab.words[1:40]
+    lines = []
+    for n in range(30):  # 30 "n-best lists" of 7 variants: shared starts, shared ends, duplicates
+        base = [words[j] for j in rng.integers(0, len(words), size=int(rng.integers(3, 12)))]
+        cut = int(rng.integers(0, len(base)))
+        lines += [" ".join(base), " ".join(base), " ".join(base[:cut]), " ".join(base + ["notaword"]),
+                  " ".join(base[:cut] + [words[n % len(words)]] + base[cut + 1:]),
+                  " ".join(["notaword"] + base[1:]), " ".join(base[: len(base) // 2])]
+    # a literal </s> inside a line: one sentence is then a strict prefix of another
+    lines += ["", "w1 w2", "w1 w2 </s> w3", "w1 w2 </s>", "w1 w2 </s> w3 w4"]
+    long = [words[j] for j in rng.integers(0, len(words), size=400)]  # longer than the saved depths
+    lines += [" ".join(long), " ".join(long[:300] + ["notaword"]), " ".join(long[:399])]
+    alone = np.array([model.score([s])[0] for s in lines])
+    for threads in (1, 2):
+        assert np.array_equal(model.score(lines, threads=threads), alone)
+    per_word = model.score_words(lines[:50], threads=2)
+    assert all(np.array_equal(p, model.score_words([s])[0]) for p, s in zip(per_word, lines[:50]))
+
+
+@pytest.mark.parametrize("independent", [True, False])
+def test_scores_do_not_depend_on_thread_count(independent):
+    train = str(BOOKS / "books.train.txt.gz")
+    vocab = Vocabulary.from_corpus(train, classes=20, min_count=3)
+    model = RNNLM(vocab, hidden=16, seed=2)
+    enc = model.encode_file(train)
+    one = model._score_positions(enc, independent, 1)
+    two = model._score_positions(enc, independent, 2)
+    assert np.array_equal(one, two)
+    # Carried state with a warm-up: almost exactly one sequential pass.
+    if not independent:
+        seq = model._score_positions(enc, True, 1)
+        assert not np.array_equal(one, seq)
+
+
+# --- one model, several Python threads -----------------------------------------------------
+def test_scoring_releases_the_gil():
+    train = str(BOOKS / "books.train.txt.gz")
+    vocab = Vocabulary.from_corpus(train, classes=20, min_count=3)
+    model = RNNLM(vocab, hidden=64, seed=2)
+    enc = model.encode_file(train)
+    done = threading.Event()
+    spins = 0
+
+    def work():
+        for _ in range(3):
+            model._score_positions(enc, True, 1)
+        done.set()
+
+    t = threading.Thread(target=work)
+    start = time.perf_counter()
+    t.start()
+    while not done.is_set():
+        spins += 1
+    t.join()
+    elapsed = time.perf_counter() - start
+    # With the GIL held for the whole call the main thread would barely run.
+    assert elapsed > 0.05
+    assert spins > 10_000, spins
+
+
+def test_concurrent_scoring_matches_sequential():
+    train = str(BOOKS / "books.valid.txt.gz")
+    vocab = Vocabulary.from_corpus(train, classes=20, min_count=2)
+    model = RNNLM(vocab, hidden=16, seed=2)
+    lines = [f"THE {w} OF THE" for w in vocab.words[:300]]
+    expected = model.score(lines)
+    results = [None, None]
+
+    def work(i):
+        results[i] = model.score(lines)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for r in results:
+        assert np.array_equal(r, expected)
+
+
+@pytest.fixture(scope="module")
+def scoring_setup(tmp_path_factory):
+    d = tmp_path_factory.mktemp("conc")
+    corpus = write_corpus(d / "train.txt", 3000, seed=0)
+    vocab = Vocabulary.from_corpus(corpus, classes=8)
+    model = RNNLM(vocab, hidden=64, seed=2)
+    return model, model.encode_file(corpus), d
+
+
+def test_two_threads_scoring_overlap_and_agree(scoring_setup):
+    model, enc, _ = scoring_setup
+    expected = model._score_positions(enc, True, 1)
+    barrier = threading.Barrier(2)
+    took, got = [0.0, 0.0], [None, None]
+
+    def work(i):
+        barrier.wait()
+        t = time.perf_counter()
+        for _ in range(6):
+            got[i] = model._score_positions(enc, True, 1)
+        took[i] = time.perf_counter() - t
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - start
+    assert all(np.array_equal(g, expected) for g in got)
+    # Holding the GIL would serialise the calls: wall ~ took[0] + took[1].
+    assert wall < 0.85 * (took[0] + took[1]), (wall, took)
+
+
+def test_scoring_while_other_threads_save_and_load(scoring_setup):
+    model, enc, d = scoring_setup
+    other = RNNLM(model.vocab, hidden=16, seed=9)
+    expected = model._score_positions(enc, True, 1)
+    expected_other = other.score(["w1 w2 w3", "w4"])
+    stop = threading.Event()
+    errors: list[BaseException] = []
+    loads = [0]
+
+    def save_and_load():
+        try:
+            while not stop.is_set():
+                model.save(d / "same.rnnlm")  # the model being scored, from another thread
+                other.save(d / "other.rnnlm")
+                assert np.array_equal(RNNLM.load(d / "other.rnnlm").score(["w1 w2 w3", "w4"]), expected_other)
+                assert np.array_equal(RNNLM.load(d / "same.rnnlm").weights()["recurrent"],
+                                      model.weights()["recurrent"])
+                loads[0] += 1
+        except BaseException as e:  # noqa: BLE001 -- reported by the main thread
+            errors.append(e)
+
+    io = threading.Thread(target=save_and_load)
+    io.start()
+    try:
+        for _ in range(5):
+            assert np.array_equal(model._score_positions(enc, True, 1), expected)
+    finally:
+        stop.set()
+        io.join()
+    assert not errors, errors
+    assert loads[0] >= 1
