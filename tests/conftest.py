@@ -31,7 +31,7 @@ def run_data(tmp_path: Path) -> tuple[Path, Path, Vocabulary]:
 
 # --- the toy grammar of corpora.sentences: one set of files per test module -------------
 @pytest.fixture(scope="module")
-def toy_files(tmp_path_factory) -> dict[str, Path]:
+def toy(tmp_path_factory) -> dict[str, Path]:
     """train/valid/test text, an untrained model (hidden HIDDEN, seed 1) and its vocabulary."""
     d = tmp_path_factory.mktemp("toy")
     train = write_text(d / "train.txt", sentences(300, seed=0))
@@ -41,12 +41,13 @@ def toy_files(tmp_path_factory) -> dict[str, Path]:
     model = RNNLM(vocab, hidden=HIDDEN, seed=1)
     model.save(d / "model.rnnlm")
     vocab.save(d / "vocab.txt")
-    return {"train": train, "valid": valid, "test": test, "model": d / "model.rnnlm", "vocab": d / "vocab.txt"}
+    return {"train": train, "valid": valid, "test": test,
+            "model": d / "model.rnnlm", "vocab": d / "vocab.txt"}
 
 
 @pytest.fixture(scope="module")
-def toy_vocab(toy_files) -> Vocabulary:
-    return Vocabulary.from_corpus(toy_files["train"], classes=CLASSES)
+def toy_vocab(toy) -> Vocabulary:
+    return Vocabulary.from_corpus(toy["train"], classes=CLASSES)
 
 
 @pytest.fixture
@@ -56,11 +57,30 @@ def toy_model(toy_vocab) -> RNNLM:
 
 
 @pytest.fixture(scope="module")
-def toy_trained(toy_files, tmp_path_factory) -> Path:
+def toy_lm(toy, tmp_path_factory) -> Path:
     """A model file trained through the API on the toy files (2 epochs, one thread)."""
     out = tmp_path_factory.mktemp("model") / "lm.rnnlm"
-    vocab = Vocabulary.from_corpus(toy_files["train"], classes=CLASSES)
+    vocab = Vocabulary.from_corpus(toy["train"], classes=CLASSES)
     model = RNNLM(vocab, hidden=HIDDEN, seed=1)
-    model.train(toy_files["train"], toy_files["valid"], max_epochs=2, threads=1, progress=False)
+    model.train(toy["train"], toy["valid"], max_epochs=2, threads=1, progress=False)
     model.save(out)
     return out
+
+
+# --- small trained models on the generated corpus ------------------------------------------
+@pytest.fixture
+def trained_sigmoid(corpus, valid_corpus) -> RNNLM:
+    """Sigmoid, hidden 16, two epochs with BPTT 3 in blocks of 5 (dynamic evaluation reuses them)."""
+    vocab = Vocabulary.from_corpus(corpus, classes=8)
+    m = RNNLM(vocab, hidden=16, seed=1)
+    m.train(corpus, valid_corpus, max_epochs=2, bptt=3, bptt_block=5, progress=False)
+    return m
+
+
+@pytest.fixture
+def trained_gru(corpus, valid_corpus) -> RNNLM:
+    """GRU, hidden 12, with order-2 direct connections, two epochs."""
+    vocab = Vocabulary.from_corpus(corpus, classes=6)
+    m = RNNLM(vocab, hidden=12, cell="gru", seed=2, direct=256, direct_order=2)
+    m.train(corpus, valid_corpus, max_epochs=2, progress=False)
+    return m

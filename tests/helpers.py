@@ -65,10 +65,6 @@ def same_model(a: RNNLM, b: RNNLM) -> bool:
     return a.vocab == b.vocab and wa.keys() == wb.keys() and all(np.array_equal(wa[k], wb[k]) for k in wa)
 
 
-def finite(model: RNNLM) -> bool:
-    return all(np.isfinite(a).all() for a in model.weights().values())
-
-
 # --- training runs stopped at an epoch boundary -----------------------------------------
 # Checkpoint tests: one thread, a schedule that never stops early.
 RUN_OPTS = dict(lr=0.1, bptt=3, bptt_block=5, min_improvement=1.0, max_epochs=8, threads=1)

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 
 from rnnlm_fast import RNNLM, Vocabulary
-from rnnlm_fast.cli import main
 from rnnlm_fast.errors import ConfigError, ModelFormatError
 from rnnlm_fast.model_file import read_model, write_model
 
@@ -127,47 +126,4 @@ def test_checkpoint_resume_keeps_the_direction(vocab, corpus, valid_corpus, tmp_
     bwd.train(corpus, valid_corpus, max_epochs=1, threads=1, progress=False, checkpoint=ckpt)
     resumed = RNNLM.resume(ckpt, corpus, valid_corpus, threads=1, progress=False)
     assert resumed.direction == "backward"
-
-
-def test_cli_train_backward_eval_and_generate(corpus, valid_corpus, tmp_path, capsys):
-    out = tmp_path / "b.rnnlm"
-    assert main(["train", "--train", str(corpus), "--valid", str(valid_corpus), "--output", str(out),
-                 "--classes", "5", "--hidden", "8", "--max-epochs", "1", "--backward", "--no-checkpoint",
-                 "--quiet"]) == 0
-    model = RNNLM.load(out)
-    assert model.direction == "backward"
-    text = tmp_path / "t.txt"
-    text.write_text("w1 w2 w3\nw4 w5\n", encoding="utf-8")
-    capsys.readouterr()
-    assert main(["eval", "--model", str(out), "--text", str(text), "--per-word", "--quiet"]) == 0
-    lines = capsys.readouterr().out.splitlines()
-    words = [line.split("\t")[0] for line in lines[:7]]
-    assert words == ["w1", "w2", "w3", "</s>", "w4", "w5", "</s>"]
-    per_word = np.array([float(line.split("\t")[1]) for line in lines[:7]])
-    np.testing.assert_allclose(per_word, np.concatenate(model.score_words(["w1 w2 w3", "w4 w5"], independent=False)),
-                               atol=1e-6)
-    probs = tmp_path / "p.txt"
-    probs.write_text("0.1\n" * 7, encoding="utf-8")
-    assert main(["eval", "--model", str(out), "--text", str(text), "--lm-prob", str(probs), "--quiet"]) == 2
-    assert "backward model" in capsys.readouterr().err
-    assert main(["generate", "--model", str(out), "--n", "3", "--prefix", "w9"]) == 0
-    assert all(line.endswith(" w9") or line == "w9" for line in capsys.readouterr().out.splitlines())
-
-
-def test_cli_resume_with_backward_checks_the_checkpoint(corpus, valid_corpus, tmp_path, capsys):
-    """--backward on --resume must match the checkpoint's model (read from its header only)."""
-    ckpt = tmp_path / "f.rnnlm.ckpt"
-    RNNLM(Vocabulary.from_corpus(corpus, classes=5), hidden=8).train(
-        corpus, valid_corpus, max_epochs=1, threads=1, progress=False, checkpoint=ckpt)
-    assert main(["train", "--train", str(corpus), "--valid", str(valid_corpus), "--output", str(tmp_path / "f.rnnlm"),
-                 "--resume", "--backward", "--quiet"]) == 2
-    err = capsys.readouterr().err
-    assert "--direction backward differs" in err and "(forward)" in err and "f.rnnlm.ckpt" in err
-    # a backward checkpoint resumes with or without the flag
-    bckpt = tmp_path / "b.rnnlm.ckpt"
-    RNNLM(Vocabulary.from_corpus(corpus, classes=5), hidden=8, direction="backward").train(
-        corpus, valid_corpus, max_epochs=1, threads=1, progress=False, checkpoint=bckpt)
-    assert main(["train", "--train", str(corpus), "--valid", str(valid_corpus), "--output", str(tmp_path / "b.rnnlm"),
-                 "--resume", "--backward", "--quiet"]) == 0
-    assert RNNLM.load(tmp_path / "b.rnnlm").direction == "backward"
 

@@ -2,39 +2,28 @@
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pytest
 from corpora import write_corpus
 
-from rnnlm_fast import RNNLM, Vocabulary
-from rnnlm_fast.cli import main
+from rnnlm_fast import RNNLM
 from rnnlm_fast.errors import DivergenceError
 
 
-@pytest.fixture
-def model(corpus, valid_corpus) -> RNNLM:
-    vocab = Vocabulary.from_corpus(corpus, classes=8)
-    m = RNNLM(vocab, hidden=16, seed=1)
-    m.train(corpus, valid_corpus, max_epochs=2, bptt=3, bptt_block=5, progress=False)
-    return m
-
-
-def test_dynamic_zero_is_static(model, valid_corpus):
-    static = model.perplexity(valid_corpus, per_word=True)
-    same = model.perplexity(valid_corpus, dynamic=0.0, per_word=True)
+def test_dynamic_zero_is_static(trained_sigmoid, valid_corpus):
+    static = trained_sigmoid.perplexity(valid_corpus, per_word=True)
+    same = trained_sigmoid.perplexity(valid_corpus, dynamic=0.0, per_word=True)
     assert same.ppl == static.ppl
     assert np.array_equal(same.word_log10, static.word_log10)
 
 
 @pytest.mark.parametrize("independent", [False, True])
-def test_dynamic_adapts_and_leaves_the_model_unchanged(model, tmp_path, independent):
+def test_dynamic_adapts_and_leaves_the_model_unchanged(trained_sigmoid, tmp_path, independent):
     text = write_corpus(tmp_path / "long.txt", 400, seed=3)
-    before = {k: v.copy() for k, v in model.weights().items()}
-    static = model.perplexity(text, independent=independent, per_word=True)
-    dyn = model.perplexity(text, independent=independent, dynamic=0.05, per_word=True)
-    for k, v in model.weights().items():
+    before = {k: v.copy() for k, v in trained_sigmoid.weights().items()}
+    static = trained_sigmoid.perplexity(text, independent=independent, per_word=True)
+    dyn = trained_sigmoid.perplexity(text, independent=independent, dynamic=0.05, per_word=True)
+    for k, v in trained_sigmoid.weights().items():
         assert np.array_equal(v, before[k]), k
     # the first word is scored before any update; later ones by the adapted copy
     assert dyn.word_log10[0] == pytest.approx(static.word_log10[0], abs=1e-9)
@@ -46,16 +35,16 @@ def test_dynamic_adapts_and_leaves_the_model_unchanged(model, tmp_path, independ
     assert dyn.log10_prob == pytest.approx(float(dyn.word_log10.sum()), rel=1e-9)
 
 
-def test_each_sentence_is_scored_by_the_model_trained_on_the_text_before_it(model, tmp_path):
+def test_each_sentence_is_scored_by_the_model_trained_on_the_text_before_it(trained_sigmoid, tmp_path):
     """Independent sentences: the first word of sentence j under dynamic evaluation equals its
     static score under a copy trained (one epoch, same lr and BPTT) on sentences 0..j-1."""
     text = write_corpus(tmp_path / "t.txt", 6, seed=5)
     lines = text.read_text().splitlines()
-    dyn = model.perplexity(text, independent=True, dynamic=0.05, per_word=True).word_log10
+    dyn = trained_sigmoid.perplexity(text, independent=True, dynamic=0.05, per_word=True).word_log10
     starts = np.cumsum([0] + [len(line.split()) + 1 for line in lines])
     path = tmp_path / "m.rnnlm"
-    model.save(path)
-    opts = model.train_options
+    trained_sigmoid.save(path)
+    opts = trained_sigmoid.train_options
     for j in (1, 3, 5):
         adapted = RNNLM.load(path)
         enc = adapted.encode_sentences(lines[:j])
@@ -63,29 +52,10 @@ def test_each_sentence_is_scored_by_the_model_trained_on_the_text_before_it(mode
                             bptt_block=opts["bptt_block"], independent=True, threads=1)
         first = adapted.word_logprobs(lines[j])[0]
         assert first == pytest.approx(dyn[starts[j]], abs=1e-6), j
-        assert first != pytest.approx(model.word_logprobs(lines[j])[0], abs=1e-6)
+        assert first != pytest.approx(trained_sigmoid.word_logprobs(lines[j])[0], abs=1e-6)
 
 
-def test_runaway_dynamic_rate_raises_divergence(model, valid_corpus):
+def test_runaway_dynamic_rate_raises_divergence(trained_sigmoid, valid_corpus):
     with pytest.raises(DivergenceError, match="smaller dynamic learning rate"):
-        model.perplexity(valid_corpus, dynamic=1e30)
+        trained_sigmoid.perplexity(valid_corpus, dynamic=1e30)
 
-
-def test_cli_eval_dynamic(tmp_path, capsys, model, valid_corpus):
-    path = tmp_path / "m.rnnlm"
-    model.save(path)
-    ppl = {}
-    for rate in ("0", "0.1"):
-        assert main(["eval", "--model", str(path), "--text", str(valid_corpus), "--dynamic", rate, "--quiet"]) == 0
-        out = capsys.readouterr().out
-        ppl[rate] = float(re.search(r"PPL ([0-9.]+)", out).group(1))
-    assert ppl["0"] == pytest.approx(model.perplexity(valid_corpus).ppl, rel=1e-4)
-    assert ppl["0.1"] == pytest.approx(model.perplexity(valid_corpus, dynamic=0.1).ppl, rel=1e-4)
-    assert ppl["0.1"] != pytest.approx(ppl["0"], rel=1e-3)
-    # --per-word lines are the dynamic scores, and they add up to the reported log10 prob
-    assert main(["eval", "--model", str(path), "--text", str(valid_corpus), "--dynamic", "0.1", "--per-word",
-                 "--quiet"]) == 0
-    out = capsys.readouterr().out.splitlines()
-    values = [float(line.split("\t")[1]) for line in out if "\t" in line]
-    expected = model.perplexity(valid_corpus, dynamic=0.1, per_word=True).word_log10
-    assert np.allclose(values, expected, atol=1e-6)

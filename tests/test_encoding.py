@@ -43,11 +43,11 @@ def test_corpus_without_words(tmp_path, toy_model, content):
     assert np.all(enc.ids == 0)
 
 
-def test_empty_corpus_among_several(tmp_path, toy_files):
+def test_empty_corpus_among_several(tmp_path, toy):
     p = tmp_path / "empty.txt"
     p.write_bytes(b"")
     with pytest.raises(CorpusError) as e:
-        Vocabulary.from_corpus([toy_files["train"], p], classes=CLASSES)
+        Vocabulary.from_corpus([toy["train"], p], classes=CLASSES)
     assert "empty" in said(e.value, p)
 
 
@@ -112,8 +112,8 @@ def test_nul_byte(tmp_path, toy_model):
 
 
 @pytest.mark.parametrize("cut", ["half", "no-trailer", "header-only"])
-def test_truncated_gzip_corpus(tmp_path, toy_files, toy_model, cut):
-    raw = gzip.compress(toy_files["train"].read_bytes())
+def test_truncated_gzip_corpus(tmp_path, toy, toy_model, cut):
+    raw = gzip.compress(toy["train"].read_bytes())
     keep = {"half": len(raw) // 2, "no-trailer": len(raw) - 4, "header-only": 12}[cut]
     p = tmp_path / "train.txt.gz"
     p.write_bytes(raw[:keep])
@@ -185,10 +185,10 @@ def test_200kb_word_is_an_ordinary_word(tmp_path):
 
 
 # --- harmless variations -----------------------------------------------------------------
-def test_gzip_corpus_equals_plain(tmp_path, toy_files):
+def test_gzip_corpus_equals_plain(tmp_path, toy):
     p = tmp_path / "train.txt.gz"
-    p.write_bytes(gzip.compress(toy_files["train"].read_bytes()))
-    assert Vocabulary.from_corpus(p, classes=CLASSES) == Vocabulary.from_corpus(toy_files["train"], classes=CLASSES)
+    p.write_bytes(gzip.compress(toy["train"].read_bytes()))
+    assert Vocabulary.from_corpus(p, classes=CLASSES) == Vocabulary.from_corpus(toy["train"], classes=CLASSES)
 
 
 VARIANTS = {
@@ -202,8 +202,8 @@ VARIANTS = {
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
-def test_harmless_formatting_gives_the_same_vocabulary(tmp_path, toy_files, variant):
-    clean = toy_files["train"]
+def test_harmless_formatting_gives_the_same_vocabulary(tmp_path, toy, variant):
+    clean = toy["train"]
     p = tmp_path / f"{variant}.txt"
     p.write_bytes(VARIANTS[variant](clean.read_bytes()))
     assert p.read_bytes() != clean.read_bytes()

@@ -31,7 +31,7 @@ def no_temp_files(directory) -> list[str]:
 @pytest.mark.parametrize("kind", ["missing", "directory"])
 @pytest.mark.parametrize("call", ["vocab_from_corpus", "encode_file", "perplexity", "train_text", "train_valid",
                                   "model_load", "vocab_load"])
-def test_missing_file_or_directory(tmp_path, toy_files, toy_model, kind, call):
+def test_missing_file_or_directory(tmp_path, toy, toy_model, kind, call):
     bad = tmp_path / "nothing_here.txt"
     if kind == "directory":
         bad.mkdir()
@@ -39,8 +39,8 @@ def test_missing_file_or_directory(tmp_path, toy_files, toy_model, kind, call):
         "vocab_from_corpus": lambda: Vocabulary.from_corpus(bad, classes=CLASSES),
         "encode_file": lambda: toy_model.encode_file(bad),
         "perplexity": lambda: toy_model.perplexity(bad),
-        "train_text": lambda: toy_model.train(bad, toy_files["valid"], max_epochs=1, progress=False),
-        "train_valid": lambda: toy_model.train(toy_files["train"], bad, max_epochs=1, progress=False),
+        "train_text": lambda: toy_model.train(bad, toy["valid"], max_epochs=1, progress=False),
+        "train_valid": lambda: toy_model.train(toy["train"], bad, max_epochs=1, progress=False),
         "model_load": lambda: RNNLM.load(bad),
         "vocab_load": lambda: Vocabulary.load(bad),
     }
@@ -50,10 +50,10 @@ def test_missing_file_or_directory(tmp_path, toy_files, toy_model, kind, call):
     assert ("directory" if kind == "directory" else "not exist") in rest, rest
 
 
-def test_missing_file_among_several(tmp_path, toy_files):
+def test_missing_file_among_several(tmp_path, toy):
     bad = tmp_path / "second.txt"
     with pytest.raises(MissingFileError, match=re.escape(str(bad))):
-        Vocabulary.from_corpus([toy_files["train"], bad], classes=CLASSES)
+        Vocabulary.from_corpus([toy["train"], bad], classes=CLASSES)
 
 
 # --- failing saves leave the previous file --------------------------------------------

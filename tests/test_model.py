@@ -15,10 +15,10 @@ def test_model_needs_a_vocabulary():
         RNNLM(["</s>", "a"], hidden=HIDDEN)
 
 
-def test_model_round_trip(toy_files):
-    m = RNNLM.load(toy_files["model"])
+def test_model_round_trip(toy):
+    m = RNNLM.load(toy["model"])
     assert m.hidden == HIDDEN and m.n_classes == CLASSES
-    assert same_model(m, RNNLM(Vocabulary.from_corpus(toy_files["train"], classes=CLASSES), hidden=HIDDEN, seed=1))
+    assert same_model(m, RNNLM(Vocabulary.from_corpus(toy["train"], classes=CLASSES), hidden=HIDDEN, seed=1))
 
 
 def test_save_load_gives_identical_scores(tmp_path, corpus, valid_corpus):

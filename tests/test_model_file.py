@@ -29,8 +29,8 @@ def layout(data: bytes) -> dict:
 
 
 @pytest.fixture(scope="module")
-def model_bytes(toy_files) -> bytes:
-    return toy_files["model"].read_bytes()
+def model_bytes(toy) -> bytes:
+    return toy["model"].read_bytes()
 
 
 # --- truncation --------------------------------------------------------------------------
@@ -71,7 +71,7 @@ def test_read_header_reads_only_the_header(toy_vocab, tmp_path):
         RNNLM.load(tmp_path / "cut.rnnlm")
 
 
-def test_extra_bytes_after_a_model_are_reported_or_ignored(tmp_path, model_bytes, toy_files):
+def test_extra_bytes_after_a_model_are_reported_or_ignored(tmp_path, model_bytes, toy):
     p = tmp_path / "extra.rnnlm"
     p.write_bytes(model_bytes + b"garbage")
     try:
@@ -79,7 +79,7 @@ def test_extra_bytes_after_a_model_are_reported_or_ignored(tmp_path, model_bytes
     except ModelFormatError as e:
         assert str(p) in str(e)
     else:
-        assert same_model(m, RNNLM.load(toy_files["model"]))
+        assert same_model(m, RNNLM.load(toy["model"]))
 
 
 # --- flipped bytes -----------------------------------------------------------------------
@@ -113,9 +113,9 @@ def test_flipped_byte_in_header_or_weights(tmp_path, model_bytes, mask):
         assert re.search("checksum|corrupt|truncated", msg), (where, msg)
 
 
-def test_every_flipped_byte_is_caught_or_harmless(tmp_path, model_bytes, toy_files):
+def test_every_flipped_byte_is_caught_or_harmless(tmp_path, model_bytes, toy):
     """Sweep the file: a flip is reported, or it hit alignment padding and loads the same model."""
-    original = RNNLM.load(toy_files["model"])
+    original = RNNLM.load(toy["model"])
     lay = layout(model_bytes)
     checked = [range(12, _PRELUDE.size), range(*lay["head"])] + [range(a, b) for a, b in lay["sections"].values()]
     p = tmp_path / "flipped.rnnlm"

@@ -18,14 +18,14 @@ def test_bad_model_options(toy_vocab, kwargs):
 
 
 @pytest.mark.parametrize("kwargs", [{"classes": 0}, {"classes": -2}, {"min_count": 0}, {"max_size": -1}])
-def test_bad_vocabulary_options(toy_files, kwargs):
+def test_bad_vocabulary_options(toy, kwargs):
     with pytest.raises(ConfigError):
-        Vocabulary.from_corpus(toy_files["train"], **kwargs)
+        Vocabulary.from_corpus(toy["train"], **kwargs)
 
 
-def test_bad_class_method(toy_files, toy_vocab):
+def test_bad_class_method(toy, toy_vocab):
     with pytest.raises(ConfigError, match="class_method"):
-        Vocabulary.from_corpus(toy_files["train"], class_method="log")
+        Vocabulary.from_corpus(toy["train"], class_method="log")
     with pytest.raises(ConfigError):
         toy_vocab.with_classes(0)
 
@@ -34,10 +34,10 @@ def test_bad_class_method(toy_files, toy_vocab):
                                     {"threads": -1}, {"bptt": 0}, {"bptt_block": 0}, {"l2": -1.0},
                                     {"gradient_cutoff": 0.0}, {"max_epochs": 0}, {"min_improvement": 0.5},
                                     {"on_divergence": "ignore"}])
-def test_bad_training_options_change_nothing(toy_files, toy_model, kwargs):
+def test_bad_training_options_change_nothing(toy, toy_model, kwargs):
     before = {k: v.copy() for k, v in toy_model.weights().items()}
     with pytest.raises(ConfigError):
-        toy_model.train(toy_files["train"], toy_files["valid"], max_epochs=kwargs.pop("max_epochs", 1), progress=False,
+        toy_model.train(toy["train"], toy["valid"], max_epochs=kwargs.pop("max_epochs", 1), progress=False,
                         **kwargs)
     assert all(np.array_equal(before[k], v) for k, v in toy_model.weights().items())
 
@@ -51,9 +51,9 @@ def test_bad_dropout_is_a_config_error(corpus, valid_corpus, option, bad):
 
 
 @pytest.mark.parametrize("bad", [-0.1, float("nan"), float("inf"), "fast"])
-def test_bad_dynamic_rate_is_a_config_error(toy_model, toy_files, bad):
+def test_bad_dynamic_rate_is_a_config_error(toy_model, toy, bad):
     with pytest.raises(ConfigError, match="dynamic"):
-        toy_model.perplexity(toy_files["valid"], dynamic=bad)
+        toy_model.perplexity(toy["valid"], dynamic=bad)
 
 
 def test_bad_generation_options(toy_model):

@@ -41,13 +41,13 @@ def test_oov_policies(corpus, valid_corpus):
         model.word_logprobs("w1 neverseen", oov="unk")
 
 
-def test_bad_scoring_options(toy_files, toy_model):
+def test_bad_scoring_options(toy, toy_model):
     with pytest.raises(ConfigError, match="oov"):
         toy_model.score(["the noun1 verb1"], oov="bad")
     with pytest.raises(ConfigError):
         toy_model.score(["the noun1 verb1"], threads=-1)
     with pytest.raises(ConfigError):
-        toy_model.perplexity(toy_files["valid"], threads=-1)
+        toy_model.perplexity(toy["valid"], threads=-1)
     with pytest.raises(VocabularyError, match="<unk>"):  # this vocabulary has no <unk>
         toy_model.score(["the noun1 verb1"], oov="unk")
 

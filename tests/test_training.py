@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 from corpora import data_path
-from helpers import ACTIVATIONS, BOOKS, HIDDEN, finite, reference_of, same_model, small_model, trained
+from helpers import ACTIVATIONS, BOOKS, HIDDEN, reference_of, same_model, small_model, trained
 
 from rnnlm_fast import RNNLM, DivergenceError, Vocabulary
 
@@ -164,11 +164,15 @@ def test_training_on_ptb_slice_lowers_validation_perplexity(tmp_path):
 
 
 # --- divergence ------------------------------------------------------------------------------
-def test_divergence_raises(toy_files, toy_vocab):
+def finite(model: RNNLM) -> bool:
+    return all(np.isfinite(a).all() for a in model.weights().values())
+
+
+def test_divergence_raises(toy, toy_vocab):
     model = RNNLM(toy_vocab, hidden=HIDDEN, activation="relu", seed=1)
     before = {k: v.copy() for k, v in model.weights().items()}
     with pytest.raises(DivergenceError, match="diverged") as e:
-        model.train(toy_files["train"], toy_files["valid"], lr=1e6, max_epochs=3, on_divergence="raise",
+        model.train(toy["train"], toy["valid"], lr=1e6, max_epochs=3, on_divergence="raise",
                     progress=False)
     assert "lr 1e+06" in str(e.value)
     assert finite(model)
@@ -176,10 +180,10 @@ def test_divergence_raises(toy_files, toy_vocab):
 
 
 @pytest.mark.parametrize("max_rollbacks", [0, 3])
-def test_rollback_gives_up(toy_files, toy_vocab, max_rollbacks, caplog):
+def test_rollback_gives_up(toy, toy_vocab, max_rollbacks, caplog):
     model = RNNLM(toy_vocab, hidden=HIDDEN, activation="relu", seed=1)
     with pytest.raises(DivergenceError) as e:
-        model.train(toy_files["train"], toy_files["valid"], lr=1e6, max_epochs=3, max_rollbacks=max_rollbacks,
+        model.train(toy["train"], toy["valid"], lr=1e6, max_epochs=3, max_rollbacks=max_rollbacks,
                     progress=False)
     assert "diverged" in str(e.value) and f"after {max_rollbacks} rollbacks" in str(e.value)
     assert finite(model)
@@ -188,29 +192,29 @@ def test_rollback_gives_up(toy_files, toy_vocab, max_rollbacks, caplog):
     assert sum("diverged" in r.getMessage() for r in caplog.records) == max_rollbacks
 
 
-def test_rollback_recovers(toy_files, toy_vocab, tmp_path):
+def test_rollback_recovers(toy, toy_vocab, tmp_path):
     model = RNNLM(toy_vocab, hidden=HIDDEN, activation="relu", seed=1)
-    history = model.train(toy_files["train"], toy_files["valid"], lr=64, max_epochs=2, max_rollbacks=10,
+    history = model.train(toy["train"], toy["valid"], lr=64, max_epochs=2, max_rollbacks=10,
                           progress=False)
     assert history[0].diverged and not history[0].kept and math.isnan(history[0].valid_ppl)
     good = [r for r in history if not r.diverged]
     assert len(good) == 2 and all(math.isfinite(r.train_entropy) for r in good)
     assert good[0].lr < 64
     assert finite(model)
-    assert math.isfinite(model.perplexity(toy_files["valid"]).entropy)
+    assert math.isfinite(model.perplexity(toy["valid"]).entropy)
     model.save(tmp_path / "recovered.rnnlm")
     loaded = RNNLM.load(tmp_path / "recovered.rnnlm")
     assert same_model(loaded, model)
     assert [r.diverged for r in loaded.history] == [r.diverged for r in history]
 
 
-def test_huge_but_finite_loss_gives_infinite_perplexity(toy_files, toy_vocab):
+def test_huge_but_finite_loss_gives_infinite_perplexity(toy, toy_vocab):
     """Sigmoid saturates instead of overflowing: the weights stay finite but the perplexity
     overflows a double. That must read as inf, not raise OverflowError."""
     model = RNNLM(toy_vocab, hidden=HIDDEN, activation="sigmoid", seed=1)
-    history = model.train(toy_files["train"], toy_files["valid"], lr=1e3, max_epochs=2, on_divergence="raise",
+    history = model.train(toy["train"], toy["valid"], lr=1e3, max_epochs=2, on_divergence="raise",
                           progress=False)
     assert finite(model) and not any(r.diverged for r in history)
     assert history[0].valid_ppl == math.inf and math.isfinite(history[0].valid_entropy)
-    res = model.perplexity(toy_files["valid"])
+    res = model.perplexity(toy["valid"])
     assert res.ppl == math.inf and math.isfinite(res.entropy) and math.isfinite(res.log10_prob)

@@ -31,8 +31,8 @@ def id_line(i: int) -> int:
 @pytest.mark.parametrize("case", ["header", "field-count", "too-many-fields", "count", "class", "id-order",
                                   "missing-id", "non-contiguous-class", "class-goes-back", "first-class",
                                   "duplicate", "empty-word", "first-word", "negative-count"])
-def test_malformed_vocabulary_file(tmp_path, toy_files, toy_vocab, case):
-    src = toy_files["vocab"]
+def test_malformed_vocabulary_file(tmp_path, toy, toy_vocab, case):
+    src = toy["vocab"]
     w = toy_vocab.words
     c = toy_vocab.word_class.tolist()
     k = next(i for i in range(2, len(w)) if c[i] == c[i - 1] and c[i] > 0)  # inside a class, not the first
@@ -61,8 +61,8 @@ def test_malformed_vocabulary_file(tmp_path, toy_files, toy_vocab, case):
         assert repr(w[2]) in msg and f"line {id_line(2)}" in msg, msg
 
 
-def test_vocabulary_file_invalid_utf8_and_empty(tmp_path, toy_files):
-    raw = toy_files["vocab"].read_bytes().split(b"\n")
+def test_vocabulary_file_invalid_utf8_and_empty(tmp_path, toy):
+    raw = toy["vocab"].read_bytes().split(b"\n")
     raw[id_line(4) - 1] = b"4\tw\xff\t3\t0"
     p = tmp_path / "bad_utf8.txt"
     p.write_bytes(b"\n".join(raw))
@@ -74,16 +74,16 @@ def test_vocabulary_file_invalid_utf8_and_empty(tmp_path, toy_files):
     with pytest.raises(VocabularyError) as e:
         Vocabulary.load(empty)
     assert "empty" in said(e.value, empty)
-    model_as_vocab = toy_files["model"]
+    model_as_vocab = toy["model"]
     with pytest.raises(VocabularyError) as e:
         Vocabulary.load(model_as_vocab)
     assert "not an rnnlm-fast vocabulary" in said(e.value, model_as_vocab, 1)
 
 
 # --- round trips -----------------------------------------------------------------------
-def test_vocabulary_round_trip_with_crlf(tmp_path, toy_files, toy_vocab):
+def test_vocabulary_round_trip_with_crlf(tmp_path, toy, toy_vocab):
     p = tmp_path / "crlf_vocab.txt"
-    p.write_bytes(toy_files["vocab"].read_bytes().replace(b"\n", b"\r\n"))
+    p.write_bytes(toy["vocab"].read_bytes().replace(b"\n", b"\r\n"))
     assert Vocabulary.load(p) == toy_vocab
 
 
@@ -95,36 +95,36 @@ def test_vocabulary_with_unusual_characters_round_trips(tmp_path):
 
 
 # --- a model loaded with another vocabulary (Vocabulary.check_same) ---------------------
-def test_load_with_the_same_vocabulary(toy_files, toy_vocab):
-    assert RNNLM.load(toy_files["model"], vocab=toy_vocab).vocab == toy_vocab
-    assert RNNLM.load(toy_files["model"], vocab=Vocabulary.load(toy_files["vocab"])).vocab == toy_vocab
+def test_load_with_the_same_vocabulary(toy, toy_vocab):
+    assert RNNLM.load(toy["model"], vocab=toy_vocab).vocab == toy_vocab
+    assert RNNLM.load(toy["model"], vocab=Vocabulary.load(toy["vocab"])).vocab == toy_vocab
 
 
-def test_load_with_swapped_words(toy_files, toy_vocab):
+def test_load_with_swapped_words(toy, toy_vocab):
     words = list(toy_vocab.words)
     words[3], words[4] = words[4], words[3]
     other = Vocabulary(words, toy_vocab.counts, toy_vocab.word_class)
     with pytest.raises(VocabularyMismatchError) as e:
-        RNNLM.load(toy_files["model"], vocab=other)
-    msg = said(e.value, toy_files["model"])
+        RNNLM.load(toy["model"], vocab=other)
+    msg = said(e.value, toy["model"])
     assert "id 3" in msg, msg
     assert repr(words[3]) in msg and repr(toy_vocab.words[3]) in msg, msg
 
 
-def test_load_with_a_vocabulary_from_another_corpus(tmp_path, toy_files, toy_vocab):
+def test_load_with_a_vocabulary_from_another_corpus(tmp_path, toy, toy_vocab):
     lines = [s.replace("noun", "thing") for s in sentences(300, seed=0)] + ["extra words here"]
     other = Vocabulary.from_corpus(write_text(tmp_path / "other.txt", lines), classes=CLASSES)
     with pytest.raises(VocabularyMismatchError) as e:
-        RNNLM.load(toy_files["model"], vocab=other)
-    msg = said(e.value, toy_files["model"])
+        RNNLM.load(toy["model"], vocab=other)
+    msg = said(e.value, toy["model"])
     first = next(i for i, (a, b) in enumerate(zip(toy_vocab.words, other.words)) if a != b)
     assert f"id {first}" in msg and repr(other.words[first]) in msg and repr(toy_vocab.words[first]) in msg, msg
 
 
-def test_load_with_a_longer_vocabulary(toy_files, toy_vocab):
+def test_load_with_a_longer_vocabulary(toy, toy_vocab):
     other = Vocabulary(list(toy_vocab.words) + ["zzz"], list(toy_vocab.counts) + [1],
                        list(toy_vocab.word_class) + [int(toy_vocab.word_class[-1])])
     with pytest.raises(VocabularyMismatchError) as e:
-        RNNLM.load(toy_files["model"], vocab=other)
-    msg = said(e.value, toy_files["model"])
+        RNNLM.load(toy["model"], vocab=other)
+    msg = said(e.value, toy["model"])
     assert f"id {len(toy_vocab)}" in msg and "'zzz'" in msg, msg
