@@ -16,7 +16,7 @@ import rnnlm_fast._files
 from rnnlm_fast import RNNLM, Vocabulary
 from rnnlm_fast.cli import main
 
-# The toy-grammar model of the ``toy_*`` fixtures.
+# The size of the toy-grammar model of the ``toy``, ``toy_model`` and ``toy_lm`` fixtures (conftest.py).
 HIDDEN = 8
 CLASSES = 5
 
