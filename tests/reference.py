@@ -41,7 +41,7 @@ def log_softmax(z: np.ndarray) -> np.ndarray:
     return z - m - np.log(np.exp(z - m).sum())
 
 
-# --- the max-ent feature hash (the same function as csrc/maxent.cc) -----------------
+# --- the direct-connection (max-ent) feature hash (the same function as csrc/direct.cc) ---
 def mix(x: int) -> int:
     x = (x + 0x9E3779B97F4A7C15) & M64
     x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & M64
