@@ -14,7 +14,7 @@ import pytest
 from corpora import data_path
 from helpers import ACTIVATIONS, BOOKS, HIDDEN, reference_of, same_model, small_model, trained
 
-from rnnlm_fast import RNNLM, DivergenceError, Vocabulary
+from rnnlm_fast import RNNLM, DivergenceError, Trainer, Vocabulary, options
 
 
 # --- one epoch against the reference -----------------------------------------------------
@@ -67,6 +67,24 @@ def test_training_lowers_validation_perplexity(corpus, valid_corpus):
     assert len(history) == 4
     assert history[-1].valid_ppl == pytest.approx(after, rel=1e-6)
     assert all(r.words_per_sec > 0 and r.train_ppl > 1 for r in history)
+
+
+def test_stepping_a_trainer_is_training(corpus, valid_corpus):
+    """Trainer.step, epoch by epoch, gives the records and weights of RNNLM.train."""
+    vocab = Vocabulary.from_corpus(corpus, classes=8)
+    whole, stepped = RNNLM(vocab, hidden=12, seed=2), RNNLM(vocab, hidden=12, seed=2)
+    whole.train(corpus, valid_corpus, max_epochs=5, min_improvement=1.05, progress=False)
+    values = options.resolve(options.TRAINING, dict(max_epochs=5, min_improvement=1.05))
+    trainer = Trainer(stepped, corpus, valid_corpus, values, progress=False)
+    records = []
+    while not trainer.done:
+        records.append(trainer.step())
+    assert records == stepped.history and len(records) == len(whole.history) >= 2
+    strip = [{k: v for k, v in vars(r).items() if k not in ("seconds", "words_per_sec")} for r in records]
+    assert strip == [{k: v for k, v in vars(r).items() if k not in ("seconds", "words_per_sec")}
+                     for r in whole.history]
+    assert same_model(stepped, whole)
+    assert stepped.train_options == whole.train_options
 
 
 def test_seeded_one_thread_training_is_bit_identical(corpus, valid_corpus):
