@@ -315,6 +315,11 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_options(args: argparse.Namespace) -> int:
+    sys.stdout.write(options.table())
+    return 0
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     model = _load(args)
     prefix = f"{args.prefix} " if args.prefix else ""
@@ -384,6 +389,9 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--carry-state", action="store_true",
                            help="carry the hidden state across lines (rnnlm-0.4b); default resets per line")
         p.set_defaults(func=func)
+
+    p = sub.add_parser("options", help="print every option: default, flag, rnnlm-0.4b name and rule")
+    p.set_defaults(func=cmd_options)
 
     p = sub.add_parser("generate", help="sample sentences from a model (rnnlm-0.4b's -gen)")
     p.add_argument("--model", required=True)

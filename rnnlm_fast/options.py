@@ -6,7 +6,7 @@ API's defaults and keyword signatures, argparse's options, what a model file and
 checkpoint record, and the validation (one rule and one message per option), so a new
 option is added here and nowhere else.
 
-``python -m rnnlm_fast.options`` prints the table.
+``rnnlm-fast options`` prints the table.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ class Option:
         kind = "an integer" if self.type is int else "a number"
         if self.low is not None and self.high is not None:
             if self.type is int:
-                return f"an integer in {self.low:g}..{self.high:g}"
+                return f"an integer in {int(self.low)}..{int(self.high)}"
             return f"in {'(' if self.open_low else '['}{self.low:g}, {self.high:g}{')' if self.open_high else ']'}"
         if self.low is not None:
             if self.low == 0 and self.open_low:
@@ -310,7 +310,10 @@ def add_arguments(g: argparse._ActionsContainer, names: Sequence[str]) -> None:
                            metavar=o.flag, help=argparse.SUPPRESS)
 
 
-if __name__ == "__main__":
+def table() -> str:
+    """The table as text, one option a line (``rnnlm-fast options`` prints it)."""
+    lines = [f"{'option':16} {'group':10} {'type':5} {'default':>12}  {'flag':18} {'rnnlm-0.4b':12} rule"]
     for o in _ALL:
-        print(f"{o.name:16} {o.group:10} {o.type.__name__:5} {o.default!r:>12}  {o.flag or '':18} "
-              f"{o.rnnlm or '':18} must be {o.rule()}")
+        lines.append(f"{o.name:16} {o.group:10} {o.type.__name__:5} {o.default!r:>12}  {o.flag or '':18} "
+                     f"{o.rnnlm or '':12} must be {o.rule()}")
+    return "\n".join(lines) + "\n"

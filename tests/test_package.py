@@ -236,3 +236,12 @@ def test_every_source_file_stays_under_500_lines():
     long = {str(p.relative_to(PACKAGE.parent)): n for p in sources
             if (n := len(p.read_text(encoding="utf-8").splitlines())) > 500}
     assert long == {}
+
+
+def test_the_cli_prints_the_table(capsys):
+    from rnnlm_fast.cli import main
+
+    assert main(["options"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines[1:]] == list(OPTIONS)
+    assert any(line.startswith("l2 ") and "-beta" in line and "1e-06" in line for line in lines)
