@@ -33,6 +33,7 @@ DIRECTIONS = ("forward", "backward")
 OOV_POLICIES = ("auto", "unk", "penalty")
 CLASS_METHODS = tuple(_core.CLASS_METHODS)
 DIVERGENCE_POLICIES = ("rollback", "raise")
+CASES = ("keep", "lower", "upper")
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,10 @@ _ALL = (
            "'auto' picks 'unk' when the vocabulary has <unk>", "scoring", choices=OOV_POLICIES, flag="--oov"),
     Option("oov_penalty", float, -5.0, "log10 score of an unknown word without <unk> (rnnlm-0.4b: -5)",
            "scoring", flag="--oov-penalty"),
+    Option("case", str, "keep", "map the text's words to the model's case before scoring ('keep' them, "
+           "'lower' or 'upper')", "scoring", choices=CASES, flag="--case"),
+    Option("max_oov_rate", float, 0.9, "refuse text whose share of words outside the vocabulary exceeds this "
+           "(1: never refuse; above 5% a warning)", "scoring", low=0, high=1, flag="--max-oov-rate"),
     Option("dynamic", float, 0.0, "dynamic evaluation: keep training a copy of the model on the text as it "
            "is scored, with this learning rate (0: static)", "scoring", low=0, flag="--dynamic", rnnlm="-dynamic"),
     # --- generation -----------------------------------------------------------------------------
