@@ -154,6 +154,16 @@ def _check_options(path: Path, stored: Any) -> dict[str, Any]:
     return values
 
 
+def _fingerprint_ok(fp: dict[str, Any]) -> bool:
+    """A data fingerprint's fields (as :func:`data_fingerprint` writes them) have their types."""
+    if not isinstance(fp.get("encoded_sha256", ""), str) or not _typed(fp.get("words", 0), int):
+        return False
+    if "path" in fp and not isinstance(fp["path"], str):
+        return False
+    f = fp.get("file")
+    return f is None or (isinstance(f, dict) and _typed(f.get("size"), int) and isinstance(f.get("sha256"), str))
+
+
 def _check_state(path: Path, state: Any) -> Checkpoint:
     """Validate the ``checkpoint`` header key's types (the file's checksums passed already)."""
     if not isinstance(state, dict):
@@ -167,7 +177,7 @@ def _check_state(path: Path, state: Any) -> Checkpoint:
           and isinstance(data, dict)
           and isinstance(data.get("train"), dict) and isinstance(data.get("valid"), dict)
           and type(state.get("rollbacks")) is int and state["rollbacks"] >= 0)
-    if not ok:
+    if not ok or not all(_fingerprint_ok(data[k]) for k in ("train", "valid")):
         raise CheckpointError(f"{path}: malformed checkpoint state (schedule, options or data fingerprints)")
     if not (math.isfinite(sched["lr"]) and sched["lr"] > 0 and sched["epoch"] >= 0):
         raise CheckpointError(f"{path}: checkpoint schedule has an invalid learning rate or epoch")

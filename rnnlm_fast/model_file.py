@@ -136,12 +136,29 @@ def read_model(path: PathLike) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     with open(p, "rb") as f:
         header, head_size = _read_header(f, p, file_size)
         start = -(-(_PRELUDE.size + head_size) // _ALIGN) * _ALIGN
+        entries = [_section_entry(p, i, s) for i, s in enumerate(header["sections"])]
+        # The layout is fully declared: sections follow the header in table order, each
+        # 64-byte aligned, and the file ends with the last one's padding.
+        end = 0
+        for name, _, _, offset, size, _ in entries:
+            if offset != end:
+                raise ModelFormatError(f"{p}: section {name!r} declared at offset {offset} (byte {start + offset}), "
+                                       f"expected {end}: the section table is corrupt")
+            end += -(-size // _ALIGN) * _ALIGN
         arrays: dict[str, np.ndarray] = {}
-        for s in header["sections"]:
-            name, arr = _read_section(f, p, s, start, file_size)
+        for entry in entries:
+            name, arr = _read_section(f, p, entry, start, file_size)
             if name in arrays:
                 raise ModelFormatError(f"{p}: section {name!r} appears twice")
             arrays[name] = arr
+        if file_size < start + end:
+            raise ModelFormatError(f"{p}: truncated: the last section's padding ends at byte {start + end}, "
+                                   f"the file has {file_size} bytes")
+        if file_size > start + end:
+            raise ModelFormatError(
+                f"{p}: {file_size - start - end} unexpected bytes after the last section, from byte offset "
+                f"{start + end}: the file is corrupt or has something appended"
+            )
     return header, arrays
 
 
@@ -189,23 +206,46 @@ def _read_header(f: BinaryIO, p: Path, file_size: int) -> tuple[dict[str, Any], 
 
 
 _SCALARS = (bool, int, float, str, type(None))
+_CONFIG_INTS = ("vocab_size", "hidden", "classes", "seed", "direct", "direct_order")
+_CONFIG_STRS = ("cell", "activation", "direction")
+# The fields of a history record (rnnlm_fast.training.EpochRecord; tests/test_model_file.py
+# checks the two agree) and their JSON types: an int is a valid float, a bool is no number.
+HISTORY_FIELDS = {"epoch": int, "lr": float, "train_entropy": float, "train_ppl": float, "valid_entropy": float,
+                  "valid_ppl": float, "words_per_sec": float, "seconds": float, "kept": bool, "diverged": bool}
+_U64 = 1 << 64
+
+
+def _is_int(v: Any, limit: int = _U64) -> bool:
+    """A JSON integer (not a bool) in [0, limit)."""
+    return type(v) is int and 0 <= v < limit
+
+
+def _json_typed(v: Any, kind: type) -> bool:
+    if kind is float:
+        return type(v) in (int, float)
+    return type(v) is kind
 
 
 def _check_header(p: Path, header: dict[str, Any]) -> None:
-    """The shape of the JSON header's well-known keys, so that loaders can trust their types.
+    """The types and ranges of the JSON header's well-known keys, so that loaders can trust them.
 
-    ``config`` is a dict whose sizes are plain integers in range; ``train_options`` is a dict
-    of scalars; ``history`` is a list of dicts from strings to scalars. Unknown keys are
-    allowed (newer writers add options).
+    ``config`` is a dict whose sizes are plain integers in range and whose names are strings;
+    ``train_options`` is a dict of scalars; ``history`` is a list of dicts whose known fields
+    have their types; ``sections`` is a list of dicts (checked by :func:`_section_entry`).
+    Unknown keys are allowed (newer writers add options).
     """
     cfg = header.get("config")
     if cfg is not None:
         if not isinstance(cfg, dict):
             raise ModelFormatError(f"{p}: header 'config' is a {type(cfg).__name__}, expected an object")
-        for key in ("vocab_size", "hidden", "classes", "seed", "direct", "direct_order"):
+        for key in _CONFIG_INTS:
             v = cfg.get(key)
-            if v is not None and (type(v) is not int or not 0 <= v < 1 << 64):
-                raise ModelFormatError(f"{p}: header config {key!r} is {v!r}, expected a non-negative integer")
+            if v is not None and not _is_int(v):
+                raise ModelFormatError(f"{p}: header config {key!r} is {_short(v)}, expected a non-negative integer")
+        for key in _CONFIG_STRS:
+            v = cfg.get(key)
+            if v is not None and not isinstance(v, str):
+                raise ModelFormatError(f"{p}: header config {key!r} is {_short(v)}, expected a string")
     opts = header.get("train_options")
     if opts is not None and (not isinstance(opts, dict) or not all(isinstance(v, _SCALARS) for v in opts.values())):
         raise ModelFormatError(f"{p}: header 'train_options' is not an object of plain values")
@@ -216,16 +256,45 @@ def _check_header(p: Path, header: dict[str, Any]) -> None:
         for i, r in enumerate(hist):
             if not isinstance(r, dict) or not all(isinstance(v, _SCALARS) for v in r.values()):
                 raise ModelFormatError(f"{p}: header history record {i} is not an object of plain values")
+            for key, kind in HISTORY_FIELDS.items():
+                if key in r and not _json_typed(r[key], kind):
+                    raise ModelFormatError(f"{p}: header history record {i}: {key!r} is {_short(r[key])}, "
+                                           f"expected {'a number' if kind is float else 'an ' + kind.__name__}")
+            if "epoch" in r and r["epoch"] < 0:
+                raise ModelFormatError(f"{p}: header history record {i}: negative epoch {r['epoch']}")
 
 
-def _read_section(f, p: Path, s: Any, start: int, file_size: int) -> tuple[str, np.ndarray]:
-    try:
-        name, key, shape = str(s["name"]), s["dtype"], [int(d) for d in s["shape"]]
-        offset, size, crc = int(s["offset"]), int(s["size"]), int(s["crc32"])
-    except (KeyError, TypeError, ValueError):
-        raise ModelFormatError(f"{p}: malformed section entry {s!r}") from None
-    if key not in _DTYPES or any(d < 0 for d in shape) or offset < 0 or size < 0 or len(shape) > 8:
-        raise ModelFormatError(f"{p}: section {name!r} has an invalid dtype or shape")
+def _short(v: Any) -> str:
+    text = repr(v)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _section_entry(p: Path, i: int, s: Any) -> tuple[str, str, list[int], int, int, int]:
+    """Entry ``i`` of the section table, every field of its type and in range:
+    (name, dtype, shape, offset, size, crc32)."""
+    if not isinstance(s, dict):
+        raise ModelFormatError(f"{p}: section entry {i} is {_short(s)}, expected an object")
+    missing = [k for k in ("name", "dtype", "shape", "offset", "size", "crc32") if k not in s]
+    if missing:
+        raise ModelFormatError(f"{p}: section entry {i} lacks {', '.join(missing)}")
+    name, key, shape = s["name"], s["dtype"], s["shape"]
+    if not isinstance(name, str) or not name:
+        raise ModelFormatError(f"{p}: section entry {i} has name {_short(name)}, expected a non-empty string")
+    if not isinstance(key, str) or key not in _DTYPES:
+        raise ModelFormatError(f"{p}: section {name!r} has dtype {_short(key)}, expected one of {sorted(_DTYPES)}")
+    if not isinstance(shape, list) or len(shape) > 8 or not all(_is_int(d, 1 << 63) for d in shape):
+        raise ModelFormatError(f"{p}: section {name!r} has shape {_short(shape)}, expected a list of at most 8 "
+                               "non-negative integers")
+    for field, limit in (("offset", 1 << 63), ("size", 1 << 63), ("crc32", 1 << 32)):
+        if not _is_int(s[field], limit):
+            raise ModelFormatError(f"{p}: section {name!r} has {field} {_short(s[field])}, expected an integer "
+                                   f"in [0, {limit})")
+    return name, key, shape, s["offset"], s["size"], s["crc32"]
+
+
+def _read_section(f, p: Path, entry: tuple[str, str, list[int], int, int, int], start: int,
+                  file_size: int) -> tuple[str, np.ndarray]:
+    name, key, shape, offset, size, crc = entry
     itemsize = np.dtype(_DTYPES[key]).itemsize
     expected = itemsize
     for d in shape:  # Python integers: no overflow (np.prod wraps around at 2**63)

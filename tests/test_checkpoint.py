@@ -93,6 +93,30 @@ def test_corrupt_checkpoint_is_refused(tmp_path, run_data):
         RNNLM.resume(ckpt, train, valid, progress=False)
 
 
+@pytest.mark.parametrize("field, value", [
+    (["train", "file"], [1]), (["train", "file", "size"], "12"), (["valid", "file", "sha256"], 5),
+    (["valid", "encoded_sha256"], ["x"]), (["train", "words"], 1.5), (["train", "path"], {}),
+])
+def test_malformed_data_fingerprints_are_refused(tmp_path, run_data, field, value):
+    """Every field the resume reads from the checkpoint has its type checked first (a list
+    where the file fingerprint belongs gave an AttributeError)."""
+    from test_model_file import rewrite_header
+
+    train, valid, vocab = run_data
+    ckpt = tmp_path / "run.ckpt"
+    stopped_run(RNNLM(vocab, hidden=8, seed=3), train, valid, ckpt)
+
+    def edit(header):
+        obj = header["checkpoint"]["data"]
+        for key in field[:-1]:
+            obj = obj[key]
+        obj[field[-1]] = value
+
+    ckpt.write_bytes(rewrite_header(ckpt.read_bytes(), edit))
+    with pytest.raises(CheckpointError, match="malformed checkpoint state"):
+        RNNLM.resume(ckpt, train, valid, progress=False)
+
+
 def test_checkpoint_keeps_last_good_weights_and_rollbacks_after_divergence(tmp_path, run_data):
     train, valid, vocab = run_data
     ckpt = tmp_path / "run.ckpt"

@@ -6,17 +6,21 @@ Every broken file raises ModelFormatError (or FormatVersionError) naming the pat
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 import os
 import re
 import struct
+import zlib
 
 import pytest
 from helpers import said, same_model
 
 from rnnlm_fast import RNNLM, FormatVersionError, ModelFormatError
-from rnnlm_fast.model_file import _PRELUDE, read_header
+from rnnlm_fast.checkpoint import load_checkpoint
+from rnnlm_fast.model_file import _PRELUDE, HISTORY_FIELDS, read_header
+from rnnlm_fast.training import EpochRecord
 
 
 def layout(data: bytes) -> dict:
@@ -71,15 +75,122 @@ def test_read_header_reads_only_the_header(toy_vocab, tmp_path):
         RNNLM.load(tmp_path / "cut.rnnlm")
 
 
-def test_extra_bytes_after_a_model_are_reported_or_ignored(tmp_path, model_bytes, toy):
+@pytest.mark.parametrize("extra", [b"garbage", bytes(64), b"\0"])
+def test_bytes_after_the_last_section_are_rejected_with_their_offset(tmp_path, model_bytes, extra):
+    """The layout is fully declared, so bytes after the last section's padding are a
+    corruption or a concatenation (two models in one file): refused, naming the offset."""
     p = tmp_path / "extra.rnnlm"
-    p.write_bytes(model_bytes + b"garbage")
-    try:
-        m = RNNLM.load(p)
-    except ModelFormatError as e:
-        assert str(p) in str(e)
-    else:
-        assert same_model(m, RNNLM.load(toy["model"]))
+    p.write_bytes(model_bytes + extra)
+    with pytest.raises(ModelFormatError) as e:
+        RNNLM.load(p)
+    msg = said(e.value, p)
+    assert f"{len(extra)} unexpected bytes after the last section, from byte offset {len(model_bytes)}" in msg, msg
+    p.write_bytes(model_bytes + model_bytes)  # two models concatenated
+    with pytest.raises(ModelFormatError, match=f"byte offset {len(model_bytes)}"):
+        RNNLM.load(p)
+
+
+def test_cut_padding_after_the_last_section_is_truncation(tmp_path, model_bytes):
+    end = layout(model_bytes)["sections"]["weights.word_b"][1]
+    assert end < len(model_bytes), "the toy model's last section needs padding for this test"
+    p = tmp_path / "cut.rnnlm"
+    p.write_bytes(model_bytes[:end])
+    with pytest.raises(ModelFormatError, match="truncated"):
+        RNNLM.load(p)
+
+
+# --- every header field typed and in range ------------------------------------------------
+def rewrite_header(data: bytes, edit) -> bytes:
+    """The model file with its JSON header edited by ``edit`` (checksum and padding fixed)."""
+    _, version, size, _ = _PRELUDE.unpack(data[:_PRELUDE.size])
+    header = json.loads(data[_PRELUDE.size:_PRELUDE.size + size])
+    old_start = -(-(_PRELUDE.size + size) // 64) * 64
+    edit(header)
+    head = json.dumps(header).encode("utf-8")
+    start = -(-(_PRELUDE.size + len(head)) // 64) * 64
+    return (_PRELUDE.pack(data[:8], version, len(head), zlib.crc32(head)) + head
+            + b"\0" * (start - _PRELUDE.size - len(head)) + data[old_start:])
+
+
+def _set(path, value):
+    def edit(header):
+        obj = header
+        for key in path[:-1]:
+            obj = obj[key]
+        obj[path[-1]] = value
+    return edit
+
+
+def _delete(path):
+    def edit(header):
+        obj = header
+        for key in path[:-1]:
+            obj = obj[key]
+        del obj[path[-1]]
+    return edit
+
+
+HEADER_CASES = {
+    # fuzz/run.py --target model --minutes 0.5 --seed 12345 found this one: TypeError: unhashable type: 'list'
+    "dtype-list": (_set(["sections", 0, "dtype"], ["<f4"]), "dtype ['<f4']"),
+    "dtype-dict": (_set(["sections", 0, "dtype"], {"a": 1}), "dtype {'a': 1}"),
+    "dtype-unknown": (_set(["sections", 0, "dtype"], "<f8"), "dtype '<f8'"),
+    "name-list": (_set(["sections", 0, "name"], ["vocab.words"]), "name ['vocab.words']"),
+    "name-int": (_set(["sections", 0, "name"], 7), "name 7"),
+    "name-empty": (_set(["sections", 0, "name"], ""), "name ''"),
+    "shape-float": (_set(["sections", 0, "shape"], [1.5]), "shape [1.5]"),
+    "shape-string": (_set(["sections", 0, "shape"], ["3"]), "shape ['3']"),
+    "shape-bool": (_set(["sections", 0, "shape"], [True]), "shape [True]"),
+    "shape-negative": (_set(["sections", 0, "shape"], [-1]), "shape [-1]"),
+    "shape-huge": (_set(["sections", 0, "shape"], [1 << 63]), "shape"),
+    "shape-not-list": (_set(["sections", 0, "shape"], 12), "shape 12"),
+    "shape-too-long": (_set(["sections", 0, "shape"], [1] * 9), "shape"),
+    "offset-float": (_set(["sections", 0, "offset"], 0.0), "offset 0.0"),
+    "offset-negative": (_set(["sections", 1, "offset"], -64), "offset -64"),
+    "offset-misplaced": (_set(["sections", 1, "offset"], 128 * 64), "expected"),
+    "size-string": (_set(["sections", 0, "size"], "12"), "size '12'"),
+    "size-bool": (_set(["sections", 0, "size"], True), "size True"),
+    "crc-float": (_set(["sections", 0, "crc32"], 1.0), "crc32 1.0"),
+    "crc-past-32-bits": (_set(["sections", 0, "crc32"], 1 << 32), "crc32"),
+    "crc-missing": (_delete(["sections", 0, "crc32"]), "lacks crc32"),
+    "entry-list": (_set(["sections", 0], ["vocab.words"]), "section entry 0"),
+    "entry-null": (_set(["sections", 0], None), "section entry 0"),
+    "config-hidden-float": (_set(["config", "hidden"], 4.5), "'hidden' is 4.5"),
+    "config-hidden-bool": (_set(["config", "hidden"], True), "'hidden' is True"),
+    "config-seed-negative": (_set(["config", "seed"], -1), "'seed' is -1"),
+    "config-cell-list": (_set(["config", "cell"], ["sigmoid"]), "'cell' is ['sigmoid']"),
+    "config-direction-int": (_set(["config", "direction"], 1), "'direction' is 1"),
+    "history-epoch-string": (_set(["history"], [{"epoch": "1"}]), "'epoch' is '1'"),
+    "history-lr-list": (_set(["history"], [{"epoch": 1, "lr": [0.1]}]), "history record 0"),
+    "history-kept-int": (_set(["history"], [{"epoch": 1, "kept": 1}]), "'kept' is 1"),
+    "history-epoch-negative": (_set(["history"], [{"epoch": -2}]), "negative epoch"),
+    "history-record-list": (_set(["history"], [[1, 2]]), "history record 0"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HEADER_CASES))
+def test_every_header_field_is_typed_and_ranged(tmp_path, model_bytes, case):
+    edit, expected = HEADER_CASES[case]
+    p = tmp_path / f"{case}.rnnlm"
+    p.write_bytes(rewrite_header(model_bytes, edit))
+    with pytest.raises(ModelFormatError) as e:
+        RNNLM.load(p)
+    msg = said(e.value, p)
+    assert expected in msg, msg
+    with pytest.raises(ModelFormatError):  # the checkpoint reader goes through the same checks
+        load_checkpoint(RNNLM, p)
+
+
+def test_an_unedited_rewrite_loads(tmp_path, model_bytes, toy):
+    """The rewriting helper itself keeps a valid file valid."""
+    p = tmp_path / "same.rnnlm"
+    p.write_bytes(rewrite_header(model_bytes, lambda h: None))
+    assert same_model(RNNLM.load(p), RNNLM.load(toy["model"]))
+
+
+def test_history_field_types_agree_with_epoch_record():
+    fields = {f.name: f.type for f in dataclasses.fields(EpochRecord)}
+    assert {name: {"int": int, "float": float, "bool": bool}[t] for name, t in fields.items()} == HISTORY_FIELDS
 
 
 # --- flipped bytes -----------------------------------------------------------------------
