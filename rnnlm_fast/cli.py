@@ -80,7 +80,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"rnnlm-fast {__version__} demo: training on {Path(train).name} (public-domain books), "
           f"validating on {Path(valid).name}")
     if args.output:
-        _check_output(args.output)
+        _check_new_output(args.output, args.overwrite)
     start = time.perf_counter()
     vocab = Vocabulary.from_corpus(train, min_count=args.min_count, classes=args.classes)
     print(f"vocabulary: {len(vocab)} words ({vocab.corpus_tokens} tokens), {vocab.n_classes} classes")
@@ -97,9 +97,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_vocab(args: argparse.Namespace) -> int:
-    out = _check_output(args.output)
-    if out.exists() and not args.overwrite:
-        raise ConfigError(f"'{out}' exists; pass --overwrite to replace it")
+    out = _check_new_output(args.output, args.overwrite)
     vocab = Vocabulary.from_corpus(args.train, min_count=args.min_count, max_size=args.max_size,
                                    classes=args.classes, class_method=args.class_method,
                                    max_line_bytes=args.max_line_bytes, progress=not _quiet(args))
@@ -118,6 +116,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise ConfigError("--resume continues from the checkpoint; it cannot be combined with --no-checkpoint")
     if out.exists() and not args.overwrite:
         raise ConfigError(f"'{out}' exists; pass --overwrite to replace it")
+    if args.history_json:
+        history = _check_new_output(args.history_json, args.overwrite, "--history-json")
+        if history.resolve() in (out.resolve(), None if ckpt is None else ckpt.resolve()):
+            raise ConfigError(f"--history-json '{history}' is the same file as the model or its checkpoint")
     if args.resume and not ckpt.exists():
         raise MissingFileError(f"--resume: checkpoint '{ckpt}' does not exist (nothing to continue)")
     if ckpt is not None and ckpt.exists() and not args.resume and not args.overwrite:
@@ -141,10 +143,14 @@ def cmd_train(args: argparse.Namespace) -> int:
                                        classes=args.classes, class_method=args.class_method,
                                        max_line_bytes=args.max_line_bytes, progress=not _quiet(args))
     start = time.perf_counter()
+    before = _file_stamp(ckpt)
     try:
         model = _train_and_report(args, args.train, args.valid, vocab, checkpoint=ckpt)
     except KeyboardInterrupt:
-        hint = f"rerun with --resume to continue from '{ckpt}'" if ckpt is not None else "rerun to train"
+        # The run writes its checkpoint once the data is read: stopped before that (or with
+        # no checkpoint), there is nothing to resume.
+        written = ckpt is not None and _file_stamp(ckpt) not in (None, before)
+        hint = f"rerun with --resume to continue from '{ckpt}'" if written else "rerun to train"
         print(f"interrupted: the model with the last good weights is not saved over anything; {hint}",
               file=sys.stderr)
         return 130
@@ -187,6 +193,15 @@ def _explicit_options(argv: Sequence[str], dests: Sequence[str]) -> dict:
         command_parser.set_defaults(**{dest: unset for dest in dests})
     args = parser.parse_args(argv)
     return {dest: getattr(args, dest) for dest in dests if getattr(args, dest, unset) is not unset}
+
+
+def _file_stamp(path: Optional[Path]) -> Optional[tuple[int, int, int]]:
+    """What tells one version of a file from the next (an atomic rename makes a new inode)."""
+    try:
+        st = path.stat() if path is not None else None
+    except OSError:
+        return None
+    return None if st is None else (st.st_ino, st.st_mtime_ns, st.st_size)
 
 
 def _finish_training(args: argparse.Namespace, model: RNNLM, out: Path, ckpt: Optional[Path], start: float) -> int:
@@ -306,6 +321,14 @@ def _check_output(path: str) -> Path:
     return out
 
 
+def _check_new_output(path: str, overwrite: bool, what: str = "") -> Path:
+    """:func:`_check_output`, and refuse an existing file unless ``overwrite``."""
+    out = _check_output(path)
+    if out.exists() and not overwrite:
+        raise ConfigError(f"{what + ' ' if what else ''}'{out}' exists; pass --overwrite to replace it")
+    return out
+
+
 def cmd_score(args: argparse.Namespace) -> int:
     model = _load(args)
     lines = _read_lines(args.text)
@@ -329,16 +352,20 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+VERBOSE_HELP = "log progress details (before or after the subcommand)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rnnlm-fast", description=__doc__.split("\n")[0])
     parser.add_argument("--version", action="version", version=f"rnnlm-fast {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    parser.add_argument("-v", "--verbose", action="store_true", help=VERBOSE_HELP)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("demo", help="train on the small book corpus shipped with the package")
     _add_train_options(p)
     add_arguments(p, ["min_count", "classes"])
     p.add_argument("--output", help="also save the model here")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --output")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_demo, max_epochs=8, threads=0, min_count=2)  # a quick run on all cores
 
@@ -356,13 +383,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", required=True, help="model file to write")
     p.add_argument("--vocab", help="use this vocabulary file instead of counting --train")
     p.add_argument("--overwrite", action="store_true",
-                   help="replace an existing --output (and start over despite an existing checkpoint)")
+                   help="replace an existing --output and --history-json (and start over despite an existing "
+                        "checkpoint)")
     p.add_argument("--checkpoint", help="checkpoint written after every epoch (default: <output>.ckpt); "
                    "removed once --output is written")
     p.add_argument("--no-checkpoint", action="store_true", help="write no checkpoint")
     p.add_argument("--resume", action="store_true",
                    help="continue the run of the checkpoint (its model, vocabulary and options; same data)")
-    p.add_argument("--history-json", help="write the per-epoch history here")
+    p.add_argument("--history-json", help="write the per-epoch history here (a JSON list, one object per epoch)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     _add_vocab_options(p)
     _add_train_options(p)
@@ -402,6 +430,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_generate)
 
     add_rescore_parser(sub)  # n-best rescoring lives in its own package
+    for command_parser in sub.choices.values():
+        # -v after the subcommand too; SUPPRESS: not given there, the main parser's value stays
+        command_parser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                                    help=VERBOSE_HELP)
     parser.commands = sub.choices  # name -> subcommand parser
     return parser
 

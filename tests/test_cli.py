@@ -128,6 +128,69 @@ def test_train_refuses_to_overwrite(capsys, toy, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["lm.rnnlm"]
 
 
+def train_args(toy, out, *extra: str) -> list[str]:
+    return ["train", "--train", str(toy["train"]), "--valid", str(toy["valid"]), "--output", str(out),
+            "--hidden", str(HIDDEN), "--classes", str(CLASSES), "--max-epochs", "1", "--threads", "1",
+            "--quiet", *extra]
+
+
+def test_history_json_in_a_missing_directory_is_refused_before_training(capsys, toy, tmp_path):
+    out, hist = tmp_path / "lm.rnnlm", tmp_path / "nodir" / "h.json"
+    rc, stdout, err = run_main(capsys, *train_args(toy, out, "--history-json", str(hist)))
+    assert_one_line_error(rc, stdout, err, str(hist), "does not exist")
+    assert stdout == "" and list(tmp_path.iterdir()) == []  # no training, no model written
+
+
+def test_history_json_is_not_overwritten_silently(capsys, toy, tmp_path):
+    out, hist = tmp_path / "lm.rnnlm", tmp_path / "h.json"
+    hist.write_text("precious\n")
+    rc, stdout, err = run_main(capsys, *train_args(toy, out, "--history-json", str(hist)))
+    assert_one_line_error(rc, stdout, err, str(hist), "--history-json", "--overwrite")
+    assert stdout == "" and hist.read_text() == "precious\n" and not out.exists()
+    rc, _, err = run_main(capsys, *train_args(toy, out, "--history-json", str(hist), "--overwrite"))
+    assert rc == 0, err
+    assert [r["epoch"] for r in json.loads(hist.read_text())] == [1]
+    rc, stdout, err = run_main(capsys, *train_args(toy, tmp_path / "b.rnnlm", "--history-json", str(out)))
+    assert rc == 2 and "--history-json" in err
+
+
+def test_ctrl_c_while_reading_the_data_does_not_promise_a_checkpoint(capsys, toy, tmp_path, monkeypatch):
+    """Interrupted before the run wrote its first checkpoint: nothing to --resume."""
+    import rnnlm_fast.training as training
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    out = tmp_path / "lm.rnnlm"
+    monkeypatch.setattr(training, "encode_file", interrupted)
+    rc, _, err = run_main(capsys, *train_args(toy, out))
+    assert rc == 130 and "--resume" not in err and "rerun to train" in err, err
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.undo()
+    # Interrupted after it: the checkpoint exists and the message says how to continue.
+    monkeypatch.setattr(training.Trainer, "run", interrupted)
+    rc, _, err = run_main(capsys, *train_args(toy, out))
+    ckpt = tmp_path / "lm.rnnlm.ckpt"
+    assert rc == 130 and f"rerun with --resume to continue from '{ckpt}'" in err, err
+    assert ckpt.exists()
+
+
+@pytest.mark.parametrize("position", ["before", "after"])
+def test_verbose_before_or_after_the_subcommand(capsys, toy, tmp_path, monkeypatch, position):
+    import logging
+
+    levels = []
+    monkeypatch.setattr(logging, "basicConfig", lambda **kw: levels.append(kw["level"]))
+    out = tmp_path / "vocab.txt"
+    argv = ["vocab", "--train", str(toy["train"]), "--output", str(out), "--quiet"]
+    rc, _, err = run_main(capsys, *(["-v", *argv] if position == "before" else [*argv, "--verbose"]))
+    assert rc == 0, err
+    rc, _, err = run_main(capsys, *(["-v", "options"] if position == "before" else ["options", "-v"]))
+    assert rc == 0, err
+    rc, _, err = run_main(capsys, "options")
+    assert levels == [logging.INFO, logging.INFO, logging.WARNING]
+
+
 # --- train: checkpoints and --resume -----------------------------------------------------
 def test_cli_checkpoint_is_never_reused_or_replaced_silently(tmp_path, capsys):
     train = write_corpus(tmp_path / "train.txt", 150, seed=0)
@@ -306,8 +369,12 @@ def test_argparse_usage_error_exits_2(capsys):
 # --- demo ------------------------------------------------------------------------------
 def test_demo(capsys, tmp_path):
     out = tmp_path / "demo.rnnlm"
-    rc, stdout, err = run_main(capsys, "demo", "--max-epochs", "1", "--quiet", "--hidden", "16",
-                               "--threads", "1", "--output", str(out))
+    out.write_bytes(b"an older model")
+    argv = ["demo", "--max-epochs", "1", "--quiet", "--hidden", "16", "--threads", "1", "--output", str(out)]
+    rc, stdout, err = run_main(capsys, *argv)
+    assert_one_line_error(rc, stdout, err, str(out), "--overwrite")  # refused before training
+    assert "vocabulary:" not in stdout and out.read_bytes() == b"an older model"
+    rc, stdout, err = run_main(capsys, *argv, "--overwrite")
     assert rc == 0, err
     assert "validation perplexity" in stdout
     ppl = float(re.search(r"validation perplexity ([\d.]+)", stdout).group(1))
