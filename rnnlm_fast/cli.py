@@ -453,6 +453,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s: %(message)s")
     try:
+        if args.command == "rescore" and (getattr(args, "refs", None) or getattr(args, "tune_refs", None)):
+            from .nbest.wer import require_jiwer
+
+            require_jiwer()  # word error rates need the rescore extra: say so before any scoring
         return args.func(args)
     except RnnlmError as e:
         print(f"rnnlm-fast: error: {e}", file=sys.stderr)

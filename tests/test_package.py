@@ -4,8 +4,13 @@ one declared in rnnlm_fast/options.py wherever the option appears (API, CLI, che
 from __future__ import annotations
 
 import ast
-import re
+import email
+import importlib.metadata
 import inspect
+import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +19,7 @@ from corpora import write_corpus
 import rnnlm_fast
 from rnnlm_fast import RNNLM, Vocabulary, options
 from rnnlm_fast.cli import build_parser
+from rnnlm_fast.cli import main as cli_main
 from rnnlm_fast.model_file import read_header
 from rnnlm_fast.options import DEFAULTS, OPTIONS
 
@@ -245,3 +251,85 @@ def test_the_cli_prints_the_table(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in lines[1:]] == list(OPTIONS)
     assert any(line.startswith("l2 ") and "-beta" in line and "1e-06" in line for line in lines)
+
+
+# --- packaging: one version, a license file, metadata, jiwer as an extra -------------------
+ROOT = PACKAGE.parent
+
+
+def wheel_metadata(tmp_path) -> str:
+    """The METADATA a wheel of the repository would carry, prepared by the build backend
+    (PEP 517) from a copy of the files it reads: nothing is compiled."""
+    src = tmp_path / "src"
+    (src / "rnnlm_fast" / "nbest").mkdir(parents=True)
+    for name in ("pyproject.toml", "setup.py", "README.md", "LICENSE"):
+        shutil.copy(ROOT / name, src / name)
+    shutil.copy(PACKAGE / "__init__.py", src / "rnnlm_fast" / "__init__.py")
+    (src / "rnnlm_fast" / "nbest" / "__init__.py").touch()
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = subprocess.run([sys.executable, "-c", "import sys; from setuptools import build_meta as b; "
+                           "print(b.prepare_metadata_for_build_wheel(sys.argv[1]))", str(out)],
+                          cwd=src, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    dist_info = out / proc.stdout.strip().splitlines()[-1]
+    assert (dist_info / "licenses" / "LICENSE").read_bytes() == (ROOT / "LICENSE").read_bytes()
+    return (dist_info / "METADATA").read_text(encoding="utf-8")
+
+
+def test_license_file_is_mit_and_travels_in_the_wheel(tmp_path):
+    pytest.importorskip("setuptools", minversion="77")
+    text = (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert text.startswith("MIT License") and "Copyright (c) 2026 rnnlm-fast developers" in text
+    meta = email.message_from_string(wheel_metadata(tmp_path))
+    assert meta["License-Expression"] == "MIT" and meta.get_all("License-File") == ["LICENSE"]
+
+
+def test_one_version_and_metadata(tmp_path):
+    """The version is written once (rnnlm_fast/__init__.py); the wheel's metadata has it,
+    classifiers, URLs, and only numpy and tqdm as base requirements (jiwer is the rescore extra)."""
+    pytest.importorskip("setuptools", minversion="77")
+    tomllib = pytest.importorskip("tomllib")
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert "version" not in project and "version" in project["dynamic"]
+    assert not re.search(r"\d+\.\d+\.\d+", (ROOT / "pyproject.toml").read_text().split("[project.urls]")[0]
+                         .split("dynamic")[1].split("\n")[0])
+    meta = email.message_from_string(wheel_metadata(tmp_path))
+    assert meta["Version"] == rnnlm_fast.__version__
+    base = [r for r in meta.get_all("Requires-Dist") if "extra ==" not in r]
+    assert sorted(re.split("[<>=; ]", r)[0] for r in base) == ["numpy", "tqdm"]
+    assert 'jiwer>=3.0; extra == "rescore"' in meta.get_all("Requires-Dist")
+    assert 'jiwer>=3.0; extra == "test"' in meta.get_all("Requires-Dist")  # CI runs the rescoring tests
+    classifiers = meta.get_all("Classifier")
+    for prefix in ("Operating System :: ", "Programming Language :: Python :: 3.", "Topic :: ",
+                   "Intended Audience :: ", "Development Status :: "):
+        assert any(c.startswith(prefix) for c in classifiers), prefix
+    assert meta.get_all("Project-URL")
+
+
+def test_installed_version_is_the_package_version():
+    try:
+        installed = importlib.metadata.version("rnnlm-fast")
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip("rnnlm-fast is not installed (run from a source tree)")
+    assert installed == rnnlm_fast.__version__
+
+
+def test_rescore_without_jiwer_says_how_to_install_it(toy, tmp_path, capsys, monkeypatch):
+    """jiwer is optional: scoring works without it, and rescore with references fails at once
+    with one line naming the extra."""
+    monkeypatch.setitem(sys.modules, "jiwer", None)  # "import jiwer" raises ImportError
+    nbest = tmp_path / "dev.tsv"
+    nbest.write_text("utt_id\trank\tam\tlm\ttext\nu1\t1\t-1.5\t-2\tthe noun1 verb1\n"
+                     "u1\t2\t-2\t-2.5\tthe noun2 verb1\n", encoding="utf-8")
+    refs = tmp_path / "dev.ref"
+    refs.write_text("u1 the noun1 verb1\n", encoding="utf-8")
+    model = RNNLM.load(toy["model"])
+    assert model.score(["the noun1 verb1"]).shape == (1,)
+    rc = cli_main(["rescore", "--model", str(toy["model"]), "--nbest", str(nbest), "--format", "tsv",
+                   "--refs", str(refs), "--lam", "0.5", "--quiet"])
+    out, err = capsys.readouterr()
+    assert rc == 2, (out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "install rnnlm-fast[rescore]" in lines[0], err
+    assert out == ""  # nothing scored or written first

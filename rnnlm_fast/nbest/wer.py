@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from ..errors import ConfigError
 from .lists import NbestList, check_lists
 
 __all__ = ["SENTENCE_MARKS", "count_words", "hypothesis_errors", "oracle_wer", "word_error_rate"]
@@ -18,9 +19,20 @@ def count_words(text: str) -> int:
     return sum(1 for w in text.split() if w not in SENTENCE_MARKS)
 
 
+def require_jiwer():
+    """The jiwer module, which word error rates need; an optional dependency (the ``rescore``
+    extra), imported here so that scoring and reading formats do not need it. Raises ConfigError."""
+    try:
+        import jiwer
+    except ImportError:
+        raise ConfigError("word error rates need the jiwer package: install rnnlm-fast[rescore] "
+                          "(pip install 'rnnlm-fast[rescore]')") from None
+    return jiwer
+
+
 def edit_counts(refs: Sequence[str], hyps: Sequence[str]) -> np.ndarray:
     """(n, 3) int64 substitutions, deletions, insertions of each (ref, hyp) pair."""
-    import jiwer  # imported here so that reading formats does not need it
+    jiwer = require_jiwer()
 
     if len(refs) != len(hyps):
         raise ValueError(f"{len(refs)} references but {len(hyps)} hypotheses")
