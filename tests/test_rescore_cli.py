@@ -97,7 +97,7 @@ def test_rescore_cli_report_and_outputs(slices: dict, nbest_dir: Path, tiny_mode
         utt, rank, _, text = line.split("\t")
         if rank == "1" and utt in refs:
             rank1[utt] = text
-    assert report["wer_before"] == pytest.approx(_wer(refs, rank1), abs=1e-12)
+    assert report["before"]["wer_percent"] == pytest.approx(100 * _wer(refs, rank1), abs=1e-10)
 
     # The 1-best file: one line per utterance, in list order, each one of its hypotheses.
     lines = one_best_path.read_text().splitlines()
@@ -106,17 +106,15 @@ def test_rescore_cli_report_and_outputs(slices: dict, nbest_dir: Path, tiny_mode
     assert list(chosen) == [nb.utt_id for nb in test]
     for nb in test:
         assert chosen[nb.utt_id] in {h.text for h in nb.hyps}
-    assert report["wer_after"] == pytest.approx(_wer(refs, chosen), abs=1e-12)
-    assert report["oracle_wer"] <= report["wer_after"]
-    assert report["oracle_wer"] <= report["wer_before"]
+    assert report["after"]["wer_percent"] == pytest.approx(100 * _wer(refs, chosen), abs=1e-10)
+    assert report["oracle"]["wer_percent"] <= report["after"]["wer_percent"]
+    assert report["oracle"]["wer_percent"] <= report["before"]["wer_percent"]
 
-    # Weights lie in the coarse grids' ranges, on the fine grids' steps.
+    # The tuned weights (where the tuner may search is tests/test_nbest_tune.py's business).
     w = report["weights"]
-    assert 0.0 <= w["lam"] <= 2.0 and -3.0 <= w["word_bonus"] <= 3.0 and -10.0 <= w["gamma"] <= 2.0
-    assert w["mu"] == 0.0
-    for value, step in ((w["lam"], 0.01), (w["word_bonus"], 0.05), (w["gamma"], 0.1)):
-        assert value / step == pytest.approx(round(value / step), abs=1e-6)
-    assert report["tuning"]["wer"] <= _wer(
+    assert set(w) == {"lam", "word_bonus", "gamma"}  # no first-pass LM, no second model: no mu
+    assert all(np.isfinite(v) for v in w.values()) and w["lam"] >= 0.0
+    assert report["tuning"]["wer_percent"] <= 100 * _wer(
         {nb.utt_id: slices["refs"][nb.utt_id] for nb in slices["tune"]},
         {nb.utt_id: nb.best().text for nb in slices["tune"]},
     )
@@ -131,10 +129,10 @@ def test_rescore_cli_fixed_weights(slices: dict, tiny_model: Path, tmp_path: Pat
             "--refs", str(root / "test.ref"), "--report", str(report_path), "--threads", "1"]  # fmt: skip
     assert main([*args, "--lam", "0"]) == 0
     report = json.loads(report_path.read_text())
-    assert report["changed"] == 0 and report["wer_after"] == report["wer_before"]
+    assert report["changed"] == 0 and report["after"] == report["before"]
     assert main([*args, "--lam", "0.5", "--word-bonus", "1", "--oov-weight", "-4"]) == 0
     report = json.loads(report_path.read_text())
-    assert report["weights"] == {"lam": 0.5, "word_bonus": 1.0, "mu": 0.0, "gamma": -4.0}
+    assert report["weights"] == {"lam": 0.5, "word_bonus": 1.0, "gamma": -4.0}
 
 
 @pytest.mark.parametrize("oov", ["unk", "penalty"])
@@ -193,7 +191,7 @@ def test_second_model_is_the_mu_feature(slices: dict, tiny_model: Path, tmp_path
     np.testing.assert_allclose([h.scores["rnnlm"] for nb in mixed for h in nb.hyps], 0.75 * first + 0.25 * expected,
                                rtol=1e-5, atol=1e-4)
     np.testing.assert_allclose([h.scores["lm1"] for nb in mixed for h in nb.hyps], first, rtol=1e-5, atol=1e-4)
-    assert json.loads(report.read_text())["weights"]["mu"] == 0.0
+    assert "mu" not in json.loads(report.read_text())["weights"]
     capsys.readouterr()
     for bad in (["--second-model-weight", "1.5"], ["--second-model-weight", "-0.1"]):
         assert main(["rescore", "--model", str(tiny_model), "--second-model", str(other_path), *bad,
@@ -243,7 +241,7 @@ def test_mix_models_into_one_lm_score(slices: dict, tiny_model: Path, partner_mo
     rep = json.loads(report.read_text())
     assert [m["weight"] for m in rep["mixture"]] == [0.5, 0.3, 0.2]
     assert [m["direction"] for m in rep["mixture"]] == ["forward", "forward", "backward"]
-    assert rep["weights"]["mu"] == 0.0
+    assert "mu" not in rep["weights"]
     # Without --mix-weights every model weighs the same; tuning works on the mixture too.
     assert main(["rescore", "--model", str(tiny_model), *mix_args, "--nbest", str(root / "test"),
                  "--refs", str(root / "test.ref"), "--tune-nbest", str(root / "tune"),
@@ -259,7 +257,8 @@ def test_mix_models_into_one_lm_score(slices: dict, tiny_model: Path, partner_mo
     tune_lm = sum(RNNLM.load(p).score(tune_texts, oov="auto") * np.log(10) for p in [tiny_model, *partner_models]) / 3
     tune_refs = read_text(root / "tune.ref")
     want = tune_weights(tune_lists, tune_lm, tune_refs, n_oov=oov_counts(RNNLM.load(tiny_model), tune_lists))
-    assert rep["weights"] == pytest.approx(dataclasses.asdict(want.weights), abs=1e-4)
+    want_weights = {k: v for k, v in dataclasses.asdict(want.weights).items() if k != "mu"}
+    assert rep["weights"] == pytest.approx(want_weights, abs=1e-4)
 
 
 @pytest.mark.parametrize("extra, message", [
@@ -318,10 +317,9 @@ def test_beta_flag_is_a_deprecated_word_bonus(tiny_model: Path, small_nbest: dic
         assert _rescore_small(tiny_model, small_nbest, "--beta", "1.5") == 0
     old_out = capsys.readouterr().out
     old_report = json.loads(small_nbest["report"].read_text())
-    assert old_report["weights"] == new_report["weights"] == {"lam": 0.5, "word_bonus": 1.5, "mu": 0.0, "gamma": 0.0}
+    assert old_report["weights"] == new_report["weights"] == {"lam": 0.5, "word_bonus": 1.5, "gamma": 0.0}
     assert old_out.splitlines()[0] == new_out.splitlines()[0]
-    # The stdout line keeps its recorded text (tests/test_golden.py): the bonus is printed as beta.
-    assert new_out.splitlines()[0] == "weights: lambda 0.500  beta 1.500  mu 0.000  oov weight 0.000"
+    assert new_out.splitlines()[0] == "weights: lambda 0.500  word bonus 1.500  oov weight 0.000"
     assert _rescore_small(tiny_model, small_nbest, "--word-bonus", "1", "--beta", "1") == 2
     assert "give --word-bonus only" in capsys.readouterr().err
 

@@ -4,7 +4,9 @@ Modules, one job each: ``lists`` (the data model), ``rnnlm_format``, ``kaldi``, 
 ``srilm``, ``tsv`` (one format each; ``_io`` holds what they share), ``text`` (references
 and 1-best files), ``formats`` (``FORMATS``, detection, ``read_nbest``/``write_nbest``),
 ``wer``, ``tune`` (combination weights and their grid search), ``scoring`` (LM scores,
-``rescore`` and its outputs) and ``cli`` (``rnnlm-fast rescore``). Every score held in
+``rescore`` and its outputs), ``outputs`` (the rescored lists in every format), and the
+command line's ``checks`` (what is refused before scoring), ``report`` and ``cli``
+(``rnnlm-fast rescore``). Every score held in
 memory is a NATURAL-LOG probability, higher is better.
 """
 
@@ -18,6 +20,7 @@ from .espnet import read_espnet_nbest, write_espnet_nbest
 from .formats import FORMATS, detect_format, read_nbest, write_nbest
 from .kaldi import read_kaldi_nbest, write_kaldi_nbest
 from .lists import AM, LM, Hypothesis, NbestList
+from .outputs import OUTPUT_FORMATS, write_rescored
 from .rnnlm_format import read_rnnlm_nbest, write_rnnlm_nbest
 from .scoring import (
     interpolate_word_probs,
@@ -58,6 +61,7 @@ __all__ = [
     "FORMATS",
     "LM",
     "LN10",
+    "OUTPUT_FORMATS",
     "SENTENCE_MARKS",
     "Hypothesis",
     "NbestFeatures",
@@ -95,6 +99,7 @@ __all__ = [
     "write_kaldi_nbest",
     "write_nbest",
     "write_one_best",
+    "write_rescored",
     "write_rescored_tsv",
     "write_rnnlm_nbest",
     "write_srilm_nbest",

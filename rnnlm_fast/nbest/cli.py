@@ -5,75 +5,113 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 import warnings
+from datetime import datetime, timezone
+from pathlib import Path
 
 import numpy as np
 
-from rnnlm_fast.errors import ConfigError
+from rnnlm_fast import __version__
+from rnnlm_fast.errors import ConfigError, MissingFileError, OovWarning
 from rnnlm_fast.model import RNNLM
 from rnnlm_fast.options import add_arguments
 from rnnlm_fast.vocab import Vocabulary
 
-from .formats import FORMATS
-from .scoring import (
-    CASE_MAPPINGS,
-    SECOND_LM_KEY,
-    mixture_weights,
-    oov_counts,
-    read_and_score,
-    rescore,
-    write_one_best,
-    write_rescored_tsv,
-)
+from .checks import check_oov_rate, check_output_path, check_refs_match, check_scores, oov_warnings_to_stderr
+from .formats import FORMATS, detect_format, read_nbest
+from .lists import AM, NbestList
+from .outputs import OUTPUT_FORMATS, write_rescored
+from .report import command_line, error_summary, weights_line, weights_report, wer_line
+from .scoring import SECOND_LM_KEY, mixture_weights, oov_counts, rescore, score_models, write_one_best
 from .text import read_text
 from .tune import Weights, tune_weights
 
 __all__ = ["add_rescore_parser", "cmd_rescore"]
 
+EXAMPLES = """\
+examples:
+  # tune the weights on one dev set, apply them to another, write the new 1-best and a report
+  rnnlm-fast rescore --model books.rnnlm --nbest inference/dev_other --refs dev_other/text \\
+      --tune-nbest inference/dev_clean --tune-refs dev_clean/text \\
+      --output-1best dev_other.1best --report dev_other.json
+
+  # fixed weights (no tuning), Kaldi lists with their first-pass LM cost as the mu feature,
+  # the rescored lists written back as Kaldi text/acwt/lmwt
+  rnnlm-fast rescore --model books.rnnlm --nbest exp/nbest --old-lm-key lm \\
+      --lam 0.5 --mu 0.5 --word-bonus 0.5 --output-nbest rescored --output-format kaldi
+
+  # four models mixed into one LM score; a lowercase model on uppercase lists
+  rnnlm-fast rescore --model fwd.rnnlm --mix-model bwd.rnnlm --mix-model lstm.rnnlm \\
+      --mix-model lstm_bwd.rnnlm --case lower --nbest dev.tsv --refs dev.ref --lam 0.6
+
+All scores are natural logs: total = am + lambda * lm + mu * old_lm + word_bonus * n_words
++ gamma * n_oov. Error rates are percentages on stdout and in the report (docs/rescoring.md).
+"""
+
 
 def add_rescore_parser(sub: argparse._SubParsersAction) -> None:
     """Add the ``rescore`` subcommand to ``sub``."""
-    p = sub.add_parser("rescore", help="rescore ASR n-best lists (tune weights on a dev set, report WER)")
-    p.add_argument("--model", required=True)
-    p.add_argument("--vocab", help="check the model against this vocabulary file")
-    p.add_argument("--nbest", required=True, help="n-best lists to rescore (file or directory)")
-    p.add_argument("--format", choices=FORMATS, help="input format (detected when omitted)")
-    p.add_argument("--refs", help="reference transcripts ('utt-id words' lines) for the WER report")
-    p.add_argument("--tune-nbest", help="dev n-best lists to tune lambda/word bonus(/mu) on")
-    p.add_argument("--tune-refs", help="references of the dev lists")
-    p.add_argument("--tune-format", choices=FORMATS)
-    p.add_argument("--lam", type=float, default=None, help="LM weight (natural-log units); skip tuning")
-    p.add_argument("--word-bonus", type=float, default=None,
-                   help="word insertion bonus, added per word (natural log; default 0)")
-    p.add_argument("--beta", type=float, default=None, help=argparse.SUPPRESS)  # deprecated: --word-bonus
-    p.add_argument("--mu", type=float, default=0.0, help="weight of the first-pass LM score, if any")
-    p.add_argument("--oov-weight", type=float, default=None,
-                   help="gamma: added per word outside the LM vocabulary (natural log); tuned with "
-                        "--tune-nbest unless given, 0 with --lam unless given")
-    p.add_argument("--old-lm-key", default=None, help="score name of the first-pass LM (e.g. 'lm' for Kaldi)")
-    p.add_argument("--second-model",
+    p = sub.add_parser("rescore", help="rescore ASR n-best lists (tune weights on a dev set, report WER)",
+                       description="Rescore ASR n-best lists with RNNLMs: score every hypothesis, combine "
+                                   "the scores with weights that are tuned on a dev set by WER (or given), "
+                                   "and write the new 1-best, the rescored lists and a report.",
+                       epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    g = p.add_argument_group("inputs")
+    g.add_argument("--model", required=True, help="the RNNLM (an rnnlm-fast model file)")
+    g.add_argument("--vocab", help="check the model against this vocabulary file")
+    g.add_argument("--nbest", required=True, help="n-best lists to rescore (file or directory)")
+    g.add_argument("--format", choices=FORMATS, help="format of --nbest (detected when omitted)")
+    g.add_argument("--refs", help="reference transcripts of --nbest ('utt-id words' lines) for the WER report")
+    g.add_argument("--tune-nbest", help="dev n-best lists to tune lambda, word bonus, gamma (and mu) on")
+    g.add_argument("--tune-refs", help="references of the dev lists (needed with --tune-nbest)")
+    g.add_argument("--tune-format", choices=FORMATS, help="format of --tune-nbest (detected when omitted)")
+    g = p.add_argument_group("weights (natural log; tuned with --tune-nbest, or given with --lam)")
+    g.add_argument("--lam", type=float, default=None, help="LM weight lambda; giving it skips tuning")
+    g.add_argument("--word-bonus", type=float, default=None,
+                   help="word insertion bonus, added per word (default 0)")
+    g.add_argument("--beta", type=float, default=None, help=argparse.SUPPRESS)  # deprecated: --word-bonus
+    g.add_argument("--mu", type=float, default=0.0,
+                   help="weight of the first-pass LM score (--old-lm-key) or of --second-model's score "
+                        "(default 0)")
+    g.add_argument("--oov-weight", type=float, default=None,
+                   help="gamma: added per word outside the LM vocabulary; tuned with --tune-nbest unless "
+                        "given, 0 with --lam unless given")
+    g.add_argument("--old-lm-key", default=None,
+                   help="score name of the first-pass LM in the lists (e.g. 'lm' for Kaldi or SRILM), "
+                        "weighted by mu")
+    g = p.add_argument_group("more models")
+    g.add_argument("--second-model",
                    help="another RNNLM whose score is the 'mu' feature (an ensemble of two); exclusive with "
                         "--old-lm-key")
-    p.add_argument("--second-model-weight", type=float, default=None, metavar="W",
+    g.add_argument("--second-model-weight", type=float, default=None, metavar="W",
                    help="mix the two models into one LM score, (1 - W) * first + W * second (log-linear, "
                         "as Kaldi's lmrescore_back.sh --weight, 0.5 there), instead of tuning mu for the "
                         "second; short for --mix-model SECOND --mix-weights 1-W,W")
-    p.add_argument("--mix-model", action="append", default=[], metavar="PATH",
+    g.add_argument("--mix-model", action="append", default=[], metavar="PATH",
                    help="another RNNLM mixed into the LM score (repeatable): the LM score is sum_i w_i "
                         "ln P_i over --model and every --mix-model (a log-linear ensemble, e.g. forward + "
                         "backward + an LSTM); the OOV count (gamma) is --model's")
-    p.add_argument("--mix-weights", metavar="W1,W2,...",
+    g.add_argument("--mix-weights", metavar="W1,W2,...",
                    help="weights of --model and each --mix-model, in that order: non-negative, summing to 1 "
                         "(default: equal)")
-    p.add_argument("--case", choices=tuple(CASE_MAPPINGS), default="keep",
-                   help="map hypotheses to the model's case before scoring")
-    add_arguments(p, ["oov", "oov_penalty", "threads"])
-    p.add_argument("--carry-state", action="store_true", help="carry the hidden state between hypotheses")
-    p.add_argument("--output-1best", help="write the rescored 1-best ('utt-id words')")
-    p.add_argument("--output-nbest", help="write the full lists with the new scores (TSV)")
-    p.add_argument("--report", help="write the report as JSON")
-    p.add_argument("--quiet", action="store_true")
-    p.set_defaults(func=cmd_rescore, threads=0)  # all cores: rescoring is a batch job
+    g = p.add_argument_group("scoring")
+    add_arguments(g, ["case", "max_oov_rate", "oov", "oov_penalty", "threads"])
+    g.add_argument("--carry-state", action="store_true",
+                   help="carry the hidden state from one hypothesis to the next (default: each is scored "
+                        "from a fresh state)")
+    g = p.add_argument_group("outputs (checked before any work)")
+    g.add_argument("--output-1best", metavar="PATH", help="write the rescored 1-best ('utt-id words' lines)")
+    g.add_argument("--output-nbest", metavar="PATH",
+                   help="write the full lists with the new scores (a directory for kaldi, espnet, srilm)")
+    g.add_argument("--output-format", choices=OUTPUT_FORMATS, default="tsv",
+                   help="format of --output-nbest: tsv (default) has every feature as a column (n_words, "
+                        "n_oov, each LM score, total) with first-pass ranks; kaldi, espnet, srilm and rnnlm "
+                        "hold the rescored decision, hypotheses in the new order (docs/rescoring.md)")
+    g.add_argument("--report", metavar="PATH", help="write the report as JSON (WER in percent, error counts, "
+                   "weights, timings, version, command, start time)")
+    g.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_rescore, threads=0, rescore_parser=p)  # all cores: rescoring is a batch job
 
 
 def _warn_deprecated(message: str) -> None:
@@ -125,21 +163,69 @@ def _plan_models(args: argparse.Namespace) -> tuple[list[str], np.ndarray, str |
     return mix_paths, mixture_weights(args.mix_weights, 1 + len(mix_paths)), args.second_model
 
 
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Every output path writable, before anything is read or scored."""
+    if args.output_1best:
+        check_output_path(args.output_1best, "--output-1best")
+    if args.output_nbest:
+        check_output_path(args.output_nbest, "--output-nbest", directory=args.output_format in ("kaldi", "espnet",
+                                                                                                 "srilm"))
+    if args.report:
+        check_output_path(args.report, "--report")
+
+
+def _read_set(nbest: str, format: str | None, refs_path: str | None, refs_flag: str,
+              old_lm_key: str | None) -> tuple[list[NbestList], dict[str, str] | None]:
+    """Read one set of lists (and its references), checked for what rescoring needs."""
+    format = format or _detect_format(nbest)
+    lists = read_nbest(nbest, format)
+    check_scores(lists, nbest, format, AM, old_lm_key)
+    refs = None
+    if refs_path:
+        refs = read_text(refs_path, what=f"references file ({refs_flag})")
+        check_refs_match(lists, refs, nbest, refs_path)
+    return lists, refs
+
+
+def _detect_format(path: str) -> str:
+    """``detect_format``, after the existence check ``read_nbest`` would make."""
+    if not Path(path).exists():
+        raise MissingFileError(f"{path}: n-best input does not exist")
+    return detect_format(path)
+
+
 def cmd_rescore(args: argparse.Namespace) -> int:
-    """Run ``rnnlm-fast rescore``: score, tune or apply the weights, write the outputs and report."""
+    """Run ``rnnlm-fast rescore``: check every input and output, then score, tune or apply the
+    weights, write the outputs and the report."""
+    started, clock = datetime.now(timezone.utc), time.perf_counter()
     word_bonus = _word_bonus(args)
     mix_paths, mix, mu_model_path = _plan_models(args)
+    if args.lam is None and not args.tune_nbest:
+        raise ConfigError("give --lam (and --word-bonus/--mu/--oov-weight), or --tune-nbest with --tune-refs")
+    if args.lam is None and not args.tune_refs:
+        raise ConfigError("--tune-nbest needs --tune-refs")
+    _check_outputs(args)
+    old_lm_key = SECOND_LM_KEY if mu_model_path else args.old_lm_key
+    listed_key = None if mu_model_path else old_lm_key  # lm2 of a second model is attached when scored
+    lists, refs = _read_set(args.nbest, args.format, args.refs, "--refs", listed_key)
+    dev = dev_refs = None
+    if args.lam is None:
+        dev, dev_refs = _read_set(args.tune_nbest, args.tune_format, args.tune_refs, "--tune-refs", listed_key)
     vocab = Vocabulary.load(args.vocab) if args.vocab else None
     model = RNNLM.load(args.model, vocab=vocab)
     models = [model] + [RNNLM.load(path) for path in mix_paths]
     mu_model = RNNLM.load(mu_model_path) if mu_model_path else None
-    if mu_model is not None:
-        args.old_lm_key = SECOND_LM_KEY
+    with oov_warnings_to_stderr():
+        if dev is not None:
+            check_oov_rate(model, dev, args.case, args.max_oov_rate, args.tune_nbest)
+        oov_rate, n_words, n_positions = check_oov_rate(model, lists, args.case, args.max_oov_rate, args.nbest)
     show = not args.quiet and sys.stderr.isatty()
     opts = {"case": args.case, "oov": args.oov, "oov_penalty": args.oov_penalty,
-            "carry_state": args.carry_state, "threads": args.threads, "progress": show}
-    weights: Weights | None = None
-    report: dict = {"model": _describe(args.model, model),
+            "carry_state": args.carry_state, "threads": args.threads, "progress": show,
+            "max_oov_rate": 1.0}  # judged above, once per set
+    with_mu = old_lm_key is not None
+    report: dict = {"rnnlm_fast_version": __version__, "command": command_line(args, args.rescore_parser),
+                    "started": started.isoformat(timespec="seconds"), "model": _describe(args.model, model),
                     "oov": args.oov, "oov_penalty": args.oov_penalty, "case": args.case}
     if args.second_model:
         second = models[1] if mu_model is None else mu_model
@@ -148,43 +234,47 @@ def cmd_rescore(args: argparse.Namespace) -> int:
     if len(models) > 1:
         report["mixture"] = [dict(_describe(path, m), weight=w)
                              for path, m, w in zip([args.model, *mix_paths], models, mix.tolist())]
-    if args.lam is not None:
-        weights = Weights(args.lam, word_bonus, args.mu, args.oov_weight or 0.0)
-    elif args.tune_nbest:
-        if not args.tune_refs:
-            raise ConfigError("--tune-nbest needs --tune-refs")
-        dev, dev_lm, dev_seconds = read_and_score(args.tune_nbest, args.tune_format, models, mix, mu_model,
-                                                  **opts)
-        gamma_grid = None if args.oov_weight is None else [args.oov_weight]
-        tuned = tune_weights(dev, dev_lm, read_text(args.tune_refs), old_lm_key=args.old_lm_key,
-                             n_oov=oov_counts(model, dev, case=args.case), gamma_grid=gamma_grid)
-        weights = tuned.weights
-        report["tuning"] = {"nbest": args.tune_nbest, "refs": args.tune_refs, "wer": tuned.wer,
-                            "ser": tuned.ser, "grid_points": tuned.evaluated, "scoring_seconds": dev_seconds}
-    else:
-        raise ConfigError("give --lam (and --word-bonus/--mu/--oov-weight), or --tune-nbest with --tune-refs")
-    lists, lm, seconds = read_and_score(args.nbest, args.format, models, mix, mu_model, **opts)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OovWarning)  # said above, once per set
+        if dev is not None:
+            dev_lm, dev_seconds = score_models(dev, models, mix, mu_model, **opts)
+            gamma_grid = None if args.oov_weight is None else [args.oov_weight]
+            tuned = tune_weights(dev, dev_lm, dev_refs, old_lm_key=old_lm_key,
+                                 n_oov=oov_counts(model, dev, case=args.case), gamma_grid=gamma_grid)
+            weights = tuned.weights
+            report["tuning"] = {"nbest": args.tune_nbest, "refs": args.tune_refs,
+                                "wer_percent": 100.0 * tuned.wer, "ser_percent": 100.0 * tuned.ser,
+                                "grid_points": tuned.evaluated, "scoring_seconds": dev_seconds}
+        else:
+            weights = Weights(args.lam, word_bonus, args.mu, args.oov_weight or 0.0)
+        lm, seconds = score_models(lists, models, mix, mu_model, **opts)
     n_oov = oov_counts(model, lists, case=args.case)
-    refs = read_text(args.refs) if args.refs else None
-    one_best, rep = rescore(lists, lm, weights, refs, old_lm_key=args.old_lm_key, n_oov=n_oov)
-    n_words = sum(len(h.words) for nb in lists for h in nb.hyps)
-    report.update(rep, scoring_seconds=seconds, hypotheses_per_sec=len(lm) / seconds if seconds else None,
-                  hypothesis_words=n_words, hypothesis_oov_rate=float(n_oov.sum()) / max(n_words, 1))
+    one_best, rep = rescore(lists, lm, weights, refs, old_lm_key=old_lm_key, n_oov=n_oov)
+    report["weights"] = weights_report(rep["weights"], with_mu)
+    report.update(utterances=rep["utterances"], hypotheses=rep["hypotheses"], changed=rep["changed"])
+    if refs is not None:
+        for key, value in rep["scoring"].items():
+            report[key] = error_summary(value)
+    report.update(scoring_seconds=seconds, hypotheses_per_sec=len(lm) / seconds if seconds else None,
+                  hypothesis_words=n_words, hypothesis_positions=n_positions, hypothesis_oov_rate=oov_rate)
     if args.output_1best:
         write_one_best(args.output_1best, one_best)
     if args.output_nbest:
-        write_rescored_tsv(args.output_nbest, lists, lm, weights, old_lm_key=args.old_lm_key, n_oov=n_oov)
+        write_rescored(args.output_nbest, lists, lm, weights, args.output_format, old_lm_key=old_lm_key,
+                       n_oov=n_oov)
+    report["elapsed_seconds"] = time.perf_counter() - clock
     if args.report:
         with open(args.report, "w", encoding="utf-8") as f:
             json.dump(report, f, indent=1)
-    w = report["weights"]
-    # The stdout text is kept byte-identical (a golden test): the word bonus is still printed as "beta".
-    print(f"weights: lambda {w['lam']:.3f}  beta {w['word_bonus']:.3f}  mu {w['mu']:.3f}  "
-          f"oov weight {w['gamma']:.3f}")
-    print(f"scored {report['hypotheses']} hypotheses of {report['utterances']} utterances in "
-          f"{seconds:.2f} s; {report['changed']} 1-best changed")
+    print(weights_line(report["weights"]))
+    print(f"scored {report['hypotheses']} hypotheses of {report['utterances']} utterances ({n_positions} "
+          f"positions: {n_words} words and {report['hypotheses']} </s>) in {seconds:.2f} s; "
+          f"{report['changed']} 1-best changed")
     if refs is not None:
-        print(f"WER {100 * report['wer_before']:.2f} -> {100 * report['wer_after']:.2f}  "
-              f"SER {100 * report['ser_before']:.2f} -> {100 * report['ser_after']:.2f}  "
-              f"oracle WER {100 * report['oracle_wer']:.2f}")
+        print(wer_line(report["before"], "first-pass 1-best"))
+        print(wer_line(report["after"], "rescored"))
+        print(wer_line(report["oracle"], "oracle"))
+        print(f"WER {report['before']['wer_percent']:.2f} -> {report['after']['wer_percent']:.2f}  "
+              f"SER {report['before']['ser_percent']:.2f} -> {report['after']['ser_percent']:.2f}  "
+              f"oracle WER {report['oracle']['wer_percent']:.2f}")
     return 0

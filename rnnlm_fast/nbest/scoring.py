@@ -43,6 +43,7 @@ __all__ = [
     "rescore",
     "rescored_lists",
     "score_lists",
+    "score_models",
     "write_one_best",
     "write_rescored_tsv",
 ]
@@ -118,11 +119,13 @@ def score_lists(
     carry_state: bool = False,
     threads: int = DEFAULTS["threads"],
     progress: bool = False,
+    max_oov_rate: float = DEFAULTS["max_oov_rate"],
 ) -> np.ndarray:
     """Natural-log RNNLM probability of every hypothesis, in list order, one batched call.
 
     ``case`` ("keep", "upper", "lower") maps the hypotheses to the model's case; the
-    other options are ``RNNLM.score``'s (``carry_state`` is ``independent=False``).
+    other options are ``RNNLM.score``'s (``carry_state`` is ``independent=False``;
+    ``max_oov_rate`` judges all the hypotheses together).
 
     Raises
     ------
@@ -139,6 +142,7 @@ def score_lists(
             oov_penalty=oov_penalty,
             threads=threads,
             progress=progress,
+            max_oov_rate=max_oov_rate,
         )
 
     return lm_log_probs(lists, score_fn)
@@ -219,6 +223,23 @@ def read_and_score(
         The scoring time.
     """
     lists = read_nbest(path, format)
+    lm, seconds = score_models(lists, models, mix, mu_model, **options)
+    return lists, lm, seconds
+
+
+def score_models(
+    lists: Sequence[NbestList],
+    models: Sequence[RNNLM],
+    mix: np.ndarray,
+    mu_model: RNNLM | None,
+    **options,
+) -> tuple[np.ndarray, float]:
+    """Score read lists with every model (``read_and_score`` without the reading).
+
+    Returns the natural-log LM score per hypothesis (the mixture of ``models`` with weights
+    ``mix``; each model's own score kept as ``lm1``, ``lm2``, ... when there are several;
+    ``mu_model``'s as ``lm2``) and the scoring time in seconds.
+    """
     start = time.perf_counter()
     scores = [score_lists(m, lists, **options) for m in models]
     mu_scores = score_lists(mu_model, lists, **options) if mu_model is not None else None
@@ -230,7 +251,7 @@ def read_and_score(
         lm = mix_scores(scores, mix)
     if mu_scores is not None:
         _attach_scores(lists, SECOND_LM_KEY, mu_scores)
-    return lists, lm, seconds
+    return lm, seconds
 
 
 def interpolate_word_probs(
@@ -328,7 +349,9 @@ def rescore(
         ``weights`` (``lam``, ``word_bonus``, ``mu``, ``gamma``), ``utterances``,
         ``hypotheses``, ``changed`` (utterances whose 1-best changed) and, with ``refs``:
         ``wer_before``, ``ser_before``, ``wer_after``, ``ser_after``, ``oracle_wer``
-        (fractions), ``ref_words``.
+        (fractions), ``ref_words``, and ``scoring``: ``word_error_rate``'s dict (error,
+        substitution, deletion and insertion counts included) under ``"before"``,
+        ``"after"`` and ``"oracle"``.
 
     Raises
     ------
@@ -348,13 +371,15 @@ def rescore(
     if refs is not None:
         wer_before = word_error_rate(refs, before)
         wer_after = word_error_rate(refs, one_best)
+        oracle = oracle_wer(lists, refs)
         report.update(
             wer_before=wer_before["wer"],
             ser_before=wer_before["ser"],
             wer_after=wer_after["wer"],
             ser_after=wer_after["ser"],
-            oracle_wer=oracle_wer(lists, refs)["wer"],
+            oracle_wer=oracle["wer"],
             ref_words=wer_after["ref_words"],
+            scoring={"before": wer_before, "after": wer_after, "oracle": oracle},
         )
     return one_best, report
 
@@ -369,9 +394,13 @@ def rescored_lists(
     lm_name: str = "rnnlm",
     n_oov: np.ndarray | None = None,
 ) -> list[NbestList]:
-    """Copies of ``lists`` with the new LM score and the combined ``"total"`` added.
+    """Copies of ``lists`` with every feature of the combined score and the ``"total"`` added.
 
-    Ranks stay the first-pass ranks; sort by ``scores["total"]`` for the new order.
+    Each hypothesis keeps its scores and gains ``lm_name`` (the new LM score, natural log),
+    ``"n_words"`` (words without sentence marks), ``"n_oov"`` (when ``n_oov`` is given) and
+    ``"total"``, so that ``total = am + lam * rnnlm + mu * old_lm + word_bonus * n_words +
+    gamma * n_oov`` can be recomputed from the columns and the weights. Ranks stay the
+    first-pass ranks; sort by ``scores["total"]`` for the new order.
     """
     features = build_features(lists, lm_scores, am_key=am_key, old_lm_key=old_lm_key, n_oov=n_oov)
     totals = features.totals(weights)
@@ -379,7 +408,10 @@ def rescored_lists(
     for nb in lists:
         hyps = []
         for h in nb.hyps:
-            scores = {**h.scores, lm_name: float(features.lm[i]), "total": float(totals[i])}
+            scores = {**h.scores, lm_name: float(features.lm[i]), "n_words": float(features.n_words[i])}
+            if features.n_oov is not None:
+                scores["n_oov"] = float(features.n_oov[i])
+            scores["total"] = float(totals[i])
             hyps.append(Hypothesis(h.text, scores, h.rank))
             i += 1
         out.append(NbestList(nb.utt_id, hyps))
@@ -401,7 +433,8 @@ def write_rescored_tsv(
     old_lm_key: str | None = None,
     n_oov: np.ndarray | None = None,
 ) -> None:
-    """Write the full lists with their new scores as TSV (``rescored_lists`` in the TSV format)."""
+    """Write the full lists with their new scores as TSV (``rescored_lists`` in the TSV format):
+    the first-pass scores, the LM score(s), ``n_words``, ``n_oov`` (when given) and ``total``."""
     write_tsv_nbest(
         path, rescored_lists(lists, lm_scores, weights, am_key=am_key, old_lm_key=old_lm_key, n_oov=n_oov)
     )

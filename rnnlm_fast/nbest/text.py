@@ -10,13 +10,15 @@ from ._io import check_text, check_utt_id, id_line, read_keyed
 __all__ = ["read_text", "write_text"]
 
 
-def read_text(path: str | Path) -> dict[str, str]:
+def read_text(path: str | Path, what: str = "text file") -> dict[str, str]:
     """Read a Kaldi-style ``text`` file: ``<utt-id> <words ...>`` per line.
 
     Parameters
     ----------
     path : str or Path
         The file (e.g. reference transcripts). A line with only an id is an empty text.
+    what : str
+        What the file is called if it is missing (e.g. ``"references file (--refs)"``).
 
     Returns
     -------
@@ -30,13 +32,13 @@ def read_text(path: str | Path) -> dict[str, str]:
     NbestFormatError
         On a blank line, invalid UTF-8 or a repeated utterance id.
     """
-    return {utt: words for utt, (words, _) in read_text_lines(Path(path)).items()}
+    return {utt: words for utt, (words, _) in read_text_lines(Path(path), what).items()}
 
 
-def read_text_lines(path: Path) -> dict[str, tuple[str, int]]:
+def read_text_lines(path: Path, what: str = "text file") -> dict[str, tuple[str, int]]:
     """``read_text`` with each text's line number: utterance id -> (words, line)."""
     return read_keyed(
-        path, "'<utt-id> <words>'", lambda utt, words, lineno: words, key_name="utterance", what="text file"
+        path, "'<utt-id> <words>'", lambda utt, words, lineno: words, key_name="utterance", what=what
     )
 
 
