@@ -163,3 +163,11 @@ def test_an_output_file_that_is_a_directory_is_refused(lower_model: Path, tmp_pa
     files = write_set(tmp_path, "set")
     assert run(lower_model, files, "--output-1best", str(tmp_path)) == 2
     assert "is a directory" in one_error_line(capsys)
+
+
+@pytest.mark.parametrize("flag", ["--mix-model", "--second-model", "--vocab"])
+def test_a_missing_model_file_fails_before_any_model_is_loaded(lower_model: Path, tmp_path: Path, no_work,
+                                                               capsys, flag):
+    files = write_set(tmp_path, "set")
+    assert run(lower_model, files, flag, str(tmp_path / "nope")) == 2
+    assert f"{flag} file '{tmp_path / 'nope'}' does not exist" in one_error_line(capsys)

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from rnnlm_fast import __version__
+from rnnlm_fast._files import require_file
 from rnnlm_fast.errors import ConfigError, MissingFileError, OovWarning
 from rnnlm_fast.model import RNNLM
 from rnnlm_fast.options import add_arguments
@@ -163,8 +164,12 @@ def _plan_models(args: argparse.Namespace) -> tuple[list[str], np.ndarray, str |
     return mix_paths, mixture_weights(args.mix_weights, 1 + len(mix_paths)), args.second_model
 
 
-def _check_outputs(args: argparse.Namespace) -> None:
-    """Every output path writable, before anything is read or scored."""
+def _check_paths(args: argparse.Namespace) -> None:
+    """Every model file present and every output path writable, before anything is read."""
+    for flag, path in [("--model", args.model), ("--vocab", args.vocab), ("--second-model", args.second_model),
+                       *(("--mix-model", m) for m in args.mix_model)]:
+        if path:
+            require_file(path, f"{flag} file")
     if args.output_1best:
         check_output_path(args.output_1best, "--output-1best")
     if args.output_nbest:
@@ -204,7 +209,7 @@ def cmd_rescore(args: argparse.Namespace) -> int:
         raise ConfigError("give --lam (and --word-bonus/--mu/--oov-weight), or --tune-nbest with --tune-refs")
     if args.lam is None and not args.tune_refs:
         raise ConfigError("--tune-nbest needs --tune-refs")
-    _check_outputs(args)
+    _check_paths(args)
     old_lm_key = SECOND_LM_KEY if mu_model_path else args.old_lm_key
     listed_key = None if mu_model_path else old_lm_key  # lm2 of a second model is attached when scored
     lists, refs = _read_set(args.nbest, args.format, args.refs, "--refs", listed_key)
