@@ -407,6 +407,21 @@ PYBIND11_MODULE(_core, mod) {
       py::arg("threads"), py::arg("progress") = py::none(),
       "Natural-log probability of every position (0 where the id is -1).");
 
+  // One word at a time (a decoder's calls): too short to be worth releasing the GIL.
+  py::class_<DecoderState, std::shared_ptr<DecoderState>>(
+      mod, "DecoderState", "A decoder's position in a sentence: recurrent state and the input word still to read.")
+      .def(py::init([](const Model& m) { return std::make_shared<DecoderState>(m); }), py::arg("model"))
+      .def("copy", [](const DecoderState& s) { return std::make_shared<DecoderState>(s); })
+      .def("assign", [](DecoderState& s, const DecoderState& other) { s = other; }, py::arg("other"))
+      .def_property_readonly("hidden", [](const DecoderState& s) { return to_numpy(std::vector<float>(s.st.h)); })
+      .def_property_readonly("cell_state", [](const DecoderState& s) { return to_numpy(std::vector<float>(s.st.c)); })
+      .def_property_readonly("pending", [](const DecoderState& s) { return s.pending; })
+      .def_property_readonly("length", [](const DecoderState& s) { return s.length; });
+  mod.def("begin_sentence", &begin_sentence, py::arg("state"), "The state at a sentence start.");
+  mod.def("null_context", &null_context, py::arg("state"), "The reset state with no input word.");
+  mod.def("score_step", &score_step, py::arg("model"), py::arg("state"), py::arg("word"),
+          "ln P(word | state), advancing the state past the word (0 for word -1).");
+
   mod.def(
       "next_word_distribution",
       [](const Model& m, const CArray<std::int32_t>& context) {

@@ -244,4 +244,47 @@ void score_positions(const Model& m, const std::int32_t* ids, const std::int64_t
   if (interrupted) throw Interrupted("scoring interrupted");
 }
 
+void begin_sentence(DecoderState& s) {
+  s.st.reset();
+  s.pending = 0;
+  s.length = 0;
+}
+
+void null_context(DecoderState& s) {
+  s.st.reset();
+  s.pending = -1;
+  s.length = 0;
+}
+
+double score_step(const Model& m, DecoderState& s, std::int32_t word) {
+  ScoringState& st = s.st;
+  const int H = m.hidden(), GH = m.gates() * m.hidden(), C = m.n_classes();
+  if (st.H != static_cast<std::size_t>(H) || st.out.class_p.size() != static_cast<std::size_t>(C) ||
+      st.gates.size() != static_cast<std::size_t>(GH) || s.order != m.direct_order()) {
+    throw ConfigError("the state belongs to a model of other sizes");
+  }
+  if (word >= m.vocab_size() || word < -1) throw VocabularyError("word id out of range");
+  if (s.pending >= m.vocab_size() || s.pending < -1) throw VocabularyError("state's input word out of range");
+  // The same kernels, in the same order, as one lane of score_positions.
+  st.scratch.u.resize(static_cast<std::size_t>(GH));
+  const float* x = st.h.data();
+  float* y = st.scratch.u.data();
+  matvec_batch(m.recurrent.data(), GH, H, &x, 1, &y);
+  m.cell_update(s.pending, y, st.h.data(), st.c.data(),
+                StepState{st.h_next.data(), st.c_next.data(), st.gates.data(), st.un.data(), st.tc.data()});
+  st.h.swap(st.h_next);
+  st.c.swap(st.c_next);
+  st.ngram.push(s.pending);
+  double lp = 0.0;
+  if (word >= 0) {
+    x = st.h.data();
+    y = st.out.class_p.data();
+    matvec_batch(m.class_w.data(), C, H, &x, 1, &y);
+    lp = output_forward(m, st.h.data(), word, st.ngram.data(), st.out, true);
+  }
+  s.pending = word;
+  ++s.length;
+  return lp;
+}
+
 }  // namespace rnnlm

@@ -56,6 +56,28 @@ struct ScoringState {
   NgramHistory ngram;
 };
 
+// A decoder's position in a sentence (KenLM's State): the recurrent state before the next
+// word is read, the input word still to be read (0: </s>, the sentence start; -1: none)
+// and the number of words scored since the start. Copyable: one per hypothesis.
+struct DecoderState {
+  explicit DecoderState(const Model& m) : st(m), order(m.direct_order()) {}
+  ScoringState st;
+  int order;  // the model's direct order: states of other models are refused
+  std::int32_t pending = 0;
+  std::int64_t length = 0;
+};
+
+// The sentence start (after <s>): the reset state with </s> as the next input, as
+// score_positions begins every sentence.
+void begin_sentence(DecoderState& s);
+// No context at all: the reset state with no input word (KenLM's NullContextWrite).
+void null_context(DecoderState& s);
+// ln P(word | s), then advances s past `word`. word < 0 (not in the vocabulary, no <unk>)
+// returns 0 and is read as no input, exactly as score_positions treats it: stepping through
+// a sentence gives bit-identical values. Throws ConfigError when `s` was made for another
+// model's sizes, VocabularyError when word >= vocab_size. Reads the model; thread-safe with
+// a state per thread.
+double score_step(const Model& m, DecoderState& s, std::int32_t word);
 
 // Called on the calling thread now and then with the positions scored so far; returns
 // false to stop (then Interrupted is thrown).

@@ -12,6 +12,8 @@ import json
 import logging
 import sys
 import time
+import warnings
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Optional, Sequence
@@ -19,8 +21,8 @@ from typing import Optional, Sequence
 import numpy as np
 
 from . import __version__, options
-from ._files import require_file
-from .errors import ConfigError, CorpusError, MissingFileError, RnnlmError
+from .encoding import case_mapping, read_lines, split_keys, split_words
+from .errors import ConfigError, CorpusError, MissingFileError, OovWarning, RnnlmError
 from .model import RNNLM
 from .training import resolve_threads
 from .model_file import read_header
@@ -220,27 +222,52 @@ def _load(args: argparse.Namespace) -> RNNLM:
     return RNNLM.load(args.model, vocab=vocab)
 
 
+@contextmanager
+def _warnings_to_stderr():
+    """OovWarnings raised inside print as one line each on stderr ('rnnlm-fast: warning: ...')."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", OovWarning)
+        try:
+            yield
+        finally:
+            for w in caught:
+                if issubclass(w.category, OovWarning):
+                    print(f"rnnlm-fast: warning: {w.message}", file=sys.stderr)
+                else:
+                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     model = _load(args)
     if args.lm_prob and model.backward:
         # P(w | following words) mixed word by word with P(w | preceding words) is no distribution
         raise ConfigError(f"--lm-prob interpolates word by word with a left-to-right LM; "
                           f"'{args.model}' is a backward model")
-    enc = model.encode_file(args.text)
-    res = model.perplexity(enc, independent=args.independent, threads=args.threads, oov_penalty=args.oov_penalty,
-                           dynamic=args.dynamic, per_word=bool(args.per_word or args.lm_prob),
-                           progress=not _quiet(args))
+    with _warnings_to_stderr():
+        res = model.perplexity(args.text, independent=args.independent, threads=args.threads,
+                               oov_penalty=args.oov_penalty, dynamic=args.dynamic,
+                               per_word=bool(args.per_word or args.lm_prob), progress=not _quiet(args),
+                               case=args.case, max_oov_rate=args.max_oov_rate)
     per_word = res.word_log10
-    ids = enc.in_text_order(enc.ids)
-    if args.per_word:
-        words = model.vocab.words
-        sys.stdout.write("".join(f"{words[i] if i >= 0 else '<OOV>'}\t{p:.6f}\n"
-                                 for i, p in zip(ids.tolist(), per_word.tolist())))
+    if args.per_word:  # the input words, as the text has them (unknown ones too)
+        words = [w for line in _read_lines(args.text) for w in (*split_words(line), "</s>")]
+        if len(words) != len(per_word):
+            raise CorpusError(f"{args.text}: {len(words)} words read back for {len(per_word)} scored positions")
+        sys.stdout.write("".join(f"{w}\t{p:.6f}\n" for w, p in zip(words, per_word.tolist())))
     print(f"file {args.text}: {res.sentences} sentences, {res.words} words (with </s>), {res.oov} OOV")
     print(f"log10 prob {res.log10_prob:.2f}  entropy {res.entropy:.4f} bits  "
           f"PPL {res.ppl:.2f}  PPL with OOV {res.ppl_with_oov:.2f}  ({res.words_per_sec:.0f} words/s)")
+    if res.oov:
+        scored_as = "<unk>" if model.vocab.unk_id >= 0 else f"--oov-penalty {args.oov_penalty:g}"
+        print(f"log10 prob with OOV {res.log10_prob_with_oov:.2f}  (the {res.oov} unknown words scored as "
+              f"{scored_as}; the per-word column sums to this; 'log10 prob' leaves them out)")
     if args.lm_prob:
-        _report_interpolation(model, ids, per_word, args)
+        if args.case == "keep":
+            enc = model.encode_file(args.text)
+        else:
+            fix = case_mapping(args.case)
+            enc = model.encode_sentences([fix(line) for line in _read_lines(args.text)])
+        _report_interpolation(model, enc.in_text_order(enc.ids), per_word, args)
     return 0
 
 
@@ -283,31 +310,10 @@ def _report_interpolation(model: RNNLM, ids: np.ndarray, per_word: np.ndarray, a
 
 
 def _read_lines(path: str) -> list[str]:
-    """The lines of a UTF-8 file ('-' = stdin), split at newline bytes only, as the corpus reader does.
-
-    ``str.splitlines`` would also split at form feeds, U+2028 and the like, giving more
-    scores than input lines.
-    """
-    if path == "-":
-        data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode("utf-8")
-        name = "<stdin>"
-    else:
-        data = require_file(path, "text file").read_bytes()
-        name = path
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    raw_lines = data.split(b"\n")
-    if raw_lines and raw_lines[-1] == b"":
-        raw_lines.pop()
-    lines = []
-    for lineno, raw in enumerate(raw_lines, 1):
-        try:
-            lines.append(raw.decode("utf-8").rstrip("\r"))
-        except UnicodeDecodeError as e:
-            raise CorpusError(
-                f"{name}:{lineno}: invalid UTF-8 byte 0x{raw[e.start]:02X} at column {e.start + 1}"
-            ) from None
-    return lines
+    """The lines of a UTF-8 file ('-' = stdin), split at newline bytes only, as the corpus reader does
+    (``str.splitlines`` would also split at form feeds, U+2028 and the like, giving more scores than
+    input lines); NUL bytes and invalid UTF-8 are refused with file:line, as eval's reader refuses them."""
+    return read_lines(path)
 
 
 def _check_output(path: str) -> Path:
@@ -332,9 +338,13 @@ def _check_new_output(path: str, overwrite: bool, what: str = "") -> Path:
 def cmd_score(args: argparse.Namespace) -> int:
     model = _load(args)
     lines = _read_lines(args.text)
-    scores = model.score(lines, independent=not args.carry_state, oov=args.oov, oov_penalty=args.oov_penalty,
-                         threads=args.threads)
-    sys.stdout.write("".join(f"{s:.6f}\n" for s in scores.tolist()))
+    if args.keys:  # 'utt1 the cat sat': the first field names the line, the rest is the sentence
+        keys, lines = split_keys(lines, "<stdin>" if args.text == "-" else args.text)
+    with _warnings_to_stderr():
+        scores = model.score(lines, independent=not args.carry_state, oov=args.oov, oov_penalty=args.oov_penalty,
+                             threads=args.threads, case=args.case, max_oov_rate=args.max_oov_rate)
+    prefixes = [f"{k}\t" for k in keys] if args.keys else [""] * len(lines)
+    sys.stdout.write("".join(f"{k}{s:.6f}\n" for k, s in zip(prefixes, scores.tolist())))
     return 0
 
 
@@ -402,7 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--model", required=True)
         p.add_argument("--text", required=(name == "eval"), default="-", help="text file ('-' = stdin for score)")
         p.add_argument("--vocab", help="check the model against this vocabulary file")
-        add_arguments(p, ["threads", "oov_penalty"])
+        add_arguments(p, ["threads", "oov_penalty", "case", "max_oov_rate"])
         p.add_argument("--quiet", action="store_true")
         if name == "eval":
             p.add_argument("--per-word", action="store_true", help="also print word<TAB>log10 for every word")
@@ -416,6 +426,9 @@ def build_parser() -> argparse.ArgumentParser:
             add_arguments(p, ["oov"])
             p.add_argument("--carry-state", action="store_true",
                            help="carry the hidden state across lines (rnnlm-0.4b); default resets per line")
+            p.add_argument("--keys", action="store_true",
+                           help="the first field of each line is an utterance key (Kaldi's text format), not a "
+                                "word: print key<TAB>log10 per line")
         p.set_defaults(func=func)
 
     p = sub.add_parser("options", help="print every option: default, flag, rnnlm-0.4b name and rule")

@@ -7,15 +7,17 @@ sentence for a backward model happen once, here, in the C++ engine.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from typing import Callable, Iterable, Optional, Sequence
 
 import numpy as np
 
 from . import _core
 from ._files import PathLike, require_file
+from .errors import CorpusError
 from ._progress import counter_callback, make_bar
-from .errors import ConfigError
+from .errors import ConfigError, OovError, OovWarning
 from .vocab import Vocabulary
 
 
@@ -74,3 +76,165 @@ def encode_sentences(vocab: Vocabulary, sentences: Sequence[str], *, backward: b
         if not isinstance(s, str):
             raise ConfigError(f"sentence {i} is a {type(s).__name__}, expected str")
     return Encoded(**_core.encode_sentences(vocab._core, sentences, backward=backward))
+
+
+# --- text meets a model: case, <s>, and the share of unknown words -----------------------------
+
+CASE_MAPPINGS: dict[str, Callable[[str], str]] = {"keep": lambda s: s, "lower": str.lower, "upper": str.upper}
+# When a scored text draws an OovWarning: above OOV_WARN_RATE unknown words once it has at
+# least OOV_WARN_MIN of them (a text held out from a count cutoff has 5-15%, e.g. 12.7% on the
+# bundled books with min_count 2; one unknown word in a short sentence says nothing), and
+# always above CASE_HINT_RATE, where a mapping to lower or upper case that would fix it is named.
+OOV_WARN_RATE = 0.2
+OOV_WARN_MIN = 10
+CASE_HINT_RATE = 0.5
+BOS = "<s>"
+
+
+def case_mapping(case: str) -> Callable[[str], str]:
+    """The function mapping text to the model's case: "keep", "lower" or "upper" (ConfigError else)."""
+    if not isinstance(case, str) or case not in CASE_MAPPINGS:
+        raise ConfigError(f"case must be one of {tuple(CASE_MAPPINGS)}, not {case!r}")
+    return CASE_MAPPINGS[case]
+
+
+def prepare_sentences(vocab: Vocabulary, sentences: Iterable[str], case: str = "keep") -> list[str]:
+    """Sentences mapped to ``case``, a leading ``<s>`` (the sentence start, KenLM's spelling)
+    dropped. ``<s>`` anywhere else, when the vocabulary does not hold it, scores as an unknown
+    word: an OovWarning says so. Sentences are checked to be strings (ConfigError)."""
+    if isinstance(sentences, str):
+        raise ConfigError("pass a list of sentences, not a single string")
+    fix = case_mapping(case)
+    out = list(sentences)
+    for i, s in enumerate(out):
+        if not isinstance(s, str):
+            raise ConfigError(f"sentence {i} is a {type(s).__name__}, expected str")
+    if case != "keep":
+        out = [fix(s) for s in out]
+    if BOS in vocab:
+        return out
+    for i, s in enumerate(out):
+        if BOS in s:
+            words = _core.split_words(s)
+            if words and words[0] == BOS:
+                words = words[1:]
+                out[i] = " ".join(words)
+            if BOS in words:
+                warnings.warn(f"sentence {i}: '<s>' inside a sentence is not its start; it scores as an "
+                              "unknown word", OovWarning, stacklevel=3)
+    return out
+
+
+def check_oov_rate(vocab: Vocabulary, enc: Encoded, max_oov_rate: float, *, case: str = "keep",
+                   words: Optional[Callable[[], list[str]]] = None, what: str = "the text",
+                   stacklevel: int = 3) -> float:
+    """The share of a text's words (``</s>`` not counted) outside the vocabulary. Above
+    ``max_oov_rate`` raises OovError; above 20% (with 10 unknown words or more) or 50% warns
+    (OovWarning). Above 50%, when mapping
+    the words (``words()`` gives a sample) to lower or upper case would put most unknown ones
+    in the vocabulary, the message says which ``case`` to pass."""
+    from .options import OPTIONS
+
+    max_oov_rate = OPTIONS["max_oov_rate"].check(max_oov_rate)
+    n = len(enc.ids) - enc.sentences
+    if n <= 0 or enc.oov == 0:
+        return 0.0
+    rate = enc.oov / n
+    if rate <= max_oov_rate and rate <= CASE_HINT_RATE and (rate <= OOV_WARN_RATE or enc.oov < OOV_WARN_MIN):
+        return rate
+    message = f"{enc.oov} of {n} words ({100 * rate:.1f}%) in {what} are not in the model's vocabulary"
+    if rate > CASE_HINT_RATE and words is not None:
+        hint = case_hint(vocab, words(), case)
+        if hint:
+            message += f"; {hint}"
+    if rate > max_oov_rate:
+        raise OovError(f"{message} (more than max_oov_rate {max_oov_rate:g}: the text does not fit the model; "
+                       "pass max_oov_rate=1.0 / --max-oov-rate 1 to score it anyway)")
+    warnings.warn(message, OovWarning, stacklevel=stacklevel)
+    return rate
+
+
+def case_hint(vocab: Vocabulary, words: Sequence[str], case: str = "keep") -> str:
+    """'the model's vocabulary is lowercase; pass case='lower'' when mapping the unknown
+    ``words`` to that case puts most of them in the vocabulary; '' otherwise."""
+    unknown = [w for w in words if w not in vocab]
+    if not unknown:
+        return ""
+    for name in ("lower", "upper"):
+        if name == case:
+            continue
+        fix = CASE_MAPPINGS[name]
+        if sum(fix(w) in vocab for w in unknown) > CASE_HINT_RATE * len(unknown):
+            return f"the model's vocabulary is {name}case; pass case='{name}' (--case {name})"
+    return ""
+
+
+def sample_words(sentences: Sequence[str], limit: int = 10000) -> list[str]:
+    """Up to ``limit`` words of ``sentences``, from the start (for case_hint)."""
+    out: list[str] = []
+    for s in sentences:
+        out.extend(_core.split_words(s))
+        if len(out) >= limit:
+            break
+    return out[:limit]
+
+
+def decode_lines(data: bytes, name: str) -> list[str]:
+    """The lines of UTF-8 text, split at newline bytes only, as the engine's reader splits them
+    (``str.splitlines`` would also split at form feeds, U+2028 and the like), a leading BOM
+    and trailing ``\\r`` dropped. CorpusError naming ``name``:line and the column for a NUL byte
+    or invalid UTF-8, as the engine's reader says it."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    raw_lines = data.split(b"\n")
+    if raw_lines and raw_lines[-1] == b"":
+        raw_lines.pop()
+    lines = []
+    for lineno, raw in enumerate(raw_lines, 1):
+        nul = raw.find(b"\0")
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            if 0 <= nul < e.start:
+                raise CorpusError(f"{name}:{lineno}: NUL byte at column {nul + 1}") from None
+            raise CorpusError(f"{name}:{lineno}: invalid UTF-8 byte 0x{raw[e.start]:02X} at column {e.start + 1}") from None
+        if nul >= 0:
+            raise CorpusError(f"{name}:{lineno}: NUL byte at column {nul + 1}")
+        lines.append(line.rstrip("\r"))
+    return lines
+
+
+def read_lines(path: PathLike) -> list[str]:
+    """The lines of a text file ('-' = stdin; ``.gz`` read transparently), as
+    :func:`decode_lines` gives them."""
+    if str(path) == "-":
+        import sys
+
+        data = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode("utf-8")
+        return decode_lines(data, "<stdin>")
+    p = require_file(path, "text file")
+    data = p.read_bytes()
+    if str(p).endswith(".gz"):
+        import gzip
+
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as e:
+            raise CorpusError(f"{p}: truncated or corrupt gzip data ({e})") from None
+    return decode_lines(data, str(path))
+
+
+def split_keys(lines: Sequence[str], name: str) -> tuple[list[str], list[str]]:
+    """Kaldi's ``text`` lines, 'utt1 the cat sat': (the keys, the sentences after them).
+    CorpusError naming ``name``:line for a line without a key."""
+    keys, sentences = [], []
+    for lineno, line in enumerate(lines, 1):
+        fields = line.strip().split(None, 1)
+        if not fields:
+            raise CorpusError(f"{name}:{lineno}: empty line, expected an utterance key before the words")
+        keys.append(fields[0])
+        sentences.append(fields[1] if len(fields) > 1 else "")
+    return keys, sentences
+
+
+split_words = _core.split_words  # a line's words, as the engine splits them

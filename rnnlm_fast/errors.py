@@ -15,6 +15,8 @@ __all__ = [
     "FormatVersionError",
     "VocabularyError",
     "VocabularyMismatchError",
+    "OovError",
+    "OovWarning",
     "ConfigError",
     "DivergenceError",
     "NbestFormatError",
@@ -51,6 +53,17 @@ class VocabularyError(RnnlmError, ValueError):
 
 class VocabularyMismatchError(VocabularyError):
     """A model and a vocabulary (or two models) do not agree on their words."""
+
+
+class OovError(VocabularyMismatchError):
+    """Nearly every word of a text is outside the model's vocabulary (more than
+    ``max_oov_rate``): the text and the model do not belong together (a case mismatch, another
+    language, another tokenisation). Pass ``max_oov_rate=1.0`` to score it anyway."""
+
+
+class OovWarning(UserWarning):
+    """Many words of a scored text are outside the model's vocabulary (above 20%, or 50% in a short text), or ``<s>``
+    stands inside a sentence; the message names a case mismatch when there is one."""
 
 
 class ConfigError(RnnlmError, ValueError):

@@ -1,9 +1,8 @@
 """RNNLM: the class-factored Elman recurrent language model of rnnlm-0.4b, in-process.
 
-The model: its weights, perplexity, sentence and per-word scoring, generation, save and
-load. Training runs in rnnlm_fast/training.py (``train``, ``train_epoch`` and ``resume``
-here hand over to it); text is encoded by rnnlm_fast/encoding.py. The work happens in the
-C++ engine (``rnnlm_fast._core``), which releases the GIL.
+The model: weights, perplexity, scoring, generation, save and load; KenLM's calls come from
+rnnlm_fast/kenlm_api.py, training from rnnlm_fast/training.py (``train``, ``train_epoch`` and
+``resume`` hand over to it), encoding from rnnlm_fast/encoding.py; the C++ engine does the work.
 """
 
 from __future__ import annotations
@@ -18,11 +17,12 @@ import numpy as np
 from . import _core, options
 from ._files import PathLike
 from ._progress import counter_callback, make_bar
-from .encoding import Encoded, encode_file, encode_sentences
+from .encoding import Encoded, check_oov_rate, encode_file, encode_sentences
 from .errors import ConfigError, ModelFormatError, VocabularyError
+from .kenlm_api import KenlmApi, State, check_single_sentence_options  # noqa: F401  (State: public)
 from .model_file import read_model, write_model
 from .options import DEFAULTS, OPTIONS
-from .training import (EpochRecord, EpochStats, Trainer, as_encoded, dynamic_positions, power, resolve_threads,
+from .training import (EpochRecord, EpochStats, Trainer, dynamic_positions, power, resolve_threads,
                        resume, train_epoch)
 from .units import LN10
 from .vocab import Vocabulary
@@ -47,16 +47,19 @@ class PerplexityResult:
     # log10 of every position (</s> included), unknown words as in ppl_with_oov; only with
     # perplexity(..., per_word=True)
     word_log10: Optional[np.ndarray] = field(default=None, repr=False)
+    # total over every position, unknown words as in ppl_with_oov: the sum of word_log10
+    log10_prob_with_oov: float = float("nan")
 
     @property
     def words_per_sec(self) -> float:
         return (self.words + self.oov) / self.seconds if self.seconds > 0 else float("nan")
 
 
-
-
-class RNNLM:
+class RNNLM(KenlmApi):
     """A recurrent neural network language model with a class-factored softmax.
+
+    Next to the batch calls, KenLM's Python calls (rnnlm_fast/kenlm_api.py). Calls that take
+    text take ``case``, and warn (OovWarning) or refuse (OovError) text the vocabulary does not fit.
 
     Parameters
     ----------
@@ -256,10 +259,18 @@ class RNNLM:
             lp[enc.ids < 0] = oov_penalty
         return enc.in_text_order(lp)
 
-    def perplexity(self, path: Union[PathLike, Encoded], *, independent: bool = False, threads: int = DEFAULTS["threads"],
+    def perplexity(self, path: Union[PathLike, Encoded, None] = None, *, text: Optional[str] = None,
+                   independent: bool = False, threads: int = DEFAULTS["threads"],
                    oov_penalty: float = DEFAULTS["oov_penalty"], dynamic: float = DEFAULTS["dynamic"], per_word: bool = False,
-                   progress: bool = False) -> PerplexityResult:
-        """Perplexity of a text file, ``</s>`` included, as rnnlm-0.4b reports it.
+                   progress: bool = False, case: str = DEFAULTS["case"],
+                   max_oov_rate: float = DEFAULTS["max_oov_rate"]) -> Union[PerplexityResult, float]:
+        """Perplexity of a text file, ``</s>`` included, as rnnlm-0.4b reports it; or, with
+        ``text=sentence``, of one sentence as KenLM's ``perplexity(sentence)`` gives it.
+
+        The rule: ``path`` (a str or PathLike) always names a file, never the text itself (a
+        str naming no file is a MissingFileError that says so), or is an Encoded text;
+        ``text`` is one sentence as a str, and then the result is a float,
+        ``10 ** (-score(text) / (words + 1))`` (``</s>`` counted; KenLM's formula).
 
         The hidden state is carried across sentences unless ``independent``; the result does
         not depend on ``threads``.
@@ -270,8 +281,13 @@ class RNNLM:
         The model itself is left unchanged; the pass is sequential (one thread).
 
         ``per_word`` also returns the log10 probability of every position in ``word_log10``.
+        ``case`` and ``max_oov_rate`` as in :meth:`score`.
         """
-        enc = as_encoded(self, path, progress)
+        if text is not None or path is None:
+            return self._sentence_perplexity(path, text, case, oov_penalty, max_oov_rate)
+        enc, words = self._encode_text(path, case, progress)
+        check_oov_rate(self.vocab, enc, max_oov_rate, case=case, words=words,
+                       what=f"'{path}'" if not isinstance(path, Encoded) else "the text")
         dynamic = OPTIONS["dynamic"].check(dynamic)
         start = time.perf_counter()
         if dynamic > 0:
@@ -297,16 +313,23 @@ class RNNLM:
             ppl_with_oov=power(10.0, -log10_all / max(len(enc.ids), 1)),
             log10_prob=log10_known, entropy=-log10_known / max(n, 1) * math.log2(10),
             words=n, oov=enc.oov, sentences=enc.sentences, seconds=seconds, word_log10=word_log10,
+            log10_prob_with_oov=log10_all,
         )
 
-    def score(self, sentences: Sequence[str], *, independent: bool = True, oov: str = DEFAULTS["oov"],
-              oov_penalty: float = DEFAULTS["oov_penalty"], threads: int = DEFAULTS["threads"], progress: bool = False) -> np.ndarray:
-        """log10 P of each sentence, ``</s>`` included (KenLM-style).
+    def score(self, sentences: Union[str, Sequence[str]], bos: bool = True, eos: bool = True, *,
+              independent: bool = True, oov: str = DEFAULTS["oov"], oov_penalty: float = DEFAULTS["oov_penalty"],
+              threads: int = DEFAULTS["threads"], progress: bool = False, case: str = DEFAULTS["case"],
+              max_oov_rate: float = DEFAULTS["max_oov_rate"]) -> Union[np.ndarray, float]:
+        """log10 P of each sentence, ``</s>`` included; or, given one sentence as a str, its
+        log10 P as a float (KenLM's ``score(sentence, bos=True, eos=True)``).
 
         Parameters
         ----------
-        sentences : sequence of str
-            Whitespace-separated words, one sentence per string.
+        sentences : sequence of str, or str
+            Whitespace-separated words, one sentence per string (a str: one sentence); a
+            leading ``<s>`` is the sentence start.
+        bos, eos : bool
+            For a str (KenLM's): start at ``<s>`` (else the null context) and score ``</s>``.
         independent : bool
             Reset the state at each sentence (default); False carries it as rnnlm-0.4b does.
         oov : {"auto", "unk", "penalty"}
@@ -314,26 +337,40 @@ class RNNLM:
             "auto" picks "unk" when the vocabulary has ``<unk>``.
         threads : int
             Scoring threads (0 = all cores); the scores do not depend on it.
+        case : {"keep", "lower", "upper"}
+            Map the words to the model's case first.
+        max_oov_rate : float
+            Refuse (OovError) text with a larger share of unknown words; above 20% (50% in a
+            short text) an OovWarning, naming a case mismatch when there is one.
 
         Returns
         -------
-        numpy.ndarray of float64, one log10 probability per sentence.
+        numpy.ndarray of float64, one log10 probability per sentence; a float for a str.
         """
-        enc = self.encode_sentences(sentences)
+        if isinstance(sentences, str):  # one sentence; with bos and eos summed as a batch is
+            one = (sentences, bos, eos, case, oov, oov_penalty, max_oov_rate)
+            return float(self._sentence_log10(*one)[1].sum() if not (bos and eos) else self.score([sentences],
+                         oov=oov, oov_penalty=oov_penalty, case=case, max_oov_rate=max_oov_rate)[0])
+        check_single_sentence_options(bos, eos)
+        enc = self._encode_checked(sentences, case, max_oov_rate)
         lp = self._log10_positions(enc, independent, threads, oov, oov_penalty, progress)
         if enc.sentences == 0:
             return np.zeros(0)
         return np.add.reduceat(lp, enc.offsets[:-1]) if len(lp) else np.zeros(enc.sentences)
 
-    def word_logprobs(self, sentence: str, *, oov: str = DEFAULTS["oov"], oov_penalty: float = DEFAULTS["oov_penalty"]) -> np.ndarray:
-        """log10 P of each word of one sentence and of its final ``</s>``."""
-        enc = self.encode_sentences([sentence])
+    def word_logprobs(self, sentence: str, *, oov: str = DEFAULTS["oov"], oov_penalty: float = DEFAULTS["oov_penalty"],
+                      case: str = DEFAULTS["case"], max_oov_rate: float = DEFAULTS["max_oov_rate"]) -> np.ndarray:
+        """log10 P of each word of one sentence and of its final ``</s>`` (``case`` and
+        ``max_oov_rate`` as in :meth:`score`)."""
+        enc = self._encode_checked([sentence], case, max_oov_rate)
         return self._log10_positions(enc, True, 1, oov, oov_penalty)
 
     def score_words(self, sentences: Sequence[str], *, independent: bool = True, oov: str = DEFAULTS["oov"],
-                    oov_penalty: float = DEFAULTS["oov_penalty"], threads: int = DEFAULTS["threads"]) -> list[np.ndarray]:
-        """Per-word log10 probabilities (``</s>`` last) for each sentence of a batch."""
-        enc = self.encode_sentences(sentences)
+                    oov_penalty: float = DEFAULTS["oov_penalty"], threads: int = DEFAULTS["threads"],
+                    case: str = DEFAULTS["case"], max_oov_rate: float = DEFAULTS["max_oov_rate"]) -> list[np.ndarray]:
+        """Per-word log10 probabilities (``</s>`` last) for each sentence of a batch (``case``
+        and ``max_oov_rate`` as in :meth:`score`)."""
+        enc = self._encode_checked(sentences, case, max_oov_rate)
         lp = self._log10_positions(enc, independent, threads, oov, oov_penalty)
         return [lp[a:b] for a, b in zip(enc.offsets[:-1], enc.offsets[1:])]
 
@@ -365,13 +402,6 @@ class RNNLM:
 
     def _reading_order(self, words: Sequence) -> Sequence:
         return list(reversed(words)) if self.backward else words
-
-    def next_word_distribution(self, context: Sequence[str] = ()) -> np.ndarray:
-        """P(w | <s> context) over the whole vocabulary (float32, sums to 1); for a backward
-        model, P(w | context </s>): the distribution of the word before ``context``."""
-        ids = np.array([self.vocab.get(w, self.vocab.unk_id) for w in self._reading_order(list(context))],
-                       dtype=np.int32)
-        return _core.next_word_distribution(self._core, ids)
 
     # --- files (the layout: rnnlm_fast/model_file.py) ---------------------------------------
     def save(self, path: PathLike) -> None:

@@ -173,7 +173,7 @@ _ALL = (
     Option("case", str, "keep", "map the text's words to the model's case before scoring ('keep' them, "
            "'lower' or 'upper')", "scoring", choices=CASES, flag="--case"),
     Option("max_oov_rate", float, 0.9, "refuse text whose share of words outside the vocabulary exceeds this "
-           "(1: never refuse; above 5% a warning)", "scoring", low=0, high=1, flag="--max-oov-rate"),
+           "(1: never refuse; a warning above 20%)", "scoring", low=0, high=1, flag="--max-oov-rate"),
     Option("dynamic", float, 0.0, "dynamic evaluation: keep training a copy of the model on the text as it "
            "is scored, with this learning rate (0: static)", "scoring", low=0, flag="--dynamic", rnnlm="-dynamic"),
     # --- generation -----------------------------------------------------------------------------

@@ -35,8 +35,16 @@ def test_gradient_matches_reference(tmp_path, activation):
         np.testing.assert_allclose(g, expected[name], rtol=1e-4, atol=2e-6, err_msg=name)
 
 
+# A sampled coordinate's gradient must stand well above the check's absolute tolerance
+# (1e-6), so that a gradient wrongly computed as zero cannot pass.
+MIN_SAMPLED_GRADIENT = 1e-4
+
+
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_reference_gradient_matches_finite_differences(tmp_path, activation):
+    """Six coordinates per weight (fewer where it has fewer), drawn only among those the sentence has a gradient for
+    (rows of the words in it, hashed n-gram slots it touches): a coordinate whose gradient
+    is exactly zero would compare 0 with 0 and prove nothing."""
     model = small_model(tmp_path, activation)
     ref = reference_of(model)
     ids = [model.vocab[w] for w in "w3 w1 w4 w1 w5".split()] + [0]
@@ -44,8 +52,14 @@ def test_reference_gradient_matches_finite_differences(tmp_path, activation):
     rng = np.random.default_rng(0)
     eps = 1e-6
     for name, w in ref.w.items():
-        for _ in range(6):
-            idx = tuple(int(rng.integers(d)) for d in w.shape)
+        candidates = np.flatnonzero(np.abs(grad[name]) > MIN_SAMPLED_GRADIENT)
+        n = min(6, w.size)  # class_b has one entry per class
+        assert len(candidates) >= n, (name, len(candidates))
+        for flat in rng.choice(candidates, size=n, replace=False):
+            idx = np.unravel_index(int(flat), w.shape)
+            assert abs(grad[name][idx]) > MIN_SAMPLED_GRADIENT, (name, idx)
+            if name == "embed":  # only the input words' rows have a gradient
+                assert idx[0] in [0, *ids[:-1]], idx
             old = w[idx]
             w[idx] = old + eps
             up = ref.sentence_logprobs(ids).sum()

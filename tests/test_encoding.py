@@ -220,10 +220,16 @@ def test_harmless_formatting_gives_the_same_vocabulary(tmp_path, toy, variant):
 
 
 # --- sentences and unknown words ---------------------------------------------------------
-@pytest.mark.parametrize("bad", ["the noun1 verb1", b"the noun1", ["the noun1", 3], [None]])
+@pytest.mark.parametrize("bad", [b"the noun1", ["the noun1", 3], [None]])
 def test_score_wants_a_list_of_strings(toy_model, bad):
     with pytest.raises(ConfigError):
         toy_model.score(bad)
+
+
+def test_score_of_a_str_is_one_sentence_as_kenlm_scores_it(toy_model):
+    """One str is one sentence (KenLM's score(sentence)): a float, the list form's value."""
+    got = toy_model.score("the noun1 verb1")
+    assert isinstance(got, float) and got == float(toy_model.score(["the noun1 verb1"])[0])
 
 
 def test_unknown_words_map_to_unk_when_present(tmp_path, valid_corpus):
