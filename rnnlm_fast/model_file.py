@@ -249,6 +249,12 @@ def _check_header(p: Path, header: dict[str, Any]) -> None:
     opts = header.get("train_options")
     if opts is not None and (not isinstance(opts, dict) or not all(isinstance(v, _SCALARS) for v in opts.values())):
         raise ModelFormatError(f"{p}: header 'train_options' is not an object of plain values")
+    state = header.get("checkpoint")  # its fields: rnnlm_fast/checkpoint.py
+    if state is not None and not isinstance(state, dict):
+        raise ModelFormatError(f"{p}: header 'checkpoint' is {_short(state)}, expected an object")
+    if state is not None and state.get("options") is not None and (
+            not isinstance(state["options"], dict) or not all(isinstance(v, _SCALARS) for v in state["options"].values())):
+        raise ModelFormatError(f"{p}: header checkpoint 'options' is not an object of plain values")
     hist = header.get("history")
     if hist is not None:
         if not isinstance(hist, list):

@@ -214,6 +214,21 @@ def test_cli_checkpoint_is_never_reused_or_replaced_silently(tmp_path, capsys):
     assert main(base + ["--no-checkpoint", "--overwrite"]) == 0 and not ckpt.exists()
 
 
+@pytest.mark.parametrize("state", [[1], {"options": ["hidden"]}])
+def test_cli_resume_from_a_checkpoint_with_a_malformed_state(tmp_path, run_data, capsys, state):
+    """--resume reads the checkpoint's options before anything else: a malformed state is one
+    line naming the file (a list there gave an AttributeError)."""
+    from test_model_file import rewrite_header
+
+    train, valid, vocab = run_data
+    ckpt = tmp_path / "m.rnnlm.ckpt"
+    stopped_run(RNNLM(vocab, hidden=8, seed=3), train, valid, ckpt)
+    ckpt.write_bytes(rewrite_header(ckpt.read_bytes(), lambda h: h.__setitem__("checkpoint", state)))
+    rc, stdout, err = run_main(capsys, "train", "--train", str(train), "--valid", str(valid), "--output",
+                               str(tmp_path / "m.rnnlm"), "--resume", "--hidden", "8", "--quiet")
+    assert_one_line_error(rc, stdout, err, str(ckpt), "checkpoint")
+
+
 @pytest.mark.parametrize("spelling,expected", [([], None), (["--threads", "2"], 2), (["--threads=2"], 2),
                                                (["--thread", "2"], 2)])
 def test_cli_resume_overrides_threads_only_when_given(tmp_path, run_data, monkeypatch, spelling, expected):

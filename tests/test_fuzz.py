@@ -54,3 +54,18 @@ def test_fuzz_runs_draw_a_new_seed_and_print_it():
         seeds.add(json.loads(proc.stdout.strip().splitlines()[-1])["seed"])
     assert len(seeds) == 2
     assert fuzz_seed() != fuzz_seed() or os.environ.get("RNNLM_FUZZ_SEED")
+
+
+# --- what the fuzz runs found, kept fixed -------------------------------------------------
+@pytest.mark.parametrize("count", ["9223372036854775808", "-9223372036854775809", "1" + "0" * 40])
+def test_vocabulary_count_past_int64_is_a_vocabulary_error(tmp_path, count):
+    """fuzz/run.py --target vocab --minutes 1 --seed 999 found a count of 2**63 reaching the
+    engine's constructor (pybind11 TypeError); it is a VocabularyError naming file and line."""
+    from rnnlm_fast import Vocabulary, VocabularyError
+
+    p = tmp_path / "v.txt"
+    p.write_text(f"# rnnlm-fast vocabulary v1\n# words=2 classes=1\n0\t</s>\t5\t0\n1\tcat\t{count}\t0\n",
+                 encoding="utf-8")
+    with pytest.raises(VocabularyError) as e:
+        Vocabulary.load(p)
+    assert f"{p}:4:" in str(e.value) and count in str(e.value) and "64 bits" in str(e.value), str(e.value)

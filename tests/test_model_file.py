@@ -165,6 +165,9 @@ HEADER_CASES = {
     "history-kept-int": (_set(["history"], [{"epoch": 1, "kept": 1}]), "'kept' is 1"),
     "history-epoch-negative": (_set(["history"], [{"epoch": -2}]), "negative epoch"),
     "history-record-list": (_set(["history"], [[1, 2]]), "history record 0"),
+    "checkpoint-list": (_set(["checkpoint"], [1]), "'checkpoint' is [1]"),
+    "checkpoint-options-list": (_set(["checkpoint"], {"options": ["lr"]}), "checkpoint 'options'"),
+    "checkpoint-options-nested": (_set(["checkpoint"], {"options": {"lr": [0.1]}}), "checkpoint 'options'"),
 }
 
 
