@@ -250,6 +250,7 @@ def cmd_rescore(args: argparse.Namespace) -> int:
             report["tuning"] = {"nbest": args.tune_nbest, "refs": args.tune_refs,
                                 "wer_percent": 100.0 * tuned.wer, "ser_percent": 100.0 * tuned.ser,
                                 "grid_points": tuned.evaluated, "scoring_seconds": dev_seconds}
+            report["tuning"].update(on_edge=list(tuned.on_edge), score_scale=tuned.scale)
         else:
             weights = Weights(args.lam, word_bonus, args.mu, args.oov_weight or 0.0)
         lm, seconds = score_models(lists, models, mix, mu_model, **opts)

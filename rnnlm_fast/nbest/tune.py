@@ -14,6 +14,7 @@ often a BPE non-word, costs).
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -22,6 +23,16 @@ from typing import TypeVar
 import numpy as np
 
 from .lists import AM, NbestList, check_lists
+from .weight_search import (
+    TUNE_LIMITS,
+    WEIGHT_NAMES,
+    Search,
+    axis,
+    local_step,
+    refine_axis,
+    score_scale,
+    tidy,
+)
 from .wer import check_same_utts, count_words, hypothesis_errors
 
 __all__ = [
@@ -29,24 +40,26 @@ __all__ = [
     "DEFAULT_LAM_GRID",
     "DEFAULT_MU_GRID",
     "DEFAULT_WORD_BONUS_GRID",
+    "TUNE_LIMITS",
     "NbestFeatures",
     "TuneResult",
     "Weights",
     "build_features",
     "combine_scores",
+    "score_scale",
     "select_best",
     "tune_weights",
 ]
 
-# Default coarse grids; the fine pass searches between the best point's neighbours.
+# Default coarse grids (times ``score_scale``), extended automatically when the best point is
+# on an end; the fine pass searches between the best point's neighbours (weight_search.py).
 DEFAULT_LAM_GRID = np.round(np.arange(0.0, 2.0 + 1e-9, 0.1), 10)
 DEFAULT_WORD_BONUS_GRID = np.round(np.arange(-3.0, 3.0 + 1e-9, 0.5), 10)
 DEFAULT_MU_GRID = np.round(np.arange(0.0, 2.0 + 1e-9, 0.25), 10)
 DEFAULT_GAMMA_GRID = np.round(np.arange(-10.0, 2.0 + 1e-9, 1.0), 10)
-_FINE_POINTS = 11
-_CHUNK_ELEMENTS = 1 << 23  # bounds the (grid, utt, hyp) score tensor to ~64 MB
 
 T = TypeVar("T")
+log = logging.getLogger("rnnlm_fast")
 
 
 def renamed(old: str, old_value: T | None, new: str, new_value: T | None, stacklevel: int = 3) -> T | None:
@@ -137,7 +150,13 @@ class NbestFeatures:
 
 @dataclass(frozen=True)
 class TuneResult:
-    """Outcome of ``tune_weights``: the best weights and their corpus WER/SER."""
+    """Outcome of ``tune_weights``: the best weights and their corpus WER/SER.
+
+    ``evaluated`` counts the grid points tried; ``on_edge`` names the weights that ended
+    on a limit of their search (a hard limit of the automatic search, or an end of an
+    explicit grid): their best value may lie beyond it. ``scale`` is the factor the
+    default grids were multiplied by (``score_scale``; 1 when every grid was explicit).
+    """
 
     weights: Weights
     wer: float
@@ -145,6 +164,8 @@ class TuneResult:
     errors: int
     ref_words: int
     evaluated: int
+    on_edge: tuple[str, ...] = ()
+    scale: float = 1.0
 
 
 def combine_scores(
@@ -264,51 +285,6 @@ def select_best(features: NbestFeatures, totals: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- grid search
 
 
-def _evaluate_grid(
-    features: NbestFeatures, errors: np.ndarray, grid: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Corpus errors and sentence errors for each (lam, word_bonus, mu, gamma) row of ``grid``."""
-    n_utt, width = features.dense.shape
-    chunk = max(1, _CHUNK_ELEMENTS // max(1, n_utt * width))
-    old = features.old_lm if features.old_lm is not None else np.zeros_like(features.am)
-    oov = features.n_oov if features.n_oov is not None else np.zeros_like(features.am)
-    word_errs, sent_errs = [], []
-    for start in range(0, len(grid), chunk):
-        g = grid[start : start + chunk]
-        totals = (
-            features.am[None, :]
-            + g[:, 0:1] * features.lm[None, :]
-            + g[:, 1:2] * features.n_words[None, :]
-            + g[:, 2:3] * old[None, :]
-            + g[:, 3:4] * oov[None, :]
-        )
-        chosen_errors = errors[select_best(features, totals)]
-        word_errs.append(chosen_errors.sum(axis=1))
-        sent_errs.append(np.count_nonzero(chosen_errors, axis=1))
-    return np.concatenate(word_errs), np.concatenate(sent_errs)
-
-
-def _mesh(*axes: np.ndarray) -> np.ndarray:
-    return np.stack([a.ravel() for a in np.meshgrid(*axes, indexing="ij")], axis=1)
-
-
-def _refine(grid: np.ndarray, best: float, points: int = _FINE_POINTS) -> np.ndarray:
-    """A finer grid spanning the best value's neighbours in ``grid``."""
-    values = np.unique(grid)
-    if len(values) == 1:
-        return values
-    i = int(np.searchsorted(values, best))
-    lo, hi = values[max(i - 1, 0)], values[min(i + 1, len(values) - 1)]
-    # Rounding keeps printed weights tidy (0.1, not 0.10000000000000009).
-    return np.unique(np.round(np.concatenate([np.linspace(lo, hi, points), [best]]), 12))
-
-
-def _axis(grid: Sequence[float] | None, default: np.ndarray, used: bool = True) -> np.ndarray:
-    if not used:
-        return np.zeros(1)
-    return np.asarray(default if grid is None else grid, dtype=np.float64)
-
-
 def tune_weights(
     lists: Sequence[NbestList],
     lm_scores: np.ndarray,
@@ -324,13 +300,30 @@ def tune_weights(
     gamma_grid: Sequence[float] | None = None,
     beta_grid: Sequence[float] | None = None,
 ) -> TuneResult:
-    """Grid-search ``lam``, ``word_bonus`` (``mu`` with an old LM, ``gamma`` with OOV counts) for the
-    lowest dev WER.
+    """Search ``lam``, ``word_bonus`` (``mu`` with an old LM, ``gamma`` with OOV counts) for the
+    lowest dev WER, wherever it lies.
 
     Each hypothesis's word errors are counted once; a grid point then costs one
-    vectorised argmax per utterance. A coarse grid is searched first, then (with
-    ``refine``) an 11-point grid per axis between the best point's neighbours.
-    Ties are broken by fewer sentence errors, then grid order.
+    vectorised argmax per utterance. A weight without an explicit grid is searched
+    automatically:
+
+    1. its default grid (and its step and hard limit) is multiplied by ``score_scale``, the
+       first-pass score's spread over the LM score's: multiplying the first-pass scores by a
+       constant (Kaldi's unscaled acoustic costs) multiplies the tuned weights by it and
+       leaves the choices and the WER unchanged;
+    2. while the best point is on an end of the grid, the grid is extended beyond it by 10
+       points at twice the previous extension's step (its reach doubles); an extension is
+       kept only if it finds fewer errors, and stops at ``TUNE_LIMITS`` (times the scale);
+    3. (with ``refine``) an 11-point grid per axis between the best point's neighbours,
+       as for explicit grids;
+    4. (with ``refine``) line searches, Powell-style as SRILM's nbest-optimize: along each
+       weight, along a fan of diagonals of each pair of weights (lam and word_bonus often
+       form a diagonal ridge), then along the round's overall move, each time to the best
+       point with fewer errors, until a round moves nothing.
+
+    An explicit grid is searched exactly as given (its points, then the fine pass
+    between neighbours), never extended or scaled. Ties are broken by fewer sentence
+    errors, then grid order; the search is deterministic.
 
     Parameters
     ----------
@@ -344,20 +337,25 @@ def tune_weights(
         Score names, as in ``build_features``; ``mu`` is searched only with
         ``old_lm_key``.
     lam_grid, word_bonus_grid, mu_grid : sequence of float, optional
-        Coarse grids; defaults 0..2 step 0.1, -3..3 step 0.5, 0..2 step 0.25.
+        Explicit grids; defaults 0..2 step 0.1, -3..3 step 0.5, 0..2 step 0.25,
+        searched automatically as above.
     refine : bool
-        Run the fine pass.
+        Run the fine pass and the line searches.
     n_oov : np.ndarray, optional
         OOV word count per hypothesis in flat order; ``gamma`` is searched only with it.
     gamma_grid : sequence of float, optional
-        Coarse grid of the OOV weight (natural log per OOV word); default -10..2 step 1.
-        A single value fixes it.
+        Explicit grid of the OOV weight (natural log per OOV word); default -10..2
+        step 1, searched automatically. A single value fixes it.
     beta_grid : sequence of float, optional
         Deprecated name of ``word_bonus_grid`` (DeprecationWarning).
 
     Returns
     -------
     TuneResult
+        With ``on_edge``: the weights that ended on a limit of their search (a hard
+        limit, or an end of an explicit grid), also logged as a warning on the
+        ``rnnlm_fast`` logger; and ``scale``, the factor the default grids were
+        multiplied by.
 
     Raises
     ------
@@ -376,18 +374,38 @@ def tune_weights(
     if ref_words == 0:
         raise ValueError("the references have no words; WER is undefined")
 
+    used = (True, True, bool(old_lm_key), n_oov is not None)
+    given = (lam_grid, word_bonus_grid, mu_grid, gamma_grid)
+    auto = tuple(u and g is None for u, g in zip(used, given))
+    scale = score_scale(features) if any(auto) else 1.0
     axes = [
-        _axis(lam_grid, DEFAULT_LAM_GRID),
-        _axis(word_bonus_grid, DEFAULT_WORD_BONUS_GRID),
-        _axis(mu_grid, DEFAULT_MU_GRID, used=bool(old_lm_key)),
-        _axis(gamma_grid, DEFAULT_GAMMA_GRID, used=n_oov is not None),
+        axis(g, tidy(default * scale) if scale != 1.0 else default, used=u)
+        for g, default, u in zip(
+            given, (DEFAULT_LAM_GRID, DEFAULT_WORD_BONUS_GRID, DEFAULT_MU_GRID, DEFAULT_GAMMA_GRID), used
+        )
     ]
-    best, evaluated = _search(features, errors, _mesh(*axes))
+    search = Search(features, errors, scale)
+    best = search.grid(axes)
+    if any(auto):
+        axes, best = search.extend(axes, best, auto)
     if refine:
-        fine_axes = [_refine(a, b) for a, b in zip(axes, best[:4])]
-        fine_best, n_fine = _search(features, errors, _mesh(*fine_axes))
-        evaluated += n_fine
-        best = min(best, fine_best, key=lambda r: (r[4], r[5]))  # fine includes the coarse best
+        fine_axes = [refine_axis(a, b) for a, b in zip(axes, best[:4])]
+        best = min(best, search.grid(fine_axes), key=lambda r: (r[4], r[5]))  # fine includes the coarse best
+        if any(auto):
+            steps = [local_step(a, b) for a, b in zip(axes, best)]
+            best = search.polish(best, auto, steps)
+    on_edge = tuple(
+        name
+        for k, (name, a, b) in enumerate(zip(WEIGHT_NAMES, axes, best))
+        if used[k]
+        and (search.on_edge(k, b) if auto[k] else len(np.unique(a)) > 1 and b in (a.min(), a.max()))
+    )
+    if on_edge:
+        log.warning(
+            "tuning: %s ended on the limit of its search range (%s); the best value may lie beyond it",
+            ", ".join(on_edge),
+            ", ".join(f"{n} {best[WEIGHT_NAMES.index(n)]:g}" for n in on_edge),
+        )
     lam, word_bonus, mu, gamma, word_errors, sentence_errors = best
     return TuneResult(
         weights=Weights(lam=float(lam), word_bonus=float(word_bonus), mu=float(mu), gamma=float(gamma)),
@@ -395,14 +413,7 @@ def tune_weights(
         ser=sentence_errors / len(features.utt_ids),
         errors=int(word_errors),
         ref_words=ref_words,
-        evaluated=evaluated,
+        evaluated=search.evaluated,
+        on_edge=on_edge,
+        scale=scale,
     )
-
-
-def _search(
-    features: NbestFeatures, errors: np.ndarray, grid: np.ndarray
-) -> tuple[tuple[float, float, float, float, int, int], int]:
-    word_errs, sent_errs = _evaluate_grid(features, errors, grid)
-    i = int(np.lexsort((np.arange(len(grid)), sent_errs, word_errs))[0])
-    lam, word_bonus, mu, gamma = (float(x) for x in grid[i])
-    return (lam, word_bonus, mu, gamma, int(word_errs[i]), int(sent_errs[i])), len(grid)
