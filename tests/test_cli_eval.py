@@ -234,3 +234,85 @@ def test_cli_train_backward_eval_and_generate(corpus, valid_corpus, tmp_path, ca
     assert "backward model" in capsys.readouterr().err
     assert main(["generate", "--model", str(out), "--n", "3", "--prefix", "w9"]) == 0
     assert all(line.endswith(" w9") or line == "w9" for line in capsys.readouterr().out.splitlines())
+
+
+# --- text that does not fit the model: case, unknown words (issue 13, item 1) ----------------
+UPPER = ["THE NOUN1 VERB1", "THE NOUN2 VERB2 THE NOUN3", "A NOUN1 VERB3"]
+
+
+@pytest.mark.parametrize("command", ["eval", "score"])
+def test_uppercase_text_on_a_lowercase_model_fails_loudly(capsys, toy_lm, tmp_path, command):
+    p = tmp_path / "upper.txt"
+    p.write_text("\n".join(UPPER) + "\n", encoding="utf-8")
+    rc, out, err = run_main(capsys, command, "--model", str(toy_lm), "--text", str(p), "--quiet")
+    assert_one_line_error(rc, out, err, str(p) if command == "eval" else "the text", "not in the model's vocabulary",
+                          "lowercase", "--case lower", "--max-oov-rate")
+    assert out == ""
+    # allowed: the scores, and the warning as one line on stderr naming the problem
+    rc, out, err = run_main(capsys, command, "--model", str(toy_lm), "--text", str(p), "--max-oov-rate", "1")
+    assert rc == 0 and out
+    assert err.count("\n") == 1 and err.startswith("rnnlm-fast: warning: ") and "--case lower" in err, err
+    # mapped to the model's case: the lowercase text's result, no warning
+    lower = tmp_path / "lower.txt"
+    lower.write_text("\n".join(s.lower() for s in UPPER) + "\n", encoding="utf-8")
+    rc, mapped, err = run_main(capsys, command, "--model", str(toy_lm), "--text", str(p), "--case", "lower")
+    assert rc == 0 and err == "", err
+    rc, plain, _ = run_main(capsys, command, "--model", str(toy_lm), "--text", str(lower))
+    untimed = [re.sub(r"\(\d+ words/s\)", "", out.replace(str(f), "<text>")) for out, f in ((mapped, p), (plain, lower))]
+    assert untimed[0] == untimed[1]
+
+
+def test_score_warns_when_many_words_are_unknown(capsys, toy_lm, tmp_path):
+    p = tmp_path / "mixed.txt"
+    p.write_text("".join(f"the noun1 zzz{i} verb1\n" for i in range(12)), encoding="utf-8")  # 25% unknown
+    rc, out, err = run_main(capsys, "score", "--model", str(toy_lm), "--text", str(p))
+    assert rc == 0 and len(out.splitlines()) == 12
+    assert err.startswith("rnnlm-fast: warning: 12 of 48 words (25.0%)") and err.count("\n") == 1, err
+
+
+def test_score_keys(capsys, toy_lm, tmp_path):
+    """--keys: the first field is an utterance key (Kaldi's text), not a word: key<TAB>score."""
+    p = tmp_path / "text"
+    p.write_text("utt1 the noun1 verb1\nutt-2\tthe noun2 verb2 the noun3\nutt3\n", encoding="utf-8")
+    rc, out, err = run_main(capsys, "score", "--model", str(toy_lm), "--text", str(p), "--keys")
+    assert rc == 0, err
+    want = RNNLM.load(toy_lm).score(["the noun1 verb1", "the noun2 verb2 the noun3", ""])
+    rows = [line.split("\t") for line in out.splitlines()]
+    assert [k for k, _ in rows] == ["utt1", "utt-2", "utt3"]
+    assert all(FLOAT_LINE.match(v) for _, v in rows)
+    np.testing.assert_allclose([float(v) for _, v in rows], want, atol=1e-6, rtol=0)
+    p.write_text("utt1 the noun1\n\n", encoding="utf-8")
+    rc, out, err = run_main(capsys, "score", "--model", str(toy_lm), "--text", str(p), "--keys")
+    assert_one_line_error(rc, out, err, f"{p}:2:", "utterance key")
+
+
+@pytest.mark.parametrize("command", ["eval", "score"])
+def test_nul_bytes_are_refused_by_eval_and_score_alike(capsys, toy_lm, tmp_path, command):
+    p = tmp_path / "nul.txt"
+    p.write_bytes(b"the noun1 verb1\nthe noun2 \x00 verb2\n")
+    rc, out, err = run_main(capsys, command, "--model", str(toy_lm), "--text", str(p))
+    assert_one_line_error(rc, out, err, f"{p}:2:", "NUL byte", "column 11")
+    assert out == ""
+
+
+@pytest.mark.parametrize("with_unk", [True, False])
+def test_eval_per_word_prints_the_input_words_and_a_total_they_sum_to(capsys, tmp_path, with_unk):
+    train = tmp_path / "train.txt"
+    train.write_text("the cat sat\nthe dog sat\n" * 20 + ("the <unk> sat\n" if with_unk else ""), encoding="utf-8")
+    vocab = Vocabulary.from_corpus(train, classes=2)
+    assert ("<unk>" in vocab) == with_unk
+    model_path = tmp_path / "m.rnnlm"
+    RNNLM(vocab, hidden=6, seed=1).save(model_path)
+    text = tmp_path / "test.txt"
+    text.write_text("the cat sat\nthe zebra sat\nthe cat purred\n", encoding="utf-8")
+    rc, out, err = run_main(capsys, "eval", "--model", str(model_path), "--text", str(text), "--per-word")
+    assert rc == 0, err
+    rows = [line.split("\t") for line in out.splitlines() if "\t" in line]
+    assert [w for w, _ in rows] == "the cat sat </s> the zebra sat </s> the cat purred </s>".split()
+    column = sum(float(v) for _, v in rows)
+    total = re.search(r"^log10 prob with OOV (-?\d+\.\d\d) ", out, re.M)
+    assert total, out
+    assert f"{column:.2f}" == total.group(1)  # the per-word column sums to a printed, labelled total
+    in_vocab = float(re.search(r"^log10 prob (-?\d+\.\d\d) ", out, re.M).group(1))
+    known = sum(float(v) for w, v in rows if w not in ("zebra", "purred"))
+    assert f"{known:.2f}" == f"{in_vocab:.2f}"  # and the in-vocabulary total is theirs without the OOV words
