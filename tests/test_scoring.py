@@ -148,17 +148,17 @@ def test_carried_state_is_within_a_tenth_of_a_percent_of_one_sequential_pass(mod
 # Whether a call releases the GIL is measured, not inferred from timings that a GIL-holding
 # call also produces: while `n` threads make the call, this thread spins and notes the time of
 # every turn; the share of the calls' common span in which it kept running Python (turns less
-# than 50 ms apart: CPU time slices and GIL hand-overs are shorter, a held GIL stops it for the
-# whole call) is near 1 for a call that releases the GIL and near 0 for one that holds it (no
-# Python bytecode runs anywhere then), on one core or many. Each test first checks the detector on two controls:
+# than `gap` apart: CPU time slices and GIL hand-overs are shorter, a held GIL stops it for a
+# whole call, so `gap` is a tenth of one call) is near 1 for a call that releases the GIL and
+# near 0 for one that holds it (no Python bytecode runs anywhere then), on one core or many. Each test first checks the detector on two controls:
 # libc's usleep through ctypes.CDLL (releases the GIL) and through ctypes.PyDLL (holds it).
 _LIBC_FREE = ctypes.CDLL(None).usleep
 _LIBC_HOLDING = ctypes.PyDLL(None).usleep
 
 
-def python_runs_during(call, n_threads: int = 1) -> tuple[float, float]:
+def python_runs_during(call, n_threads: int = 1, gap: float = 0.02) -> tuple[float, float]:
     """(seconds during which all ``n_threads`` calls of ``call`` ran at once, the share of them in
-    which the calling thread ran Python code)."""
+    which the calling thread ran Python code, with turns less than ``gap`` seconds apart)."""
     spans: list[tuple[float, float]] = []
     running = [n_threads]
     lock = threading.Lock()
@@ -187,7 +187,7 @@ def python_runs_during(call, n_threads: int = 1) -> tuple[float, float]:
         return 0.0, 0.0
     stamps = np.frombuffer(turns, dtype=np.float64)
     prev, now = stamps[:-1], stamps[1:]
-    ran = np.clip(np.minimum(now, end) - np.maximum(prev, begin), 0.0, None)[now - prev < 0.05].sum()
+    ran = np.clip(np.minimum(now, end) - np.maximum(prev, begin), 0.0, None)[now - prev < gap].sum()
     return end - begin, float(ran) / (end - begin)
 
 
@@ -199,24 +199,27 @@ def test_the_gil_detector_tells_a_holding_call_from_a_releasing_one(n_threads):
     assert span > 0.2 and share > 0.6, (span, share)
 
 
-@pytest.mark.parametrize("independent", [True, False])
-def test_scoring_releases_the_gil(independent):
+@pytest.fixture(scope="module")
+def long_call():
+    """A model and a text that one scoring call takes a good part of a second over (the books),
+    and the largest gap that still counts as running (a tenth of the call)."""
     train = str(BOOKS / "books.train.txt.gz")
     vocab = Vocabulary.from_corpus(train, classes=20, min_count=3)
     model = RNNLM(vocab, hidden=64, seed=2)
     enc = model.encode_file(train)
     start = time.perf_counter()
-    model._score_positions(enc, independent, 1)
-    repeat = max(1, math.ceil(0.3 / (time.perf_counter() - start)))  # a span of 0.3 s or more
+    model._score_positions(enc, True, 1)
+    seconds = time.perf_counter() - start
+    return model, enc, min(0.02, seconds / 10)
 
-    def score():
-        for _ in range(repeat):
-            model._score_positions(enc, independent, 1)
 
-    span, share = python_runs_during(score)
-    assert span > 0.2 and share > 0.6, (span, share)
-    # the same measure around a call that holds the GIL
-    assert python_runs_during(lambda: _LIBC_HOLDING(int(span * 1e6)))[1] < 0.2
+@pytest.mark.parametrize("independent", [True, False])
+def test_scoring_releases_the_gil(long_call, independent):
+    model, enc, gap = long_call
+    span, share = python_runs_during(lambda: model._score_positions(enc, independent, 1), gap=gap)
+    assert share > 0.6, (span, share)
+    # the same measure around a call that holds the GIL as long
+    assert python_runs_during(lambda: _LIBC_HOLDING(int(span * 1e6)), gap=gap)[1] < 0.2
 
 
 def test_concurrent_scoring_matches_sequential():
@@ -248,26 +251,17 @@ def scoring_setup(tmp_path_factory):
     return model, model.encode_file(corpus), d
 
 
-def test_two_threads_scoring_overlap_and_agree(scoring_setup):
+def test_two_threads_scoring_overlap_and_agree(long_call):
     """Two threads score at once (their calls overlap in time, this thread keeps running Python
     meanwhile) and both get the one-thread result."""
-    model, enc, _ = scoring_setup
+    model, enc, gap = long_call
     expected = model._score_positions(enc, True, 1)
-    start = time.perf_counter()
-    model._score_positions(enc, True, 1)
-    repeat = max(1, math.ceil(0.3 / (time.perf_counter() - start)))
     got = []
-
-    def score():
-        for _ in range(repeat):
-            result = model._score_positions(enc, True, 1)
-        got.append(result)
-
-    span, share = python_runs_during(score, n_threads=2)
+    span, share = python_runs_during(lambda: got.append(model._score_positions(enc, True, 1)), 2, gap=gap)
     assert len(got) == 2 and all(np.array_equal(g, expected) for g in got)
-    assert span > 0.1 and share > 0.6, (span, share)
+    assert span > 0 and share > 0.6, (span, share)
     # two calls that hold the GIL never run at once, or leave this thread standing
-    assert python_runs_during(lambda: _LIBC_HOLDING(300_000), n_threads=2)[1] < 0.2
+    assert python_runs_during(lambda: _LIBC_HOLDING(300_000), 2, gap=gap)[1] < 0.2
 
 
 def test_scoring_while_other_threads_save_and_load(scoring_setup):
