@@ -116,24 +116,21 @@ class KenlmApi:
         gets k + 2; after the null context, k + 1; for a backward model the words after it
         are its context). ``oov`` is True for a word outside the vocabulary (scored as
         ``<unk>`` or ``oov_penalty``, as in :meth:`RNNLM.score`). With ``bos`` the values are
-        exactly :meth:`RNNLM.word_logprobs`'; ``bos=False`` starts from the null context
+        exactly :meth:`RNNLM.word_logprobs`; ``bos=False`` starts from the null context
         (:meth:`null_context_write`). A leading ``<s>`` in the text is the sentence start.
+        The sentence is scored when this is called (errors raise then), not as it is iterated.
         """
-        words, log10 = self._sentence_log10(sentence, bos, eos, case, oov, oov_penalty, max_oov_rate)
-        n = len(words)
-        start = 2 if bos else 1
-        for k, lp in enumerate(log10.tolist()):
-            if self.backward:
-                length = n - k + 1 if k < n else n + 2
-                length -= 2 - start
-            else:
-                length = k + start
-            yield lp, length, (k < n and words[k] not in self.vocab)
+        words, log10, bos = self._sentence_log10(sentence, bos, eos, case, oov, oov_penalty, max_oov_rate)
+        n, start = len(words), 2 if bos else 1
+        # a backward model's context of word k: <s> and the n - k words from it to the end
+        lengths = [(n - k + 1 if k < n else n + 2) if self.backward else k + start for k in range(len(log10))]
+        return iter([(lp, length, k < n and words[k] not in self.vocab)
+                     for k, (lp, length) in enumerate(zip(log10.tolist(), lengths))])
 
     def _sentence_log10(self: "RNNLM", sentence: str, bos: bool, eos: bool, case: str, oov: str,
-                        oov_penalty: float, max_oov_rate: float) -> tuple[list[str], np.ndarray]:
-        """The words of one sentence (case-mapped, a leading <s> dropped) and their log10
-        probabilities (then </s>'s, with ``eos``)."""
+                        oov_penalty: float, max_oov_rate: float) -> tuple[list[str], np.ndarray, bool]:
+        """The words of one sentence (case-mapped, a leading <s> dropped), their log10
+        probabilities (then </s>'s, with ``eos``), and whether it starts at <s>."""
         if not isinstance(sentence, str):
             raise ConfigError(f"sentence must be a str, not {type(sentence).__name__}")
         words = _core.split_words(case_mapping(case)(sentence))
@@ -145,8 +142,9 @@ class KenlmApi:
             if self.backward:
                 raise ConfigError("bos=False (the null context) is defined for a forward model only; "
                                   "a backward model reads every sentence from its end")
+            self._encode_checked([" ".join(words)], "keep", max_oov_rate)  # the OOV check only
             lp = self._step_through(words, oov, oov_penalty)
-        return words, lp if eos else lp[:-1]
+        return words, lp if eos else lp[:-1], bos
 
     def _sentence_perplexity(self: "RNNLM", path: Any, text: Optional[str], case: str, oov_penalty: float,
                              max_oov_rate: float) -> float:
@@ -155,7 +153,7 @@ class KenlmApi:
             raise ConfigError("give perplexity a file (path) or one sentence (text=), not both")
         if text is None:
             raise ConfigError("perplexity needs a text file (path) or one sentence (text=...)")
-        _, lp = self._sentence_log10(text, True, True, case, DEFAULTS["oov"], oov_penalty, max_oov_rate)
+        _, lp, _ = self._sentence_log10(text, True, True, case, DEFAULTS["oov"], oov_penalty, max_oov_rate)
         return float(10.0 ** (-float(lp.sum()) / len(lp)))
 
     def _step_through(self: "RNNLM", words: list[str], oov: str, oov_penalty: float) -> np.ndarray:

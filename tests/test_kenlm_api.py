@@ -149,3 +149,9 @@ def test_state_misuse_is_refused(toy_vocab):
     model.begin_sentence_write(s)
     with pytest.raises(ConfigError, match="one word"):
         model.base_score(s, "the noun1", State())
+
+
+def test_a_leading_bos_is_the_start_even_with_bos_false(toy_vocab):
+    model = _randomised(toy_vocab, "sigmoid", 0)
+    assert list(model.full_scores("<s> " + SENTENCE, bos=False)) == list(model.full_scores(SENTENCE))
+    assert model.score("<s> " + SENTENCE, bos=False) == pytest.approx(model.score(SENTENCE), abs=1e-12)
