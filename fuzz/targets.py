@@ -6,7 +6,8 @@ include ``MissingFileError``); anything else -- a built-in exception, a crash, a
 unbounded allocation -- is a failure. ``fuzz/run.py`` runs the targets (in a process with a
 memory limit and a hang watchdog); ``tests/test_fuzz.py`` runs a short burst of each.
 
-Targets: ``model`` (model loader), ``vocab`` (vocabulary file loader), ``corpus``
+Targets: ``model`` (model loader), ``checkpoint`` (what resuming reads: state, data
+fingerprints, last good weights), ``vocab`` (vocabulary file loader), ``corpus``
 (``Vocabulary.from_corpus`` and ``RNNLM.encode_file``, plain and gzip), ``nbest`` (every
 n-best reader through ``read_nbest``, with and without format detection).
 """
@@ -26,7 +27,7 @@ from typing import Callable
 from hypothesis import strategies as st
 
 from rnnlm_fast import RNNLM, OovWarning, RnnlmError, Vocabulary
-from rnnlm_fast.checkpoint import load_checkpoint
+from rnnlm_fast.checkpoint import check_resumed_data, data_fingerprint, load_checkpoint
 from rnnlm_fast.model_file import _PRELUDE
 from rnnlm_fast.nbest import FORMATS, read_nbest
 
@@ -53,6 +54,7 @@ class Workspace:
         self.model_bytes = (self.dir / "seed.rnnlm").read_bytes()
         self.vocab_bytes = (self.dir / "seed.vocab").read_bytes()
         self.corpus_bytes = corpus.read_bytes()
+        self.corpus = corpus
         self.examples = 0
 
     def path(self, name: str) -> Path:
@@ -191,6 +193,58 @@ def check_model(ws: Workspace, case) -> None:
         load_checkpoint(RNNLM, p)
     except RnnlmError:
         pass
+
+
+# --- checkpoints ---------------------------------------------------------------------------
+_CKPT_PATHS = st.lists(st.sampled_from(["schedule", "rollbacks", "options", "data", "has_good", "version", "train",
+                                        "valid", "file", "size", "sha256", "encoded_sha256", "words", "path",
+                                        "lr", "epoch", "done", "halving", "max_epochs", "previous_logprob",
+                                        "threads", "bptt", "hidden", 0, 1]), min_size=1, max_size=4)
+CHECKPOINT_INPUTS = st.one_of(
+    mutated(lambda ws: ws.ckpt_bytes).map(lambda x: ("mutate", x)),
+    st.lists(st.tuples(_CKPT_PATHS, _JSON_VALUES), min_size=1, max_size=4).map(lambda x: ("ckpt-header", x)),
+    # the data fingerprints and the schedule, field by field
+    st.lists(st.tuples(st.tuples(st.sampled_from(["data"]), st.sampled_from(["train", "valid"]),
+                                 st.sampled_from(["file", "path", "words", "encoded_sha256"]),
+                                 st.sampled_from([None, "size", "sha256", "hashed"])).map(
+                                     lambda t: [k for k in t if k is not None])
+                       | st.tuples(st.sampled_from(["schedule"]), st.sampled_from(
+                           ["lr", "epoch", "done", "halving", "max_epochs", "previous_logprob",
+                            "min_improvement"])).map(list),
+                       _JSON_VALUES), min_size=1, max_size=3).map(lambda x: ("ckpt-header", x)),
+    st.lists(st.tuples(_HEADER_PATHS, _JSON_VALUES), min_size=1, max_size=2).map(
+        lambda x: ("ckpt-header", [(["..", *p], v) for p, v in x])),
+)
+
+
+def check_checkpoint(ws: Workspace, case) -> None:
+    """What resuming reads from a checkpoint before it trains: the state, the data
+    fingerprints compared with the seed corpus (file and encoded), the last good weights."""
+    kind, arg = case
+    if kind == "mutate":
+        data = _mutate(arg[0](ws), arg[1])
+    else:
+        def edit(header):
+            for path, value in arg:
+                if path[0] == "..":  # an edit of the whole header
+                    _set_path(header, list(path[1:]), value)
+                else:
+                    _set_path(header, ["checkpoint", *path], value)
+        data = _rewrite_header(ws.ckpt_bytes, edit)
+    p = ws.path("fuzz.ckpt")
+    p.write_bytes(data)
+    try:
+        model, state = load_checkpoint(RNNLM, p)
+        state.check_files(ws.corpus, ws.corpus)
+        enc = model.encode_file(ws.corpus)
+        fp = data_fingerprint(ws.corpus, enc)
+        check_resumed_data(p, {"train": fp, "valid": fp}, state.data)
+    except RnnlmError:
+        return
+    assert isinstance(state.rollbacks, int) and state.rollbacks >= 0
+    assert all(isinstance(v, (int, float, str, bool, type(None))) for v in state.options.values())
+    if state.good is not None:
+        assert state.good.keys() == model.weights().keys()
 
 
 # --- vocabulary files ---------------------------------------------------------------------
@@ -340,6 +394,7 @@ def assert_list(nbest) -> bool:
 
 TARGETS: dict[str, tuple[st.SearchStrategy, Callable]] = {
     "model": (MODEL_INPUTS, check_model),
+    "checkpoint": (CHECKPOINT_INPUTS, check_checkpoint),
     "vocab": (VOCAB_INPUTS, check_vocab),
     "corpus": (CORPUS_INPUTS, check_corpus),
     "nbest": (NBEST_INPUTS, check_nbest),

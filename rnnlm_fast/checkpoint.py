@@ -160,8 +160,10 @@ def _fingerprint_ok(fp: dict[str, Any]) -> bool:
         return False
     if "path" in fp and not isinstance(fp["path"], str):
         return False
-    f = fp.get("file")
-    return f is None or (isinstance(f, dict) and _typed(f.get("size"), int) and isinstance(f.get("sha256"), str))
+    if "file" not in fp:  # encoded data: compared by the encoded fingerprint only
+        return True
+    f = fp["file"]
+    return isinstance(f, dict) and _typed(f.get("size"), int) and isinstance(f.get("sha256"), str)
 
 
 def _check_state(path: Path, state: Any) -> Checkpoint:

@@ -94,7 +94,7 @@ def test_corrupt_checkpoint_is_refused(tmp_path, run_data):
 
 
 @pytest.mark.parametrize("field, value", [
-    (["train", "file"], [1]), (["train", "file", "size"], "12"), (["valid", "file", "sha256"], 5),
+    (["train", "file"], [1]), (["train", "file"], None), (["train", "file", "size"], "12"), (["valid", "file", "sha256"], 5),
     (["valid", "encoded_sha256"], ["x"]), (["train", "words"], 1.5), (["train", "path"], {}),
 ])
 def test_malformed_data_fingerprints_are_refused(tmp_path, run_data, field, value):
