@@ -42,13 +42,13 @@ def test_tsv_has_every_feature_of_the_total(lower_model: Path, tmp_path: Path):
     out, report = tmp_path / "out.tsv", tmp_path / "r.json"
     assert rescore(lower_model, files, *WEIGHTS, "--output-nbest", str(out), "--report", str(report),
                    "--max-oov-rate", "1") == 0
-    assert out.read_text().splitlines()[0] == "utt_id\trank\tam\trnnlm\tn_words\tn_oov\ttotal\ttext"
+    assert out.read_text().splitlines()[0] == "utt_id\trank\tam\trnnlm_ln\tn_words\tn_oov\ttotal\ttext"
     w = json.loads(report.read_text())["weights"]
     hyps = [h for nb in read_nbest(out) for h in nb.hyps]
     for h in hyps:
         s = h.scores
         assert s["n_words"] == len(h.text.split()) and s["n_oov"] == sum(w.startswith("zz") for w in h.words)
-        recomputed = s["am"] + w["lam"] * s["rnnlm"] + w["word_bonus"] * s["n_words"] + w["gamma"] * s["n_oov"]
+        recomputed = s["am"] + w["lam"] * s["rnnlm_ln"] + w["word_bonus"] * s["n_words"] + w["gamma"] * s["n_oov"]
         assert s["total"] == pytest.approx(recomputed, abs=1e-9)
     assert sum(h.scores["n_oov"] for h in hyps) > 0
 

@@ -76,7 +76,7 @@ def test_combination_arithmetic():
         -4.0 + 0.7 * -1.5 * math.log(10) + 0.3 * -5.0 + 0.4 * 3,
     ]
     assert [h.scores["total"] for h in got] == pytest.approx(want, abs=1e-12)
-    assert [h.scores["rnnlm"] for h in got] == pytest.approx(log10 * math.log(10))
+    assert [h.scores["rnnlm_ln"] for h in got] == pytest.approx(log10 * math.log(10))
 
 
 def test_combination_with_oov_counts():
@@ -159,13 +159,13 @@ def test_output_writers(tmp_path):
     nb.write_rescored_tsv(tmp_path / "rescored.tsv", lists, lm, w)
     back = nb.read_tsv_nbest(tmp_path / "rescored.tsv")
     assert (tmp_path / "rescored.tsv").read_text().splitlines()[0] == (
-        "utt_id\trank\tam\told\trnnlm\tn_words\ttotal\ttext"
+        "utt_id\trank\tam\told\trnnlm_ln\tn_words\ttotal\ttext"
     )
     flat = [h for n in back for h in n.hyps]
-    np.testing.assert_allclose([h.scores["rnnlm"] for h in flat], lm)
+    np.testing.assert_allclose([h.scores["rnnlm_ln"] for h in flat], lm)
     feats = nb.build_features(lists, lm)
     np.testing.assert_allclose([h.scores["total"] for h in flat], feats.totals(w))
     # The columns are the features: total is recomputed from them and the weights.
-    recomputed = [h.scores["am"] + w.lam * h.scores["rnnlm"] + w.word_bonus * h.scores["n_words"] for h in flat]
+    recomputed = [h.scores["am"] + w.lam * h.scores["rnnlm_ln"] + w.word_bonus * h.scores["n_words"] for h in flat]
     np.testing.assert_allclose([h.scores["total"] for h in flat], recomputed, rtol=1e-12)
     assert [h.scores["n_words"] for h in flat] == [len(h.text.split()) for h in flat]

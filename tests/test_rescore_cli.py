@@ -188,7 +188,7 @@ def test_second_model_is_the_mu_feature(slices: dict, tiny_model: Path, tmp_path
                  "--second-model-weight", "0.25", "--nbest", str(root / "test"), "--lam", "0.5",
                  "--output-nbest", str(out_nbest), "--report", str(report), "--threads", "1", "--quiet"]) == 0
     mixed = read_nbest(out_nbest)
-    np.testing.assert_allclose([h.scores["rnnlm"] for nb in mixed for h in nb.hyps], 0.75 * first + 0.25 * expected,
+    np.testing.assert_allclose([h.scores["rnnlm_ln"] for nb in mixed for h in nb.hyps], 0.75 * first + 0.25 * expected,
                                rtol=1e-5, atol=1e-4)
     np.testing.assert_allclose([h.scores["lm1"] for nb in mixed for h in nb.hyps], first, rtol=1e-5, atol=1e-4)
     assert "mu" not in json.loads(report.read_text())["weights"]
@@ -237,7 +237,7 @@ def test_mix_models_into_one_lm_score(slices: dict, tiny_model: Path, partner_mo
         np.testing.assert_allclose([h.scores[f"lm{i}"] for nb in rescored for h in nb.hyps], expected,
                                    rtol=1e-5, atol=1e-4)
     mixed = 0.5 * singles[0] + 0.3 * singles[1] + 0.2 * singles[2]
-    np.testing.assert_allclose([h.scores["rnnlm"] for nb in rescored for h in nb.hyps], mixed, rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose([h.scores["rnnlm_ln"] for nb in rescored for h in nb.hyps], mixed, rtol=1e-5, atol=1e-4)
     rep = json.loads(report.read_text())
     assert [m["weight"] for m in rep["mixture"]] == [0.5, 0.3, 0.2]
     assert [m["direction"] for m in rep["mixture"]] == ["forward", "forward", "backward"]
@@ -248,7 +248,7 @@ def test_mix_models_into_one_lm_score(slices: dict, tiny_model: Path, partner_mo
                  "--tune-refs", str(root / "tune.ref"), "--output-nbest", str(out_nbest),
                  "--report", str(report), "--threads", "1", "--quiet"]) == 0
     rescored = read_nbest(out_nbest)
-    np.testing.assert_allclose([h.scores["rnnlm"] for nb in rescored for h in nb.hyps], sum(singles) / 3,
+    np.testing.assert_allclose([h.scores["rnnlm_ln"] for nb in rescored for h in nb.hyps], sum(singles) / 3,
                                rtol=1e-5, atol=1e-4)
     rep = json.loads(report.read_text())
     assert [m["weight"] for m in rep["mixture"]] == pytest.approx([1 / 3] * 3)

@@ -391,14 +391,14 @@ def rescored_lists(
     *,
     am_key: str = AM,
     old_lm_key: str | None = None,
-    lm_name: str = "rnnlm",
+    lm_name: str = "rnnlm_ln",
     n_oov: np.ndarray | None = None,
 ) -> list[NbestList]:
     """Copies of ``lists`` with every feature of the combined score and the ``"total"`` added.
 
-    Each hypothesis keeps its scores and gains ``lm_name`` (the new LM score, natural log),
+    Each hypothesis keeps its scores and gains ``lm_name`` (the new LM score, natural log: the column is named for its unit),
     ``"n_words"`` (words without sentence marks), ``"n_oov"`` (when ``n_oov`` is given) and
-    ``"total"``, so that ``total = am + lam * rnnlm + mu * old_lm + word_bonus * n_words +
+    ``"total"``, so that ``total = am + lam * rnnlm_ln + mu * old_lm + word_bonus * n_words +
     gamma * n_oov`` can be recomputed from the columns and the weights. Ranks stay the
     first-pass ranks; sort by ``scores["total"]`` for the new order.
     """
