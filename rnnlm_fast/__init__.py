@@ -11,11 +11,12 @@ The public API::
 
 from . import errors
 from .errors import *  # noqa: F403  (the exception hierarchy is public: errors.__all__)
+from .kenlm_api import State
 from .model import RNNLM, PerplexityResult
 from .training import EpochRecord, EpochStats, Trainer
 from .vocab import Vocabulary
 
 __version__ = "0.1.0"
 
-__all__ = ["RNNLM", "Vocabulary", "EpochRecord", "EpochStats", "Trainer", "PerplexityResult", *errors.__all__,
+__all__ = ["RNNLM", "Vocabulary", "EpochRecord", "EpochStats", "Trainer", "PerplexityResult", "State", *errors.__all__,
            "__version__"]
