@@ -12,8 +12,6 @@ import json
 import logging
 import sys
 import time
-import warnings
-from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Optional, Sequence
@@ -21,13 +19,13 @@ from typing import Optional, Sequence
 import numpy as np
 
 from . import __version__, options
-from .encoding import case_mapping, read_lines, split_keys, split_words
-from .errors import ConfigError, CorpusError, MissingFileError, OovWarning, RnnlmError
+from .encoding import case_mapping, oov_warnings_to_stderr, read_lines, split_keys, split_words
+from .errors import ConfigError, CorpusError, MissingFileError, RnnlmError
 from .model import RNNLM
-from .training import resolve_threads
 from .model_file import read_header
 from .nbest.cli import add_rescore_parser
 from .options import DEFAULTS, OPTIONS, add_arguments
+from .training import resolve_threads
 from .vocab import Vocabulary
 
 log = logging.getLogger("rnnlm_fast")
@@ -222,28 +220,13 @@ def _load(args: argparse.Namespace) -> RNNLM:
     return RNNLM.load(args.model, vocab=vocab)
 
 
-@contextmanager
-def _warnings_to_stderr():
-    """OovWarnings raised inside print as one line each on stderr ('rnnlm-fast: warning: ...')."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", OovWarning)
-        try:
-            yield
-        finally:
-            for w in caught:
-                if issubclass(w.category, OovWarning):
-                    print(f"rnnlm-fast: warning: {w.message}", file=sys.stderr)
-                else:
-                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-
-
 def cmd_eval(args: argparse.Namespace) -> int:
     model = _load(args)
     if args.lm_prob and model.backward:
         # P(w | following words) mixed word by word with P(w | preceding words) is no distribution
         raise ConfigError(f"--lm-prob interpolates word by word with a left-to-right LM; "
                           f"'{args.model}' is a backward model")
-    with _warnings_to_stderr():
+    with oov_warnings_to_stderr():
         res = model.perplexity(args.text, independent=args.independent, threads=args.threads,
                                oov_penalty=args.oov_penalty, dynamic=args.dynamic,
                                per_word=bool(args.per_word or args.lm_prob), progress=not _quiet(args),
@@ -340,7 +323,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     lines = _read_lines(args.text)
     if args.keys:  # 'utt1 the cat sat': the first field names the line, the rest is the sentence
         keys, lines = split_keys(lines, "<stdin>" if args.text == "-" else args.text)
-    with _warnings_to_stderr():
+    with oov_warnings_to_stderr():
         scores = model.score(lines, independent=not args.carry_state, oov=args.oov, oov_penalty=args.oov_penalty,
                              threads=args.threads, case=args.case, max_oov_rate=args.max_oov_rate)
     prefixes = [f"{k}\t" for k in keys] if args.keys else [""] * len(lines)

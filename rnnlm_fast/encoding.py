@@ -7,17 +7,19 @@ sentence for a backward model happen once, here, in the C++ engine.
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import warnings
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Optional, Sequence
+from typing import Callable, Iterable, Iterator, Optional, Sequence
 
 import numpy as np
 
 from . import _core
 from ._files import PathLike, require_file
-from .errors import CorpusError
 from ._progress import counter_callback, make_bar
-from .errors import ConfigError, OovError, OovWarning
+from .errors import ConfigError, CorpusError, OovError, OovWarning
+from .options import OPTIONS
 from .vocab import Vocabulary
 
 
@@ -133,8 +135,6 @@ def check_oov_rate(vocab: Vocabulary, enc: Encoded, max_oov_rate: float, *, case
     (OovWarning). Above 50%, when mapping
     the words (``words()`` gives a sample) to lower or upper case would put most unknown ones
     in the vocabulary, the message says which ``case`` to pass."""
-    from .options import OPTIONS
-
     max_oov_rate = OPTIONS["max_oov_rate"].check(max_oov_rate)
     n = len(enc.ids) - enc.sentences
     if n <= 0 or enc.oov == 0:
@@ -152,6 +152,23 @@ def check_oov_rate(vocab: Vocabulary, enc: Encoded, max_oov_rate: float, *, case
                        "pass max_oov_rate=1.0 / --max-oov-rate 1 to score it anyway)")
     warnings.warn(message, OovWarning, stacklevel=stacklevel)
     return rate
+
+
+@contextlib.contextmanager
+def oov_warnings_to_stderr() -> Iterator[None]:
+    """Print the OovWarnings raised inside as ``rnnlm-fast: warning: ...`` lines on stderr (the
+    command line's form) instead of Python's two-line warning; other warnings are re-issued
+    as they were, so the caller's warning filters still apply to them."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", OovWarning)
+        try:
+            yield
+        finally:
+            for w in caught:
+                if issubclass(w.category, OovWarning):
+                    print(f"rnnlm-fast: warning: {w.message}", file=sys.stderr)
+                else:
+                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
 def case_hint(vocab: Vocabulary, words: Sequence[str], case: str = "keep") -> str:

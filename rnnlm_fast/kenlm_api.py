@@ -23,8 +23,7 @@ import numpy as np
 
 from . import _core
 from ._files import PathLike
-from .encoding import (BOS, Encoded, case_mapping, check_oov_rate, prepare_sentences, read_lines,
-                       sample_words)
+from .encoding import BOS, Encoded, case_mapping, check_oov_rate, prepare_sentences, read_lines, sample_words
 from .errors import ConfigError, MissingFileError
 from .options import DEFAULTS
 from .training import as_encoded

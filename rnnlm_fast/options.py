@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import argparse
 import inspect
-import sys
 import math
 import numbers
+import sys
 import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Optional, Sequence

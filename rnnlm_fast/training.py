@@ -21,7 +21,14 @@ import numpy as np
 from . import _core, options
 from ._files import PathLike
 from ._progress import make_bar, training_callback
-from .checkpoint import Checkpoint, CheckpointWriter, check_resumed_data, data_fingerprint, load_checkpoint, remove_stale_temporaries
+from .checkpoint import (
+    Checkpoint,
+    CheckpointWriter,
+    check_resumed_data,
+    data_fingerprint,
+    load_checkpoint,
+    remove_stale_temporaries,
+)
 from .encoding import Encoded, encode_file
 from .errors import ConfigError, DivergenceError
 from .schedule import Schedule

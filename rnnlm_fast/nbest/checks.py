@@ -7,22 +7,19 @@ the command line exits 2 in seconds instead of failing after minutes of scoring.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import sys
-import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rnnlm_fast.errors import ConfigError, MissingFileError, NbestFormatError, OovWarning
+from rnnlm_fast.errors import ConfigError, MissingFileError, NbestFormatError
 
 from .lists import NbestList
 
 if TYPE_CHECKING:
     from rnnlm_fast.model import RNNLM
 
-__all__ = ["check_oov_rate", "check_output_path", "check_refs_match", "check_scores", "oov_warnings_to_stderr"]
+__all__ = ["check_oov_rate", "check_output_path", "check_refs_match", "check_scores"]
 
 _SHOWN = 5  # ids named in a mismatch message
 
@@ -127,19 +124,3 @@ def check_oov_rate(model: RNNLM, lists: Sequence[NbestList], case: str, max_oov_
     rate = check(model.vocab, enc, max_oov_rate, case=case, words=lambda: sample_words(sentences),
                  what=f"the hypotheses of {what}", stacklevel=2)
     return rate, len(enc.ids) - enc.sentences, len(enc.ids)
-
-
-@contextlib.contextmanager
-def oov_warnings_to_stderr() -> Iterator[None]:
-    """Print the OovWarnings raised inside as ``rnnlm-fast: warning: ...`` lines on stderr (the
-    command line's form) instead of Python's two-line warning; other warnings pass through."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", OovWarning)
-        try:
-            yield
-        finally:
-            for w in caught:
-                if issubclass(w.category, OovWarning):
-                    print(f"rnnlm-fast: warning: {w.message}", file=sys.stderr)
-                else:
-                    warnings.showwarning(w.message, w.category, w.filename, w.lineno)

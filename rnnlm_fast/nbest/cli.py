@@ -14,12 +14,13 @@ import numpy as np
 
 from rnnlm_fast import __version__
 from rnnlm_fast._files import require_file
+from rnnlm_fast.encoding import oov_warnings_to_stderr
 from rnnlm_fast.errors import ConfigError, MissingFileError, OovWarning
 from rnnlm_fast.model import RNNLM
 from rnnlm_fast.options import add_arguments
 from rnnlm_fast.vocab import Vocabulary
 
-from .checks import check_oov_rate, check_output_path, check_refs_match, check_scores, oov_warnings_to_stderr
+from .checks import check_oov_rate, check_output_path, check_refs_match, check_scores
 from .formats import FORMATS, detect_format, read_nbest
 from .lists import AM, NbestList
 from .outputs import OUTPUT_FORMATS, write_rescored
