@@ -22,19 +22,10 @@ from .errors import ConfigError, ModelFormatError, VocabularyError
 from .kenlm_api import KenlmApi, State, check_single_sentence_options  # noqa: F401  (State: public)
 from .model_file import read_model, write_model
 from .options import DEFAULTS, OPTIONS
-from .training import (
-    EpochRecord,
-    EpochStats,
-    Trainer,
-    dynamic_positions,
-    power,
-    resolve_threads,
-    resume,
-    train_epoch,
-)
+from .training import (EpochRecord, EpochStats, Trainer, dynamic_positions, power, resolve_threads,
+                       resume, train_epoch)
 from .units import LN10
 from .vocab import Vocabulary
-
 
 @dataclass
 class PerplexityResult:
