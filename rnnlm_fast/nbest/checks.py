@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rnnlm_fast.encoding import case_mapping, sample_words
+from rnnlm_fast.encoding import check_oov_rate as encoding_check_oov_rate
 from rnnlm_fast.errors import ConfigError, MissingFileError, NbestFormatError
 
 from .lists import NbestList
@@ -115,12 +117,9 @@ def check_oov_rate(model: RNNLM, lists: Sequence[NbestList], case: str, max_oov_
     positions : int
         Positions each model scores: the words and one ``</s>`` per hypothesis.
     """
-    from rnnlm_fast.encoding import CASE_MAPPINGS, sample_words
-    from rnnlm_fast.encoding import check_oov_rate as check
-
-    fix = CASE_MAPPINGS[case]
+    fix = case_mapping(case)
     sentences = [fix(h.text) for nb in lists for h in nb.hyps]
     enc = model.encode_sentences(sentences)
-    rate = check(model.vocab, enc, max_oov_rate, case=case, words=lambda: sample_words(sentences),
+    rate = encoding_check_oov_rate(model.vocab, enc, max_oov_rate, case=case, words=lambda: sample_words(sentences),
                  what=f"the hypotheses of {what}", stacklevel=2)
     return rate, len(enc.ids) - enc.sentences, len(enc.ids)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from rnnlm_fast.encoding import case_mapping
 from rnnlm_fast.errors import ConfigError
 from rnnlm_fast.options import DEFAULTS
 from rnnlm_fast.units import LN10
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
     from rnnlm_fast.model import RNNLM
 
 __all__ = [
-    "CASE_MAPPINGS",
     "SECOND_LM_KEY",
     "ScoreFn",
     "interpolate_word_probs",
@@ -50,7 +50,6 @@ __all__ = [
 
 ScoreFn = Callable[[list[str]], np.ndarray]
 SECOND_LM_KEY = "lm2"  # the score name of a second model's score (the free ``mu`` feature)
-CASE_MAPPINGS: dict[str, Callable[[str], str]] = {"keep": lambda s: s, "upper": str.upper, "lower": str.lower}
 
 
 # --------------------------------------------------------------------------- LM scores
@@ -102,13 +101,6 @@ def lm_log_probs(lists: Sequence[NbestList], score_fn: ScoreFn, batch_size: int 
     return log10 * LN10  # log10 -> ln, explicitly
 
 
-def _case_mapping(case: str) -> Callable[[str], str]:
-    """The function that maps hypotheses to the model's case (``--case``)."""
-    if case not in CASE_MAPPINGS:
-        raise ConfigError(f"case must be one of {tuple(CASE_MAPPINGS)}")
-    return CASE_MAPPINGS[case]
-
-
 def score_lists(
     model: RNNLM,
     lists: Sequence[NbestList],
@@ -132,7 +124,7 @@ def score_lists(
     ConfigError
         On an unknown ``case``, or what ``RNNLM.score`` refuses.
     """
-    fix = _case_mapping(case)
+    fix = case_mapping(case)
 
     def score_fn(sentences: list[str]) -> np.ndarray:
         return model.score(
@@ -153,7 +145,7 @@ def oov_counts(model: RNNLM, lists: Sequence[NbestList], *, case: str = "keep") 
 
     One batched encoding call; ``case`` maps the words as ``score_lists`` does.
     """
-    fix = _case_mapping(case)
+    fix = case_mapping(case)
     sentences = [fix(h.text) for nb in lists for h in nb.hyps]
     if not sentences:
         return np.zeros(0)
