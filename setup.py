@@ -61,6 +61,7 @@ ext = Pybind11Extension(
     "rnnlm_fast._core",
     sorted(glob("csrc/*.cc")),
     include_dirs=["csrc"],
+    depends=sorted(glob("csrc/*.h")),  # a changed header rebuilds every source
     cxx_std=17,
     extra_compile_args=extra_compile,
     extra_link_args=omp_link,

@@ -15,10 +15,13 @@
 
 #include "corpus.h"
 #include "errors.h"
+#include "gemm.h"
 #include "generate.h"
+#include "kernels.h"
 #include "rnn.h"
 #include "scorer.h"
 #include "text_reader.h"
+#include "batch_trainer.h"
 #include "trainer.h"
 #include "vocab.h"
 
@@ -196,6 +199,73 @@ std::shared_ptr<Model> make_model(std::int32_t vocab_size, std::int32_t hidden,
   return std::make_shared<Model>(vocab_size, hidden, std::move(class_begin), parse_cell(cell), direct, direct_order);
 }
 
+// The matrix kernels on NumPy float32 matrices, for tests and the kernel benchmarks.
+const float* matrix(const CArray<float>& a, const char* name, py::ssize_t& rows, py::ssize_t& cols) {
+  if (a.ndim() != 2) throw ConfigError(std::string(name) + " must be a 2-D float32 array");
+  rows = a.shape(0);
+  cols = a.shape(1);
+  if (rows > 1 << 30 || cols > 1 << 30) throw ConfigError(std::string(name) + " is too large");
+  return a.data();
+}
+
+void add_kernel_bindings(py::module_& mod) {
+  mod.def(
+      "matmul_nt",
+      [](const CArray<float>& M, const CArray<float>& X) {
+        py::ssize_t rows, cols, n, xc;
+        const float* m = matrix(M, "M", rows, cols);
+        const float* x = matrix(X, "X", n, xc);
+        if (xc != cols) throw ConfigError("matmul_nt: X must have as many columns as M");
+        CArray<float> Y({n, rows});
+        float* y = Y.mutable_data();
+        py::gil_scoped_release nogil;
+        matmul_nt(m, static_cast<int>(rows), static_cast<int>(cols), x, static_cast<int>(n), y);
+        return Y;
+      },
+      py::arg("M"), py::arg("X"), "X @ M.T with the engine's batched kernel.");
+  mod.def(
+      "matmul_nn",
+      [](const CArray<float>& A, const CArray<float>& M) {
+        py::ssize_t n, k, mk, cols;
+        const float* a = matrix(A, "A", n, k);
+        const float* m = matrix(M, "M", mk, cols);
+        if (mk != k) throw ConfigError("matmul_nn: A's columns must equal M's rows");
+        CArray<float> Y({n, cols});
+        float* y = Y.mutable_data();
+        py::gil_scoped_release nogil;
+        matmul_nn(a, static_cast<int>(n), static_cast<int>(k), m, static_cast<int>(cols), y, false);
+        return Y;
+      },
+      py::arg("A"), py::arg("M"), "A @ M with the engine's batched kernel.");
+  mod.def(
+      "rank_k_update",
+      [](CArray<float>& M, const CArray<float>& D, const CArray<float>& X, float lr, float keep) {
+        py::ssize_t rows, cols, k, dr, xk, xc;
+        matrix(M, "M", rows, cols);
+        const float* d = matrix(D, "D", k, dr);
+        const float* x = matrix(X, "X", xk, xc);
+        if (dr != rows || xk != k || xc != cols) throw ConfigError("rank_k_update: D must be k x rows, X k x cols");
+        float* m = M.mutable_data();
+        py::gil_scoped_release nogil;
+        rank_k_update(m, static_cast<int>(rows), static_cast<int>(cols), d, x, static_cast<int>(k), lr, keep);
+      },
+      py::arg("M"), py::arg("D"), py::arg("X"), py::arg("lr"), py::arg("keep"),
+      "In place: M = keep * M + lr * D.T @ X.");
+  mod.def(
+      "matvec",
+      [](const CArray<float>& M, const CArray<float>& x) {
+        py::ssize_t rows, cols;
+        const float* m = matrix(M, "M", rows, cols);
+        if (x.ndim() != 1 || x.shape(0) != cols) throw ConfigError("matvec: x must be a vector of M's columns");
+        CArray<float> y({rows});
+        float* yp = y.mutable_data();
+        py::gil_scoped_release nogil;
+        matvec(m, static_cast<int>(rows), static_cast<int>(cols), x.data(), nullptr, yp);
+        return y;
+      },
+      py::arg("M"), py::arg("x"), "M @ x with the engine's one-vector kernel.");
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, mod) {
@@ -366,13 +436,13 @@ PYBIND11_MODULE(_core, mod) {
                            "Options of one training epoch; every field is required (the defaults live in "
                            "rnnlm_fast/options.py).")
       .def(py::init([](float lr, float l2, float gradient_cutoff, int bptt, int bptt_block, bool independent,
-                       float dropout, float input_dropout, std::uint64_t seed, int threads) {
+                       float dropout, float input_dropout, std::uint64_t seed, int threads, int streams) {
              return TrainOptions{lr, l2, gradient_cutoff, bptt, bptt_block, independent, dropout, input_dropout,
-                                 seed, threads};
+                                 seed, threads, streams};
            }),
            py::kw_only(), py::arg("lr"), py::arg("l2"), py::arg("gradient_cutoff"), py::arg("bptt"),
            py::arg("bptt_block"), py::arg("independent"), py::arg("dropout"), py::arg("input_dropout"),
-           py::arg("seed"), py::arg("threads"))
+           py::arg("seed"), py::arg("threads"), py::arg("streams"))
       .def_readwrite("lr", &TrainOptions::lr)
       .def_readwrite("l2", &TrainOptions::l2)
       .def_readwrite("gradient_cutoff", &TrainOptions::gradient_cutoff)
@@ -383,6 +453,7 @@ PYBIND11_MODULE(_core, mod) {
       .def_readwrite("input_dropout", &TrainOptions::input_dropout)
       .def_readwrite("seed", &TrainOptions::seed)
       .def_readwrite("threads", &TrainOptions::threads)
+      .def_readwrite("streams", &TrainOptions::streams)
       .def("validate", &TrainOptions::validate, "Raises ConfigError when the engine cannot run with these.");
 
   mod.def("train_epoch", &train_epoch_py, py::arg("model"), py::arg("ids"), py::arg("offsets"),
@@ -458,4 +529,18 @@ PYBIND11_MODULE(_core, mod) {
       },
       py::arg("model"), py::arg("ids"),
       "Gradient of ln P(sentence) by full BPTT, as a Model holding gradients in its arrays.");
+
+  mod.def(
+      "batch_gradient",
+      [](const Model& m, const CArray<std::int32_t>& ids, const CArray<std::int64_t>& offsets) {
+        check_corpus(m, ids, offsets);
+        if (offsets.shape(0) - 1 > 1024) throw ConfigError("batch_gradient takes at most 1024 sentences");
+        py::gil_scoped_release nogil;
+        return std::make_shared<Model>(
+            batch_gradient(m, ids.data(), offsets.data(), static_cast<int>(offsets.shape(0) - 1)));
+      },
+      py::arg("model"), py::arg("ids"), py::arg("offsets"),
+      "Summed gradient of ln P over the sentences, scored side by side as one batch of streams with full BPTT.");
+
+  add_kernel_bindings(mod);
 }

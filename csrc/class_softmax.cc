@@ -13,6 +13,50 @@ std::size_t word_feature_index(const Model& m, std::uint64_t start, int j) {
   return static_cast<std::size_t>(half + (start + static_cast<std::uint64_t>(j)) % span);
 }
 
+}  // namespace
+
+void add_direct_class_logits(const Model& m, const std::int32_t* history, DirectFeatures& f, float* z) {
+  f.class_count = 0;
+  if (m.direct_order() == 0 || history == nullptr) return;
+  const int C = m.n_classes();
+  direct_class_features(history, m.direct_order(), m.direct_size(), C, f);
+  for (int a = 0; a < f.class_count; ++a) {
+    const float* w = m.direct.data() + f.class_start[static_cast<std::size_t>(a)];
+    for (int c = 0; c < C; ++c) z[c] += w[c];
+  }
+}
+
+void add_direct_word_logits(const Model& m, const std::int32_t* history, std::int32_t c, DirectFeatures& f,
+                            float* z) {
+  f.word_count = 0;
+  if (m.direct_order() == 0 || history == nullptr) return;
+  const int n = m.class_begin()[c + 1] - m.class_begin()[c];
+  direct_word_features(history, m.direct_order(), m.direct_size(), c, f);
+  for (int a = 0; a < f.word_count; ++a) {
+    const std::uint64_t start = f.word_start[static_cast<std::size_t>(a)];
+    for (int j = 0; j < n; ++j) z[j] += m.direct[word_feature_index(m, start, j)];
+  }
+}
+
+void update_direct(const Model& m, Model& dst, const DirectFeatures& f, std::int32_t c, const float* gc,
+                   const float* gw, float lr, float direct_keep) {
+  // Sparse: only the weights this step used.
+  const int C = m.n_classes();
+  const int n = m.class_begin()[c + 1] - m.class_begin()[c];
+  for (int a = 0; a < f.class_count; ++a) {
+    float* w = dst.direct.data() + f.class_start[static_cast<std::size_t>(a)];
+    scale_axpy(w, C, direct_keep, lr, gc);
+  }
+  for (int a = 0; a < f.word_count; ++a) {
+    const std::uint64_t start = f.word_start[static_cast<std::size_t>(a)];
+    for (int j = 0; j < n; ++j) {
+      float& w = dst.direct[word_feature_index(m, start, j)];
+      w = direct_keep * w + lr * gw[j];
+    }
+  }
+}
+
+namespace {
 // Class logits (with direct-connection features) into s.class_p; with `precomputed`, s.class_p
 // already holds class_w * h (from a batched product) and only the bias is added.
 void class_logits(const Model& m, const float* h, const std::int32_t* history, OutputScratch& s,
@@ -23,14 +67,7 @@ void class_logits(const Model& m, const float* h, const std::int32_t* history, O
   } else {
     matvec(m.class_w.data(), C, m.hidden(), h, m.class_b.data(), s.class_p.data());
   }
-  s.features.class_count = 0;
-  if (m.direct_order() > 0 && history != nullptr) {
-    direct_class_features(history, m.direct_order(), m.direct_size(), C, s.features);
-    for (int a = 0; a < s.features.class_count; ++a) {
-      const float* w = m.direct.data() + s.features.class_start[static_cast<std::size_t>(a)];
-      for (int c = 0; c < C; ++c) s.class_p[c] += w[c];
-    }
-  }
+  add_direct_class_logits(m, history, s.features, s.class_p.data());
 }
 
 // Word logits of class c (with direct-connection features) into z[0 .. n).
@@ -39,14 +76,7 @@ void word_logits(const Model& m, const float* h, std::int32_t c, const std::int3
   const std::int32_t b = m.class_begin()[c];
   const int n = m.class_begin()[c + 1] - b;
   matvec(m.word_w.data() + static_cast<std::size_t>(b) * m.hidden(), n, m.hidden(), h, m.word_b.data() + b, z);
-  s.features.word_count = 0;
-  if (m.direct_order() > 0 && history != nullptr) {
-    direct_word_features(history, m.direct_order(), m.direct_size(), c, s.features);
-    for (int a = 0; a < s.features.word_count; ++a) {
-      const std::uint64_t start = s.features.word_start[static_cast<std::size_t>(a)];
-      for (int j = 0; j < n; ++j) z[j] += m.direct[word_feature_index(m, start, j)];
-    }
-  }
+  add_direct_word_logits(m, history, c, s.features, z);
 }
 
 }  // namespace
@@ -84,18 +114,7 @@ void output_backward_update(const Model& m, Model& dst, const float* h, std::int
   scale_axpy(dst.word_b.data() + b, n, 1.0f, lr, gw);
   backprop_update_rows(m.class_w.data(), dst.class_w.data(), C, H, gc, lr, keep, h, e_h);
   scale_axpy(dst.class_b.data(), C, 1.0f, lr, gc);
-  // Sparse direct-connection updates: only the weights this step used.
-  for (int a = 0; a < s.features.class_count; ++a) {
-    float* w = dst.direct.data() + s.features.class_start[static_cast<std::size_t>(a)];
-    scale_axpy(w, C, direct_keep, lr, gc);
-  }
-  for (int a = 0; a < s.features.word_count; ++a) {
-    const std::uint64_t start = s.features.word_start[static_cast<std::size_t>(a)];
-    for (int j = 0; j < n; ++j) {
-      float& w = dst.direct[word_feature_index(m, start, j)];
-      w = direct_keep * w + lr * gw[j];
-    }
-  }
+  update_direct(m, dst, s.features, c, gc, gw, lr, direct_keep);
 }
 
 void output_distribution(const Model& m, const float* h, const std::int32_t* history, OutputScratch& s,

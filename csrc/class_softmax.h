@@ -36,6 +36,17 @@ double output_forward(const Model& m, const float* h, std::int32_t target, const
 void output_backward_update(const Model& m, Model& dst, const float* h, std::int32_t target,
                             OutputScratch& s, float lr, float keep, float direct_keep, float* e_h);
 
+// The direct-connection parts, for callers that compute the dense products themselves
+// (batched training): add the features' weights of `history` to the class logits z[C] / to
+// the word logits z[n] of class c, remembering the features in `f`; then move the weights
+// `f` used by lr * gradient (gc: class logits, gw: class c's word logits), after scaling
+// them by direct_keep. No-ops without direct weights.
+void add_direct_class_logits(const Model& m, const std::int32_t* history, DirectFeatures& f, float* z);
+void add_direct_word_logits(const Model& m, const std::int32_t* history, std::int32_t c, DirectFeatures& f,
+                            float* z);
+void update_direct(const Model& m, Model& dst, const DirectFeatures& f, std::int32_t c, const float* gc,
+                   const float* gw, float lr, float direct_keep);
+
 // The full distribution over the vocabulary into out[V] (tests, generation).
 void output_distribution(const Model& m, const float* h, const std::int32_t* history, OutputScratch& s,
                          float* out);

@@ -4,13 +4,7 @@
 #include <cmath>
 #include <cstring>
 
-// Function multi-versioning: GCC emits one clone per target and an ifunc resolver.
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(RNNLM_NO_CLONES)
-#define RNNLM_CLONES \
-  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define RNNLM_CLONES
-#endif
+#include "simd.h"
 
 namespace rnnlm {
 namespace {
@@ -36,31 +30,6 @@ inline float exp_approx(float x) {
 }
 
 }  // namespace
-
-// 8-float vectors (GCC vector extensions): each clone compiles them to its own ISA.
-// 256 bits is the sweet spot: full width on AVX2, and AVX-512 parts run it without
-// frequency penalties.
-typedef float v8f __attribute__((vector_size(32)));
-typedef float v4f __attribute__((vector_size(16)));
-
-static inline v8f load8(const float* p) {
-  v8f v;
-  __builtin_memcpy(&v, p, sizeof v);
-  return v;
-}
-static inline void store8(float* p, v8f v) { __builtin_memcpy(p, &v, sizeof v); }
-static inline v8f splat8(float x) { return v8f{x, x, x, x, x, x, x, x}; }
-
-// [sum(a), sum(b), sum(c), sum(d)] with a transpose-and-add tree.
-static inline v4f hsum4(v8f a, v8f b, v8f c, v8f d) {
-  const v4f s0 = __builtin_shufflevector(a, a, 0, 1, 2, 3) + __builtin_shufflevector(a, a, 4, 5, 6, 7);
-  const v4f s1 = __builtin_shufflevector(b, b, 0, 1, 2, 3) + __builtin_shufflevector(b, b, 4, 5, 6, 7);
-  const v4f s2 = __builtin_shufflevector(c, c, 0, 1, 2, 3) + __builtin_shufflevector(c, c, 4, 5, 6, 7);
-  const v4f s3 = __builtin_shufflevector(d, d, 0, 1, 2, 3) + __builtin_shufflevector(d, d, 4, 5, 6, 7);
-  const v4f u0 = __builtin_shufflevector(s0, s1, 0, 4, 1, 5) + __builtin_shufflevector(s0, s1, 2, 6, 3, 7);
-  const v4f u1 = __builtin_shufflevector(s2, s3, 0, 4, 1, 5) + __builtin_shufflevector(s2, s3, 2, 6, 3, 7);
-  return __builtin_shufflevector(u0, u1, 0, 1, 4, 5) + __builtin_shufflevector(u0, u1, 2, 3, 6, 7);
-}
 
 // Dot products of rows m0..m3 with x into y[0..3]; the one code path every matvec uses,
 // so a row's result never depends on how the rows or vectors were batched.
@@ -142,18 +111,6 @@ void matvec(const float* __restrict M, int rows, int cols, const float* __restri
   dot_rows(M, 0, rows, cols, x, y);
   if (bias != nullptr) {
     for (int i = 0; i < rows; ++i) y[i] += bias[i];
-  }
-}
-
-RNNLM_CLONES
-void matvec_batch(const float* __restrict M, int rows, int cols, const float* const* xs, int n,
-                  float* const* ys) {
-  // Each block of rows is used for every vector while it is in L1: M streams from L2 once
-  // per batch instead of once per vector.
-  constexpr int kRowBlock = 16;
-  for (int r0 = 0; r0 < rows; r0 += kRowBlock) {
-    const int r1 = std::min(rows, r0 + kRowBlock);
-    for (int v = 0; v < n; ++v) dot_rows(M, r0, r1, cols, xs[v], ys[v]);
   }
 }
 
@@ -265,52 +222,6 @@ void backprop_update_rows(const float* A, float* B, int rows, int cols, const fl
     for (int j = c8; j < cols; ++j) {
       e[j] += g[r] * a0[j];
       b0[j] = keep * b0[j] + lr * g[r] * h[j];
-    }
-  }
-}
-
-RNNLM_CLONES
-void rank_k_update(float* __restrict M, int rows, int cols, const float* __restrict D,
-                   const float* __restrict X, int k, float lr, float keep) {
-  // Row by row, 32 columns at a time held in registers while the k inputs are added.
-  const int c32 = cols & ~31;
-  const int c8 = cols & ~7;
-  const v8f k8 = splat8(keep);
-  constexpr int kMaxK = 64;
-  float c[kMaxK];
-  for (int s0 = 0; s0 < k; s0 += kMaxK) {
-    const int kk = std::min(kMaxK, k - s0);
-    const float* Xs = X + static_cast<std::size_t>(s0) * cols;
-    const v8f keep_now = s0 == 0 ? k8 : splat8(1.0f);
-    for (int i = 0; i < rows; ++i) {
-      for (int s = 0; s < kk; ++s) c[s] = lr * D[static_cast<std::size_t>(s0 + s) * rows + i];
-      float* m = M + static_cast<std::size_t>(i) * cols;
-      for (int j = 0; j < c32; j += 32) {
-        v8f a0 = keep_now * load8(m + j), a1 = keep_now * load8(m + j + 8);
-        v8f a2 = keep_now * load8(m + j + 16), a3 = keep_now * load8(m + j + 24);
-        for (int s = 0; s < kk; ++s) {
-          const float* xs = Xs + static_cast<std::size_t>(s) * cols + j;
-          const v8f cs = splat8(c[s]);
-          a0 += cs * load8(xs);
-          a1 += cs * load8(xs + 8);
-          a2 += cs * load8(xs + 16);
-          a3 += cs * load8(xs + 24);
-        }
-        store8(m + j, a0);
-        store8(m + j + 8, a1);
-        store8(m + j + 16, a2);
-        store8(m + j + 24, a3);
-      }
-      for (int j = c32; j < c8; j += 8) {
-        v8f a0 = keep_now * load8(m + j);
-        for (int s = 0; s < kk; ++s) a0 += splat8(c[s]) * load8(Xs + static_cast<std::size_t>(s) * cols + j);
-        store8(m + j, a0);
-      }
-      for (int j = c8; j < cols; ++j) {
-        float acc = keep_now[0] * m[j];
-        for (int s = 0; s < kk; ++s) acc += c[s] * Xs[static_cast<std::size_t>(s) * cols + j];
-        m[j] = acc;
-      }
     }
   }
 }

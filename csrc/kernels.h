@@ -7,16 +7,14 @@
 
 #include <cstdint>
 
+#include "gemm.h"
+
 namespace rnnlm {
 
 enum class Activation : std::int32_t { kSigmoid = 0, kTanh = 1, kRelu = 2 };
 
 // y[r] = dot(M[r, :], x) + (bias ? bias[r] : 0) for r < rows.
 void matvec(const float* M, int rows, int cols, const float* x, const float* bias, float* y);
-
-// ys[v] = M xs[v] for v < n (no bias): a batch of independent matrix-vector products with
-// each block of M reused across the batch. ys[v][r] equals matvec's y[r] bit for bit.
-void matvec_batch(const float* M, int rows, int cols, const float* const* xs, int n, float* const* ys);
 
 // e[j] = sum_r d[r] * M[r, j]  (e = M^T d), j < cols.
 void matvec_transposed(const float* M, int rows, int cols, const float* d, float* e);
@@ -26,11 +24,6 @@ void matvec_transposed(const float* M, int rows, int cols, const float* d, float
 // read before they move); gradient mode passes the weights as A and a gradient buffer as B.
 void backprop_update_rows(const float* A, float* B, int rows, int cols, const float* g, float lr,
                           float keep, const float* h, float* e);
-
-// M[i, j] = keep * M[i, j] + lr * sum_s D[s, i] * X[s, j], s < k; D is k x rows, X is k x cols.
-// The BPTT weight update as one pass over M instead of k rank-1 updates.
-void rank_k_update(float* M, int rows, int cols, const float* D, const float* X, int k, float lr,
-                   float keep);
 
 // y = keep * y + a * x.
 void scale_axpy(float* y, int n, float keep, float a, const float* x);

@@ -13,6 +13,7 @@
 #include <omp.h>
 #endif
 
+#include "batch_trainer.h"
 #include "corpus.h"
 #include "errors.h"
 #include "kernels.h"
@@ -26,6 +27,7 @@ void TrainOptions::validate() const {
   if (bptt < 1 || bptt > 1000) throw ConfigError("bptt must be in 1..1000");
   if (bptt_block < 1 || bptt_block > 1000) throw ConfigError("bptt_block must be in 1..1000");
   if (threads < 1 || threads > 4096) throw ConfigError("threads must be in 1..4096");
+  if (streams < 1 || streams > 1024) throw ConfigError("streams must be in 1..1024");
   if (!(dropout >= 0 && dropout < 1)) throw ConfigError("dropout must be in [0, 1)");
   if (!(input_dropout >= 0 && input_dropout < 1)) throw ConfigError("input_dropout must be in [0, 1)");
 }
@@ -278,6 +280,92 @@ EpochStats train_epoch(Model& m, const std::int32_t* ids, const std::int64_t* of
   using Clock = std::chrono::steady_clock;
 
   MergeLocks merge_locks(m);
+  // Reports the thread's tallies; on the reporting thread, now and then, calls `progress`.
+  auto report_tally = [&](Tally& tally, std::int64_t processed, std::int64_t words, double logprob, bool reports,
+                          Clock::time_point& last_report) {
+    tally.processed.store(processed, std::memory_order_relaxed);
+    tally.words.store(words, std::memory_order_relaxed);
+    tally.logprob.store(logprob, std::memory_order_relaxed);
+    if (reports && progress && Clock::now() - last_report > std::chrono::milliseconds(200)) {
+      last_report = Clock::now();
+      std::int64_t done = 0;
+      double lp_sum = 0;
+      for (auto& t : tallies) {
+        done += t.processed.load(std::memory_order_relaxed);
+        lp_sum += t.logprob.load(std::memory_order_relaxed);
+      }
+      if (!progress(done, lp_sum)) {
+        interrupted.store(true);
+        stop.store(true);
+      }
+    }
+  };
+  // B streams per thread: the thread's shard split into B contiguous parts of about equal
+  // word counts, one per lane, all advanced one position per step.
+  auto run_batched_shard = [&](Model& shared, Model& w, DenseSync* sync, int tid, bool reports) {
+    const int B = o.streams;
+    const std::int64_t s0 = shards[tid], s1 = shards[tid + 1];
+    auto parts = shard_sentences(offsets + s0, s1 - s0, B);
+    BatchedStreams lanes(w, o, B, tid, threads);
+    std::vector<std::int64_t> k(B), begin(B), end(B), sentence(B);
+    std::vector<std::int32_t> in(B), target(B);
+    std::vector<std::uint8_t> sentence_end(B), active(B);
+    std::vector<double> lp(B);
+    for (int b = 0; b < B; ++b) {
+      sentence[b] = s0 + parts[b];
+      begin[b] = k[b] = offsets[s0 + parts[b]];
+      end[b] = offsets[s0 + parts[b + 1]];
+    }
+    Tally& tally = tallies[static_cast<std::size_t>(tid)];
+    double logprob = 0;
+    std::int64_t words = 0, processed = 0, since_merge = 0, since_report = 0;
+    auto last_report = Clock::now();
+    for (;;) {
+      if (stop.load(std::memory_order_relaxed)) break;
+      int n_active = 0;
+      for (int b = 0; b < B; ++b) {
+        active[b] = k[b] < end[b];
+        if (!active[b]) continue;
+        ++n_active;
+        while (offsets[sentence[b] + 1] <= k[b]) ++sentence[b];
+        sentence_end[b] = k[b] + 1 == offsets[sentence[b] + 1];
+        in[b] = k[b] == begin[b] ? 0 : ids[k[b] - 1];
+        target[b] = ids[k[b]];
+      }
+      if (n_active == 0) break;
+      lanes.step(w, w, in.data(), target.data(), sentence_end.data(), active.data(), lp.data());
+      for (int b = 0; b < B; ++b) {
+        if (!active[b]) continue;
+        if (target[b] >= 0) {
+          if (!std::isfinite(lp[b])) {
+            diverged.store(true);
+            std::int64_t expected = -1;
+            diverged_at.compare_exchange_strong(expected, k[b]);
+            stop.store(true);
+          }
+          logprob += lp[b];
+          ++words;
+        }
+        if (o.independent && sentence_end[b]) lanes.reset(b);
+        ++k[b];
+      }
+      processed += n_active;
+      since_merge += n_active;
+      since_report += n_active;
+      if (sync && since_merge >= kDenseSyncWords) {
+        sync->merge(shared, w, merge_locks);
+        since_merge = 0;
+      }
+      if (since_report >= 256) {
+        since_report = 0;
+        report_tally(tally, processed, words, logprob, reports, last_report);
+      }
+    }
+    if (sync) sync->merge(shared, w, merge_locks);
+    tally.processed.store(processed, std::memory_order_relaxed);
+    tally.words.store(words, std::memory_order_relaxed);
+    tally.logprob.store(logprob, std::memory_order_relaxed);
+  };
   auto run_shard = [&](int tid, bool reports) {
     // One thread trains the shared model directly (bit-reproducible); several threads each
     // train a view with private dense weights, merged every kDenseSyncWords words.
@@ -288,6 +376,10 @@ EpochStats train_epoch(Model& m, const std::int32_t* ids, const std::int64_t* of
       sync = std::make_unique<DenseSync>(*view, tid);
     }
     Model& w = view ? *view : m;
+    if (o.streams > 1) {
+      run_batched_shard(m, w, sync.get(), tid, reports);
+      return;
+    }
     BpttStream stream(w, o, tid);
     Tally& tally = tallies[static_cast<std::size_t>(tid)];
     double logprob = 0;

@@ -28,9 +28,10 @@ struct TrainOptions {
   float input_dropout{};    // rate at which a step's input word is dropped (no embedding)
   std::uint64_t seed{};     // of the dropout masks (each stream derives its own)
   int threads{};
+  int streams{};            // independent streams per thread, advanced in lockstep (batch_trainer.h)
   // The engine's own preconditions (they protect memory and the arithmetic, not policy):
   // lr > 0, l2 >= 0, gradient_cutoff > 0, bptt and bptt_block in 1..1000, threads in
-  // 1..4096, dropout rates in [0, 1). Throws ConfigError.
+  // 1..4096, streams in 1..1024, dropout rates in [0, 1). Throws ConfigError.
   void validate() const;
 };
 

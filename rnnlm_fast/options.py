@@ -161,6 +161,9 @@ _ALL = (
     # --- how a training run executes (not recorded in the model) ---------------------------------
     Option("threads", int, 1, "threads (0 = all cores); 1 is bit-reproducible", "run", low=0, high=4096,
            flag="--threads"),
+    Option("streams", int, 1, "independent streams of sentences each thread trains in lockstep, so the "
+           "products become matrix-matrix (several times faster for big models); 1 is rnnlm-0.4b's online SGD",
+           "run", low=1, high=1024, flag="--streams", older_files_lack=True),
     Option("on_divergence", str, "rollback", "on NaN/Inf: restore the last good weights and halve the "
            "learning rate, or raise at once", "run", choices=DIVERGENCE_POLICIES, flag="--on-divergence"),
     Option("max_rollbacks", int, 3, "divergence rollbacks before giving up", "run", low=0,

@@ -107,12 +107,12 @@ def as_encoded(model: Any, text: Text, progress: bool = False) -> Encoded:
     return text
 
 
-def engine_options(values: dict[str, Any], lr: float, seed: int, threads: int) -> "_core.TrainOptions":
+def engine_options(values: dict[str, Any], lr: float, seed: int, threads: int, streams: int = 1) -> "_core.TrainOptions":
     """The engine's options of one epoch, from resolved training options."""
     return _core.TrainOptions(lr=lr, l2=values["l2"], gradient_cutoff=values["gradient_cutoff"], bptt=values["bptt"],
                               bptt_block=values["bptt_block"], independent=values["independent"],
                               dropout=values["dropout"], input_dropout=values["input_dropout"], seed=seed,
-                              threads=threads)
+                              threads=threads, streams=streams)
 
 
 def _run_epoch(core: Any, enc: Encoded, engine: "_core.TrainOptions", progress: bool, desc: str,
@@ -130,12 +130,14 @@ def _run_epoch(core: Any, enc: Encoded, engine: "_core.TrainOptions", progress: 
 
 
 @options.keyword_signature(options.EPOCH)
-def train_epoch(model: Any, text: Text, *, seed: int = 1, threads: int = options.DEFAULTS["threads"], progress: bool = False,
-                return_positions: bool = False, **training: Any) -> EpochStats:
+def train_epoch(model: Any, text: Text, *, seed: int = 1, threads: int = options.DEFAULTS["threads"],
+                streams: int = options.DEFAULTS["streams"], progress: bool = False, return_positions: bool = False,
+                **training: Any) -> EpochStats:
     """One epoch of online SGD with truncated BPTT over ``text``, updating ``model`` in place.
 
     No validation, schedule or rollback (see :class:`Trainer`): what benchmarks and tests
-    time and check. ``lr`` defaults to the cell's; ``seed`` seeds the dropout masks.
+    time and check. ``lr`` defaults to the cell's; ``seed`` seeds the dropout masks; ``streams``
+    sentences streams per thread are trained side by side (see the ``streams`` option).
 
     Raises
     ------
@@ -146,7 +148,10 @@ def train_epoch(model: Any, text: Text, *, seed: int = 1, threads: int = options
     values = options.resolve(options.EPOCH, training, "training option")
     lr = values["lr"] if values["lr"] is not None else options.lr_for(model.cell)
     enc = as_encoded(model, text, progress)
-    stats = _run_epoch(model._core, enc, engine_options(values, lr, seed, resolve_threads(threads)), progress,
+    streams = options.OPTIONS["streams"].check(streams)
+    if return_positions and streams != 1:
+        raise ConfigError("return_positions needs streams=1 (positions are scored in order)")
+    stats = _run_epoch(model._core, enc, engine_options(values, lr, seed, resolve_threads(threads), streams), progress,
                        f"epoch lr {lr:.4g}", return_positions)
     if stats.interrupted:
         raise KeyboardInterrupt("training interrupted")
@@ -232,7 +237,7 @@ class Trainer:
         """One epoch, its validation and the schedule's decision; returns its record."""
         model, schedule = self.model, self.schedule
         engine = engine_options(self.values, schedule.lr, _epoch_seed(model.seed, schedule.epoch, self.rollbacks),
-                                self.threads)
+                                self.threads, self.values["streams"])
         stats = _run_epoch(model._core, self.train_text, engine, self.progress,
                            f"epoch {schedule.epoch + 1} lr {schedule.lr:.4g}")
         if stats.interrupted:
