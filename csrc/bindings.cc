@@ -13,19 +13,20 @@
 #include <string>
 #include <vector>
 
+#include "batch_trainer.h"
 #include "corpus.h"
 #include "errors.h"
-#include "gemm.h"
 #include "generate.h"
-#include "kernels.h"
 #include "rnn.h"
 #include "scorer.h"
 #include "text_reader.h"
-#include "batch_trainer.h"
 #include "trainer.h"
 #include "vocab.h"
 
 namespace py = pybind11;
+
+// bindings_kernels.cc: the matrix kernels, for tests and benchmarks.
+void add_kernel_bindings(py::module_& mod);
 using namespace rnnlm;
 
 namespace {
@@ -197,73 +198,6 @@ std::shared_ptr<Model> make_model(std::int32_t vocab_size, std::int32_t hidden,
                                   std::vector<std::int32_t> class_begin, const std::string& cell,
                                   std::uint64_t direct, int direct_order) {
   return std::make_shared<Model>(vocab_size, hidden, std::move(class_begin), parse_cell(cell), direct, direct_order);
-}
-
-// The matrix kernels on NumPy float32 matrices, for tests and the kernel benchmarks.
-const float* matrix(const CArray<float>& a, const char* name, py::ssize_t& rows, py::ssize_t& cols) {
-  if (a.ndim() != 2) throw ConfigError(std::string(name) + " must be a 2-D float32 array");
-  rows = a.shape(0);
-  cols = a.shape(1);
-  if (rows > 1 << 30 || cols > 1 << 30) throw ConfigError(std::string(name) + " is too large");
-  return a.data();
-}
-
-void add_kernel_bindings(py::module_& mod) {
-  mod.def(
-      "matmul_nt",
-      [](const CArray<float>& M, const CArray<float>& X) {
-        py::ssize_t rows, cols, n, xc;
-        const float* m = matrix(M, "M", rows, cols);
-        const float* x = matrix(X, "X", n, xc);
-        if (xc != cols) throw ConfigError("matmul_nt: X must have as many columns as M");
-        CArray<float> Y({n, rows});
-        float* y = Y.mutable_data();
-        py::gil_scoped_release nogil;
-        matmul_nt(m, static_cast<int>(rows), static_cast<int>(cols), x, static_cast<int>(n), y);
-        return Y;
-      },
-      py::arg("M"), py::arg("X"), "X @ M.T with the engine's batched kernel.");
-  mod.def(
-      "matmul_nn",
-      [](const CArray<float>& A, const CArray<float>& M) {
-        py::ssize_t n, k, mk, cols;
-        const float* a = matrix(A, "A", n, k);
-        const float* m = matrix(M, "M", mk, cols);
-        if (mk != k) throw ConfigError("matmul_nn: A's columns must equal M's rows");
-        CArray<float> Y({n, cols});
-        float* y = Y.mutable_data();
-        py::gil_scoped_release nogil;
-        matmul_nn(a, static_cast<int>(n), static_cast<int>(k), m, static_cast<int>(cols), y, false);
-        return Y;
-      },
-      py::arg("A"), py::arg("M"), "A @ M with the engine's batched kernel.");
-  mod.def(
-      "rank_k_update",
-      [](CArray<float>& M, const CArray<float>& D, const CArray<float>& X, float lr, float keep) {
-        py::ssize_t rows, cols, k, dr, xk, xc;
-        matrix(M, "M", rows, cols);
-        const float* d = matrix(D, "D", k, dr);
-        const float* x = matrix(X, "X", xk, xc);
-        if (dr != rows || xk != k || xc != cols) throw ConfigError("rank_k_update: D must be k x rows, X k x cols");
-        float* m = M.mutable_data();
-        py::gil_scoped_release nogil;
-        rank_k_update(m, static_cast<int>(rows), static_cast<int>(cols), d, x, static_cast<int>(k), lr, keep);
-      },
-      py::arg("M"), py::arg("D"), py::arg("X"), py::arg("lr"), py::arg("keep"),
-      "In place: M = keep * M + lr * D.T @ X.");
-  mod.def(
-      "matvec",
-      [](const CArray<float>& M, const CArray<float>& x) {
-        py::ssize_t rows, cols;
-        const float* m = matrix(M, "M", rows, cols);
-        if (x.ndim() != 1 || x.shape(0) != cols) throw ConfigError("matvec: x must be a vector of M's columns");
-        CArray<float> y({rows});
-        float* yp = y.mutable_data();
-        py::gil_scoped_release nogil;
-        matvec(m, static_cast<int>(rows), static_cast<int>(cols), x.data(), nullptr, yp);
-        return y;
-      },
-      py::arg("M"), py::arg("x"), "M @ x with the engine's one-vector kernel.");
 }
 
 }  // namespace

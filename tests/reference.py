@@ -384,6 +384,10 @@ class ReferenceRNNLM:
         of a step all read the weights before its BPTT updates, which are summed over (step,
         lane) rows with ``keep`` once; embeddings are updated lane after lane, as one stream
         would. Lane b draws its dropout masks from splitmix64 stream b: seed + golden * b."""
+        # The API's learning-rate rule for several streams (options.lr_for_streams): the
+        # engine sums the lanes' gradients, applied with lr * streams ** -0.4.
+        if streams > 1:
+            lr = lr * streams ** -0.4
         ids = np.asarray(ids)
         offsets = [int(o) for o in offsets]
         n_sentences = len(offsets) - 1

@@ -130,7 +130,7 @@ def test_cells_and_limits():
 
 # --- training options ------------------------------------------------------------------
 OPTIONS = dict(lr=0.1, l2=1e-6, gradient_cutoff=15.0, bptt=4, bptt_block=10, independent=False,
-               dropout=0.25, input_dropout=0.1, seed=7, threads=1)
+               dropout=0.25, input_dropout=0.1, seed=7, threads=1, streams=1)
 
 
 @pytest.mark.parametrize("missing", list(OPTIONS))
@@ -168,6 +168,6 @@ def test_every_train_option_reaches_the_engine(cell: str):
     assert all(np.array_equal(same[k], again[k]) for k in same)
     assert not np.array_equal(same["embed"], base.arrays()["embed"])
     for field, value in dict(lr=0.05, l2=0.01, gradient_cutoff=1e-4, bptt=1, bptt_block=3, independent=True,
-                             dropout=0.5, input_dropout=0.5, seed=8).items():
+                             dropout=0.5, input_dropout=0.5, seed=8, streams=3).items():
         changed = _epoch(base, enc, **{field: value})
         assert any(not np.array_equal(same[k], changed[k]) for k in same), field
