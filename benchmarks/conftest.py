@@ -9,6 +9,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+# NumPy's BLAS, the yardstick of bench_gemm.py, on one thread like each engine thread (set before
+# NumPy loads its BLAS).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import pytest
 
 from rnnlm_fast import RNNLM, Vocabulary
