@@ -1,5 +1,6 @@
 #include "class_softmax.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "kernels.h"
@@ -49,6 +50,22 @@ void word_logits(const Model& m, const float* h, std::int32_t c, const std::int3
   }
 }
 
+// What output_backward_update wrote: the class's word rows and the direct weights used.
+void mark_updates(const Model& m, const OutputScratch& s, std::int32_t c, int n, UpdateMarks& marks) {
+  marks.word_class(c);
+  for (int a = 0; a < s.features.class_count; ++a) {
+    marks.direct_range(s.features.class_start[static_cast<std::size_t>(a)], static_cast<std::uint64_t>(m.n_classes()));
+  }
+  // Word features run from half + start, wrapping around within the second half.
+  const std::uint64_t half = m.direct_size() / 2, span = m.direct_size() - half;
+  for (int a = 0; a < s.features.word_count; ++a) {
+    const std::uint64_t start = s.features.word_start[static_cast<std::size_t>(a)] % span;
+    const std::uint64_t first = std::min<std::uint64_t>(static_cast<std::uint64_t>(n), span - start);
+    marks.direct_range(half + start, first);
+    if (first < static_cast<std::uint64_t>(n)) marks.direct_range(half, static_cast<std::uint64_t>(n) - first);
+  }
+}
+
 }  // namespace
 
 double output_forward(const Model& m, const float* h, std::int32_t target, const std::int32_t* history,
@@ -66,7 +83,8 @@ double output_forward(const Model& m, const float* h, std::int32_t target, const
 }
 
 void output_backward_update(const Model& m, Model& dst, const float* h, std::int32_t target,
-                            OutputScratch& s, float lr, float keep, float direct_keep, float* e_h) {
+                            OutputScratch& s, float lr, float keep, float direct_keep, float* e_h,
+                            UpdateMarks* marks) {
   const int H = m.hidden();
   const int C = m.n_classes();
   const std::int32_t c = m.word_class()[target];
@@ -96,6 +114,7 @@ void output_backward_update(const Model& m, Model& dst, const float* h, std::int
       w = direct_keep * w + lr * gw[j];
     }
   }
+  if (marks != nullptr) mark_updates(m, s, c, n, *marks);
 }
 
 void output_distribution(const Model& m, const float* h, const std::int32_t* history, OutputScratch& s,
