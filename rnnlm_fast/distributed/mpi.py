@@ -89,10 +89,14 @@ def abort(comm: Any, message: Optional[str], code: int, delay: bool = True) -> N
         os._exit(code)
 
 
+AGREED: dict[str, bool] = {}  # whether an agreed error was raised in this process
+
+
 def agreed(error: BaseException) -> BaseException:
     """Mark an error that every process raises at the same point (a collective decision):
     it needs no abort, and the command line reports it once, from rank 0."""
     error.all_ranks = True  # type: ignore[attr-defined]
+    AGREED["seen"] = True
     return error
 
 

@@ -103,6 +103,7 @@ class DistributedTrainer(Trainer):
             positions = np.diff(self.train_text.offsets[bounds])
             self.train_text = shard(self.train_text, bounds[self.rank], bounds[self.rank + 1])
             self.shard_start = int(positions[:self.rank].sum())
+            self.shard_sentences = (bounds[self.rank], bounds[self.rank + 1])  # this process's [first, last)
             self.parts = max(1, -(-int(positions.max()) // values["sync_words"]))
             self.marks = _core.UpdateMarks(model._core)
             self.sync = WeightSync(model, comm, self.marks, values["sync"], values["block_momentum"],
