@@ -3,7 +3,7 @@
 Trains small models on the generated corpora in DIR (train.txt, valid.txt) and writes what the
 test checks to DIR/<mode>.rank<r>.json. Modes: ``equal`` (one process: the distributed run
 equals the plain one, bit for bit), ``syncs`` (the weights' checksum after every combination,
-the shard and the positions trained), ``fail`` (rank 1 raises in epoch 2), ``disagree`` (rank
+the shard and the positions trained), ``fail`` (rank 1 raises in epoch 2), ``hang`` (rank 1 stops answering), ``disagree`` (rank
 1 has another learning rate).
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +65,12 @@ def main(mode: str, d: Path) -> None:
                 raise RuntimeError("injected failure")
         model(vocab, "sigmoid", 0, "forward").train(train, valid, comm=comm, callback=callback, progress=False,
                                                    **dict(RUN, max_epochs=3))
+    elif mode == "hang":  # rank 1 stops answering: the others' watchdog ends the job
+        def stall(record):
+            if rank == 1:
+                time.sleep(60)
+        model(vocab, "sigmoid", 0, "forward").train(train, valid, comm=comm, callback=stall, progress=False,
+                                                   sync_timeout=2, **dict(RUN, max_epochs=3))
     elif mode == "disagree":
         try:
             model(vocab, "sigmoid", 0, "forward").train(train, valid, comm=comm, progress=False,

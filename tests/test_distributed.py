@@ -188,6 +188,14 @@ def test_an_error_in_one_process_ends_the_job_with_one_message(data):
     assert len(ours) == 1 and "rank 1 of 2" in ours[0] and "RuntimeError: injected failure" in ours[0], proc.stderr
 
 
+def test_a_process_that_stops_answering_ends_the_job_by_the_watchdog(data):
+    start = time.monotonic()
+    proc = run_worker(2, "hang", data, timeout=120)
+    assert proc.returncode != 0 and time.monotonic() - start < 50
+    ours = [line for line in proc.stderr.splitlines() if line.startswith("rnnlm-fast: error:")]
+    assert len(ours) == 1 and "rank 0 of 2" in ours[0] and "waited 2 s for the other processes" in ours[0], proc.stderr
+
+
 def _workers_of_rank(root: int, rank: int) -> list[int]:
     """The training processes (the monitor's children) of one rank below process ``root``."""
     def children(pid: int) -> list[int]:

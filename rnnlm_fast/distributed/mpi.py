@@ -128,6 +128,7 @@ class Watchdog:
         self._lock = threading.Lock()
         self._deadline: Optional[float] = None
         self._what = ""
+        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="rnnlm-fast watchdog", daemon=True)
         self._thread.start()
 
@@ -141,9 +142,11 @@ class Watchdog:
             with self._lock:
                 self._deadline = None
 
+    def stop(self) -> None:
+        self._stop.set()
+
     def _watch(self) -> None:
-        while True:
-            time.sleep(min(1.0, self.timeout / 4))
+        while not self._stop.wait(min(1.0, self.timeout / 4)):
             with self._lock:
                 late = self._deadline is not None and time.monotonic() > self._deadline
                 what = self._what

@@ -205,8 +205,11 @@ class DistributedTrainer(Trainer):
 
     # --- the run --------------------------------------------------------------------------
     def run(self) -> list[EpochRecord]:
-        with fatal_errors(self.comm):
-            return super().run()
+        try:
+            with fatal_errors(self.comm):
+                return super().run()
+        finally:
+            self.watchdog.stop()
 
     def _collective(self, what: str, array: np.ndarray, op: Any) -> np.ndarray:
         with self.watchdog.waiting(what):
