@@ -40,9 +40,9 @@ def main(spec: dict) -> None:
         trainer.on_sync = lambda t, epoch, part: floats.append(t.sync.floats)
         combine = trainer.sync.combine
 
-        def timed_combine() -> None:
+        def timed_combine(**kw) -> None:
             start = time.perf_counter()
-            combine()
+            combine(**kw)
             combine_seconds.append(time.perf_counter() - start)
 
         trainer.sync.combine = timed_combine

@@ -10,11 +10,12 @@ into one buffer with the dense arrays and summed in a single Allreduce. Every pr
 holds the same average, bit for bit (the sum comes from the one Allreduce; what follows is
 elementwise), and a block nobody touched keeps its value, which is already the same everywhere.
 
-BMUF (``sync="bmuf"``): with W the global model, A the average of the processes' models after
-a block, G = A - W; D = momentum * D + block_lr * G; W = W + D; each process starts the next
-block from W + momentum * D (Nesterov). Momentum defaults to 1 - 1/processes. The direct table
-is averaged only (block momentum would need two more copies of a table of hundreds of MB). D
-starts at zero each epoch and the model validated after an epoch is W.
+BMUF (``sync="bmuf"``, as fairseq's and Kaldi's implementations do it): with S the weights a
+block started from and A the average of the processes' models after it, G = A - S; D = momentum
+* D + block_lr * G; the global model is W = S + D, and the next block starts from W + momentum
+* D (Nesterov). Momentum defaults to 1 - 1/processes. The direct table is averaged only (block
+momentum would need two more copies of a table of hundreds of MB). D starts at zero each epoch,
+and the last block of an epoch ends at W (no look-ahead): the model validated is W.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ class WeightSync:
         self.momentum = np.float32(1.0 - 1.0 / self.size if momentum is None else momentum)
         self.block_lr = np.float32(block_lr)
         self.smooth = [k for k in self.weights if k != "direct"]
-        self.global_: dict[str, np.ndarray] = {}
+        self.start: dict[str, np.ndarray] = {}  # BMUF: the weights the block started from
         self.delta: dict[str, np.ndarray] = {}
         self._buffer = np.zeros(0, dtype=np.float32)
         self.floats = 0  # floats summed by the last combination (for the scale model in README)
@@ -55,17 +56,12 @@ class WeightSync:
         self.marks.clear()
         if self.bmuf:
             for k in self.smooth:
-                self.global_[k] = self.weights[k].copy()
+                self.start[k] = self.weights[k].copy()
                 self.delta[k] = np.zeros_like(self.weights[k])
 
-    def end_epoch(self) -> None:
-        """After the last combination of an epoch: the model is the global one (BMUF)."""
-        if self.bmuf:
-            for k in self.smooth:
-                np.copyto(self.weights[k], self.global_[k])
-
-    def combine(self) -> None:
-        """Average the weights across processes (then BMUF's step); clears the marks."""
+    def combine(self, last: bool = False) -> None:
+        """Average the weights across processes (then BMUF's step, ending at the global model
+        without look-ahead when ``last``); clears the marks."""
         MPI = mpi()
         self.comm.Allreduce(MPI.IN_PLACE, self.map, op=MPI.BOR)
         w = self.weights
@@ -102,13 +98,15 @@ class WeightSync:
         self.floats = total
         self.marks.clear()
         if self.bmuf:
-            self._block_momentum()
+            self._block_momentum(last)
 
-    def _block_momentum(self) -> None:
+    def _block_momentum(self, last: bool) -> None:
         m, lr = self.momentum, self.block_lr
         for k in self.smooth:
-            a, g, d = self.weights[k], self.global_[k], self.delta[k]
+            a, start, d = self.weights[k], self.start[k], self.delta[k]
             d *= m
-            d += lr * (a - g)
-            g += d
-            np.add(g, m * d, out=a)
+            d += lr * (a - start)
+            np.add(start, d, out=a)  # the global model
+            if not last:
+                a += m * d  # Nesterov: the next block starts ahead
+                np.copyto(start, a)

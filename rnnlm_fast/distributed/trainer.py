@@ -237,11 +237,9 @@ class DistributedTrainer(Trainer):
                     self._stopped_together = bool(flags[1])
                     break
                 with self.watchdog.waiting(f"the combination after block {part} of {self.parts}, epoch {epoch}"):
-                    self.sync.combine()
+                    self.sync.combine(last=part == self.parts)
                 if self.on_sync is not None:
                     self.on_sync(self, epoch, part)
-            else:
-                self.sync.end_epoch()
         finally:
             if bar is not None:
                 bar.close()
