@@ -84,7 +84,8 @@ def ptb_train(ptb_vocab: Vocabulary, ptb_dir: Path) -> Encoded:
 
 # --- a words/s summary after the pytest-benchmark tables (extra_info is not shown in them) ---------------
 _SUMMARY: list[tuple[str, dict]] = []
-_KEYS = ("words_per_sec", "sentences_per_sec", "us_per_word", "speedup_vs_numpy", "train_over_score")
+_KEYS = ("words_per_sec", "sentences_per_sec", "us_per_word", "speedup_vs_numpy", "train_over_score", "speedup",
+         "sync_mb", "model_mb", "combine_ms", "compute_us_per_word")
 
 
 @pytest.fixture(autouse=True)

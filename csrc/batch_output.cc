@@ -65,7 +65,7 @@ void batch_output_forward(const Model& m, int n, const float* const* h_rows, con
 }
 
 void batch_output_backward(const Model& m, Model& dst, int n, const std::int32_t* targets, BatchOutputScratch& s,
-                           float lr, float keep, float direct_keep, float* const* e_rows) {
+                           float lr, float keep, float direct_keep, float* const* e_rows, UpdateMarks* marks) {
   const int H = m.hidden(), C = m.n_classes(), S = m.max_class_size();
   const auto& word_class = m.word_class();
   // Gradients of ln P with respect to the logits: one-hot minus probabilities.
@@ -126,6 +126,7 @@ void batch_output_backward(const Model& m, Model& dst, int n, const std::int32_t
       scale_axpy(dst.word_b.data() + b, nc, 1.0f, lr, g);
       update_direct(m, dst, s.features[static_cast<std::size_t>(i)], c,
                     s.class_z.data() + static_cast<std::size_t>(i) * C, g, lr, direct_keep);
+      if (marks != nullptr) mark_output_updates(m, s.features[static_cast<std::size_t>(i)], c, *marks);
     }
   }
 }

@@ -9,6 +9,7 @@
 
 #include "direct.h"
 #include "rnn.h"
+#include "update_marks.h"
 
 namespace rnnlm {
 
@@ -34,8 +35,10 @@ void batch_output_forward(const Model& m, int n, const float* const* h_rows, con
 // After batch_output_forward with the same arguments: e_rows[i] = dlnP_i/dh through the
 // weights of `m` as they were, then dst's class rows, the used classes' word rows (scaled by
 // `keep` first, the L2 decay), biases and used direct weights (scaled by `direct_keep`) move
-// by lr times the sum of the rows' gradients. dst == m when training.
+// by lr times the sum of the rows' gradients. dst == m when training. With `marks`, the
+// classes and direct weights written are marked there.
 void batch_output_backward(const Model& m, Model& dst, int n, const std::int32_t* targets, BatchOutputScratch& s,
-                           float lr, float keep, float direct_keep, float* const* e_rows);
+                           float lr, float keep, float direct_keep, float* const* e_rows,
+                           UpdateMarks* marks = nullptr);
 
 }  // namespace rnnlm

@@ -9,8 +9,10 @@
 
 namespace rnnlm {
 
-BatchedStreams::BatchedStreams(const Model& m, const TrainOptions& o, int streams, int first_id, int id_stride)
+BatchedStreams::BatchedStreams(const Model& m, const TrainOptions& o, int streams, int first_id, int id_stride,
+                               UpdateMarks* marks)
     : o_(o),
+      marks_(marks),
       streams_(streams),
       H_(static_cast<std::size_t>(m.hidden())),
       gates_(m.gates()),
@@ -119,7 +121,8 @@ void BatchedStreams::step(const Model& m, Model& dst, const std::int32_t* in, co
   const float keep = tenths == 0 ? 1.0f : static_cast<float>(std::pow(1.0 - double(o_.lr) * o_.l2, double(tenths)));
   if (n_out > 0) {
     batch_output_forward(m, n_out, h_rows_.data(), targets_.data(), histories_.data(), out_, lp_.data());
-    batch_output_backward(m, dst, n_out, targets_.data(), out_, o_.lr, keep, 1.0f - o_.lr * o_.l2, e_rows_.data());
+    batch_output_backward(m, dst, n_out, targets_.data(), out_, o_.lr, keep, 1.0f - o_.lr * o_.l2, e_rows_.data(),
+                          marks_);
     for (int i = 0; i < n_out; ++i) {
       const int b = scored_[i];
       lp[b] = lp_[i];
@@ -211,6 +214,7 @@ void BatchedStreams::backprop_through_time(const Model& m, Model& dst, const std
       if (seen) continue;
       float* row = dst.embed.data() + static_cast<std::size_t>(w) * GH;
       scale_axpy(row, GH, keep, o_.lr, dx(s));
+      if (marks_ != nullptr) marks_->embed_row(w);
       for (int r = s + 1; r < n_steps; ++r) {
         if (word_at(r) == w) scale_axpy(row, GH, 1.0f, o_.lr, dx(r));
       }

@@ -16,14 +16,17 @@
 #include "direct.h"
 #include "rnn.h"
 #include "trainer.h"
+#include "update_marks.h"
 
 namespace rnnlm {
 
 class BatchedStreams {
  public:
   // `streams` lanes; lane b draws its dropout masks from stream id first_id + b * id_stride
-  // (lane 0 of thread t is stream t, as in one-stream training).
-  BatchedStreams(const Model& m, const TrainOptions& o, int streams, int first_id, int id_stride);
+  // (lane 0 of thread t is stream t, as in one-stream training). With `marks`, the sparse
+  // weights each step writes are marked there (it must outlive the lanes).
+  BatchedStreams(const Model& m, const TrainOptions& o, int streams, int first_id, int id_stride,
+                 UpdateMarks* marks = nullptr);
   int size() const { return streams_; }
   // Lane b back to the reset state; forgets its history.
   void reset(int b);
@@ -46,6 +49,7 @@ class BatchedStreams {
   void backprop_through_time(const Model& m, Model& dst, const std::uint8_t* due, float keep);
 
   TrainOptions o_;
+  UpdateMarks* marks_;
   int streams_;
   std::size_t H_;
   int gates_;

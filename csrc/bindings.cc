@@ -1,4 +1,4 @@
-// The only file that sees Python: conversions, GIL policy and exception mapping. Arguments
+// With bindings_distributed.cc and bindings.h, the only files that see Python: conversions, GIL policy and exception mapping. Arguments
 // have no defaults here: they live in rnnlm_fast/options.py, and the package passes them all.
 // Every call that can run long releases the GIL; progress callbacks re-take it on the
 // calling thread only, and also poll for Ctrl-C there.
@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "batch_trainer.h"
+#include "bindings.h"
 #include "corpus.h"
 #include "errors.h"
 #include "generate.h"
@@ -28,19 +29,9 @@ namespace py = pybind11;
 // bindings_kernels.cc: the matrix kernels, for tests and benchmarks.
 void add_kernel_bindings(py::module_& mod);
 using namespace rnnlm;
+using namespace rnnlm::binding;
 
 namespace {
-
-template <typename T>
-using CArray = py::array_t<T, py::array::c_style>;
-
-// Moves a vector into a NumPy array without copying its data.
-template <typename T>
-py::array_t<T> to_numpy(std::vector<T>&& v) {
-  auto* heap = new std::vector<T>(std::move(v));
-  py::capsule owner(heap, [](void* p) { delete static_cast<std::vector<T>*>(p); });
-  return py::array_t<T>({static_cast<py::ssize_t>(heap->size())}, {sizeof(T)}, heap->data(), owner);
-}
 
 // A NumPy view of a weight array that keeps its Model alive.
 py::array_t<float> view(WeightArray& v, const std::vector<std::int64_t>& dims, py::handle owner) {
@@ -78,61 +69,6 @@ std::vector<std::int64_t> to_integers(const py::sequence& items, const char* wha
   return out;
 }
 
-// Wraps an optional Python callable so C++ can call it from the calling thread with the GIL
-// released. Ctrl-C and exceptions raised by the callable stop the kernel; they are
-// re-raised once the kernel has returned and the GIL is back.
-class PythonProgress {
- public:
-  explicit PythonProgress(py::object fn) : fn_(std::move(fn)) {}
-  bool operator()(std::int64_t a, std::optional<double> b = std::nullopt) {
-    py::gil_scoped_acquire gil;
-    if (PyErr_CheckSignals() != 0) {
-      pending_ = std::make_unique<py::error_already_set>();
-      return false;
-    }
-    if (fn_.is_none()) return true;
-    try {
-      py::object r = b ? fn_(a, *b) : fn_(a);
-      return r.is_none() || r.cast<bool>();
-    } catch (py::error_already_set& e) {
-      pending_ = std::make_unique<py::error_already_set>(std::move(e));
-      return false;
-    }
-  }
-  // Re-raises a Ctrl-C or callback exception caught during the kernel. Needs the GIL.
-  void rethrow() {
-    if (pending_) {
-      auto e = std::move(pending_);
-      throw std::move(*e);
-    }
-  }
-  bool has_pending() const { return pending_ != nullptr; }
-
- private:
-  py::object fn_;
-  std::unique_ptr<py::error_already_set> pending_;
-};
-
-// Runs `kernel` without the GIL; an Interrupted caused by `report` (Ctrl-C, an exception in
-// the callback) comes back as that Python exception.
-template <typename Kernel>
-void run_released(PythonProgress& report, Kernel&& kernel) {
-  {
-    py::gil_scoped_release nogil;
-    try {
-      kernel();
-    } catch (const Interrupted&) {
-      if (!report.has_pending()) throw;
-    }
-  }
-  report.rethrow();
-}
-
-// Shapes of the caller's arrays (conversion), then the engine's check of their contents.
-void check_corpus(const Model& m, const CArray<std::int32_t>& ids, const CArray<std::int64_t>& offsets) {
-  if (ids.ndim() != 1 || offsets.ndim() != 1) throw ConfigError("ids and offsets must be 1-D arrays");
-  check_ids(ids.data(), ids.shape(0), offsets.data(), offsets.shape(0), m.vocab_size());
-}
 
 // The engine's encoders without the GIL (the file's with progress and Ctrl-C).
 EncodedCorpus encode_file_py(const Vocab& vocab, const std::string& path, bool backward,
@@ -253,6 +189,7 @@ PYBIND11_MODULE(_core, mod) {
 #else
   mod.attr("HAS_OPENMP") = false;
 #endif
+  bind_distributed(mod);
 
   mod.def(
       "split_words",

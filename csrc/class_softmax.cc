@@ -1,5 +1,6 @@
 #include "class_softmax.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "kernels.h"
@@ -56,6 +57,22 @@ void update_direct(const Model& m, Model& dst, const DirectFeatures& f, std::int
   }
 }
 
+void mark_output_updates(const Model& m, const DirectFeatures& f, std::int32_t c, UpdateMarks& marks) {
+  marks.word_class(c);
+  for (int a = 0; a < f.class_count; ++a) {
+    marks.direct_range(f.class_start[static_cast<std::size_t>(a)], static_cast<std::uint64_t>(m.n_classes()));
+  }
+  // Word features run from half + start, wrapping around within the second half.
+  const std::uint64_t n = static_cast<std::uint64_t>(m.class_begin()[c + 1] - m.class_begin()[c]);
+  const std::uint64_t half = m.direct_size() / 2, span = m.direct_size() - half;
+  for (int a = 0; a < f.word_count; ++a) {
+    const std::uint64_t start = f.word_start[static_cast<std::size_t>(a)] % span;
+    const std::uint64_t first = std::min<std::uint64_t>(n, span - start);
+    marks.direct_range(half + start, first);
+    if (first < n) marks.direct_range(half, n - first);
+  }
+}
+
 namespace {
 // Class logits (with direct-connection features) into s.class_p; with `precomputed`, s.class_p
 // already holds class_w * h (from a batched product) and only the bias is added.
@@ -96,7 +113,8 @@ double output_forward(const Model& m, const float* h, std::int32_t target, const
 }
 
 void output_backward_update(const Model& m, Model& dst, const float* h, std::int32_t target,
-                            OutputScratch& s, float lr, float keep, float direct_keep, float* e_h) {
+                            OutputScratch& s, float lr, float keep, float direct_keep, float* e_h,
+                            UpdateMarks* marks) {
   const int H = m.hidden();
   const int C = m.n_classes();
   const std::int32_t c = m.word_class()[target];
@@ -115,6 +133,7 @@ void output_backward_update(const Model& m, Model& dst, const float* h, std::int
   backprop_update_rows(m.class_w.data(), dst.class_w.data(), C, H, gc, lr, keep, h, e_h);
   scale_axpy(dst.class_b.data(), C, 1.0f, lr, gc);
   update_direct(m, dst, s.features, c, gc, gw, lr, direct_keep);
+  if (marks != nullptr) mark_output_updates(m, s.features, c, *marks);
 }
 
 void output_distribution(const Model& m, const float* h, const std::int32_t* history, OutputScratch& s,

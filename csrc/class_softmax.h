@@ -8,6 +8,7 @@
 
 #include "direct.h"
 #include "rnn.h"
+#include "update_marks.h"
 
 namespace rnnlm {
 
@@ -32,9 +33,11 @@ double output_forward(const Model& m, const float* h, std::int32_t target, const
 // `m`) to `e_h`, then moves the class rows and the target class's word rows of `dst` by
 // lr * gradient, first scaling them by `keep` (L2 decay), and the used direct weights by
 // `direct_keep`. Training passes dst == m (Hogwild writes to the shared weights); gradient
-// checks pass a zeroed gradient model as dst.
+// checks pass a zeroed gradient model as dst. With `marks`, the target's class and the
+// direct weights written are marked there.
 void output_backward_update(const Model& m, Model& dst, const float* h, std::int32_t target,
-                            OutputScratch& s, float lr, float keep, float direct_keep, float* e_h);
+                            OutputScratch& s, float lr, float keep, float direct_keep, float* e_h,
+                            UpdateMarks* marks = nullptr);
 
 // The direct-connection parts, for callers that compute the dense products themselves
 // (batched training): add the features' weights of `history` to the class logits z[C] / to
@@ -46,6 +49,10 @@ void add_direct_word_logits(const Model& m, const std::int32_t* history, std::in
                             float* z);
 void update_direct(const Model& m, Model& dst, const DirectFeatures& f, std::int32_t c, const float* gc,
                    const float* gw, float lr, float direct_keep);
+
+// Marks what an output update for target class c with features `f` wrote: the class's word
+// rows and the direct weights used (distributed training combines only what was written).
+void mark_output_updates(const Model& m, const DirectFeatures& f, std::int32_t c, UpdateMarks& marks);
 
 // The full distribution over the vocabulary into out[V] (tests, generation).
 void output_distribution(const Model& m, const float* h, const std::int32_t* history, OutputScratch& s,

@@ -1,20 +1,10 @@
 #include "trainer.h"
 
 #include <algorithm>
-#include <atomic>
-#include <chrono>
 #include <cmath>
 #include <cstring>
-#include <exception>
-#include <memory>
-#include <mutex>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
-#include "batch_trainer.h"
-#include "corpus.h"
+#include "epoch_run.h"
 #include "errors.h"
 #include "kernels.h"
 
@@ -32,7 +22,7 @@ void TrainOptions::validate() const {
   if (!(input_dropout >= 0 && input_dropout < 1)) throw ConfigError("input_dropout must be in [0, 1)");
 }
 
-BpttStream::BpttStream(const Model& m, const TrainOptions& o, int stream_id)
+BpttStream::BpttStream(const Model& m, const TrainOptions& o, int stream_id, UpdateMarks* marks)
     : o_(o),
       hidden_(m.hidden()),
       gates_(m.gates()),
@@ -41,7 +31,8 @@ BpttStream::BpttStream(const Model& m, const TrainOptions& o, int stream_id)
       out_(m),
       ngram_(m.direct_order()),
       reset_value_(m.reset_value()),
-      rng_(o.seed + 0x9E3779B97F4A7C15ull * static_cast<std::uint64_t>(stream_id)) {
+      rng_(o.seed + 0x9E3779B97F4A7C15ull * static_cast<std::uint64_t>(stream_id)),
+      marks_(marks) {
   const std::size_t H = static_cast<std::size_t>(hidden_), G = static_cast<std::size_t>(gates_);
   const std::size_t K = static_cast<std::size_t>(capacity_), S = static_cast<std::size_t>(max_steps_);
   hist_h_.assign(K * H, 0.0f);
@@ -101,7 +92,7 @@ double BpttStream::step(const Model& m, Model& dst, std::int32_t in, std::int32_
   if (target >= 0) {
     const float* h_out = o_.dropout > 0 ? dropped_out(st.h) : st.h;
     lp = output_forward(m, h_out, target, ngram_.data(), out_);
-    output_backward_update(m, dst, h_out, target, out_, o_.lr, keep, 1.0f - o_.lr * o_.l2, e);
+    output_backward_update(m, dst, h_out, target, out_, o_.lr, keep, 1.0f - o_.lr * o_.l2, e, marks_);
     if (o_.dropout > 0) {
       for (int i = 0; i < hidden_; ++i) e[i] *= drop_mask_[i];
     }
@@ -161,6 +152,7 @@ void BpttStream::backprop_through_time(const Model& m, Model& dst, int n_steps, 
     bool seen = false;
     for (int r = 0; r < s && !seen; ++r) seen = hist_in_[slot(t - r)] == w;
     if (seen) continue;
+    if (marks_ != nullptr) marks_->embed_row(w);
     float* row = dst.embed.data() + static_cast<std::size_t>(w) * GH;
     scale_axpy(row, GH, keep, o_.lr, d_x_.data() + static_cast<std::size_t>(s) * GH);
     for (int r = s + 1; r < n_steps; ++r) {
@@ -189,280 +181,11 @@ Model sentence_gradient(const Model& m, const std::int32_t* ids, std::int64_t n)
   return grad;
 }
 
-namespace {
-
-// Words between merges of a thread's private dense weights into the shared model.
-constexpr std::int64_t kDenseSyncWords = 64;
-
-// Locks for merging thread views into the shared dense arrays, one per stripe of
-// kMergeStripe floats: merges must not interleave on the same floats (a read-add-write
-// race would drop a whole 64-word delta), but threads merging different stripes proceed
-// in parallel.
-constexpr std::size_t kMergeStripe = 4096;
-
-class MergeLocks {
- public:
-  explicit MergeLocks(Model& m) {
-    for (const WeightArray* w : m.dense_arrays()) {
-      first_.push_back(count_);
-      count_ += (w->size() + kMergeStripe - 1) / kMergeStripe;
-    }
-    locks_ = std::make_unique<std::mutex[]>(count_);
-  }
-  std::mutex& at(int array, std::size_t stripe) { return locks_[first_[static_cast<std::size_t>(array)] + stripe]; }
-
- private:
-  std::vector<std::size_t> first_;
-  std::size_t count_ = 0;
-  std::unique_ptr<std::mutex[]> locks_;
-};
-
-// The densely written arrays of a thread view, and their values at the last merge.
-class DenseSync {
- public:
-  DenseSync(Model& view, int tid) : tid_(tid) {
-    const auto arrays = view.dense_arrays();
-    for (int a = 0; a < Model::kDenseArrays; ++a) base_[a] = *arrays[a];
-  }
-  // shared += view - base (the thread's progress since the last merge), then the view and
-  // its base take the shared values (everyone else's progress). Stripe by stripe under
-  // its lock, each thread starting at a different stripe to avoid queueing.
-  void merge(Model& shared, Model& view, MergeLocks& locks) {
-    const auto s = shared.dense_arrays();
-    const auto v = view.dense_arrays();
-    for (int a = 0; a < Model::kDenseArrays; ++a) {
-      const std::size_t n = v[a]->size();
-      const std::size_t stripes = (n + kMergeStripe - 1) / kMergeStripe;
-      for (std::size_t k = 0; k < stripes; ++k) {
-        const std::size_t stripe = (k + static_cast<std::size_t>(tid_)) % stripes;
-        const std::size_t i0 = stripe * kMergeStripe, i1 = std::min(n, i0 + kMergeStripe);
-        float* sp = s[a]->data();
-        float* vp = v[a]->data();
-        float* bp = base_[a].data();
-        std::lock_guard<std::mutex> lock(locks.at(a, stripe));
-        for (std::size_t i = i0; i < i1; ++i) {
-          const float now = sp[i] + (vp[i] - bp[i]);
-          sp[i] = now;
-          vp[i] = now;
-          bp[i] = now;
-        }
-      }
-    }
-  }
-
- private:
-  WeightArray base_[Model::kDenseArrays];
-  int tid_;
-};
-
-// Per-thread tallies the calling thread reads for progress; one cache line each.
-struct alignas(64) Tally {
-  std::atomic<std::int64_t> processed{0};
-  std::atomic<std::int64_t> words{0};
-  std::atomic<double> logprob{0};
-};
-
-}  // namespace
-
 EpochStats train_epoch(Model& m, const std::int32_t* ids, const std::int64_t* offsets,
                        std::int64_t n_sentences, const TrainOptions& o,
                        const TrainProgress& progress, double* position_logprob) {
-  o.validate();
-  const int threads = static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(o.threads, n_sentences)));
-  const auto shards = shard_sentences(offsets, n_sentences, threads);
-  std::vector<Tally> tallies(static_cast<std::size_t>(threads));
-  std::atomic<bool> stop{false};
-  std::atomic<bool> diverged{false};
-  std::atomic<bool> interrupted{false};
-  std::atomic<std::int64_t> diverged_at{-1};
-  std::exception_ptr error;
-  std::mutex error_mutex;
-  using Clock = std::chrono::steady_clock;
-
-  MergeLocks merge_locks(m);
-  // Reports the thread's tallies; on the reporting thread, now and then, calls `progress`.
-  auto report_tally = [&](Tally& tally, std::int64_t processed, std::int64_t words, double logprob, bool reports,
-                          Clock::time_point& last_report) {
-    tally.processed.store(processed, std::memory_order_relaxed);
-    tally.words.store(words, std::memory_order_relaxed);
-    tally.logprob.store(logprob, std::memory_order_relaxed);
-    if (reports && progress && Clock::now() - last_report > std::chrono::milliseconds(200)) {
-      last_report = Clock::now();
-      std::int64_t done = 0;
-      double lp_sum = 0;
-      for (auto& t : tallies) {
-        done += t.processed.load(std::memory_order_relaxed);
-        lp_sum += t.logprob.load(std::memory_order_relaxed);
-      }
-      if (!progress(done, lp_sum)) {
-        interrupted.store(true);
-        stop.store(true);
-      }
-    }
-  };
-  // B streams per thread: the thread's shard split into B contiguous parts of about equal
-  // word counts, one per lane, all advanced one position per step.
-  auto run_batched_shard = [&](Model& shared, Model& w, DenseSync* sync, int tid, bool reports) {
-    const int B = o.streams;
-    const std::int64_t s0 = shards[tid], s1 = shards[tid + 1];
-    auto parts = shard_sentences(offsets + s0, s1 - s0, B);
-    BatchedStreams lanes(w, o, B, tid, threads);
-    std::vector<std::int64_t> k(B), begin(B), end(B), sentence(B);
-    std::vector<std::int32_t> in(B), target(B);
-    std::vector<std::uint8_t> sentence_end(B), active(B);
-    std::vector<double> lp(B);
-    for (int b = 0; b < B; ++b) {
-      sentence[b] = s0 + parts[b];
-      begin[b] = k[b] = offsets[s0 + parts[b]];
-      end[b] = offsets[s0 + parts[b + 1]];
-    }
-    Tally& tally = tallies[static_cast<std::size_t>(tid)];
-    double logprob = 0;
-    std::int64_t words = 0, processed = 0, since_merge = 0, since_report = 0;
-    auto last_report = Clock::now();
-    for (;;) {
-      if (stop.load(std::memory_order_relaxed)) break;
-      int n_active = 0;
-      for (int b = 0; b < B; ++b) {
-        active[b] = k[b] < end[b];
-        if (!active[b]) continue;
-        ++n_active;
-        while (offsets[sentence[b] + 1] <= k[b]) ++sentence[b];
-        sentence_end[b] = k[b] + 1 == offsets[sentence[b] + 1];
-        in[b] = k[b] == begin[b] ? 0 : ids[k[b] - 1];
-        target[b] = ids[k[b]];
-      }
-      if (n_active == 0) break;
-      lanes.step(w, w, in.data(), target.data(), sentence_end.data(), active.data(), lp.data());
-      for (int b = 0; b < B; ++b) {
-        if (!active[b]) continue;
-        if (target[b] >= 0) {
-          if (!std::isfinite(lp[b])) {
-            diverged.store(true);
-            std::int64_t expected = -1;
-            diverged_at.compare_exchange_strong(expected, k[b]);
-            stop.store(true);
-          }
-          logprob += lp[b];
-          ++words;
-        }
-        if (o.independent && sentence_end[b]) lanes.reset(b);
-        ++k[b];
-      }
-      processed += n_active;
-      since_merge += n_active;
-      since_report += n_active;
-      if (sync && since_merge >= kDenseSyncWords) {
-        sync->merge(shared, w, merge_locks);
-        since_merge = 0;
-      }
-      if (since_report >= 256) {
-        since_report = 0;
-        report_tally(tally, processed, words, logprob, reports, last_report);
-      }
-    }
-    if (sync) sync->merge(shared, w, merge_locks);
-    tally.processed.store(processed, std::memory_order_relaxed);
-    tally.words.store(words, std::memory_order_relaxed);
-    tally.logprob.store(logprob, std::memory_order_relaxed);
-  };
-  auto run_shard = [&](int tid, bool reports) {
-    // One thread trains the shared model directly (bit-reproducible); several threads each
-    // train a view with private dense weights, merged every kDenseSyncWords words.
-    std::unique_ptr<Model> view;
-    std::unique_ptr<DenseSync> sync;
-    if (threads > 1) {
-      view = std::make_unique<Model>(m.thread_view());
-      sync = std::make_unique<DenseSync>(*view, tid);
-    }
-    Model& w = view ? *view : m;
-    if (o.streams > 1) {
-      run_batched_shard(m, w, sync.get(), tid, reports);
-      return;
-    }
-    BpttStream stream(w, o, tid);
-    Tally& tally = tallies[static_cast<std::size_t>(tid)];
-    double logprob = 0;
-    std::int64_t words = 0;
-    const std::int64_t begin = offsets[shards[tid]];
-    const std::int64_t end = offsets[shards[tid + 1]];
-    auto last_report = Clock::now();
-    std::int64_t sentence = shards[tid];
-    std::int64_t k = begin;
-    for (; k < end; ++k) {
-      if (stop.load(std::memory_order_relaxed)) break;
-      while (offsets[sentence + 1] <= k) ++sentence;
-      const bool sentence_end = k + 1 == offsets[sentence + 1];
-      const std::int32_t in = k == begin ? 0 : ids[k - 1];
-      const std::int32_t target = ids[k];
-      const double lp = stream.step(w, w, in, target, sentence_end);
-      if (position_logprob) position_logprob[k] = lp;  // 0 when the target is not scored
-      if (sync && (k - begin + 1) % kDenseSyncWords == 0) sync->merge(m, w, merge_locks);
-      if (target >= 0) {
-        if (!std::isfinite(lp)) {
-          diverged.store(true);
-          std::int64_t expected = -1;
-          diverged_at.compare_exchange_strong(expected, k);
-          stop.store(true);
-          break;
-        }
-        logprob += lp;
-        ++words;
-      }
-      if (o.independent && sentence_end) stream.reset();
-      if (((k - begin + 1) & 255) == 0) {
-        tally.processed.store(k - begin + 1, std::memory_order_relaxed);
-        tally.words.store(words, std::memory_order_relaxed);
-        tally.logprob.store(logprob, std::memory_order_relaxed);
-        if (reports && progress && Clock::now() - last_report > std::chrono::milliseconds(200)) {
-          last_report = Clock::now();
-          std::int64_t done = 0;
-          double lp_sum = 0;
-          for (auto& t : tallies) {
-            done += t.processed.load(std::memory_order_relaxed);
-            lp_sum += t.logprob.load(std::memory_order_relaxed);
-          }
-          if (!progress(done, lp_sum)) {
-            interrupted.store(true);
-            stop.store(true);
-          }
-        }
-      }
-    }
-    if (sync) sync->merge(m, w, merge_locks);
-    tally.processed.store(k - begin, std::memory_order_relaxed);
-    tally.words.store(words, std::memory_order_relaxed);
-    tally.logprob.store(logprob, std::memory_order_relaxed);
-  };
-
-#pragma omp parallel num_threads(threads)
-  {
-    int tid = 0, team = 1;
-#ifdef _OPENMP
-    tid = omp_get_thread_num();
-    team = omp_get_num_threads();
-#endif
-    try {
-      // The runtime may grant fewer threads than asked: every shard still runs.
-      for (int shard = tid; shard < threads; shard += team) run_shard(shard, tid == 0);
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(error_mutex);
-      if (!error) error = std::current_exception();
-      stop.store(true);
-    }
-  }
-  if (error) std::rethrow_exception(error);
-
-  EpochStats stats;
-  for (auto& t : tallies) {
-    stats.processed += t.processed.load();
-    stats.words += t.words.load();
-    stats.logprob += t.logprob.load();
-  }
-  stats.diverged = diverged.load();
-  stats.diverged_at = diverged_at.load();
-  stats.interrupted = interrupted.load();
-  return stats;
+  EpochRun run(m, ids, offsets, n_sentences, o, position_logprob);
+  return run.run(1, 1, progress);
 }
 
 }  // namespace rnnlm

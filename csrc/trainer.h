@@ -11,6 +11,7 @@
 
 #include "class_softmax.h"
 #include "rnn.h"
+#include "update_marks.h"
 
 namespace rnnlm {
 
@@ -65,8 +66,9 @@ Model sentence_gradient(const Model& m, const std::int32_t* ids, std::int64_t n)
 // One stream of training: the state history and BPTT buffers of one thread.
 class BpttStream {
  public:
-  // `stream_id` tells the dropout masks of parallel streams apart.
-  BpttStream(const Model& m, const TrainOptions& o, int stream_id = 0);
+  // `stream_id` tells the dropout masks of parallel streams apart. With `marks`, the sparse
+  // weights each step writes are marked there (it must outlive the stream).
+  BpttStream(const Model& m, const TrainOptions& o, int stream_id = 0, UpdateMarks* marks = nullptr);
   // Back to the reset state; forgets the history.
   void reset();
   // Processes the transition in -> target (target < 0: not scored, no output update).
@@ -106,6 +108,7 @@ class BpttStream {
   NgramHistory ngram_;
   float reset_value_;
   Rng rng_;  // dropout masks
+  UpdateMarks* marks_;
   std::int64_t n_ = 0;        // steps since the last reset
   std::int64_t counter_ = 0;  // steps since the stream began (decay and block timing)
 };

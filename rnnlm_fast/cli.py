@@ -19,6 +19,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from . import __version__, options
+from .distributed import launch
 from .encoding import case_mapping, oov_warnings_to_stderr, read_lines, split_keys, split_words
 from .errors import ConfigError, CorpusError, MissingFileError, RnnlmError
 from .model import RNNLM
@@ -64,12 +65,14 @@ def _train_and_report(args: argparse.Namespace, train: str, valid: str, vocab: O
               f"{r.words_per_sec:10.0f} words/s  {r.seconds:6.1f} s{'' if r.kept else '  (restored previous weights)'}",
               flush=True)
 
+    comm = getattr(args, "comm", None)  # an MPI communicator: rnnlm-fast train --distributed
     if resume:
         threads = args.threads if getattr(args, "threads_given", False) else None
-        model = RNNLM.resume(checkpoint, train, valid, threads=threads, progress=not _quiet(args), callback=report)
+        model = RNNLM.resume(checkpoint, train, valid, threads=threads, progress=not _quiet(args), callback=report,
+                             comm=comm)
         log.info("resumed %s from %s after %d epoch records", model, checkpoint, len(model.history))
         return model
-    model.train(train, valid, progress=not _quiet(args), callback=report, checkpoint=checkpoint,
+    model.train(train, valid, progress=not _quiet(args), callback=report, checkpoint=checkpoint, comm=comm,
                 **{name: getattr(args, name) for name in options.TRAINING})
     return model
 
@@ -108,6 +111,8 @@ def cmd_vocab(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    if getattr(args, "comm", None) is None and (args.distributed or launch.launched()):
+        return launch.train_command(args, cmd_train)  # this process's part of an MPI job
     out = _check_output(args.output)
     ckpt = None if args.no_checkpoint else _check_output(args.checkpoint or f"{out}.ckpt")
     if ckpt is not None and ckpt.resolve() == out.resolve():
@@ -384,6 +389,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true",
                    help="continue the run of the checkpoint (its model, vocabulary and options; same data)")
     p.add_argument("--history-json", help="write the per-epoch history here (a JSON list, one object per epoch)")
+    p.add_argument("--distributed", action="store_true", help="one process of an MPI job (mpiexec -n N rnnlm-fast "
+                   "train ... --distributed): train one model together, rank 0 writing (needs rnnlm-fast[mpi])")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     _add_vocab_options(p)
     _add_train_options(p)

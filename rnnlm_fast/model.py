@@ -22,8 +22,8 @@ from .errors import ConfigError, ModelFormatError, VocabularyError
 from .kenlm_api import KenlmApi, State, check_single_sentence_options  # noqa: F401  (State: public)
 from .model_file import read_model, write_model
 from .options import DEFAULTS, OPTIONS
-from .training import (EpochRecord, EpochStats, Trainer, dynamic_positions, power, resolve_threads,
-                       resume, train_epoch)
+from .runs import resume, train as run_training
+from .training import EpochRecord, EpochStats, dynamic_positions, power, resolve_threads, train_epoch
 from .units import LN10
 from .vocab import Vocabulary
 
@@ -169,33 +169,31 @@ class RNNLM(KenlmApi):
     @options.keyword_signature(options.TRAINING)
     def train(self, train: Union[PathLike, Encoded], valid: Union[PathLike, Encoded], *,
               progress: bool = True, callback: Optional[Callable[[EpochRecord], None]] = None,
-              checkpoint: Optional[PathLike] = None, **training: Any) -> list[EpochRecord]:
+              checkpoint: Optional[PathLike] = None, comm: Any = None, **training: Any) -> list[EpochRecord]:
         """Train with online SGD and truncated BPTT under rnnlm-0.4b's schedule.
 
         After each epoch the validation log-likelihood decides: worse -> restore the previous
         weights; an improvement below ``min_improvement`` starts halving the learning rate
         every epoch; the next such epoch (or ``max_epochs``) stops training. The options
-        are listed below; a Trainer (rnnlm_fast.training) runs the loop.
+        are listed below; a Trainer (rnnlm_fast.training) runs the loop (rnnlm_fast/runs.py picks it).
 
         Parameters
         ----------
         train, valid : path or Encoded
             Training and validation text (one sentence per line; ``.gz`` allowed).
-        progress : bool
-            Show a tqdm bar (epoch, words/s, entropy).
-        callback : callable, optional
-            Called with each EpochRecord.
+        progress, callback : bool, callable
+            Show a tqdm bar (epoch, words/s, entropy); call ``callback`` with each EpochRecord.
         checkpoint : path, optional
-            Write a checkpoint here (atomically) before the first epoch and after every
-            epoch: the weights, schedule state, rollback count, history, options and data
-            fingerprints. Continue an interrupted run with :meth:`RNNLM.resume`; with one
-            thread the result is bit-identical to an uninterrupted run. A file already at
-            this path is replaced (the command line refuses unless --resume/--overwrite).
+            Write a checkpoint here (atomically) before the first epoch and after every epoch:
+            the weights, schedule state, rollbacks, history, options and data fingerprints.
+            Continue an interrupted run with :meth:`RNNLM.resume` (with one thread, bit-identical
+            to an uninterrupted run). A file at this path is replaced (the CLI refuses).
+        comm : mpi4py communicator, optional
+            Data-parallel training across its processes, each calling ``train`` (README).
 
         Returns
         -------
-        list of EpochRecord
-            Also kept in ``self.history``.
+        list of EpochRecord, also kept in ``self.history``.
 
         Raises
         ------
@@ -203,8 +201,8 @@ class RNNLM(KenlmApi):
             On Ctrl-C, after restoring the last good weights (``self.history`` is kept).
         DivergenceError, ConfigError, CorpusError, MissingFileError
         """
-        values = options.resolve(options.TRAINING, training, "training option")
-        return Trainer(self, train, valid, values, checkpoint=checkpoint, progress=progress, callback=callback).run()
+        return run_training(self, train, valid, checkpoint=checkpoint, progress=progress, callback=callback, comm=comm,
+                            **training)
 
     @options.keyword_signature(options.EPOCH)
     def train_epoch(self, text: Union[PathLike, Encoded], *, seed: int = 1, threads: int = DEFAULTS["threads"],
@@ -216,20 +214,21 @@ class RNNLM(KenlmApi):
     @classmethod
     def resume(cls, checkpoint: PathLike, train: Union[PathLike, Encoded], valid: Union[PathLike, Encoded], *,
                threads: Optional[int] = None, checkpoint_to: Optional[PathLike] = None, progress: bool = True,
-               callback: Optional[Callable[[EpochRecord], None]] = None) -> "RNNLM":
+               callback: Optional[Callable[[EpochRecord], None]] = None, comm: Any = None) -> "RNNLM":
         """Continue the training run that wrote ``checkpoint`` (see :meth:`train`).
 
         The model, options, schedule state and history come from the checkpoint; ``train``
         and ``valid`` must be the same data (checked by fingerprint). Checkpoints keep being
         written to ``checkpoint`` (or ``checkpoint_to``). ``threads`` overrides the stored
-        thread count (bit-identical results need the run's one thread).
+        thread count (bit-identical results need the run's one thread). With ``comm`` (see
+        :meth:`train`) rank 0 reads the checkpoint, for any number of processes.
 
         Raises
         ------
         CheckpointError, ModelFormatError, MissingFileError, and whatever :meth:`train` raises
         """
         return resume(cls, checkpoint, train, valid, threads=threads, checkpoint=checkpoint_to, progress=progress,
-                      callback=callback)
+                      callback=callback, comm=comm)
 
     # --- scoring ---------------------------------------------------------------------
     def _score_positions(self, enc: Encoded, independent: bool, threads: int, progress: bool = False) -> np.ndarray:

@@ -34,6 +34,7 @@ OOV_POLICIES = ("auto", "unk", "penalty")
 CLASS_METHODS = tuple(_core.CLASS_METHODS)
 DIVERGENCE_POLICIES = ("rollback", "raise")
 CASES = ("keep", "lower", "upper")
+SYNC_RULES = ("average", "bmuf")
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,8 @@ class Option:
     default: Any
     help: str
     # "model", "vocabulary", "training" (what one epoch does), "schedule" (across epochs),
-    # "run" (how a run executes: not recorded in the model), "scoring", "generation"
+    # "distributed" (across MPI processes), "run" (how a run executes: not recorded in the model),
+    # "scoring", "generation"
     group: str
     low: Optional[float] = None
     high: Optional[float] = None
@@ -158,6 +160,20 @@ _ALL = (
     Option("min_improvement", float, 1.003, "relative validation improvement below which the learning rate "
            "is halved", "schedule", low=1, flag="--min-improvement", rnnlm="-min-improvement"),
     Option("max_epochs", int, 100, "hard limit on epochs", "schedule", low=1, flag="--max-epochs"),
+    # --- data-parallel training across MPI processes (README: "Training on several machines") ---
+    Option("sync_words", int, 50_000, "distributed training: words each process trains on between two "
+           "combinations of the processes' weights (K)", "distributed", low=1, flag="--sync-words",
+           older_files_lack=True),
+    Option("sync", str, "average", "distributed training: how the processes' weights are combined: plain "
+           "model averaging, or block momentum (BMUF, Chen and Huo 2016)", "distributed", choices=SYNC_RULES,
+           flag="--sync", older_files_lack=True),
+    Option("block_momentum", float, None, "BMUF's block momentum; None: 1 - 1/processes", "distributed", low=0,
+           high=1, open_high=True, none_ok=True, flag="--block-momentum", older_files_lack=True),
+    Option("block_lr", float, 1.0, "BMUF's block learning rate", "distributed", low=0, open_low=True,
+           flag="--block-lr", older_files_lack=True),
+    Option("sync_timeout", float, 600.0, "distributed training: seconds a process waits for the others at a "
+           "combination or decision before it stops the job (a process died or hangs)", "distributed", low=0,
+           open_low=True, flag="--sync-timeout", older_files_lack=True),
     # --- how a training run executes (not recorded in the model) ---------------------------------
     Option("threads", int, 1, "threads (0 = all cores); 1 is bit-reproducible", "run", low=0, high=4096,
            flag="--threads"),
@@ -198,7 +214,7 @@ def group(*names: str) -> list[Option]:
 
 EPOCH = tuple(o.name for o in group("training"))  # what train_epoch takes
 RECORDED = tuple(o.name for o in group("training", "schedule"))  # what a model file's train_options holds
-TRAINING = tuple(o.name for o in group("training", "schedule", "run"))  # what train takes, a checkpoint holds
+TRAINING = tuple(o.name for o in group("training", "schedule", "distributed", "run"))  # train takes, checkpoints hold
 MODEL = tuple(o.name for o in group("model"))
 VOCABULARY = tuple(o.name for o in group("vocabulary"))
 

@@ -238,24 +238,20 @@ class Trainer:
         model, schedule = self.model, self.schedule
         engine = engine_options(self.values, schedule.lr, _epoch_seed(model.seed, schedule.epoch, self.rollbacks),
                                 self.threads, self.values["streams"])
-        stats = _run_epoch(model._core, self.train_text, engine, self.progress,
-                           f"epoch {schedule.epoch + 1} lr {schedule.lr:.4g}")
+        stats = self._train_epoch(engine, f"epoch {schedule.epoch + 1} lr {schedule.lr:.4g}")
         if stats.interrupted:
             self._restore()
             raise KeyboardInterrupt("training interrupted; the model keeps its last good weights")
         if stats.diverged:
             return self._roll_back(stats)
         try:
-            valid = self.valid_text
-            valid_logprob = float(_core.score_positions(model._core, valid.mapped, valid.offsets,
-                                                        self.values["independent"], self.threads,
-                                                        None)[valid.ids >= 0].sum())
+            valid_logprob = self._validate()
         except KeyboardInterrupt:
             self._restore()
             raise
         n_valid = int((self.valid_text.ids >= 0).sum())
         epoch_lr = schedule.lr
-        kept = schedule.after_epoch(valid_logprob)
+        kept = self._decide(valid_logprob)
         if kept:
             for k, v in model.weights().items():
                 np.copyto(self.good[k], v)
@@ -274,6 +270,20 @@ class Trainer:
         if self.callback is not None:
             self.callback(record)
         return record
+
+    # --- the steps of an epoch (rnnlm_fast/distributed/ runs them across processes) -------
+    def _train_epoch(self, engine: "_core.TrainOptions", desc: str) -> EpochStats:
+        return _run_epoch(self.model._core, self.train_text, engine, self.progress, desc)
+
+    def _validate(self) -> float:
+        """The validation log-likelihood (natural log) of the current weights."""
+        valid = self.valid_text
+        return float(_core.score_positions(self.model._core, valid.mapped, valid.offsets, self.values["independent"],
+                                           self.threads, None)[valid.ids >= 0].sum())
+
+    def _decide(self, valid_logprob: float) -> bool:
+        """The schedule's decision after an epoch: keep its weights or not."""
+        return self.schedule.after_epoch(valid_logprob)
 
     def _restore(self) -> None:
         for k, v in self.model.weights().items():

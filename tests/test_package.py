@@ -219,8 +219,8 @@ def test_the_readme_states_the_tables_defaults_and_flags():
     assert set(stated) == set(OPTIONS), set(OPTIONS) ^ set(stated)
     for name, text in stated.items():
         default = DEFAULTS[name]
-        if default is None:
-            assert text == "by cell", name
+        if default is None:  # derived: from the cell, or from the number of processes
+            assert text == {"lr": "by cell", "block_momentum": "1 - 1/ranks"}[name], name
         elif isinstance(default, bool):
             assert text == ("on" if default else "off"), name
         elif isinstance(default, (int, float)):

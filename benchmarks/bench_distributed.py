@@ -1,0 +1,111 @@
+"""Distributed training speed: one epoch on 2 MPI processes x 1 thread against one process with
+1 thread (the targets: 1.8x at the PTB setting, 1.7x on the 5M-word book slice).
+
+Each test launches the epoch in subprocesses (``mpiexec -n 2``, or plain ``python`` for the
+one-process epoch; benchmarks/distributed_epoch.py) and records the words/s measured inside
+them (the epoch only, combinations included: no start-up, reading or validation) in
+``extra_info``; pytest-benchmark's own time is the whole subprocess. The summary after the
+tables prints the ratios. Needs the mpi extra (``pip install -e ".[test,mpi]"``) and
+``../shared/data`` (PTB; the book corpus for ``-k books``).
+
+    python -m pytest benchmarks/bench_distributed.py --benchmark-only            # ~3 minutes on 2 cores
+    python -m pytest benchmarks/bench_distributed.py --benchmark-only -k ptb
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from benchutil import PTB, PTB_EPOCH, SEED
+from conftest import _data_dir
+
+HERE = Path(__file__).resolve().parent
+RESULTS: dict[str, dict[int, float]] = {}
+
+
+def _mpiexec() -> str:
+    pytest.importorskip("mpi4py", reason="the mpi extra is not installed (pip install -e '.[test,mpi]')")
+    found = shutil.which("mpiexec", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    if found is None:
+        pytest.skip("mpiexec not found")
+    return found
+
+
+@pytest.fixture(scope="session")
+def books5m(tmp_path_factory) -> Path:
+    """README's 5M-word book slice: every 8th line of the book corpus (line numbers 3, 11, ...),
+    shuffled with seed 3."""
+    src = _data_dir() / "gutenberg" / "train.txt.gz"
+    if not src.is_file():
+        pytest.skip(f"book corpus not found at {src}")
+    with gzip.open(src, "rt", encoding="utf-8") as f:
+        lines = [line.rstrip("\n") for i, line in enumerate(f) if i % 8 == 2]
+    random.Random(3).shuffle(lines)
+    out = tmp_path_factory.mktemp("books") / "books5m.txt"
+    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return out
+
+
+def _epoch(benchmark, tmp_path, name: str, ranks: int, spec: dict) -> None:
+    spec = dict(spec, ranks=ranks)
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(spec))
+    script = [sys.executable, str(HERE / "distributed_epoch.py"), str(path)]
+    command = script if ranks == 1 else [_mpiexec(), "-n", str(ranks), *script]
+    outputs = []
+
+    def run():
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=1200)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        outputs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+    benchmark.pedantic(run, rounds=1, iterations=1)
+    got = outputs[-1]
+    RESULTS.setdefault(name, {})[ranks] = got["words_per_sec"]
+    benchmark.extra_info.update(ranks=ranks, threads=1, positions=got["positions"], parts=got["parts"],
+                                words_per_sec=round(got["words_per_sec"], 1),
+                                us_per_word=round(1e6 / got["words_per_sec"] * ranks, 4),
+                                sync_mb=round(got["sync_floats"] * 4 / 1e6, 2), model_mb=round(got.get("model_floats", 0) * 4 / 1e6, 2),
+                                combine_ms=round(got.get("combine_seconds", 0) * 1e3, 2),
+                                compute_us_per_word=round(got.get("compute_us_per_word", 1e6 / got["words_per_sec"]), 3))
+    if len(RESULTS[name]) == 2:
+        benchmark.extra_info["speedup"] = round(RESULTS[name][2] / RESULTS[name][1], 3)
+
+
+@pytest.mark.parametrize("ranks", [1, 2], ids=lambda r: f"r{r}")
+def test_distributed_ptb(benchmark, tmp_path, ptb_dir, ranks):
+    """All of PTB's training text, H=200, 100 classes, BPTT 4 / block 10, the default K."""
+    benchmark.group = "distributed: PTB epoch (H=200, 100 classes), processes x 1 thread"
+    spec = {"train": str(ptb_dir / "train.txt"), "valid": str(ptb_dir / "valid.txt"), "vocab": {"classes": 100},
+            "model": {"hidden": PTB["hidden"], "seed": SEED}, "training": dict(PTB_EPOCH)}
+    _epoch(benchmark, tmp_path, "ptb", ranks, spec)
+
+
+@pytest.mark.parametrize("ranks", [1, 2], ids=lambda r: f"r{r}")
+def test_distributed_books(benchmark, tmp_path, ptb_dir, books5m, ranks):
+    """The 5M-word book slice: words seen 3 times or more (40,548), 200 classes, hidden 100 (README's
+    book table), the default K."""
+    benchmark.group = "distributed: 5M-word book epoch (H=100, 200 classes), processes x 1 thread"
+    spec = {"train": str(books5m), "valid": str(ptb_dir / "valid.txt"), "vocab": {"classes": 200, "min_count": 3},
+            "model": {"hidden": 100, "seed": SEED}, "training": dict(PTB_EPOCH)}
+    _epoch(benchmark, tmp_path, "books", ranks, spec)
+
+
+@pytest.mark.parametrize("sync_words", [50_000, 200_000], ids=lambda k: f"K{k // 1000}k")
+def test_distributed_sync_cost_75k(benchmark, tmp_path, ptb_dir, books5m, sync_words):
+    """The README's scale model for a large vocabulary: the book slice's 75,000 most frequent words,
+    H=200, 200 classes, 2 processes on the first 100,000 lines: words/s, floats per combination and the
+    combination's time (``-k sync_cost``)."""
+    benchmark.group = "distributed: 75k-word vocabulary (H=200, 200 classes), 2 processes x 1 thread"
+    spec = {"train": str(books5m), "valid": str(ptb_dir / "valid.txt"), "head_lines": 100_000,
+            "vocab": {"classes": 200, "max_size": 75_000}, "model": {"hidden": 200, "seed": SEED},
+            "training": dict(PTB_EPOCH, sync_words=sync_words)}
+    _epoch(benchmark, tmp_path, f"75k-K{sync_words}", 2, spec)

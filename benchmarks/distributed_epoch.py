@@ -1,0 +1,64 @@
+"""One training epoch timed inside the process(es), for bench_distributed.py:
+``[mpiexec -n R] python distributed_epoch.py SPEC.json``. The spec names the text, the
+vocabulary options, the model and the training options; with ``"ranks": 1`` the epoch is a
+plain one-process epoch, else a distributed one (``comm``). Rank 0 prints one JSON line:
+positions, seconds (the slowest process's), words/s, and the floats each combination summed."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+from rnnlm_fast import RNNLM, Vocabulary, options
+from rnnlm_fast.training import engine_options
+
+
+def main(spec: dict) -> None:
+    vocab = Vocabulary.from_corpus(spec["train"], **spec["vocab"])
+    model = RNNLM(vocab, **spec["model"])
+    if spec.get("head_lines"):  # train on the first lines only (the vocabulary is the whole text's)
+        head = f"{spec['train']}.head{spec['head_lines']}"
+        with open(spec["train"], encoding="utf-8") as src, open(head, "w", encoding="utf-8") as dst:
+            dst.writelines(line for _, line in zip(range(spec["head_lines"]), src))
+        spec = dict(spec, train=head)
+    values = dict(spec["training"], max_epochs=1, threads=spec.get("threads", 1))
+    if spec["ranks"] == 1:
+        enc = model.encode_file(spec["train"])
+        start = time.perf_counter()
+        stats = model.train_epoch(enc, threads=values["threads"], **{k: v for k, v in values.items()
+                                                                      if k in options.EPOCH})
+        out = {"positions": stats.processed, "seconds": time.perf_counter() - start, "sync_floats": 0, "parts": 0}
+    else:
+        from mpi4py import MPI
+
+        from rnnlm_fast.distributed import DistributedTrainer
+
+        trainer = DistributedTrainer(model, spec["train"], spec["valid"], options.resolve(options.TRAINING, values),
+                                     MPI.COMM_WORLD, progress=False)
+        floats, combine_seconds = [], []
+        trainer.on_sync = lambda t, epoch, part: floats.append(t.sync.floats)
+        combine = trainer.sync.combine
+
+        def timed_combine(**kw) -> None:
+            start = time.perf_counter()
+            combine(**kw)
+            combine_seconds.append(time.perf_counter() - start)
+
+        trainer.sync.combine = timed_combine
+        MPI.COMM_WORLD.Barrier()
+        engine = engine_options(trainer.values, trainer.schedule.lr, 1, trainer.threads)
+        stats = trainer._train_epoch(engine, "benchmark")  # the epoch alone: no validation
+        if MPI.COMM_WORLD.Get_rank() != 0:
+            return
+        n = max(len(floats), 1)
+        out = {"positions": stats.processed, "seconds": stats.seconds, "parts": trainer.parts,
+               "sync_floats": sum(floats) / n, "combine_seconds": sum(combine_seconds) / n,
+               "model_floats": sum(v.size for v in model.weights().values()),
+               "compute_us_per_word": (stats.seconds - sum(combine_seconds)) / (stats.processed / trainer.size) * 1e6}
+    out["words_per_sec"] = out["positions"] / out["seconds"]
+    print(json.dumps(out), flush=True)
+
+
+if __name__ == "__main__":
+    main(json.loads(open(sys.argv[1]).read()))

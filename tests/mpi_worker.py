@@ -1,0 +1,84 @@
+"""Run under mpiexec by tests/test_distributed.py: ``python mpi_worker.py MODE DIR``.
+
+Trains small models on the generated corpora in DIR (train.txt, valid.txt) and writes what the
+test checks to DIR/<mode>.rank<r>.json. Modes: ``equal`` (one process: the distributed run
+equals the plain one, bit for bit), ``syncs`` (the weights' checksum after every combination,
+the shard and the positions trained), ``fail`` (rank 1 raises in epoch 2), ``hang`` (rank 1 stops answering), ``disagree`` (rank
+1 has another learning rate).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from mpi4py import MPI
+
+from rnnlm_fast import RNNLM, ConfigError, Vocabulary, options
+from rnnlm_fast.distributed import DistributedTrainer
+
+# (cell, direct table size, dropout, direction): every cell, direct connections, dropout, backward
+CASES = [("sigmoid", 0, 0.0, "forward"), ("tanh", 0, 0.0, "backward"), ("relu", 0, 0.0, "forward"),
+         ("gru", 512, 0.25, "forward"), ("lstm", 512, 0.0, "forward"), ("sigmoid", 300, 0.0, "backward")]
+RUN = dict(max_epochs=2, bptt=3, bptt_block=5, threads=1, min_improvement=1.0)
+
+
+def model(vocab: Vocabulary, cell: str, direct: int, direction: str) -> RNNLM:
+    return RNNLM(vocab, hidden=8, cell=cell, seed=3, direct=direct, direct_order=3, direction=direction)
+
+
+def main(mode: str, d: Path) -> None:
+    comm = MPI.COMM_WORLD
+    rank = comm.Get_rank()
+    train, valid = d / "train.txt", d / "valid.txt"
+    vocab = Vocabulary.from_corpus(train, classes=4)
+    out: dict = {"rank": rank, "size": comm.Get_size(), "cases": []}
+    if mode == "equal":
+        for cell, direct, dropout, direction in CASES:
+            kw = dict(RUN, dropout=dropout, input_dropout=dropout, progress=False)
+            plain = model(vocab, cell, direct, direction)
+            plain.train(train, valid, **kw)
+            dist = model(vocab, cell, direct, direction)
+            dist.train(train, valid, comm=comm, sync_words=100, **kw)
+            same = all(np.array_equal(v, dist.weights()[k]) for k, v in plain.weights().items())
+            out["cases"].append({"case": [cell, direct, dropout, direction], "same": same,
+                                 "history": [r.valid_ppl for r in plain.history] == [r.valid_ppl for r in dist.history]})
+    elif mode == "syncs":
+        for i, (cell, direct, dropout, direction) in enumerate(CASES):
+            values = options.resolve(options.TRAINING, dict(RUN, dropout=dropout, sync_words=60,
+                                                            sync="bmuf" if i % 2 else "average"))
+            trainer = DistributedTrainer(model(vocab, cell, direct, direction), train, valid, values, comm,
+                                         progress=False)
+            sums: list = []
+            trainer.on_sync = lambda t, epoch, part: sums.append([epoch, part, t.checksum()])
+            history = trainer.run()
+            out["cases"].append({"case": [cell, direct, dropout, direction], "sums": sums,
+                                 "shard": list(trainer.shard_sentences), "parts": trainer.parts,
+                                 "positions": int(trainer.train_text.offsets[-1]),
+                                 "valid_ppl": [r.valid_ppl for r in history]})
+    elif mode == "fail":
+        def callback(record):
+            if rank == 1 and record.epoch == 1:
+                raise RuntimeError("injected failure")
+        model(vocab, "sigmoid", 0, "forward").train(train, valid, comm=comm, callback=callback, progress=False,
+                                                   **dict(RUN, max_epochs=3))
+    elif mode == "hang":  # rank 1 stops answering: the others' watchdog ends the job
+        def stall(record):
+            if rank == 1:
+                time.sleep(60)
+        model(vocab, "sigmoid", 0, "forward").train(train, valid, comm=comm, callback=stall, progress=False,
+                                                   sync_timeout=2, **dict(RUN, max_epochs=3))
+    elif mode == "disagree":
+        try:
+            model(vocab, "sigmoid", 0, "forward").train(train, valid, comm=comm, progress=False,
+                                                       **dict(RUN, lr=0.2 if rank == 1 else 0.1))
+        except ConfigError as e:
+            out["error"] = str(e)
+    (d / f"{mode}.rank{rank}.json").write_text(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], Path(sys.argv[2]))

@@ -1,0 +1,262 @@
+"""Distributed training (rnnlm_fast/distributed/, csrc/epoch_run, csrc/update_marks).
+
+In-process: an epoch run in parts equals one call, the engine marks every sparse weight it
+changes, packing, sharding, the install hint without mpi4py. Under mpiexec (subprocesses,
+MPICH from the ``mpi`` extra; skipped without mpi4py): one process equals the plain run bit
+for bit for every cell, direct connections, dropout and backward models; two and three
+processes hold bit-identical weights after every combination and tile the training text;
+disagreeing options and a failing process end the job with one message naming the rank; a
+SIGKILLed process ends it too, and the checkpoint resumes with another number of processes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from corpora import write_corpus
+
+from rnnlm_fast import RNNLM, ConfigError, Vocabulary, _core, options
+from rnnlm_fast.cli import main
+from rnnlm_fast.distributed.trainer import shard_bounds
+from rnnlm_fast.model_file import read_header
+from rnnlm_fast.training import engine_options
+
+HERE = Path(__file__).resolve().parent
+
+
+# --- in-process --------------------------------------------------------------------------
+@pytest.mark.parametrize("cell,direct,dropout", [("sigmoid", 0, 0.0), ("gru", 20000, 0.3), ("lstm", 100000, 0.0)])
+def test_an_epoch_in_parts_is_one_epoch_and_marks_every_sparse_write(tmp_path, cell, direct, dropout):
+    path = write_corpus(tmp_path / "c.txt", 120, seed=2)
+    vocab = Vocabulary.from_corpus(path, classes=5)
+    one, parts = (RNNLM(vocab, hidden=8, cell=cell, seed=1, direct=direct, direct_order=3) for _ in range(2))
+    enc = one.encode_file(path)
+    engine = engine_options(options.resolve(options.EPOCH, {"dropout": dropout, "input_dropout": dropout}),
+                            0.1, 7, 1)
+    whole = _core.train_epoch(one._core, enc.mapped, enc.offsets, engine)
+    before = {k: v.copy() for k, v in parts.weights().items()}
+    marks = _core.UpdateMarks(parts._core)
+    run = _core.EpochRun(parts._core, enc.mapped, enc.offsets, engine, marks)
+    for part in range(1, 8):
+        stats = run.run(part, 7)
+    assert run.finished and stats["processed"] == whole["processed"] == len(enc.ids)
+    assert stats["logprob"] == whole["logprob"]
+    for k, v in one.weights().items():
+        assert np.array_equal(v, parts.weights()[k]), k
+    # Every changed embedding row, word-class row and direct weight is marked.
+    m, V, C = marks.array(), marks.embed_rows, marks.classes
+    w = parts.weights()
+    changed_rows = np.flatnonzero((w["embed"] != before["embed"]).any(axis=1))
+    assert changed_rows.size and m[changed_rows].all()
+    changed_words = np.flatnonzero((w["word_w"] != before["word_w"]).any(axis=1) | (w["word_b"] != before["word_b"]))
+    assert m[V + vocab.word_class[changed_words]].all()
+    if direct:
+        changed = np.flatnonzero(w["direct"] != before["direct"])
+        assert changed.size and m[V + C + changed // _core.DIRECT_BLOCK].all()
+        assert not m[V + C:].all()  # and not everything
+    marks.clear()
+    assert not marks.array().any()
+
+
+def test_pack_and_unpack_blocks_round_trip_with_a_short_last_block():
+    a = np.arange(10, dtype=np.float32)
+    idx = np.array([3, 0], dtype=np.int64)
+    out = np.full(6, -1, dtype=np.float32)
+    _core.pack_blocks(a, 3, idx, out)
+    assert out.tolist() == [9, 0, 0, 0, 1, 2]  # block 3 holds one float, padded
+    b = np.zeros(10, dtype=np.float32)
+    _core.unpack_blocks(b, 3, idx, out, 0.5)
+    assert b.tolist() == [0, 0.5, 1, 0, 0, 0, 0, 0, 0, 4.5]
+    with pytest.raises(ConfigError, match="block 4 outside"):
+        _core.pack_blocks(a, 3, np.array([4], dtype=np.int64), out)
+    with pytest.raises(TypeError):  # a float64 array would be a silent copy: refused
+        _core.unpack_blocks(b.astype(np.float64), 3, idx, out, 1.0)
+
+
+def test_shards_tile_the_sentences_with_about_equal_words():
+    rng = np.random.default_rng(0)
+    offsets = np.concatenate([[0], np.cumsum(rng.integers(1, 30, 1000))]).astype(np.int64)
+    for parts in (1, 2, 3, 7, 16):
+        b = shard_bounds(offsets, parts)
+        assert b[0] == 0 and b[-1] == 1000 and all(x < y for x, y in zip(b, b[1:]))
+        words = np.diff(offsets[b])
+        assert words.max() - words.min() <= 2 * 30
+
+
+def test_without_mpi4py_a_distributed_run_says_how_to_install_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "mpi4py", None)
+    path = write_corpus(tmp_path / "c.txt", 30)
+    model = RNNLM(Vocabulary.from_corpus(path, classes=3), hidden=4)
+    with pytest.raises(ConfigError, match=r'pip install "rnnlm-fast\[mpi\]"'):
+        model.train(path, path, comm=object(), max_epochs=1, progress=False)
+    monkeypatch.setattr("importlib.util.find_spec", lambda name, *a: None)
+    rc = main(["train", "--train", str(path), "--valid", str(path), "--output", str(tmp_path / "m"), "--distributed"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and 'pip install "rnnlm-fast[mpi]"' in err
+
+
+def test_a_launched_process_without_distributed_is_refused(tmp_path, monkeypatch, capsys):
+    """N copies of a plain run would each train alone and overwrite one another's files."""
+    path = write_corpus(tmp_path / "c.txt", 30)
+    monkeypatch.setenv("PMI_SIZE", "2")
+    monkeypatch.setenv("PMI_RANK", "0")
+    rc = main(["train", "--train", str(path), "--valid", str(path), "--output", str(tmp_path / "m")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "rank 0 of 2 started by an MPI launcher: pass --distributed" in err
+    assert not (tmp_path / "m").exists()
+
+
+# --- under mpiexec -------------------------------------------------------------------------
+def _mpiexec() -> str:
+    pytest.importorskip("mpi4py", reason="the mpi extra is not installed (pip install -e '.[mpi]')")
+    found = shutil.which("mpiexec", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    if found is None:
+        pytest.skip("mpiexec not found (the mpi extra installs MPICH's)")
+    return found
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("mpi")
+    write_corpus(d / "train.txt", 150, seed=0)
+    write_corpus(d / "valid.txt", 30, seed=1)
+    return d
+
+
+def run_worker(n: int, mode: str, d: Path, timeout: float = 240) -> subprocess.CompletedProcess:
+    return subprocess.run([_mpiexec(), "-n", str(n), sys.executable, str(HERE / "mpi_worker.py"), mode, str(d)],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def results(d: Path, mode: str, n: int) -> list[dict]:
+    return [json.loads((d / f"{mode}.rank{r}.json").read_text()) for r in range(n)]
+
+
+def test_one_process_equals_the_plain_run_bit_for_bit(data):
+    proc = run_worker(1, "equal", data)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    cases = results(data, "equal", 1)[0]["cases"]
+    assert len(cases) == 6 and all(c["same"] and c["history"] for c in cases), cases
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_every_process_holds_the_same_weights_after_every_combination(data, n):
+    """And every training line is trained on once per epoch, by one process (3 processes on
+    2 cores: MPICH oversubscribes)."""
+    proc = run_worker(n, "syncs", data)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ranks = results(data, "syncs", n)
+    total = int(read_positions(data / "train.txt"))
+    for i, case in enumerate(ranks[0]["cases"]):
+        per_rank = [r["cases"][i] for r in ranks]
+        assert len(case["sums"]) == 2 * case["parts"] >= 4, case  # two epochs of blocks
+        for other in per_rank[1:]:
+            assert other["sums"] == case["sums"], (case["case"], other["sums"], case["sums"])
+            assert other["valid_ppl"] == case["valid_ppl"]
+        shards = [tuple(r["shard"]) for r in per_rank]
+        assert shards[0][0] == 0 and all(a[1] == b[0] for a, b in zip(shards, shards[1:]))
+        assert shards[-1][1] == 150 and sum(r["positions"] for r in per_rank) == total
+        assert all(np.isfinite(case["valid_ppl"]))
+
+
+def read_positions(path: Path) -> int:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return sum(len(line.split()) + 1 for line in lines)
+
+
+def test_processes_that_disagree_on_an_option_all_refuse_to_start(data):
+    proc = run_worker(2, "disagree", data)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    errors = [r.get("error") for r in results(data, "disagree", 2)]
+    assert errors[0] == errors[1] and "rank 1 has lr=0.2 but rank 0 has 0.1" in errors[0]
+
+
+def test_an_error_in_one_process_ends_the_job_with_one_message(data):
+    start = time.monotonic()
+    proc = run_worker(2, "fail", data, timeout=120)
+    assert proc.returncode != 0 and time.monotonic() - start < 60
+    ours = [line for line in proc.stderr.splitlines() if line.startswith("rnnlm-fast: error:")]
+    assert len(ours) == 1 and "rank 1 of 2" in ours[0] and "RuntimeError: injected failure" in ours[0], proc.stderr
+
+
+def test_a_process_that_stops_answering_ends_the_job_by_the_watchdog(data):
+    start = time.monotonic()
+    proc = run_worker(2, "hang", data, timeout=120)
+    assert proc.returncode != 0 and time.monotonic() - start < 50
+    ours = [line for line in proc.stderr.splitlines() if line.startswith("rnnlm-fast: error:")]
+    assert len(ours) == 1 and "rank 0 of 2" in ours[0] and "waited 2 s for the other processes" in ours[0], proc.stderr
+
+
+def _workers_of_rank(root: int, rank: int) -> list[int]:
+    """The training processes (the monitor's children) of one rank below process ``root``."""
+    def children(pid: int) -> list[int]:
+        try:
+            with open(f"/proc/{pid}/task/{pid}/children") as f:
+                return [int(c) for c in f.read().split()]
+        except OSError:
+            return []
+
+    def rank_of(pid: int) -> str:
+        try:
+            env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        except OSError:
+            return ""
+        return next((e.split(b"=", 1)[1].decode() for e in env if e.startswith(b"PMI_RANK=")), "")
+
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        kids = children(pid)
+        todo += kids
+        if rank_of(pid) == str(rank) and any(rank_of(k) == str(rank) for k in kids):
+            found += [k for k in kids if rank_of(k) == str(rank)]
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the rank monitor and /proc are Linux's")
+def test_a_killed_process_ends_the_job_and_the_checkpoint_resumes_with_three(tmp_path):
+    mpiexec = _mpiexec()
+    train, valid = write_corpus(tmp_path / "train.txt", 400, seed=0), write_corpus(tmp_path / "valid.txt", 40, seed=1)
+    out, ckpt = tmp_path / "m.rnnlm", tmp_path / "m.rnnlm.ckpt"
+    cli = [sys.executable, "-m", "rnnlm_fast.cli", "train", "--train", str(train), "--valid", str(valid),
+           "--output", str(out), "--distributed", "--quiet"]
+    job = subprocess.Popen([mpiexec, "-n", "2", *cli, "--hidden", "16", "--classes", "4", "--max-epochs", "60",
+                            "--min-improvement", "1", "--sync-words", "300"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and job.poll() is None:
+            try:
+                if read_header(ckpt)["checkpoint"]["schedule"]["epoch"] >= 2:
+                    break
+            except Exception:  # not written yet, or being replaced
+                pass
+            time.sleep(0.02)
+        victims = _workers_of_rank(job.pid, 1)
+        assert job.poll() is None and len(victims) == 1, "the run ended before it could be killed"
+        killed_at = time.monotonic()
+        os.kill(victims[0], signal.SIGKILL)
+        _, err = job.communicate(timeout=90)
+    finally:
+        if job.poll() is None:
+            job.kill()
+    assert job.returncode != 0 and time.monotonic() - killed_at < 60
+    ours = [line for line in err.splitlines() if line.startswith("rnnlm-fast: error:")]
+    assert len(ours) == 1, err
+    assert "rank 1 of 2" in ours[0] and "SIGKILL" in ours[0] and "--resume" in ours[0] and str(ckpt) in ours[0]
+    assert not out.exists() and ckpt.exists()
+    done = subprocess.run([mpiexec, "-n", "3", *cli, "--resume"], capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    model = RNNLM.load(out)
+    assert not ckpt.exists() and not list(tmp_path.glob(".*.tmp"))  # a write cut short is removed on resume
+    assert [r.epoch for r in model.history] == list(range(1, len(model.history) + 1)) and len(model.history) > 3
+    assert model.history[-1].valid_ppl < model.history[0].valid_ppl
