@@ -1,5 +1,6 @@
 #include "class_softmax.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "kernels.h"
@@ -7,10 +8,16 @@
 namespace rnnlm {
 namespace {
 
-std::size_t word_feature_index(const Model& m, std::uint64_t start, int j) {
-  const std::uint64_t half = m.direct_size() / 2;
-  const std::uint64_t span = m.direct_size() - half;
-  return static_cast<std::size_t>(half + (start + static_cast<std::uint64_t>(j)) % span);
+// Calls f(table index, j) for every (order, word j < n) pair the step's word features use.
+template <typename F>
+void for_word_features(const Model& m, const DirectFeatures& features, int n, F f) {
+  const std::uint64_t size = m.direct_size();
+  for (int a = 0; a < features.word_count; ++a) {
+    const std::uint64_t start = features.word_start[static_cast<std::size_t>(a)];
+    const int used = static_cast<int>(std::min<std::uint64_t>(static_cast<std::uint64_t>(n),
+                                                               features.word_limit[static_cast<std::size_t>(a)]));
+    for (int j = 0; j < used; ++j) f(direct_word_index(start, j, size), j);
+  }
 }
 
 // Class logits (with direct-connection features) into s.class_p; with `precomputed`, s.class_p
@@ -25,7 +32,7 @@ void class_logits(const Model& m, const float* h, const std::int32_t* history, O
   }
   s.features.class_count = 0;
   if (m.direct_order() > 0 && history != nullptr) {
-    direct_class_features(history, m.direct_order(), m.direct_size(), C, s.features);
+    direct_class_features(m.direct_hash(), history, m.direct_order(), m.direct_size(), C, s.features);
     for (int a = 0; a < s.features.class_count; ++a) {
       const float* w = m.direct.data() + s.features.class_start[static_cast<std::size_t>(a)];
       for (int c = 0; c < C; ++c) s.class_p[c] += w[c];
@@ -41,11 +48,8 @@ void word_logits(const Model& m, const float* h, std::int32_t c, const std::int3
   matvec(m.word_w.data() + static_cast<std::size_t>(b) * m.hidden(), n, m.hidden(), h, m.word_b.data() + b, z);
   s.features.word_count = 0;
   if (m.direct_order() > 0 && history != nullptr) {
-    direct_word_features(history, m.direct_order(), m.direct_size(), c, s.features);
-    for (int a = 0; a < s.features.word_count; ++a) {
-      const std::uint64_t start = s.features.word_start[static_cast<std::size_t>(a)];
-      for (int j = 0; j < n; ++j) z[j] += m.direct[word_feature_index(m, start, j)];
-    }
+    direct_word_features(m.direct_hash(), history, m.direct_order(), m.direct_size(), c, s.features);
+    for_word_features(m, s.features, n, [&](std::size_t i, int j) { z[j] += m.direct[i]; });
   }
 }
 
@@ -89,13 +93,10 @@ void output_backward_update(const Model& m, Model& dst, const float* h, std::int
     float* w = dst.direct.data() + s.features.class_start[static_cast<std::size_t>(a)];
     scale_axpy(w, C, direct_keep, lr, gc);
   }
-  for (int a = 0; a < s.features.word_count; ++a) {
-    const std::uint64_t start = s.features.word_start[static_cast<std::size_t>(a)];
-    for (int j = 0; j < n; ++j) {
-      float& w = dst.direct[word_feature_index(m, start, j)];
-      w = direct_keep * w + lr * gw[j];
-    }
-  }
+  for_word_features(m, s.features, n, [&](std::size_t i, int j) {
+    float& w = dst.direct[i];
+    w = direct_keep * w + lr * gw[j];
+  });
 }
 
 void output_distribution(const Model& m, const float* h, const std::int32_t* history, OutputScratch& s,

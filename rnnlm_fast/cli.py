@@ -167,7 +167,8 @@ def _check_resume_options(ckpt: Path, explicit: dict) -> None:
     """Refuse run options given with --resume that differ from the checkpoint's (or that it
     cannot honour: the vocabulary comes from the checkpoint). ``explicit``: dest -> value."""
     header = read_header(ckpt)
-    stored = {**dict(header.get("config") or {}),
+    stored = {**{o.name: o.default for o in OPTIONS.values() if o.older_files_lack},  # older files lack them
+              **dict(header.get("config") or {}),
               **options.from_file((header.get("checkpoint") or {}).get("options") or {})}
     for dest, value in explicit.items():
         flag = OPTIONS[dest].flag if dest in OPTIONS else "--" + dest.replace("_", "-")

@@ -19,7 +19,8 @@ What an RNNLM file holds (written by ``RNNLM.file_content``, read by
 
     header  "format"         "rnnlm-fast"
             "config"         vocab_size, hidden, classes, cell, direct (table size, 0 = none),
-                             direct_order, seed, direction ("forward" / "backward")
+                             direct_order, seed, direction ("forward" / "backward"), and
+                             direct_hash only when it is not "splitmix" (older files lack it)
             "train_options"  the options that shaped the weights (rnnlm_fast/options.py, groups
                              "training" and "schedule"), keyed by their stored names: L2 is
                              stored as "beta" (rnnlm-0.4b's name, which every version reads)
@@ -207,7 +208,7 @@ def _read_header(f: BinaryIO, p: Path, file_size: int) -> tuple[dict[str, Any], 
 
 _SCALARS = (bool, int, float, str, type(None))
 _CONFIG_INTS = ("vocab_size", "hidden", "classes", "seed", "direct", "direct_order")
-_CONFIG_STRS = ("cell", "activation", "direction")
+_CONFIG_STRS = ("cell", "activation", "direction", "direct_hash")
 # The fields of a history record (rnnlm_fast.training.EpochRecord; tests/test_model_file.py
 # checks the two agree) and their JSON types: an int is a valid float, a bool is no number.
 HISTORY_FIELDS = {"epoch": int, "lr": float, "train_entropy": float, "train_ppl": float, "valid_entropy": float,
