@@ -1,6 +1,6 @@
 """The ``rnnlm-fast`` command line: a thin layer over the Python API.
 
-Subcommands: demo, vocab, train, eval, score, rescore. Option names match the API's
+Subcommands: demo, vocab, train, eval, score, rescore, convert. Option names match the API's
 keyword arguments (``--bptt-block`` is ``bptt_block``). Errors print one line naming the
 file and line, and exit with status 2; Ctrl-C exits with 130.
 """
@@ -19,6 +19,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from . import __version__, options
+from .convert import add_convert_parser
 from .encoding import case_mapping, oov_warnings_to_stderr, read_lines, split_keys, split_words
 from .errors import ConfigError, CorpusError, MissingFileError, RnnlmError
 from .model import RNNLM
@@ -427,6 +428,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_generate)
 
     add_rescore_parser(sub)  # n-best rescoring lives in its own package
+    add_convert_parser(sub)  # model files between rnnlm-fast's format and rnnlm-0.4b's
     for command_parser in sub.choices.values():
         # -v after the subcommand too; SUPPRESS: not given there, the main parser's value stays
         command_parser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,

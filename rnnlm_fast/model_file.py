@@ -55,13 +55,15 @@ _MAX_HEADER = 64 << 20
 # Versions above this are not "newer": they are bit flips in the (unchecksummed) prelude.
 MAX_PLAUSIBLE_VERSION = 1000
 
-def _describe_foreign(head: bytes) -> str:
+def describe_foreign(head: bytes) -> str:
+    """What a file that starts with ``head`` looks like, for messages ("a gzip file", ...)."""
     if head.startswith(b"\x1f\x8b"):
         return "a gzip file"
     if head.startswith(b"PK\x03\x04"):
         return "a zip archive"
     if head.startswith(b"version:") or head.startswith(b"version: "):
-        return "an rnnlm-0.4b text model (convert it or retrain; only rnnlm-fast models load here)"
+        return ("an rnnlm-0.4b model (convert it: rnnlm-fast convert MODEL --output NEW.rnnlm, or load it with "
+                "rnnlm_fast.rnnlm04b.load_rnnlm04b)")
     if head.startswith(b"\x93NUMPY"):
         return "a NumPy .npy file"
     for cut in range(4):  # the prelude-sized head may end inside a multi-byte character
@@ -173,7 +175,7 @@ def _read_header(f: BinaryIO, p: Path, file_size: int) -> tuple[dict[str, Any], 
             raise ModelFormatError(
                 f"{p}: truncated: {file_size} bytes, shorter than the {_PRELUDE.size}-byte prelude"
             )
-        raise ModelFormatError(f"{p}: not an rnnlm-fast model: this looks like {_describe_foreign(prelude)}")
+        raise ModelFormatError(f"{p}: not an rnnlm-fast model: this looks like {describe_foreign(prelude)}")
     if len(prelude) < _PRELUDE.size:
         raise ModelFormatError(f"{p}: truncated: {file_size} bytes, shorter than the {_PRELUDE.size}-byte prelude")
     _, version, head_size, head_crc = _PRELUDE.unpack(prelude)
