@@ -15,7 +15,7 @@ import numpy as np
 from .._core import MAX_DIRECT_SIZE, MAX_HIDDEN
 from .._files import PathLike, require_file
 from ..errors import ModelFormatError
-from .layout import HEADER, INT32_MAX, MAX_ORDER, SECTIONS, VERSION, Rnnlm04bFile
+from .layout import HEADER, INFO_DEFAULTS, INT32_MAX, MAX_ORDER, SECTIONS, VERSION, Rnnlm04bFile
 
 MAGIC = b"version:"  # how both formats begin
 _MAX_LINE = 1 << 16  # no line of a valid file comes near this
@@ -102,7 +102,7 @@ def read_file(path: PathLike) -> Rnnlm04bFile:
             arrays = {name: _read_text_section(lines, title, shape)
                       for (name, shape), title in zip(sizes.items(), SECTIONS)}
             _expect_end(lines)
-    info = {key: values[key] for key, attr in HEADER if key and attr is None and key in values}
+    info = {key: values[key] for key in INFO_DEFAULTS if key in values}
     return Rnnlm04bFile(words=words, counts=counts, word_class=classes, n_classes=C,
                         direct_order=values["direct order"], old_classes=values["old classes"] != 0,
                         independent=values["independent sentences mode"] != 0, bptt=values["bptt"],
