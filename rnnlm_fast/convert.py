@@ -53,7 +53,8 @@ def convert_model(source: PathLike, output: PathLike, *, from_format: str = "aut
     elif from_format not in MODEL_FORMATS:
         raise ConfigError(f"unknown model format {from_format!r} (known: auto, {', '.join(MODEL_FORMATS)})")
     elif from_format != detected:
-        raise ModelFormatError(f"{source}: given as {from_format}, but the file is an {detected} model")
+        raise ModelFormatError(f"{source}: given as {from_format}, but the file is "
+                               f"{'an rnnlm-0.4b' if detected == 'rnnlm04b' else 'an rnnlm-fast'} model")
     if to_format is None:
         to_format = "rnnlm04b" if binary or fold_biases or from_format == "rnnlm-fast" else "rnnlm-fast"
     if to_format not in MODEL_FORMATS:
