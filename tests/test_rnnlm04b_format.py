@@ -39,7 +39,7 @@ def as_text(sents: list[list[int]]) -> list[str]:
 
 
 # --- against the NumPy implementation of rnnlm-0.4b -----------------------------------------
-@pytest.mark.parametrize("D", [20, 1000])  # 20: both hash quirks met many times (asserted)
+@pytest.mark.parametrize("D", [20, 21, 1000])  # 20: both hash quirks met many times (asserted); 21: odd
 @pytest.mark.parametrize("form", ["text", "text-rnnlm-digits", "binary"])
 @pytest.mark.parametrize("independent", [True, False])
 def test_a_written_file_scores_as_rnnlm04b_does(tmp_path, D, form, independent):
