@@ -218,7 +218,10 @@ def test_training_with_rnnlm04b_hashing_learns_and_differs_from_splitmix(corpus)
 
 
 def test_an_unknown_hash_scheme_is_refused(corpus):
-    from rnnlm_fast import ConfigError
+    from rnnlm_fast import ConfigError, _core
 
+    assert _core.DIRECT_HASHES == ("splitmix", "rnnlm04b")
     with pytest.raises(ConfigError, match="direct_hash must be one of"):
         RNNLM(Vocabulary.from_corpus(corpus, classes=6), hidden=4, direct_hash="crc")
+    with pytest.raises(ConfigError, match="unknown direct hash 'crc' \\(expected splitmix or rnnlm04b\\)"):
+        _core.Model(4, 2, [0, 4], "sigmoid", direct=64, direct_order=2, direct_hash="crc")
