@@ -81,6 +81,7 @@ TEXT_CASES = [
     (38, b"Hidden layer:", r":38: expected the section title 'Hidden layer activation:', found 'Hidden layer:'"),
     (45, b"0.5.5", r":45: in 'Weights 0->1:': expected a finite number, found '0\.5\.5'"),
     (45, b"nan", r":45: in 'Weights 0->1:': expected a finite number, found 'nan'"),
+    (46, b"1e300", r":46: in 'Weights 0->1:': expected a finite number, found '1e300'"),
     (75, b"", r":75: in 'Weights 1->2:': expected a finite number, found ''"),
     (73, b"Weights 1->c:", r":73: expected the section title 'Weights 1->2:'"),
     (107, b"0.5\n0.25", r":108: unexpected content after the direct connections: '0\.25'"),

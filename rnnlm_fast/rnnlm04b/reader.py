@@ -242,22 +242,27 @@ def _read_text_section(lines: _Lines, title: str, shape: tuple) -> np.ndarray:
             raise ModelFormatError(f"{lines.path}: truncated: the file ends at line {lines.number}, inside "
                                    f"{title!r} after {done + len(chunk)} of its {n} numbers")
         try:
-            values = np.array(chunk).astype(np.float64)
+            with np.errstate(over="ignore"):  # a double past float32's range: reported below
+                values = np.array(chunk).astype(np.float64).astype(np.float32)
         except ValueError:
             values = None
         if values is None or not np.isfinite(values).all():
-            bad = next(k for k, text in enumerate(chunk) if not _finite(text))
-            raise lines.error(f"in {title!r}: expected a finite number, found "
-                              f"{chunk[bad].strip()[:40].decode('utf-8', errors='replace')!r}", first + bad)
+            for k, text in enumerate(chunk):  # the first number that does not read, or is not a float's
+                if not _finite(text):
+                    raise lines.error(f"in {title!r}: expected a finite number, found "
+                                      f"{text.strip()[:40].decode('utf-8', errors='replace')!r}", first + k)
+            values = np.array([float(text) for text in chunk], dtype=np.float64).astype(np.float32)
         out[done:done + len(chunk)] = values
         done += len(chunk)
     return out.reshape(shape)
 
 
 def _finite(text: bytes) -> bool:
+    """Whether ``text`` reads as a number whose float32 is finite."""
     try:
-        return bool(np.isfinite(float(text)))
-    except ValueError:
+        with np.errstate(over="ignore"):
+            return bool(np.isfinite(np.float32(float(text))))
+    except (ValueError, OverflowError):
         return False
 
 
