@@ -132,8 +132,9 @@ py::dict train_epoch_py(Model& m, const CArray<std::int32_t>& ids, const CArray<
 
 std::shared_ptr<Model> make_model(std::int32_t vocab_size, std::int32_t hidden,
                                   std::vector<std::int32_t> class_begin, const std::string& cell,
-                                  std::uint64_t direct, int direct_order) {
-  return std::make_shared<Model>(vocab_size, hidden, std::move(class_begin), parse_cell(cell), direct, direct_order);
+                                  std::uint64_t direct, int direct_order, const std::string& direct_hash) {
+  return std::make_shared<Model>(vocab_size, hidden, std::move(class_begin), parse_cell(cell), direct, direct_order,
+                                 parse_direct_hash(direct_hash));
 }
 
 }  // namespace
@@ -182,6 +183,8 @@ PYBIND11_MODULE(_core, mod) {
   mod.attr("MAX_DIRECT_SIZE") = kMaxDirectSize;
   mod.attr("WHITESPACE") = py::str(kWhitespace);
   mod.attr("CELLS") = py::tuple(py::cast(std::vector<std::string>(kCellNames.begin(), kCellNames.end())));
+  mod.attr("DIRECT_HASHES") =
+      py::tuple(py::cast(std::vector<std::string>(kDirectHashNames.begin(), kDirectHashNames.end())));
   mod.attr("CLASS_METHODS") =
       py::tuple(py::cast(std::vector<std::string>(kClassMethodNames.begin(), kClassMethodNames.end())));
 #ifdef _OPENMP
@@ -283,7 +286,7 @@ PYBIND11_MODULE(_core, mod) {
 
   py::class_<Model, std::shared_ptr<Model>>(mod, "Model")
       .def(py::init(&make_model), py::arg("vocab_size"), py::arg("hidden"), py::arg("class_begin"),
-           py::arg("cell"), py::arg("direct"), py::arg("direct_order"))
+           py::arg("cell"), py::arg("direct"), py::arg("direct_order"), py::arg("direct_hash"))
       .def("init_random", &Model::init_random, py::arg("seed"))
       .def("copy", [](const Model& m) { return std::make_shared<Model>(m); })
       .def_property_readonly("vocab_size", &Model::vocab_size)
@@ -292,6 +295,7 @@ PYBIND11_MODULE(_core, mod) {
       .def_property_readonly("cell", [](const Model& m) { return std::string(cell_name(m.cell())); })
       .def_property_readonly("direct", &Model::direct_size)
       .def_property_readonly("direct_order", &Model::direct_order)
+      .def_property_readonly("direct_hash", [](const Model& m) { return std::string(direct_hash_name(m.direct_hash())); })
       .def_property_readonly("class_begin", [](const Model& m) { return to_numpy(std::vector<std::int32_t>(m.class_begin())); })
       .def(
           "arrays",

@@ -8,10 +8,16 @@
 namespace rnnlm {
 namespace {
 
-std::size_t word_feature_index(const Model& m, std::uint64_t start, int j) {
-  const std::uint64_t half = m.direct_size() / 2;
-  const std::uint64_t span = m.direct_size() - half;
-  return static_cast<std::size_t>(half + (start + static_cast<std::uint64_t>(j)) % span);
+// Calls f(table index, j) for every (order, word j < n) pair the step's word features use.
+template <typename F>
+void for_word_features(const Model& m, const DirectFeatures& features, int n, F f) {
+  const std::uint64_t size = m.direct_size();
+  for (int a = 0; a < features.word_count; ++a) {
+    const std::uint64_t start = features.word_start[static_cast<std::size_t>(a)];
+    const int used = static_cast<int>(std::min<std::uint64_t>(static_cast<std::uint64_t>(n),
+                                                               features.word_limit[static_cast<std::size_t>(a)]));
+    for (int j = 0; j < used; ++j) f(direct_word_index(start, j, size), j);
+  }
 }
 
 }  // namespace
@@ -20,7 +26,7 @@ void add_direct_class_logits(const Model& m, const std::int32_t* history, Direct
   f.class_count = 0;
   if (m.direct_order() == 0 || history == nullptr) return;
   const int C = m.n_classes();
-  direct_class_features(history, m.direct_order(), m.direct_size(), C, f);
+  direct_class_features(m.direct_hash(), history, m.direct_order(), m.direct_size(), C, f);
   for (int a = 0; a < f.class_count; ++a) {
     const float* w = m.direct.data() + f.class_start[static_cast<std::size_t>(a)];
     for (int c = 0; c < C; ++c) z[c] += w[c];
@@ -32,11 +38,8 @@ void add_direct_word_logits(const Model& m, const std::int32_t* history, std::in
   f.word_count = 0;
   if (m.direct_order() == 0 || history == nullptr) return;
   const int n = m.class_begin()[c + 1] - m.class_begin()[c];
-  direct_word_features(history, m.direct_order(), m.direct_size(), c, f);
-  for (int a = 0; a < f.word_count; ++a) {
-    const std::uint64_t start = f.word_start[static_cast<std::size_t>(a)];
-    for (int j = 0; j < n; ++j) z[j] += m.direct[word_feature_index(m, start, j)];
-  }
+  direct_word_features(m.direct_hash(), history, m.direct_order(), m.direct_size(), c, f);
+  for_word_features(m, f, n, [&](std::size_t i, int j) { z[j] += m.direct[i]; });
 }
 
 void update_direct(const Model& m, Model& dst, const DirectFeatures& f, std::int32_t c, const float* gc,
@@ -48,13 +51,10 @@ void update_direct(const Model& m, Model& dst, const DirectFeatures& f, std::int
     float* w = dst.direct.data() + f.class_start[static_cast<std::size_t>(a)];
     scale_axpy(w, C, direct_keep, lr, gc);
   }
-  for (int a = 0; a < f.word_count; ++a) {
-    const std::uint64_t start = f.word_start[static_cast<std::size_t>(a)];
-    for (int j = 0; j < n; ++j) {
-      float& w = dst.direct[word_feature_index(m, start, j)];
-      w = direct_keep * w + lr * gw[j];
-    }
-  }
+  for_word_features(m, f, n, [&](std::size_t i, int j) {
+    float& w = dst.direct[i];
+    w = direct_keep * w + lr * gw[j];
+  });
 }
 
 void mark_output_updates(const Model& m, const DirectFeatures& f, std::int32_t c, UpdateMarks& marks) {
@@ -62,15 +62,19 @@ void mark_output_updates(const Model& m, const DirectFeatures& f, std::int32_t c
   for (int a = 0; a < f.class_count; ++a) {
     marks.direct_range(f.class_start[static_cast<std::size_t>(a)], static_cast<std::uint64_t>(m.n_classes()));
   }
-  // Word features run from half + start, wrapping around within the second half.
-  const std::uint64_t n = static_cast<std::uint64_t>(m.class_begin()[c + 1] - m.class_begin()[c]);
-  const std::uint64_t half = m.direct_size() / 2, span = m.direct_size() - half;
-  for (int a = 0; a < f.word_count; ++a) {
-    const std::uint64_t start = f.word_start[static_cast<std::size_t>(a)] % span;
-    const std::uint64_t first = std::min<std::uint64_t>(n, span - start);
-    marks.direct_range(half + start, first);
-    if (first < n) marks.direct_range(half, n - first);
-  }
+  // Word features: the indices the hash scheme gives, in runs of consecutive weights.
+  const int n = m.class_begin()[c + 1] - m.class_begin()[c];
+  std::uint64_t run_start = 0, run_length = 0;
+  for_word_features(m, f, n, [&](std::size_t i, int) {
+    if (run_length > 0 && i == run_start + run_length) {
+      ++run_length;
+      return;
+    }
+    if (run_length > 0) marks.direct_range(run_start, run_length);
+    run_start = i;
+    run_length = 1;
+  });
+  if (run_length > 0) marks.direct_range(run_start, run_length);
 }
 
 namespace {

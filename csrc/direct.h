@@ -4,31 +4,56 @@
 // class (second half). Updates are sparse, so Hogwild threads can share the table.
 #pragma once
 
-#include <cstdint>
 #include <algorithm>
+#include <array>
+#include <cstdint>
+#include <string>
 #include <vector>
 
 namespace rnnlm {
 
+// How n-gram features are hashed into the table. kSplitmix: rnnlm-fast's own (splitmix64
+// mixing; word blocks wrap around within the second half). kRnnlm04b: rnnlm-0.4b's, so that
+// its RNNME models score exactly as there (a sum of primes times word ids; a word block
+// that reaches the end of the table stops there, for its order and every higher one, and a
+// class hash of 0 disables its order and every higher one).
+enum class DirectHash : std::int32_t { kSplitmix = 0, kRnnlm04b = 1 };
+// The schemes' names, indexed by DirectHash (Python's _core.DIRECT_HASHES).
+inline constexpr std::array<const char*, 2> kDirectHashNames = {"splitmix", "rnnlm04b"};
+
+DirectHash parse_direct_hash(const std::string& name);  // throws ConfigError
+const char* direct_hash_name(DirectHash scheme);
+
 // The hashed feature positions for one step: for each usable order a, the start of a block
 // of consecutive weights in the table.
 struct DirectFeatures {
-  std::vector<std::uint64_t> class_start;  // block of n_classes weights per order
-  std::vector<std::uint64_t> word_start;   // block of class-size weights per order, second half
+  std::vector<std::uint64_t> class_start;  // block of n_classes weights per order, first half
+  std::vector<std::uint64_t> word_start;   // table index of the class's first word per order
+  std::vector<std::uint64_t> word_limit;   // words j < word_limit[a] of the class use order a
   int class_count = 0;                     // usable orders for each part
   int word_count = 0;
 };
 
 // Computes the features of a context. `history[0]` is the most recent word (the input word of
 // this step), history[1] the one before, ...; ids < 0 (out of vocabulary) stop higher orders
-// as in rnnlm-0.4b. `table_size` is the table's length (>= 2 * n_classes); `word_class` is the
-// target's class (only the word features depend on it). Pure function; thread-safe.
-void direct_class_features(const std::int32_t* history, int order, std::uint64_t table_size,
+// as in rnnlm-0.4b. `table_size` is the table's length (>= 2 * n_classes and >= 2 * the
+// largest class); `word_class` is the target's class (only the word features depend on it).
+// Pure functions; thread-safe.
+void direct_class_features(DirectHash scheme, const std::int32_t* history, int order, std::uint64_t table_size,
                            int n_classes, DirectFeatures& out);
-void direct_word_features(const std::int32_t* history, int order, std::uint64_t table_size,
+void direct_word_features(DirectHash scheme, const std::int32_t* history, int order, std::uint64_t table_size,
                           std::int32_t word_class, DirectFeatures& out);
 
-// The 64-bit mixing step used by the hash (splitmix64's finaliser); exposed for tests.
+// The table index of word j of a class block starting at `start` (from direct_word_features):
+// blocks of the splitmix scheme wrap around within the second half; those of rnnlm-0.4b's
+// never reach the end (word_limit stops them).
+inline std::size_t direct_word_index(std::uint64_t start, int j, std::uint64_t table_size) {
+  std::uint64_t i = start + static_cast<std::uint64_t>(j);
+  if (i >= table_size) i -= table_size - table_size / 2;
+  return static_cast<std::size_t>(i);
+}
+
+// The 64-bit mixing step used by the splitmix hash (splitmix64's finaliser); exposed for tests.
 std::uint64_t direct_mix(std::uint64_t x);
 
 }  // namespace rnnlm

@@ -43,8 +43,8 @@ std::vector<WeightSpec> weight_shapes(const Model& m) {
 }
 
 Model::Model(std::int32_t vocab_size, std::int32_t hidden, std::vector<std::int32_t> class_begin,
-             Cell cell, std::uint64_t direct_size, int direct_order)
-    : vocab_size_(vocab_size), hidden_(hidden), cell_(cell), direct_order_(direct_order),
+             Cell cell, std::uint64_t direct_size, int direct_order, DirectHash direct_hash)
+    : vocab_size_(vocab_size), hidden_(hidden), cell_(cell), direct_order_(direct_order), direct_hash_(direct_hash),
       class_begin_(std::move(class_begin)) {
   if (vocab_size < 1) throw ConfigError("vocab_size must be positive");
   if (hidden < 1 || hidden > kMaxHidden) throw ConfigError("hidden must be in 1.." + std::to_string(kMaxHidden));
@@ -79,6 +79,7 @@ Model Model::thread_view() {
   v.hidden_ = hidden_;
   v.cell_ = cell_;
   v.direct_order_ = direct_order_;
+  v.direct_hash_ = direct_hash_;
   v.class_begin_ = class_begin_;
   v.word_class_ = word_class_;
   v.max_class_size_ = max_class_size_;

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "direct.h"
 #include "kernels.h"
 #include "weights.h"
 
@@ -49,10 +50,10 @@ class Model {
  public:
   // `class_begin` (size C+1, from 0 to vocab_size, strictly increasing) gives each class's
   // contiguous id range. `direct_size` weights of hashed n-gram features of orders
-  // 0..direct_order-1 (0 = none). Throws ConfigError on bad sizes. Weights start at zero,
-  // allocated as weight_shapes() says.
+  // 0..direct_order-1 (0 = none), hashed by `direct_hash`. Throws ConfigError on bad sizes.
+  // Weights start at zero, allocated as weight_shapes() says.
   Model(std::int32_t vocab_size, std::int32_t hidden, std::vector<std::int32_t> class_begin, Cell cell,
-        std::uint64_t direct_size = 0, int direct_order = 0);
+        std::uint64_t direct_size = 0, int direct_order = 0, DirectHash direct_hash = DirectHash::kSplitmix);
 
   // rnnlm-0.4b's initialisation: each weight the sum of three U(-0.1, 0.1), biases zero
   // (an LSTM's forget-gate bias 1), direct weights zero. Depends only on the seed.
@@ -69,6 +70,7 @@ class Model {
   float reset_value() const { return cell_ == Cell::kGru || cell_ == Cell::kLstm ? 0.0f : 1.0f; }
   std::uint64_t direct_size() const { return direct.size(); }
   int direct_order() const { return direct_order_; }
+  DirectHash direct_hash() const { return direct_hash_; }
   const std::vector<std::int32_t>& class_begin() const { return class_begin_; }
   const std::vector<std::int32_t>& word_class() const { return word_class_; }
 
@@ -120,6 +122,7 @@ class Model {
   std::int32_t hidden_ = 0;
   Cell cell_ = Cell::kSigmoid;
   int direct_order_ = 0;
+  DirectHash direct_hash_ = DirectHash::kSplitmix;
   std::vector<std::int32_t> class_begin_;
   std::vector<std::int32_t> word_class_;
   std::int32_t max_class_size_ = 0;

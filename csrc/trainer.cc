@@ -164,7 +164,8 @@ void BpttStream::backprop_through_time(const Model& m, Model& dst, int n_steps, 
 
 Model sentence_gradient(const Model& m, const std::int32_t* ids, std::int64_t n) {
   if (n < 1) throw ConfigError("sentence_gradient needs at least one word");
-  Model grad(m.vocab_size(), m.hidden(), m.class_begin(), m.cell(), m.direct_size(), m.direct_order());
+  Model grad(m.vocab_size(), m.hidden(), m.class_begin(), m.cell(), m.direct_size(), m.direct_order(),
+             m.direct_hash());
   TrainOptions o;
   o.lr = 1.0f;
   o.l2 = 0.0f;

@@ -9,7 +9,8 @@ memory limit and a hang watchdog); ``tests/test_fuzz.py`` runs a short burst of 
 Targets: ``model`` (model loader), ``checkpoint`` (what resuming reads: state, data
 fingerprints, last good weights), ``vocab`` (vocabulary file loader), ``corpus``
 (``Vocabulary.from_corpus`` and ``RNNLM.encode_file``, plain and gzip), ``nbest`` (every
-n-best reader through ``read_nbest``, with and without format detection).
+n-best reader through ``read_nbest``, with and without format detection), ``rnnlm04b``
+(rnnlm-0.4b model files, text and binary: ``targets_rnnlm04b.py``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from rnnlm_fast import RNNLM, OovWarning, RnnlmError, Vocabulary
 from rnnlm_fast.checkpoint import check_resumed_data, data_fingerprint, load_checkpoint
 from rnnlm_fast.model_file import _PRELUDE
 from rnnlm_fast.nbest import FORMATS, read_nbest
+
+import targets_rnnlm04b
 
 _SEED_CORPUS = "\n".join([
     "the cat sat on the mat", "a dog ate the cat", "the mat sat on a dog", "every cat ate a mat",
@@ -398,5 +401,6 @@ TARGETS: dict[str, tuple[st.SearchStrategy, Callable]] = {
     "vocab": (VOCAB_INPUTS, check_vocab),
     "corpus": (CORPUS_INPUTS, check_corpus),
     "nbest": (NBEST_INPUTS, check_nbest),
+    "rnnlm04b": (targets_rnnlm04b.inputs(_OPS), targets_rnnlm04b.make_check(_mutate)),
 }
 

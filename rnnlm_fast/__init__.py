@@ -13,10 +13,11 @@ from . import errors
 from .errors import *  # noqa: F403  (the exception hierarchy is public: errors.__all__)
 from .kenlm_api import State
 from .model import RNNLM, PerplexityResult
+from .rnnlm04b import load_rnnlm04b, save_rnnlm04b
 from .training import EpochRecord, EpochStats, Trainer
 from .vocab import Vocabulary
 
 __version__ = "0.1.0"
 
 __all__ = ["RNNLM", "Vocabulary", "EpochRecord", "EpochStats", "Trainer", "PerplexityResult", "State", *errors.__all__,
-           "__version__"]
+           "load_rnnlm04b", "save_rnnlm04b", "__version__"]

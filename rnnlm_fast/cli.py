@@ -1,6 +1,6 @@
 """The ``rnnlm-fast`` command line: a thin layer over the Python API.
 
-Subcommands: demo, vocab, train, eval, score, rescore. Option names match the API's
+Subcommands: demo, vocab, train, eval, score, rescore, convert. Option names match the API's
 keyword arguments (``--bptt-block`` is ``bptt_block``). Errors print one line naming the
 file and line, and exit with status 2; Ctrl-C exits with 130.
 """
@@ -19,6 +19,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from . import __version__, options
+from .convert import add_convert_parser
 from .distributed import launch
 from .encoding import case_mapping, oov_warnings_to_stderr, read_lines, split_keys, split_words
 from .errors import ConfigError, CorpusError, MissingFileError, RnnlmError
@@ -172,7 +173,8 @@ def _check_resume_options(ckpt: Path, explicit: dict) -> None:
     """Refuse run options given with --resume that differ from the checkpoint's (or that it
     cannot honour: the vocabulary comes from the checkpoint). ``explicit``: dest -> value."""
     header = read_header(ckpt)
-    stored = {**dict(header.get("config") or {}),
+    stored = {**{o.name: o.default for o in OPTIONS.values() if o.older_files_lack},  # older files lack them
+              **dict(header.get("config") or {}),
               **options.from_file((header.get("checkpoint") or {}).get("options") or {})}
     for dest, value in explicit.items():
         flag = OPTIONS[dest].flag if dest in OPTIONS else "--" + dest.replace("_", "-")
@@ -433,6 +435,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_generate)
 
     add_rescore_parser(sub)  # n-best rescoring lives in its own package
+    add_convert_parser(sub)  # model files between rnnlm-fast's format and rnnlm-0.4b's
     for command_parser in sub.choices.values():
         # -v after the subcommand too; SUPPRESS: not given there, the main parser's value stays
         command_parser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Sequence, Union
 
 import numpy as np
@@ -22,38 +21,11 @@ from .errors import ConfigError, ModelFormatError, VocabularyError
 from .kenlm_api import KenlmApi, State, check_single_sentence_options  # noqa: F401  (State: public)
 from .model_file import read_model, write_model
 from .options import DEFAULTS, OPTIONS
+from .results import PerplexityResult
 from .runs import resume, train as run_training
 from .training import EpochRecord, EpochStats, dynamic_positions, power, resolve_threads, train_epoch
 from .units import LN10
 from .vocab import Vocabulary
-
-@dataclass
-class PerplexityResult:
-    """Perplexity of a text, as rnnlm-0.4b reports it (and with OOV words included).
-
-    ``ppl`` excludes words outside the vocabulary (rnnlm-0.4b's and SRILM's convention);
-    ``ppl_with_oov`` scores them as ``<unk>`` when the vocabulary has it, else with the
-    fixed ``oov_penalty`` (log10).
-    """
-
-    ppl: float
-    ppl_with_oov: float
-    log10_prob: float  # total over in-vocabulary words
-    entropy: float  # bits per in-vocabulary word
-    words: int  # scored positions, </s> included, OOV excluded
-    oov: int
-    sentences: int
-    seconds: float = 0.0
-    # log10 of every position (</s> included), unknown words as in ppl_with_oov; only with
-    # perplexity(..., per_word=True)
-    word_log10: Optional[np.ndarray] = field(default=None, repr=False)
-    # total over every position, unknown words as in ppl_with_oov: the sum of word_log10
-    log10_prob_with_oov: float = float("nan")
-
-    @property
-    def words_per_sec(self) -> float:
-        return (self.words + self.oov) / self.seconds if self.seconds > 0 else float("nan")
-
 
 class RNNLM(KenlmApi):
     """A recurrent neural network language model with a class-factored softmax.
@@ -65,12 +37,13 @@ class RNNLM(KenlmApi):
     ----------
     vocab : Vocabulary
         Words and classes; fixes the output layer.
-    hidden, cell, seed, direct, direct_order, direction
+    hidden, cell, seed, direct, direct_order, direct_hash, direction
         The model options (rnnlm_fast/options.py, listed below). ``cell`` is the recurrent
         cell: an Elman layer with that nonlinearity (sigmoid is rnnlm-0.4b's), or a GRU /
         LSTM cell; ``activation`` is accepted as another name for it. ``direct`` is the size
         of the hashed max-ent "direct connections" table, in weights (rnnlm-0.4b's
-        ``-direct`` is in millions). A backward model reads every sentence from its last
+        ``-direct`` is in millions); ``direct_hash`` how n-gram features are hashed into
+        it ("rnnlm04b": rnnlm-0.4b's, as imported models have). A backward model reads every sentence from its last
         word to its first (``</s>`` still ends it): it scores P(w_i | w_i+1 ... w_n).
         Training, scoring and per-word results take and give text in its usual order; the
         reversal is internal. Backward and forward models of the same text make a strong
@@ -87,18 +60,19 @@ class RNNLM(KenlmApi):
     def __init__(self, vocab: Vocabulary, hidden: int = DEFAULTS["hidden"], cell: str = DEFAULTS["cell"],
                  seed: int = DEFAULTS["seed"], *, direct: int = DEFAULTS["direct"],
                  direct_order: int = DEFAULTS["direct_order"], activation: Optional[str] = None,
-                 direction: str = DEFAULTS["direction"]):
+                 direction: str = DEFAULTS["direction"], direct_hash: str = DEFAULTS["direct_hash"]):
         if not isinstance(vocab, Vocabulary):
             raise ConfigError("vocab must be a rnnlm_fast.Vocabulary")
         given = dict(hidden=hidden, cell=cell if activation is None else activation, seed=seed, direct=direct,
-                     direction=direction)
+                     direction=direction, direct_hash=direct_hash)
         if direct:  # the order matters only with a table
             given["direct_order"] = direct_order
         values = options.resolve(options.MODEL, given, "model option")
         self.vocab = vocab
         self._direction = values["direction"]
         self._core = _core.Model(len(vocab), values["hidden"], vocab.class_begin, values["cell"],
-                                 direct=values["direct"], direct_order=values["direct_order"] if values["direct"] else 0)
+                                 direct=values["direct"], direct_order=values["direct_order"] if values["direct"] else 0,
+                                 direct_hash=values["direct_hash"])
         self._core.init_random(values["seed"])
         self.seed = values["seed"]
         self.history: list[EpochRecord] = []
@@ -125,6 +99,11 @@ class RNNLM(KenlmApi):
     @property
     def direct_order(self) -> int:
         return self._core.direct_order
+
+    @property
+    def direct_hash(self) -> str:
+        """How n-gram features are hashed: "splitmix" (rnnlm-fast's) or "rnnlm04b" (rnnlm-0.4b's)."""
+        return self._core.direct_hash
 
     @property
     def n_classes(self) -> int:
@@ -421,7 +400,8 @@ class RNNLM(KenlmApi):
             "format": "rnnlm-fast",
             "config": {"vocab_size": len(self.vocab), "hidden": self.hidden, "classes": self.n_classes,
                        "cell": self.cell, "direct": self.direct, "direct_order": self.direct_order,
-                       "seed": self.seed, "direction": self.direction},
+                       "seed": self.seed, "direction": self.direction,
+                       **({} if self.direct_hash == DEFAULTS["direct_hash"] else {"direct_hash": self.direct_hash})},
             "train_options": options.to_file(self.train_options),
             "history": [vars(r) for r in self.history],
         }
@@ -456,14 +436,16 @@ class RNNLM(KenlmApi):
             cell = str(cfg.get("cell", cfg.get("activation")))
             direct, direct_order = int(cfg.get("direct", 0)), int(cfg.get("direct_order", 0))
             direction = str(cfg.get("direction", "forward"))
+            direct_hash = str(cfg.get("direct_hash", DEFAULTS["direct_hash"]))  # older files lack it
             words = arrays["vocab.words"].tobytes().decode("utf-8").split("\n")
             counts, word_class = arrays["vocab.counts"], arrays["vocab.word_class"]
         except (KeyError, TypeError, ValueError, UnicodeDecodeError) as e:
             raise ModelFormatError(f"{path}: incomplete or inconsistent model header ({e})") from None
         if cell not in OPTIONS["cell"].choices:
             raise ModelFormatError(f"{path}: unknown cell {cell!r}")
-        if direction not in OPTIONS["direction"].choices:
-            raise ModelFormatError(f"{path}: unknown direction {direction!r}")
+        for name, value in (("direction", direction), ("direct_hash", direct_hash)):
+            if value not in OPTIONS[name].choices:
+                raise ModelFormatError(f"{path}: unknown {name} {value!r}")
         try:
             expected = _core.weight_shapes(V, H, C, cell, direct)
         except (ConfigError, OverflowError, TypeError) as e:
@@ -485,7 +467,8 @@ class RNNLM(KenlmApi):
         model.vocab = stored
         model._direction = direction
         try:
-            model._core = _core.Model(V, H, stored.class_begin, cell, direct=direct, direct_order=direct_order)
+            model._core = _core.Model(V, H, stored.class_begin, cell, direct=direct, direct_order=direct_order,
+                                      direct_hash=direct_hash)
         except ConfigError as e:
             raise ModelFormatError(f"{path}: inconsistent model configuration: {e}") from None
         model.seed = int(cfg.get("seed", 0))

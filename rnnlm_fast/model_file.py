@@ -19,7 +19,8 @@ What an RNNLM file holds (written by ``RNNLM.file_content``, read by
 
     header  "format"         "rnnlm-fast"
             "config"         vocab_size, hidden, classes, cell, direct (table size, 0 = none),
-                             direct_order, seed, direction ("forward" / "backward")
+                             direct_order, seed, direction ("forward" / "backward"), and
+                             direct_hash only when it is not "splitmix" (older files lack it)
             "train_options"  the options that shaped the weights (rnnlm_fast/options.py, groups
                              "training" and "schedule"), keyed by their stored names: L2 is
                              stored as "beta" (rnnlm-0.4b's name, which every version reads)
@@ -54,13 +55,15 @@ _MAX_HEADER = 64 << 20
 # Versions above this are not "newer": they are bit flips in the (unchecksummed) prelude.
 MAX_PLAUSIBLE_VERSION = 1000
 
-def _describe_foreign(head: bytes) -> str:
+def describe_foreign(head: bytes) -> str:
+    """What a file that starts with ``head`` looks like, for messages ("a gzip file", ...)."""
     if head.startswith(b"\x1f\x8b"):
         return "a gzip file"
     if head.startswith(b"PK\x03\x04"):
         return "a zip archive"
     if head.startswith(b"version:") or head.startswith(b"version: "):
-        return "an rnnlm-0.4b text model (convert it or retrain; only rnnlm-fast models load here)"
+        return ("an rnnlm-0.4b model (convert it: rnnlm-fast convert MODEL --output NEW.rnnlm, or load it with "
+                "rnnlm_fast.rnnlm04b.load_rnnlm04b)")
     if head.startswith(b"\x93NUMPY"):
         return "a NumPy .npy file"
     for cut in range(4):  # the prelude-sized head may end inside a multi-byte character
@@ -172,7 +175,7 @@ def _read_header(f: BinaryIO, p: Path, file_size: int) -> tuple[dict[str, Any], 
             raise ModelFormatError(
                 f"{p}: truncated: {file_size} bytes, shorter than the {_PRELUDE.size}-byte prelude"
             )
-        raise ModelFormatError(f"{p}: not an rnnlm-fast model: this looks like {_describe_foreign(prelude)}")
+        raise ModelFormatError(f"{p}: not an rnnlm-fast model: this looks like {describe_foreign(prelude)}")
     if len(prelude) < _PRELUDE.size:
         raise ModelFormatError(f"{p}: truncated: {file_size} bytes, shorter than the {_PRELUDE.size}-byte prelude")
     _, version, head_size, head_crc = _PRELUDE.unpack(prelude)
@@ -207,7 +210,7 @@ def _read_header(f: BinaryIO, p: Path, file_size: int) -> tuple[dict[str, Any], 
 
 _SCALARS = (bool, int, float, str, type(None))
 _CONFIG_INTS = ("vocab_size", "hidden", "classes", "seed", "direct", "direct_order")
-_CONFIG_STRS = ("cell", "activation", "direction")
+_CONFIG_STRS = ("cell", "activation", "direction", "direct_hash")
 # The fields of a history record (rnnlm_fast.training.EpochRecord; tests/test_model_file.py
 # checks the two agree) and their JSON types: an int is a valid float, a bool is no number.
 HISTORY_FIELDS = {"epoch": int, "lr": float, "train_entropy": float, "train_ppl": float, "valid_entropy": float,

@@ -32,6 +32,7 @@ DEFAULT_LR = {"sigmoid": 0.1, "tanh": 0.01, "relu": 0.01, "gru": 0.02, "lstm": 0
 DIRECTIONS = ("forward", "backward")
 OOV_POLICIES = ("auto", "unk", "penalty")
 CLASS_METHODS = tuple(_core.CLASS_METHODS)
+DIRECT_HASHES = tuple(_core.DIRECT_HASHES)
 DIVERGENCE_POLICIES = ("rollback", "raise")
 CASES = ("keep", "lower", "upper")
 SYNC_RULES = ("average", "bmuf")
@@ -60,7 +61,7 @@ class Option:
     rnnlm: Optional[str] = None  # rnnlm-0.4b's spelling, where it has the option
     deprecated: tuple = ()  # old API names still accepted, with a DeprecationWarning
     stored_as: Optional[str] = None  # its key in model files, where that differs from name
-    older_files_lack: bool = False  # checkpoints of version 1 may lack it: they imply the default
+    older_files_lack: bool = False  # older checkpoints / model configs may lack it: they imply the default
 
     @property
     def key(self) -> str:
@@ -127,6 +128,9 @@ _ALL = (
            rnnlm="-direct"),
     Option("direct_order", int, 3, "n-gram order of the direct connections", "model", low=1,
            high=_core.MAX_DIRECT_ORDER, flag="--direct-order", rnnlm="-direct-order"),
+    Option("direct_hash", str, "splitmix", "how n-gram features are hashed into the direct table: rnnlm-fast's "
+           "'splitmix' or rnnlm-0.4b's 'rnnlm04b' (models imported from rnnlm-0.4b use it; exporting one needs "
+           "it)", "model", choices=DIRECT_HASHES, flag="--direct-hash", older_files_lack=True),
     Option("direction", str, "forward", "'backward' reads every sentence last word first (</s> still ends "
            "it): a rescoring partner for a forward model", "model", choices=DIRECTIONS, flag="--direction"),
     # --- the vocabulary -------------------------------------------------------------------------

@@ -104,7 +104,8 @@ def test_one_whitespace_rule():
 @pytest.mark.parametrize("direct", [0, 64])
 def test_weight_shapes_are_the_models_arrays(cell: str, direct: int):
     class_begin = [0, 3, 7, 10]
-    model = _core.Model(10, 5, class_begin, cell, direct=direct, direct_order=3 if direct else 0)
+    model = _core.Model(10, 5, class_begin, cell, direct=direct, direct_order=3 if direct else 0,
+                        direct_hash="splitmix")
     shapes = _core.weight_shapes(10, 5, 3, cell, direct)
     arrays = model.arrays()
     assert list(arrays) == list(shapes)
@@ -121,11 +122,13 @@ def test_cells_and_limits():
         _core.cell_gates("elman")
     assert (_core.MAX_HIDDEN, _core.MAX_DIRECT_ORDER, _core.MAX_DIRECT_SIZE) == (100000, 32, 2**34)
     with pytest.raises(ConfigError, match="100000"):
-        _core.Model(4, _core.MAX_HIDDEN + 1, [0, 4], "sigmoid", direct=0, direct_order=0)
+        _core.Model(4, _core.MAX_HIDDEN + 1, [0, 4], "sigmoid", direct=0, direct_order=0, direct_hash="splitmix")
     with pytest.raises(ConfigError, match="32"):
-        _core.Model(4, 2, [0, 4], "sigmoid", direct=64, direct_order=_core.MAX_DIRECT_ORDER + 1)
+        _core.Model(4, 2, [0, 4], "sigmoid", direct=64, direct_order=_core.MAX_DIRECT_ORDER + 1,
+                    direct_hash="splitmix")
     with pytest.raises(ConfigError, match="2\\^34"):
-        _core.Model(4, 2, [0, 4], "sigmoid", direct=_core.MAX_DIRECT_SIZE + 1, direct_order=2)
+        _core.Model(4, 2, [0, 4], "sigmoid", direct=_core.MAX_DIRECT_SIZE + 1, direct_order=2,
+                    direct_hash="splitmix")
 
 
 # --- training options ------------------------------------------------------------------
@@ -161,7 +164,7 @@ def test_every_train_option_reaches_the_engine(cell: str):
     """The same options train bit-identically; changing any one field changes the weights."""
     vocab = vocabulary(True)
     enc = _core.encode_sentences(vocab._core, SENTENCES * 5, backward=False)
-    base = _core.Model(len(vocab), 6, vocab.class_begin, cell, direct=32, direct_order=2)
+    base = _core.Model(len(vocab), 6, vocab.class_begin, cell, direct=32, direct_order=2, direct_hash="splitmix")
     base.init_random(3)
     same = _epoch(base, enc)
     again = _epoch(base, enc)

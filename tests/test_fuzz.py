@@ -29,7 +29,7 @@ def fuzz_seed() -> int:
     return int(fixed) if fixed else random.SystemRandom().randrange(1 << 32)
 
 
-@pytest.mark.parametrize("target", ["model", "checkpoint", "vocab", "corpus", "nbest"])
+@pytest.mark.parametrize("target", ["model", "checkpoint", "vocab", "corpus", "nbest", "rnnlm04b"])
 def test_fuzz_target_short_run(target):
     seed = fuzz_seed()
     argv = ["--target", target, "--examples", str(EXAMPLES), "--seed", str(seed), "--memory-mb", "3072",
