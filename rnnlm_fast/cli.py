@@ -24,6 +24,8 @@ from .errors import ConfigError, CorpusError, MissingFileError, RnnlmError
 from .model import RNNLM
 from .model_file import read_header
 from .nbest.cli import add_rescore_parser
+from .ngram import require_kenlm
+from .ngram_cli import add_ngram_arguments, load_eval_ngram, report_eval_ngram
 from .options import DEFAULTS, OPTIONS, add_arguments
 from .training import resolve_threads
 from .vocab import Vocabulary
@@ -226,10 +228,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
         # P(w | following words) mixed word by word with P(w | preceding words) is no distribution
         raise ConfigError(f"--lm-prob interpolates word by word with a left-to-right LM; "
                           f"'{args.model}' is a backward model")
+    ngram = load_eval_ngram(args, model)  # None without --ngram
     with oov_warnings_to_stderr():
         res = model.perplexity(args.text, independent=args.independent, threads=args.threads,
                                oov_penalty=args.oov_penalty, dynamic=args.dynamic,
-                               per_word=bool(args.per_word or args.lm_prob), progress=not _quiet(args),
+                               per_word=bool(args.per_word or args.lm_prob or ngram), progress=not _quiet(args),
                                case=args.case, max_oov_rate=args.max_oov_rate)
     per_word = res.word_log10
     if args.per_word:  # the input words, as the text has them (unknown ones too)
@@ -251,6 +254,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
             fix = case_mapping(args.case)
             enc = model.encode_sentences([fix(line) for line in _read_lines(args.text)])
         _report_interpolation(model, enc.in_text_order(enc.ids), per_word, args)
+    if ngram is not None:
+        report_eval_ngram(model, ngram, args, res)
     return 0
 
 
@@ -405,6 +410,7 @@ def build_parser() -> argparse.ArgumentParser:
                                              "(</s> included), to interpolate with (rnnlm-0.4b's -lm-prob)")
             p.add_argument("--lambda", dest="weight", type=float, default=0.5,
                            help="weight of the RNN in the interpolation (default 0.5)")
+            add_ngram_arguments(p)
         else:
             add_arguments(p, ["oov"])
             p.add_argument("--carry-state", action="store_true",
@@ -453,6 +459,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             from .nbest.wer import require_jiwer
 
             require_jiwer()  # word error rates need the rescore extra: say so before any scoring
+        if getattr(args, "ngram", None):
+            require_kenlm()  # the kenlm extra, likewise
         return args.func(args)
     except RnnlmError as e:
         print(f"rnnlm-fast: error: {e}", file=sys.stderr)
