@@ -27,6 +27,7 @@ from .nbest.cli import add_rescore_parser
 from .ngram import require_kenlm
 from .ngram_cli import add_ngram_arguments, load_eval_ngram, report_eval_ngram
 from .options import DEFAULTS, OPTIONS, add_arguments
+from .plot import add_plot_parser
 from .training import resolve_threads
 from .vocab import Vocabulary
 
@@ -432,6 +433,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_generate)
 
     add_rescore_parser(sub)  # n-best rescoring lives in its own package
+    add_plot_parser(sub)  # rnnlm_fast/plot.py
     for command_parser in sub.choices.values():
         # -v after the subcommand too; SUPPRESS: not given there, the main parser's value stays
         command_parser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,

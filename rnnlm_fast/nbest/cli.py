@@ -18,6 +18,7 @@ from rnnlm_fast.encoding import oov_warnings_to_stderr
 from rnnlm_fast.errors import ConfigError, MissingFileError, OovWarning
 from rnnlm_fast.model import RNNLM
 from rnnlm_fast.options import add_arguments
+from rnnlm_fast.plot import plot_wer_curve, require_matplotlib
 from rnnlm_fast.vocab import Vocabulary
 
 from .checks import check_oov_rate, check_output_path, check_refs_match, check_scores
@@ -29,6 +30,7 @@ from .outputs import OUTPUT_FORMATS, write_rescored
 from .report import command_line, error_summary, weights_line, weights_report, wer_line
 from .scoring import SECOND_LM_KEY, mixture_weights, oov_counts, rescore, write_one_best
 from .text import read_text
+from .wer_curve import wer_by_lam
 from .tune import Weights, tune_weights
 
 __all__ = ["add_rescore_parser", "cmd_rescore"]
@@ -115,6 +117,8 @@ def add_rescore_parser(sub: argparse._SubParsersAction) -> None:
                         "hold the rescored decision, hypotheses in the new order (docs/rescoring.md)")
     g.add_argument("--report", metavar="PATH", help="write the report as JSON (WER in percent, error counts, "
                    "weights, timings, version, command, start time)")
+    g.add_argument("--plot", metavar="PNG", help="draw the tuning set's WER against the LM weight (the other "
+                   "weights as tuned) into this PNG; needs --tune-nbest and the plot extra")
     g.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_rescore, threads=0, rescore_parser=p)  # all cores: rescoring is a batch job
 
@@ -181,6 +185,11 @@ def _check_paths(args: argparse.Namespace) -> None:
                                                                                                  "srilm"))
     if args.report:
         check_output_path(args.report, "--report")
+    if args.plot:
+        if not args.tune_nbest:
+            raise ConfigError("--plot draws the WER of the tuning set: it needs --tune-nbest (and --tune-refs)")
+        require_matplotlib()
+        check_output_path(args.plot, "--plot")
 
 
 def _read_set(nbest: str, format: str | None, refs_path: str | None, refs_flag: str,
@@ -254,14 +263,18 @@ def cmd_rescore(args: argparse.Namespace) -> int:
             dev_lm, dev_seconds = score_with_ngram(dev, models, mix, mu_model, ngram, args.ngram_interpolate, **opts)
             gamma_grid = None if args.oov_weight is None else [args.oov_weight]
             ngram_grid = None if args.ngram_weight is None else [args.ngram_weight]
-            tuned = tune_weights(dev, dev_lm, dev_refs, old_lm_key=old_lm_key,
-                                 n_oov=oov_counts(model, dev, case=args.case), gamma_grid=gamma_grid,
+            dev_oov = oov_counts(model, dev, case=args.case)
+            tuned = tune_weights(dev, dev_lm, dev_refs, old_lm_key=old_lm_key, n_oov=dev_oov, gamma_grid=gamma_grid,
                                  ngram_key=ngram_key, ngram_grid=ngram_grid)
             weights = tuned.weights
+            if args.plot:
+                lams, wers = wer_by_lam(dev, dev_lm, dev_refs, weights, old_lm_key=old_lm_key, n_oov=dev_oov,
+                                        ngram_key=ngram_key)
+                plot_wer_curve(lams, wers, weights.lam, args.plot, title=f"WER of {args.tune_nbest} by LM weight")
             report["tuning"] = {"nbest": args.tune_nbest, "refs": args.tune_refs,
                                 "wer_percent": 100.0 * tuned.wer, "ser_percent": 100.0 * tuned.ser,
                                 "grid_points": tuned.evaluated, "scoring_seconds": dev_seconds}
-            report["tuning"].update(on_edge=list(tuned.on_edge), score_scale=tuned.scale)
+            report["tuning"].update(on_edge=list(tuned.on_edge), score_scale=tuned.scale, plot=args.plot)
         else:
             weights = Weights(args.lam, word_bonus, args.mu, args.oov_weight or 0.0, args.ngram_weight or 0.0)
         lm, seconds = score_with_ngram(lists, models, mix, mu_model, ngram, args.ngram_interpolate, **opts)
