@@ -1,6 +1,6 @@
 """The ``rnnlm-fast`` command line: a thin layer over the Python API.
 
-Subcommands: demo, vocab, train, eval, score, rescore. Option names match the API's
+Subcommands: demo, vocab, train, eval, score, options, generate, rescore, plot. Option names match the API's
 keyword arguments (``--bptt-block`` is ``bptt_block``). Errors print one line naming the
 file and line, and exit with status 2; Ctrl-C exits with 130.
 """

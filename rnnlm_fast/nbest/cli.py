@@ -270,7 +270,8 @@ def cmd_rescore(args: argparse.Namespace) -> int:
             if args.plot:
                 lams, wers = wer_by_lam(dev, dev_lm, dev_refs, weights, old_lm_key=old_lm_key, n_oov=dev_oov,
                                         ngram_key=ngram_key)
-                plot_wer_curve(lams, wers, weights.lam, args.plot, title=f"WER of {args.tune_nbest} by LM weight")
+                title = f"WER of {Path(args.tune_nbest).name} by LM weight, the other weights as tuned"
+                plot_wer_curve(lams, wers, weights.lam, args.plot, title=title)
             report["tuning"] = {"nbest": args.tune_nbest, "refs": args.tune_refs,
                                 "wer_percent": 100.0 * tuned.wer, "ser_percent": 100.0 * tuned.ser,
                                 "grid_points": tuned.evaluated, "scoring_seconds": dev_seconds}
