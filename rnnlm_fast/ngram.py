@@ -31,8 +31,9 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Optional, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -131,12 +132,12 @@ class AlignedText:
         return np.add.reduceat(per_position, self.offsets[:-1])
 
 
-def scores_as_unk(model: "RNNLM", oov: str) -> bool:
+def scores_as_unk(model: RNNLM, oov: str) -> bool:
     """Whether the RNNLM scores unknown words as ``<unk>`` under the policy ``oov``."""
     return oov == "unk" or (oov == "auto" and model.vocab.unk_id >= 0)
 
 
-def aligned_text(model: "RNNLM", sentences: Sequence[str], *, case: str = DEFAULTS["case"],
+def aligned_text(model: RNNLM, sentences: Sequence[str], *, case: str = DEFAULTS["case"],
                  oov: str = DEFAULTS["oov"], drop_bos: bool = True) -> AlignedText:
     """The sentences as both models read them (module docstring): case mapped, a leading
     ``<s>`` dropped (``drop_bos``; files read by ``eval`` keep it, as the engine does), the
@@ -167,7 +168,7 @@ def aligned_text(model: "RNNLM", sentences: Sequence[str], *, case: str = DEFAUL
     return AlignedText(texts, unknown, enc.offsets, to_unk)
 
 
-def ngram_sentence_scores(model: "RNNLM", ngram: NgramLM, sentences: Sequence[str], *,
+def ngram_sentence_scores(model: RNNLM, ngram: NgramLM, sentences: Sequence[str], *,
                           case: str = DEFAULTS["case"], oov: str = DEFAULTS["oov"]) -> np.ndarray:
     """KenLM's log10 P of each sentence (``</s>`` included), the words as the RNNLM reads them."""
     return ngram.sentence_log10(aligned_text(model, sentences, case=case, oov=oov).texts)
@@ -200,8 +201,8 @@ class InterpolatedScores:
     aligned: AlignedText
 
 
-def interpolated_scores(model: "RNNLM", ngram: NgramLM, sentences: Sequence[str], weight: float, *,
-                        rnn_log10: Optional[np.ndarray] = None, independent: bool = True,
+def interpolated_scores(model: RNNLM, ngram: NgramLM, sentences: Sequence[str], weight: float, *,
+                        rnn_log10: np.ndarray | None = None, independent: bool = True,
                         oov: str = DEFAULTS["oov"], oov_penalty: float = DEFAULTS["oov_penalty"],
                         threads: int = DEFAULTS["threads"], case: str = DEFAULTS["case"],
                         max_oov_rate: float = DEFAULTS["max_oov_rate"], drop_bos: bool = True,

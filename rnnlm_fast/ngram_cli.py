@@ -4,7 +4,7 @@ positions eval scores, and its word-by-word mixture with the RNNLM (rnnlm_fast/n
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -14,7 +14,7 @@ from .ngram import NgramLM, aligned_text, interpolated_scores
 from .options import OPTIONS, add_arguments
 
 if TYPE_CHECKING:
-    from .model import PerplexityResult, RNNLM
+    from .model import RNNLM, PerplexityResult
 
 __all__ = ["add_ngram_arguments", "load_eval_ngram", "report_eval_ngram"]
 
@@ -30,7 +30,7 @@ def add_ngram_arguments(p: argparse.ArgumentParser, ngram_help: str = NGRAM_HELP
     return g
 
 
-def load_eval_ngram(args: argparse.Namespace, model: "RNNLM") -> Optional[NgramLM]:
+def load_eval_ngram(args: argparse.Namespace, model: RNNLM) -> NgramLM | None:
     """The n-gram of ``eval --ngram`` (None without it), after checking the flags: before any scoring."""
     if args.ngram_interpolate is not None and not args.ngram:
         raise ConfigError("--ngram-interpolate needs --ngram (the n-gram LM to mix in)")
@@ -51,7 +51,7 @@ def _ppl(log10_sum: float, n: int) -> float:
         return float(np.power(10.0, -log10_sum / max(n, 1)))
 
 
-def report_eval_ngram(model: "RNNLM", ngram: NgramLM, args: argparse.Namespace, res: "PerplexityResult") -> None:
+def report_eval_ngram(model: RNNLM, ngram: NgramLM, args: argparse.Namespace, res: PerplexityResult) -> None:
     """Print the n-gram's perplexity on the positions of eval's PPL (every word the RNNLM knows,
     and each ``</s>``) and, with ``--ngram-interpolate``, the mixture's, also with OOV words."""
     lines = read_lines(args.text)

@@ -93,7 +93,7 @@ def test_plot_refuses_bad_sizes_and_labels(run, tmp_path, capsys, extra, message
 def test_without_matplotlib_plot_says_how_to_install_it(run, tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     assert main(["plot", str(run["history"]), "-o", str(tmp_path / "x.png")]) == 2
-    out, err = capsys.readouterr()
+    _out, err = capsys.readouterr()
     assert len(err.strip().splitlines()) == 1 and 'pip install "rnnlm-fast[plot]"' in err
     assert not (tmp_path / "x.png").exists()
 

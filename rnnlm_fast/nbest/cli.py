@@ -24,14 +24,20 @@ from rnnlm_fast.vocab import Vocabulary
 from .checks import check_oov_rate, check_output_path, check_refs_match, check_scores
 from .formats import FORMATS, detect_format, read_nbest
 from .lists import AM, NbestList
-from .ngram_scoring import (NGRAM_KEY, add_rescore_ngram_arguments, check_ngram_args, load_ngram, ngram_report,
-                            score_with_ngram)
+from .ngram_scoring import (
+    NGRAM_KEY,
+    add_rescore_ngram_arguments,
+    check_ngram_args,
+    load_ngram,
+    ngram_report,
+    score_with_ngram,
+)
 from .outputs import OUTPUT_FORMATS, write_rescored
 from .report import command_line, error_summary, weights_line, weights_report, wer_line
 from .scoring import SECOND_LM_KEY, mixture_weights, oov_counts, rescore, write_one_best
 from .text import read_text
-from .wer_curve import wer_by_lam
 from .tune import Weights, tune_weights
+from .wer_curve import wer_by_lam
 
 __all__ = ["add_rescore_parser", "cmd_rescore"]
 

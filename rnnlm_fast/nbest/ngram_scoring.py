@@ -66,7 +66,7 @@ def check_ngram_args(args: argparse.Namespace) -> None:
                           "--tune-nbest")
 
 
-def load_ngram(args: argparse.Namespace, model: "RNNLM") -> NgramLM | None:
+def load_ngram(args: argparse.Namespace, model: RNNLM) -> NgramLM | None:
     """The n-gram of ``--ngram`` (None without it). A backward RNNLM cannot be interpolated."""
     if not args.ngram:
         return None
@@ -81,7 +81,7 @@ def _attach(lists: Sequence[NbestList], values: np.ndarray) -> None:
         h.scores[NGRAM_KEY] = value
 
 
-def score_with_ngram(lists: Sequence[NbestList], models: Sequence["RNNLM"], mix: np.ndarray, mu_model: "RNNLM | None",
+def score_with_ngram(lists: Sequence[NbestList], models: Sequence[RNNLM], mix: np.ndarray, mu_model: RNNLM | None,
                      ngram: NgramLM | None, weight: float | None, **options) -> tuple[np.ndarray, float]:
     """``score_models``, with the n-gram's score attached to every hypothesis as ``NGRAM_KEY``
     (natural log) and, with an interpolation ``weight``, the LM score the word-by-word mixture
