@@ -7,6 +7,7 @@
 #   scripts/check_wheel.sh               # work in a new temporary directory, removed at the end
 #   WHEEL_CHECK_DIR=/tmp/w scripts/check_wheel.sh    # work (and keep everything) there
 #   PYTHON=python3.12 scripts/check_wheel.sh         # another interpreter
+#   scripts/check_wheel.sh -x -k ngram               # arguments are passed on to pytest
 #
 # Dependencies that PyPI has as source only (kenlm, of the test extra) are built into wheels
 # BEFORE the compilers are hidden, as a user's pip would have them cached or built: the check is
@@ -80,6 +81,6 @@ done
     rnnlm-fast --version
     rnnlm-fast demo --quiet
     export RNNLM_DATA=${RNNLM_DATA:-$ROOT/../shared/data}
-    python -m pytest tests -q -p no:cacheprovider
+    python -m pytest tests -q -p no:cacheprovider "$@"
 )
 say "ok: the wheel installs and passes its tests without a compiler"
