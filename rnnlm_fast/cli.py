@@ -1,6 +1,6 @@
 """The ``rnnlm-fast`` command line: a thin layer over the Python API.
 
-Subcommands: demo, vocab, train, eval, score, rescore, convert. Option names match the API's
+Subcommands: demo, vocab, train, eval, score, options, generate, rescore, convert, plot. Option names match the API's
 keyword arguments (``--bptt-block`` is ``bptt_block``). Errors print one line naming the
 file and line, and exit with status 2; Ctrl-C exits with 130.
 """
@@ -26,7 +26,10 @@ from .errors import ConfigError, CorpusError, MissingFileError, RnnlmError
 from .model import RNNLM
 from .model_file import read_header
 from .nbest.cli import add_rescore_parser
+from .ngram import require_kenlm
+from .ngram_cli import add_ngram_arguments, load_eval_ngram, report_eval_ngram
 from .options import DEFAULTS, OPTIONS, add_arguments
+from .plot import add_plot_parser
 from .training import resolve_threads
 from .vocab import Vocabulary
 
@@ -233,10 +236,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
         # P(w | following words) mixed word by word with P(w | preceding words) is no distribution
         raise ConfigError(f"--lm-prob interpolates word by word with a left-to-right LM; "
                           f"'{args.model}' is a backward model")
+    ngram = load_eval_ngram(args, model)  # None without --ngram
     with oov_warnings_to_stderr():
         res = model.perplexity(args.text, independent=args.independent, threads=args.threads,
                                oov_penalty=args.oov_penalty, dynamic=args.dynamic,
-                               per_word=bool(args.per_word or args.lm_prob), progress=not _quiet(args),
+                               per_word=bool(args.per_word or args.lm_prob or ngram), progress=not _quiet(args),
                                case=args.case, max_oov_rate=args.max_oov_rate)
     per_word = res.word_log10
     if args.per_word:  # the input words, as the text has them (unknown ones too)
@@ -258,6 +262,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
             fix = case_mapping(args.case)
             enc = model.encode_sentences([fix(line) for line in _read_lines(args.text)])
         _report_interpolation(model, enc.in_text_order(enc.ids), per_word, args)
+    if ngram is not None:
+        report_eval_ngram(model, ngram, args, res)
     return 0
 
 
@@ -414,6 +420,7 @@ def build_parser() -> argparse.ArgumentParser:
                                              "(</s> included), to interpolate with (rnnlm-0.4b's -lm-prob)")
             p.add_argument("--lambda", dest="weight", type=float, default=0.5,
                            help="weight of the RNN in the interpolation (default 0.5)")
+            add_ngram_arguments(p)
         else:
             add_arguments(p, ["oov"])
             p.add_argument("--carry-state", action="store_true",
@@ -436,6 +443,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_rescore_parser(sub)  # n-best rescoring lives in its own package
     add_convert_parser(sub)  # model files between rnnlm-fast's format and rnnlm-0.4b's
+    add_plot_parser(sub)  # rnnlm_fast/plot.py
     for command_parser in sub.choices.values():
         # -v after the subcommand too; SUPPRESS: not given there, the main parser's value stays
         command_parser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
@@ -463,6 +471,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             from .nbest.wer import require_jiwer
 
             require_jiwer()  # word error rates need the rescore extra: say so before any scoring
+        if getattr(args, "ngram", None):
+            require_kenlm()  # the kenlm extra, likewise
         return args.func(args)
     except RnnlmError as e:
         print(f"rnnlm-fast: error: {e}", file=sys.stderr)

@@ -198,6 +198,9 @@ _ALL = (
            "'lower' or 'upper')", "scoring", choices=CASES, flag="--case"),
     Option("max_oov_rate", float, 0.9, "refuse text whose share of words outside the vocabulary exceeds this "
            "(1: never refuse; a warning above 20%)", "scoring", low=0, high=1, flag="--max-oov-rate"),
+    Option("ngram_interpolate", float, None, "mix the n-gram LM of --ngram into the RNNLM word by word with this "
+           "weight: P = w * P_ngram + (1 - w) * P_rnn (rnnlm-0.4b's -lm-prob with -lambda 1-w); None: no mixing",
+           "scoring", low=0, high=1, none_ok=True, flag="--ngram-interpolate"),
     Option("dynamic", float, 0.0, "dynamic evaluation: keep training a copy of the model on the text as it "
            "is scored, with this learning rate (0: static)", "scoring", low=0, flag="--dynamic", rnnlm="-dynamic"),
     # --- generation -----------------------------------------------------------------------------

@@ -109,7 +109,7 @@ def test_ln10_factor_changes_the_choice():
     assert best == {"u": "B"}
     assert report["wer_before"] == 1.0 and report["wer_after"] == 0.0
     assert report["changed"] == 1
-    assert report["weights"] == {"lam": 1.0, "word_bonus": 0.0, "mu": 0.0, "gamma": 0.0}
+    assert report["weights"] == {"lam": 1.0, "word_bonus": 0.0, "mu": 0.0, "gamma": 0.0, "ngram": 0.0}
     assert nb.rescore(lists, lm, Weights(lam=0.0))[0] == {"u": "A"}
 
 

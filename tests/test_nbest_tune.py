@@ -17,7 +17,7 @@ from rnnlm_fast.nbest import Hypothesis, NbestList, Weights
 def test_weights_keep_their_positional_order():
     w = Weights(0.5, 1.0, 0.2)
     assert (w.lam, w.word_bonus, w.mu, w.gamma) == (0.5, 1.0, 0.2, 0.0)
-    assert dataclasses.asdict(w) == {"lam": 0.5, "word_bonus": 1.0, "mu": 0.2, "gamma": 0.0}
+    assert dataclasses.asdict(w) == {"lam": 0.5, "word_bonus": 1.0, "mu": 0.2, "gamma": 0.0, "ngram": 0.0}
     assert dataclasses.replace(w, gamma=-1.0) == Weights(0.5, 1.0, 0.2, -1.0)
 
 

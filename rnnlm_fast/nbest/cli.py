@@ -18,16 +18,26 @@ from rnnlm_fast.encoding import oov_warnings_to_stderr
 from rnnlm_fast.errors import ConfigError, MissingFileError, OovWarning
 from rnnlm_fast.model import RNNLM
 from rnnlm_fast.options import add_arguments
+from rnnlm_fast.plot import plot_wer_curve, require_matplotlib
 from rnnlm_fast.vocab import Vocabulary
 
 from .checks import check_oov_rate, check_output_path, check_refs_match, check_scores
 from .formats import FORMATS, detect_format, read_nbest
 from .lists import AM, NbestList
+from .ngram_scoring import (
+    NGRAM_KEY,
+    add_rescore_ngram_arguments,
+    check_ngram_args,
+    load_ngram,
+    ngram_report,
+    score_with_ngram,
+)
 from .outputs import OUTPUT_FORMATS, write_rescored
 from .report import command_line, error_summary, weights_line, weights_report, wer_line
-from .scoring import SECOND_LM_KEY, mixture_weights, oov_counts, rescore, score_models, write_one_best
+from .scoring import SECOND_LM_KEY, mixture_weights, oov_counts, rescore, write_one_best
 from .text import read_text
 from .tune import Weights, tune_weights
+from .wer_curve import wer_by_lam
 
 __all__ = ["add_rescore_parser", "cmd_rescore"]
 
@@ -97,6 +107,7 @@ def add_rescore_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--mix-weights", metavar="W1,W2,...",
                    help="weights of --model and each --mix-model, in that order: non-negative, summing to 1 "
                         "(default: equal)")
+    add_rescore_ngram_arguments(p)
     g = p.add_argument_group("scoring")
     add_arguments(g, ["case", "max_oov_rate", "oov", "oov_penalty", "threads"])
     g.add_argument("--carry-state", action="store_true",
@@ -112,6 +123,8 @@ def add_rescore_parser(sub: argparse._SubParsersAction) -> None:
                         "hold the rescored decision, hypotheses in the new order (docs/rescoring.md)")
     g.add_argument("--report", metavar="PATH", help="write the report as JSON (WER in percent, error counts, "
                    "weights, timings, version, command, start time)")
+    g.add_argument("--plot", metavar="PNG", help="draw the tuning set's WER against the LM weight (the other "
+                   "weights as tuned) into this PNG; needs --tune-nbest and the plot extra")
     g.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_rescore, threads=0, rescore_parser=p)  # all cores: rescoring is a batch job
 
@@ -168,7 +181,7 @@ def _plan_models(args: argparse.Namespace) -> tuple[list[str], np.ndarray, str |
 def _check_paths(args: argparse.Namespace) -> None:
     """Every model file present and every output path writable, before anything is read."""
     for flag, path in [("--model", args.model), ("--vocab", args.vocab), ("--second-model", args.second_model),
-                       *(("--mix-model", m) for m in args.mix_model)]:
+                       *(("--mix-model", m) for m in args.mix_model), ("--ngram", args.ngram)]:
         if path:
             require_file(path, f"{flag} file")
     if args.output_1best:
@@ -178,6 +191,11 @@ def _check_paths(args: argparse.Namespace) -> None:
                                                                                                  "srilm"))
     if args.report:
         check_output_path(args.report, "--report")
+    if args.plot:
+        if not args.tune_nbest:
+            raise ConfigError("--plot draws the WER of the tuning set: it needs --tune-nbest (and --tune-refs)")
+        require_matplotlib()
+        check_output_path(args.plot, "--plot")
 
 
 def _read_set(nbest: str, format: str | None, refs_path: str | None, refs_flag: str,
@@ -210,6 +228,7 @@ def cmd_rescore(args: argparse.Namespace) -> int:
         raise ConfigError("give --lam (and --word-bonus/--mu/--oov-weight), or --tune-nbest with --tune-refs")
     if args.lam is None and not args.tune_refs:
         raise ConfigError("--tune-nbest needs --tune-refs")
+    check_ngram_args(args)
     _check_paths(args)
     old_lm_key = SECOND_LM_KEY if mu_model_path else args.old_lm_key
     listed_key = None if mu_model_path else old_lm_key  # lm2 of a second model is attached when scored
@@ -219,6 +238,8 @@ def cmd_rescore(args: argparse.Namespace) -> int:
         dev, dev_refs = _read_set(args.tune_nbest, args.tune_format, args.tune_refs, "--tune-refs", listed_key)
     vocab = Vocabulary.load(args.vocab) if args.vocab else None
     model = RNNLM.load(args.model, vocab=vocab)
+    ngram = load_ngram(args, model)  # None without --ngram
+    ngram_key = NGRAM_KEY if ngram is not None and args.ngram_interpolate is None else None
     models = [model] + [RNNLM.load(path) for path in mix_paths]
     mu_model = RNNLM.load(mu_model_path) if mu_model_path else None
     with oov_warnings_to_stderr():
@@ -240,24 +261,33 @@ def cmd_rescore(args: argparse.Namespace) -> int:
     if len(models) > 1:
         report["mixture"] = [dict(_describe(path, m), weight=w)
                              for path, m, w in zip([args.model, *mix_paths], models, mix.tolist())]
+    if ngram is not None:
+        report["ngram"] = ngram_report(args, ngram)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", OovWarning)  # said above, once per set
         if dev is not None:
-            dev_lm, dev_seconds = score_models(dev, models, mix, mu_model, **opts)
+            dev_lm, dev_seconds = score_with_ngram(dev, models, mix, mu_model, ngram, args.ngram_interpolate, **opts)
             gamma_grid = None if args.oov_weight is None else [args.oov_weight]
-            tuned = tune_weights(dev, dev_lm, dev_refs, old_lm_key=old_lm_key,
-                                 n_oov=oov_counts(model, dev, case=args.case), gamma_grid=gamma_grid)
+            ngram_grid = None if args.ngram_weight is None else [args.ngram_weight]
+            dev_oov = oov_counts(model, dev, case=args.case)
+            tuned = tune_weights(dev, dev_lm, dev_refs, old_lm_key=old_lm_key, n_oov=dev_oov, gamma_grid=gamma_grid,
+                                 ngram_key=ngram_key, ngram_grid=ngram_grid)
             weights = tuned.weights
+            if args.plot:
+                lams, wers = wer_by_lam(dev, dev_lm, dev_refs, weights, old_lm_key=old_lm_key, n_oov=dev_oov,
+                                        ngram_key=ngram_key)
+                title = f"WER of {Path(args.tune_nbest).name} by LM weight, the other weights as tuned"
+                plot_wer_curve(lams, wers, weights.lam, args.plot, title=title)
             report["tuning"] = {"nbest": args.tune_nbest, "refs": args.tune_refs,
                                 "wer_percent": 100.0 * tuned.wer, "ser_percent": 100.0 * tuned.ser,
                                 "grid_points": tuned.evaluated, "scoring_seconds": dev_seconds}
-            report["tuning"].update(on_edge=list(tuned.on_edge), score_scale=tuned.scale)
+            report["tuning"].update(on_edge=list(tuned.on_edge), score_scale=tuned.scale, plot=args.plot)
         else:
-            weights = Weights(args.lam, word_bonus, args.mu, args.oov_weight or 0.0)
-        lm, seconds = score_models(lists, models, mix, mu_model, **opts)
+            weights = Weights(args.lam, word_bonus, args.mu, args.oov_weight or 0.0, args.ngram_weight or 0.0)
+        lm, seconds = score_with_ngram(lists, models, mix, mu_model, ngram, args.ngram_interpolate, **opts)
     n_oov = oov_counts(model, lists, case=args.case)
-    one_best, rep = rescore(lists, lm, weights, refs, old_lm_key=old_lm_key, n_oov=n_oov)
-    report["weights"] = weights_report(rep["weights"], with_mu)
+    one_best, rep = rescore(lists, lm, weights, refs, old_lm_key=old_lm_key, n_oov=n_oov, ngram_key=ngram_key)
+    report["weights"] = weights_report(rep["weights"], with_mu, with_ngram=ngram_key is not None)
     report.update(utterances=rep["utterances"], hypotheses=rep["hypotheses"], changed=rep["changed"])
     if refs is not None:
         for key, value in rep["scoring"].items():
@@ -268,7 +298,7 @@ def cmd_rescore(args: argparse.Namespace) -> int:
         write_one_best(args.output_1best, one_best)
     if args.output_nbest:
         write_rescored(args.output_nbest, lists, lm, weights, args.output_format, old_lm_key=old_lm_key,
-                       n_oov=n_oov)
+                       n_oov=n_oov, ngram_key=ngram_key)
     report["elapsed_seconds"] = time.perf_counter() - clock
     if args.report:
         with open(args.report, "w", encoding="utf-8") as f:

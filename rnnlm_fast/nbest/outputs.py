@@ -56,6 +56,7 @@ def write_rescored(
     am_key: str = AM,
     old_lm_key: str | None = None,
     n_oov: np.ndarray | None = None,
+    ngram_key: str | None = None,
 ) -> None:
     """Write the rescored lists in one of ``OUTPUT_FORMATS`` (see the module docstring).
 
@@ -63,7 +64,7 @@ def write_rescored(
     ----------
     path : str or Path
         A file for tsv and rnnlm; a directory (created if needed) for kaldi, espnet, srilm.
-    lists, lm_scores, weights, am_key, old_lm_key, n_oov
+    lists, lm_scores, weights, am_key, old_lm_key, n_oov, ngram_key
         As ``rescored_lists``.
     format : {"tsv", "kaldi", "espnet", "srilm", "rnnlm"}
         The output format.
@@ -75,7 +76,8 @@ def write_rescored(
     """
     if format not in OUTPUT_FORMATS:
         raise ValueError(f"unknown output format {format!r}; expected one of {OUTPUT_FORMATS}")
-    rescored = rescored_lists(lists, lm_scores, weights, am_key=am_key, old_lm_key=old_lm_key, n_oov=n_oov)
+    rescored = rescored_lists(lists, lm_scores, weights, am_key=am_key, old_lm_key=old_lm_key, n_oov=n_oov,
+                              ngram_key=ngram_key)
     if format == "tsv":
         write_nbest(path, rescored, "tsv")
     else:

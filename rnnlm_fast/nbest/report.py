@@ -34,16 +34,18 @@ def wer_line(summary: Mapping, label: str) -> str:
             f"%SER {s['ser_percent']:.2f} [ {s['sentence_errors']} / {s['sentences']} ]  {label}")
 
 
-def weights_report(weights: Mapping[str, float], with_mu: bool) -> dict:
-    """The weights, ``mu`` only where it weighs something (a first-pass LM or a second model)."""
-    return {k: v for k, v in weights.items() if k != "mu" or with_mu}
+def weights_report(weights: Mapping[str, float], with_mu: bool, with_ngram: bool = False) -> dict:
+    """The weights, ``mu`` only where it weighs something (a first-pass LM or a second model),
+    ``ngram`` only with an n-gram feature (``--ngram`` without ``--ngram-interpolate``)."""
+    return {k: v for k, v in weights.items() if (k != "mu" or with_mu) and (k != "ngram" or with_ngram)}
 
 
 def weights_line(weights: Mapping[str, float]) -> str:
-    """``weights: lambda 0.500  word bonus 1.000  [mu 0.300  ]oov weight -4.000``."""
+    """``weights: lambda 0.500  word bonus 1.000  [mu 0.300  ]oov weight -4.000[  n-gram 0.400]``."""
     mu = f"mu {weights['mu']:.3f}  " if "mu" in weights else ""
+    ngram = f"  n-gram {weights['ngram']:.3f}" if "ngram" in weights else ""
     return (f"weights: lambda {weights['lam']:.3f}  word bonus {weights['word_bonus']:.3f}  {mu}"
-            f"oov weight {weights['gamma']:.3f}")
+            f"oov weight {weights['gamma']:.3f}{ngram}")
 
 
 def command_line(args: argparse.Namespace, parser: argparse.ArgumentParser) -> str:

@@ -314,6 +314,7 @@ def rescore(
     am_key: str = AM,
     old_lm_key: str | None = None,
     n_oov: np.ndarray | None = None,
+    ngram_key: str | None = None,
 ) -> tuple[dict[str, str], dict]:
     """Pick each utterance's new 1-best with the combined score.
 
@@ -332,6 +333,8 @@ def rescore(
         Score names, as in ``build_features``.
     n_oov : np.ndarray, optional
         OOV word count per hypothesis (needed when ``weights.gamma`` is non-zero).
+    ngram_key : str, optional
+        Score name of an n-gram LM's score (needed when ``weights.ngram`` is non-zero).
 
     Returns
     -------
@@ -350,7 +353,8 @@ def rescore(
     ValueError
         As ``build_features`` and ``combine_scores``; with ``refs``, as ``word_error_rate``.
     """
-    features = build_features(lists, lm_scores, am_key=am_key, old_lm_key=old_lm_key, n_oov=n_oov)
+    features = build_features(lists, lm_scores, am_key=am_key, old_lm_key=old_lm_key, n_oov=n_oov,
+                              ngram_key=ngram_key)
     chosen = select_best(features, features.totals(weights))
     one_best = {u: features.texts[i] for u, i in zip(features.utt_ids, chosen)}
     before = {nb.utt_id: nb.best().text for nb in lists}
@@ -385,16 +389,19 @@ def rescored_lists(
     old_lm_key: str | None = None,
     lm_name: str = "rnnlm_ln",
     n_oov: np.ndarray | None = None,
+    ngram_key: str | None = None,
 ) -> list[NbestList]:
     """Copies of ``lists`` with every feature of the combined score and the ``"total"`` added.
 
     Each hypothesis keeps its scores and gains ``lm_name`` (the new LM score, natural log: the column is named for its unit),
     ``"n_words"`` (words without sentence marks), ``"n_oov"`` (when ``n_oov`` is given) and
     ``"total"``, so that ``total = am + lam * rnnlm_ln + mu * old_lm + word_bonus * n_words +
-    gamma * n_oov`` can be recomputed from the columns and the weights. Ranks stay the
-    first-pass ranks; sort by ``scores["total"]`` for the new order.
+    gamma * n_oov + ngram * ngram_ln`` can be recomputed from the columns and the weights (the
+    n-gram's column, ``ngram_key``, is among the kept scores). Ranks stay the first-pass ranks;
+    sort by ``scores["total"]`` for the new order.
     """
-    features = build_features(lists, lm_scores, am_key=am_key, old_lm_key=old_lm_key, n_oov=n_oov)
+    features = build_features(lists, lm_scores, am_key=am_key, old_lm_key=old_lm_key, n_oov=n_oov,
+                              ngram_key=ngram_key)
     totals = features.totals(weights)
     out, i = [], 0
     for nb in lists:

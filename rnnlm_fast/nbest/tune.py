@@ -2,14 +2,15 @@
 
 All scores are NATURAL logs, higher is better. The combined score of a hypothesis is::
 
-    total = am + lam * lm + mu * old_lm + word_bonus * n_words + gamma * n_oov
+    total = am + lam * lm + mu * old_lm + word_bonus * n_words + gamma * n_oov + ngram * ngram_lm
 
 where ``lm`` is the new LM's sentence log-probability, ``old_lm`` the first-pass LM score
 when the lists have one, ``n_words`` the number of words without sentence marks (its
 weight, the word insertion bonus, was called ``beta`` before; ``beta`` is L2
 regularisation in training), and ``n_oov`` the number of words outside the LM's
 vocabulary, when given (its weight ``gamma`` lets tuning decide what an unknown word,
-often a BPE non-word, costs).
+often a BPE non-word, costs), and ``ngram_lm`` the score of an n-gram LM (KenLM, ``rescore
+--ngram``; rnnlm_fast/ngram.py), when given.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ __all__ = [
     "DEFAULT_GAMMA_GRID",
     "DEFAULT_LAM_GRID",
     "DEFAULT_MU_GRID",
+    "DEFAULT_NGRAM_GRID",
     "DEFAULT_WORD_BONUS_GRID",
     "TUNE_LIMITS",
     "NbestFeatures",
@@ -57,6 +59,7 @@ DEFAULT_LAM_GRID = np.round(np.arange(0.0, 2.0 + 1e-9, 0.1), 10)
 DEFAULT_WORD_BONUS_GRID = np.round(np.arange(-3.0, 3.0 + 1e-9, 0.5), 10)
 DEFAULT_MU_GRID = np.round(np.arange(0.0, 2.0 + 1e-9, 0.25), 10)
 DEFAULT_GAMMA_GRID = np.round(np.arange(-10.0, 2.0 + 1e-9, 1.0), 10)
+DEFAULT_NGRAM_GRID = DEFAULT_LAM_GRID  # an n-gram's sentence log-probability is on the RNNLM's scale
 
 T = TypeVar("T")
 log = logging.getLogger("rnnlm_fast")
@@ -80,9 +83,10 @@ def renamed(old: str, old_value: T | None, new: str, new_value: T | None, stackl
 
 @dataclass(frozen=True, init=False)
 class Weights:
-    """Combination weights: ``total = am + lam*lm + mu*old_lm + word_bonus*n_words + gamma*n_oov``.
+    """Combination weights: ``total = am + lam*lm + mu*old_lm + word_bonus*n_words + gamma*n_oov
+    + ngram*ngram_lm``.
 
-    ``Weights(lam, word_bonus, mu, gamma)``; the old keyword ``beta=`` for ``word_bonus``
+    ``Weights(lam, word_bonus, mu, gamma, ngram)``; the old keyword ``beta=`` for ``word_bonus``
     still works, with a DeprecationWarning, and so does reading ``weights.beta``.
     """
 
@@ -90,6 +94,7 @@ class Weights:
     word_bonus: float = 0.0
     mu: float = 0.0
     gamma: float = 0.0
+    ngram: float = 0.0
 
     def __init__(
         self,
@@ -97,6 +102,7 @@ class Weights:
         word_bonus: float | None = None,
         mu: float = 0.0,
         gamma: float = 0.0,
+        ngram: float = 0.0,
         *,
         beta: float | None = None,
     ) -> None:
@@ -105,6 +111,7 @@ class Weights:
         object.__setattr__(self, "word_bonus", 0.0 if word_bonus is None else word_bonus)
         object.__setattr__(self, "mu", mu)
         object.__setattr__(self, "gamma", gamma)
+        object.__setattr__(self, "ngram", ngram)
 
     @property
     def beta(self) -> float:
@@ -132,6 +139,8 @@ class NbestFeatures:
         it turns "best hypothesis per utterance" into one ``argmax`` over an axis.
     n_oov : np.ndarray or None
         float64 number of out-of-vocabulary words per hypothesis, when used.
+    ngram : np.ndarray or None
+        An n-gram LM's score (natural log), when used.
     """
 
     utt_ids: list[str]
@@ -142,10 +151,11 @@ class NbestFeatures:
     old_lm: np.ndarray | None
     dense: np.ndarray
     n_oov: np.ndarray | None = None
+    ngram: np.ndarray | None = None
 
     def totals(self, weights: Weights) -> np.ndarray:
         """Combined score of every hypothesis (natural log)."""
-        return combine_scores(self.am, self.lm, self.n_words, weights, self.old_lm, self.n_oov)
+        return combine_scores(self.am, self.lm, self.n_words, weights, self.old_lm, self.n_oov, self.ngram)
 
 
 @dataclass(frozen=True)
@@ -175,14 +185,16 @@ def combine_scores(
     weights: Weights,
     old_lm: np.ndarray | None = None,
     n_oov: np.ndarray | None = None,
+    ngram: np.ndarray | None = None,
 ) -> np.ndarray:
-    """``am + lam*lm + mu*old_lm + word_bonus*n_words + gamma*n_oov`` elementwise, all natural log.
+    """``am + lam*lm + mu*old_lm + word_bonus*n_words + gamma*n_oov + ngram*ngram_lm`` elementwise,
+    all natural log.
 
     Raises
     ------
     ValueError
-        If ``weights.mu`` is non-zero but there is no ``old_lm``, or ``weights.gamma``
-        is non-zero but there are no OOV counts.
+        If ``weights.mu`` is non-zero but there is no ``old_lm``, ``weights.gamma`` is
+        non-zero but there are no OOV counts, or ``weights.ngram`` non-zero without n-gram scores.
     """
     total = am + weights.lam * lm + weights.word_bonus * n_words
     if old_lm is not None:
@@ -193,6 +205,10 @@ def combine_scores(
         total = total + weights.gamma * n_oov
     elif weights.gamma != 0.0:
         raise ValueError("gamma is non-zero but no OOV counts were given")
+    if ngram is not None:
+        total = total + weights.ngram * ngram
+    elif weights.ngram != 0.0:
+        raise ValueError("the n-gram weight is non-zero but no n-gram scores were given")
     return total
 
 
@@ -203,6 +219,7 @@ def build_features(
     am_key: str = AM,
     old_lm_key: str | None = None,
     n_oov: np.ndarray | None = None,
+    ngram_key: str | None = None,
 ) -> NbestFeatures:
     """Collect the per-hypothesis arrays once, for cheap repeated combination.
 
@@ -218,6 +235,8 @@ def build_features(
         Score name of the first-pass LM score (e.g. ``"lm"`` for Kaldi/SRILM lists).
     n_oov : np.ndarray, optional
         Out-of-vocabulary word count per hypothesis in flat order (non-negative).
+    ngram_key : str, optional
+        Score name of an n-gram LM's natural-log score (``ngram.NGRAM_KEY`` for ``rescore --ngram``).
 
     Raises
     ------
@@ -236,7 +255,7 @@ def build_features(
             raise ValueError(f"{n_oov.shape} OOV counts for {len(hyps)} hypotheses")
         if not np.all(np.isfinite(n_oov)) or (n_oov < 0).any():
             raise ValueError("OOV counts must be finite and non-negative")
-    missing = [k for k in (am_key, old_lm_key) if k and any(k not in h.scores for h in hyps)]
+    missing = [k for k in (am_key, old_lm_key, ngram_key) if k and any(k not in h.scores for h in hyps)]
     if missing:
         raise ValueError(f"some hypotheses have no {missing[0]!r} score")
     width = max(len(nb.hyps) for nb in lists) if lists else 0
@@ -255,6 +274,7 @@ def build_features(
         old_lm=(np.array([h.scores[old_lm_key] for h in hyps], dtype=np.float64) if old_lm_key else None),
         dense=dense,
         n_oov=n_oov,
+        ngram=(np.array([h.scores[ngram_key] for h in hyps], dtype=np.float64) if ngram_key else None),
     )
 
 
@@ -299,6 +319,8 @@ def tune_weights(
     n_oov: np.ndarray | None = None,
     gamma_grid: Sequence[float] | None = None,
     beta_grid: Sequence[float] | None = None,
+    ngram_key: str | None = None,
+    ngram_grid: Sequence[float] | None = None,
 ) -> TuneResult:
     """Search ``lam``, ``word_bonus`` (``mu`` with an old LM, ``gamma`` with OOV counts) for the
     lowest dev WER, wherever it lies.
@@ -348,6 +370,10 @@ def tune_weights(
         step 1, searched automatically. A single value fixes it.
     beta_grid : sequence of float, optional
         Deprecated name of ``word_bonus_grid`` (DeprecationWarning).
+    ngram_key : str, optional
+        Score name of an n-gram LM's score; its weight ``ngram`` is searched only with it.
+    ngram_grid : sequence of float, optional
+        Explicit grid of the n-gram weight; default as ``lam``'s, searched automatically.
 
     Returns
     -------
@@ -366,7 +392,8 @@ def tune_weights(
         If both ``word_bonus_grid`` and ``beta_grid`` are given.
     """
     word_bonus_grid = renamed("tune_weights(beta_grid=...)", beta_grid, "word_bonus_grid", word_bonus_grid)
-    features = build_features(lists, lm_scores, am_key=am_key, old_lm_key=old_lm_key, n_oov=n_oov)
+    features = build_features(lists, lm_scores, am_key=am_key, old_lm_key=old_lm_key, n_oov=n_oov,
+                              ngram_key=ngram_key)
     check_same_utts(refs, features.utt_ids, "n-best lists")
     ref_of_hyp = [refs[u] for nb in lists for u in [nb.utt_id] * len(nb.hyps)]
     errors = hypothesis_errors(ref_of_hyp, features.texts)
@@ -374,14 +401,16 @@ def tune_weights(
     if ref_words == 0:
         raise ValueError("the references have no words; WER is undefined")
 
-    used = (True, True, bool(old_lm_key), n_oov is not None)
-    given = (lam_grid, word_bonus_grid, mu_grid, gamma_grid)
+    used = (True, True, bool(old_lm_key), n_oov is not None, bool(ngram_key))
+    given = (lam_grid, word_bonus_grid, mu_grid, gamma_grid, ngram_grid)
     auto = tuple(u and g is None for u, g in zip(used, given))
     scale = score_scale(features) if any(auto) else 1.0
     axes = [
         axis(g, tidy(default * scale) if scale != 1.0 else default, used=u)
         for g, default, u in zip(
-            given, (DEFAULT_LAM_GRID, DEFAULT_WORD_BONUS_GRID, DEFAULT_MU_GRID, DEFAULT_GAMMA_GRID), used
+            given,
+            (DEFAULT_LAM_GRID, DEFAULT_WORD_BONUS_GRID, DEFAULT_MU_GRID, DEFAULT_GAMMA_GRID, DEFAULT_NGRAM_GRID),
+            used,
         )
     ]
     search = Search(features, errors, scale)
@@ -389,8 +418,8 @@ def tune_weights(
     if any(auto):
         axes, best = search.extend(axes, best, auto)
     if refine:
-        fine_axes = [refine_axis(a, b) for a, b in zip(axes, best[:4])]
-        best = min(best, search.grid(fine_axes), key=lambda r: (r[4], r[5]))  # fine includes the coarse best
+        fine_axes = [refine_axis(a, b) for a, b in zip(axes, best)]
+        best = min(best, search.grid(fine_axes), key=lambda r: r[-2:])  # fine includes the coarse best
         if any(auto):
             steps = [local_step(a, b) for a, b in zip(axes, best)]
             best = search.polish(best, auto, steps)
@@ -406,9 +435,9 @@ def tune_weights(
             ", ".join(on_edge),
             ", ".join(f"{n} {best[WEIGHT_NAMES.index(n)]:g}" for n in on_edge),
         )
-    lam, word_bonus, mu, gamma, word_errors, sentence_errors = best
+    *values, word_errors, sentence_errors = best
     return TuneResult(
-        weights=Weights(lam=float(lam), word_bonus=float(word_bonus), mu=float(mu), gamma=float(gamma)),
+        weights=Weights(**{name: float(v) for name, v in zip(WEIGHT_NAMES, values)}),
         wer=word_errors / ref_words,
         ser=sentence_errors / len(features.utt_ids),
         errors=int(word_errors),

@@ -1,7 +1,7 @@
 """The search behind ``tune_weights``: vectorised grid evaluation, the default ranges' scale,
 automatic extension beyond an edge, the fine pass's grids and coordinate line searches.
 
-A point is (lam, word_bonus, mu, gamma); its cost is the corpus word errors, then the
+A point is (lam, word_bonus, mu, gamma, ngram); its cost is the corpus word errors, then the
 sentence errors, of each utterance's best hypothesis under ``tune.combine_scores``.
 """
 
@@ -21,6 +21,7 @@ class NbestFeatures(Protocol):
     n_words: np.ndarray
     old_lm: np.ndarray | None
     n_oov: np.ndarray | None
+    ngram: np.ndarray | None
     dense: np.ndarray
 
 
@@ -39,8 +40,10 @@ _FINE_POINTS = 11
 # Hard limits of the automatic search (times ``score_scale``): generous, so that a weight
 # ending on one is worth a warning. lam and mu stop at 0: a negative LM weight rewards
 # what the LM finds unlikely.
-TUNE_LIMITS = {"lam": (0.0, 50.0), "word_bonus": (-50.0, 50.0), "mu": (0.0, 50.0), "gamma": (-200.0, 50.0)}
-WEIGHT_NAMES = ("lam", "word_bonus", "mu", "gamma")
+TUNE_LIMITS = {"lam": (0.0, 50.0), "word_bonus": (-50.0, 50.0), "mu": (0.0, 50.0), "gamma": (-200.0, 50.0),
+               "ngram": (0.0, 50.0)}
+WEIGHT_NAMES = ("lam", "word_bonus", "mu", "gamma", "ngram")
+_N = len(WEIGHT_NAMES)  # a point: the weights, then its word errors and sentence errors
 _EXTEND_POINTS = 10  # points added beyond an edge per extension round
 # A line search's offsets in fine steps: every step to 10, then every 5th to 60, each side.
 _LINE_OFFSETS = np.concatenate([-np.arange(60, 10, -5), np.arange(-10, 11), np.arange(15, 61, 5)]).astype(
@@ -73,11 +76,12 @@ class _Dense:
         self.am = gather(features.am, -np.inf)
         self.lm, self.n_words = gather(features.lm), gather(features.n_words)
         self.old_lm, self.n_oov = gather(features.old_lm), gather(features.n_oov)
+        self.ngram = gather(features.ngram)
         self.errors = np.asarray(errors)[index]
         self.chunk = max(1, _CHUNK_ELEMENTS // max(1, pad.size))
 
     def evaluate(self, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Corpus word errors and sentence errors of each (lam, word_bonus, mu, gamma) row of ``grid``.
+        """Corpus word errors and sentence errors of each (lam, word_bonus, mu, gamma, ngram) row of ``grid``.
 
         The sums are formed in ``combine_scores``' order, so every total is the same number."""
         word_errs, sent_errs = [], []
@@ -87,7 +91,7 @@ class _Dense:
             totals += self.am  # am + lam*lm: addition commutes exactly
             term = np.multiply(g[:, 1], self.n_words)
             totals += term
-            for k, feature in ((2, self.old_lm), (3, self.n_oov)):
+            for k, feature in ((2, self.old_lm), (3, self.n_oov), (4, self.ngram)):
                 if feature is not None:
                     np.multiply(g[:, k], feature, out=term)
                     totals += term
@@ -162,13 +166,11 @@ def score_scale(features: NbestFeatures) -> float:
     return am / lm
 
 
-_Point = tuple[
-    float, float, float, float, int, int
-]  # lam, word_bonus, mu, gamma, word errors, sentence errors
+_Point = tuple  # lam, word_bonus, mu, gamma, ngram (floats), word errors, sentence errors (ints)
 
 
 def _better(a: _Point, b: _Point) -> bool:
-    return (a[4], a[5]) < (b[4], b[5])
+    return (a[_N], a[_N + 1]) < (b[_N], b[_N + 1])
 
 
 class Search:
@@ -186,8 +188,7 @@ class Search:
         word_errs, sent_errs = self.dense.evaluate(grid)
         self.evaluated += len(grid)
         i = int(np.lexsort((np.arange(len(grid)), sent_errs, word_errs))[0])
-        lam, word_bonus, mu, gamma = (float(x) for x in grid[i])
-        return lam, word_bonus, mu, gamma, int(word_errs[i]), int(sent_errs[i])
+        return (*(float(x) for x in grid[i]), int(word_errs[i]), int(sent_errs[i]))
 
     def on_edge(self, k: int, value: float) -> bool:
         """Whether automatic weight ``k`` ended on a hard limit, or beyond the edge from which an
@@ -230,7 +231,7 @@ class Search:
                     axes[k] = tidy(np.concatenate([axes[k], new]))
             if not tried:
                 return axes, best
-            improved = min((t[3] for t in tried), key=lambda p: (p[4], p[5]))
+            improved = min((t[3] for t in tried), key=lambda p: (p[_N], p[_N + 1]))
             if _better(improved, best):
                 best = improved
                 for k, direction, _, _, edge, reached in tried:
@@ -250,22 +251,23 @@ class Search:
         fewer errors, until a round moves nothing. Values stay within the hard limits."""
         lows = np.array([self.limits[n][0] for n in WEIGHT_NAMES])
         highs = np.array([self.limits[n][1] for n in WEIGHT_NAMES])
-        searched = [k for k in range(4) if auto[k] and steps[k] > 0]
-        directions = [np.eye(4)[k] for k in searched]  # in fine steps
+        searched = [k for k in range(_N) if auto[k] and steps[k] > 0]
+        unit = np.eye(_N)
+        directions = [unit[k] for k in searched]  # in fine steps
         for a, i in enumerate(searched):
             for j in searched[a + 1 :]:
-                directions += [np.eye(4)[i] * di + np.eye(4)[j] * dj for di, dj in _DIAGONALS]
+                directions += [unit[i] * di + unit[j] * dj for di, dj in _DIAGONALS]
         step = np.array(steps, dtype=float)
         for _ in range(_LINE_ROUNDS):
             start = best
             for d in directions:
                 best = self._points(
-                    best, np.array(best[:4]) + _LINE_OFFSETS[:, None] * (d * step), lows, highs
+                    best, np.array(best[:_N]) + _LINE_OFFSETS[:, None] * (d * step), lows, highs
                 )
             if best == start:
                 return best
-            move = np.array(best[:4]) - np.array(start[:4])
-            best = self._points(best, np.array(best[:4]) + _PATTERN_STEPS[:, None] * move, lows, highs)
+            move = np.array(best[:_N]) - np.array(start[:_N])
+            best = self._points(best, np.array(best[:_N]) + _PATTERN_STEPS[:, None] * move, lows, highs)
         return best
 
     def _points(self, best: _Point, points: np.ndarray, lows: np.ndarray, highs: np.ndarray) -> _Point:
