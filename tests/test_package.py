@@ -24,6 +24,8 @@ from rnnlm_fast.model_file import read_header
 from rnnlm_fast.options import DEFAULTS, OPTIONS
 
 PACKAGE = Path(rnnlm_fast.__file__).parent
+# The package's subpackages, as pyproject.toml lists them.
+SUBPACKAGES = ("nbest", "distributed", "rnnlm04b")
 # The tests that read the repository's own files (README, pyproject.toml, csrc/) skip where the
 # package is an installed wheel without them (scripts/check_wheel.sh runs the suite that way).
 SOURCE_TREE = (PACKAGE.parent / "pyproject.toml").is_file() and (PACKAGE.parent / "csrc").is_dir()
@@ -267,11 +269,12 @@ def wheel_metadata(tmp_path) -> str:
     """The METADATA a wheel of the repository would carry, prepared by the build backend
     (PEP 517) from a copy of the files it reads: nothing is compiled."""
     src = tmp_path / "src"
-    (src / "rnnlm_fast" / "nbest").mkdir(parents=True)
+    for package in SUBPACKAGES:
+        (src / "rnnlm_fast" / package).mkdir(parents=True)
+        (src / "rnnlm_fast" / package / "__init__.py").touch()
     for name in ("pyproject.toml", "setup.py", "README.md", "LICENSE"):
         shutil.copy(ROOT / name, src / name)
     shutil.copy(PACKAGE / "__init__.py", src / "rnnlm_fast" / "__init__.py")
-    (src / "rnnlm_fast" / "nbest" / "__init__.py").touch()
     out = tmp_path / "out"
     out.mkdir()
     proc = subprocess.run([sys.executable, "-c", "import sys; from setuptools import build_meta as b; "
