@@ -165,7 +165,7 @@ _ALL = (
            "is halved", "schedule", low=1, flag="--min-improvement", rnnlm="-min-improvement"),
     Option("max_epochs", int, 100, "hard limit on epochs", "schedule", low=1, flag="--max-epochs"),
     # --- data-parallel training across MPI processes (README: "Training on several machines") ---
-    Option("sync_words", int, 50_000, "distributed training: words each process trains on between two "
+    Option("sync_words", int, 10_000, "distributed training: words each process trains on between two "
            "combinations of the processes' weights (K)", "distributed", low=1, flag="--sync-words",
            older_files_lack=True),
     Option("sync", str, "average", "distributed training: how the processes' weights are combined: plain "
