@@ -112,6 +112,7 @@ struct EpochRun::Shard {
   // With streams > 1: the lanes, and each lane's part of the shard and position in it.
   std::unique_ptr<BatchedStreams> lanes;
   std::vector<std::int64_t> lane_sentence, lane_begin, lane_end, lane_k;
+  std::int64_t lane_steps = 0;  // lockstep steps taken
   std::int64_t processed = 0;
   double logprob = 0;
   std::int64_t words = 0;
@@ -251,22 +252,23 @@ void EpochRun::run_lanes(Shard& s, std::int64_t part, std::int64_t parts, bool r
   }
   Model& w = s.view ? *s.view : m_;
   Shared& sh = *shared_;
-  std::vector<std::int64_t> until(static_cast<std::size_t>(B));
-  for (int b = 0; b < B; ++b) {
-    const __int128 length = s.lane_end[b] - s.lane_begin[b];
-    until[b] = s.lane_begin[b] + static_cast<std::int64_t>((length * part + parts - 1) / parts);
-  }
+  // A part runs the lanes in lockstep to a fraction of the longest lane's steps, so an epoch
+  // in parts takes exactly the steps of one call (lanes that finish go idle either way).
+  std::int64_t longest = 0;
+  for (int b = 0; b < B; ++b) longest = std::max(longest, s.lane_end[b] - s.lane_begin[b]);
+  const __int128 steps = static_cast<__int128>(longest) * part;
+  const std::int64_t until_step = static_cast<std::int64_t>((steps + parts - 1) / parts);
   std::vector<std::int32_t> in(B), target(B);
   std::vector<std::uint8_t> sentence_end(B), active(B);
   std::vector<double> lp(B);
   std::int64_t since_merge = 0, since_report = 0;
   auto last_report = Clock::now();
-  for (;;) {
+  for (; s.lane_steps < until_step; ++s.lane_steps) {
     if (sh.stop.load(std::memory_order_relaxed)) break;
     int n_active = 0;
     for (int b = 0; b < B; ++b) {
       const std::int64_t k = s.lane_k[b];
-      active[b] = k < until[b];
+      active[b] = k < s.lane_end[b];
       if (!active[b]) continue;
       ++n_active;
       while (offsets_[s.lane_sentence[b] + 1] <= k) ++s.lane_sentence[b];

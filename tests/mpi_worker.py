@@ -20,7 +20,8 @@ from mpi4py import MPI
 from rnnlm_fast import RNNLM, ConfigError, Vocabulary, options
 from rnnlm_fast.distributed import DistributedTrainer
 
-# (cell, direct table size, dropout, direction): every cell, direct connections, dropout, backward
+# (cell, direct table size, dropout, direction): every cell, direct connections, dropout, backward;
+# the GRU (and in "syncs" the last case) with several streams per process
 CASES = [("sigmoid", 0, 0.0, "forward"), ("tanh", 0, 0.0, "backward"), ("relu", 0, 0.0, "forward"),
          ("gru", 512, 0.25, "forward"), ("lstm", 512, 0.0, "forward"), ("sigmoid", 300, 0.0, "backward")]
 RUN = dict(max_epochs=2, bptt=3, bptt_block=5, threads=1, min_improvement=1.0)
@@ -38,7 +39,7 @@ def main(mode: str, d: Path) -> None:
     out: dict = {"rank": rank, "size": comm.Get_size(), "cases": []}
     if mode == "equal":
         for cell, direct, dropout, direction in CASES:
-            kw = dict(RUN, dropout=dropout, input_dropout=dropout, progress=False)
+            kw = dict(RUN, dropout=dropout, input_dropout=dropout, progress=False, streams=4 if cell == "gru" else 1)
             plain = model(vocab, cell, direct, direction)
             plain.train(train, valid, **kw)
             dist = model(vocab, cell, direct, direction)
@@ -49,7 +50,8 @@ def main(mode: str, d: Path) -> None:
     elif mode == "syncs":
         for i, (cell, direct, dropout, direction) in enumerate(CASES):
             values = options.resolve(options.TRAINING, dict(RUN, dropout=dropout, sync_words=60,
-                                                            sync="bmuf" if i % 2 else "average"))
+                                                            sync="bmuf" if i % 2 else "average",
+                                                            streams=3 if i in (3, 5) else 1))
             trainer = DistributedTrainer(model(vocab, cell, direct, direction), train, valid, values, comm,
                                          progress=False)
             sums: list = []

@@ -34,14 +34,16 @@ HERE = Path(__file__).resolve().parent
 
 
 # --- in-process --------------------------------------------------------------------------
-@pytest.mark.parametrize("cell,direct,dropout", [("sigmoid", 0, 0.0), ("gru", 20000, 0.3), ("lstm", 100000, 0.0)])
-def test_an_epoch_in_parts_is_one_epoch_and_marks_every_sparse_write(tmp_path, cell, direct, dropout):
+@pytest.mark.parametrize("cell,direct,dropout,streams", [("sigmoid", 0, 0.0, 1), ("gru", 20000, 0.3, 1),
+                                                         ("lstm", 100000, 0.0, 1), ("gru", 20000, 0.3, 4),
+                                                         ("sigmoid", 100000, 0.0, 3)])
+def test_an_epoch_in_parts_is_one_epoch_and_marks_every_sparse_write(tmp_path, cell, direct, dropout, streams):
     path = write_corpus(tmp_path / "c.txt", 120, seed=2)
     vocab = Vocabulary.from_corpus(path, classes=5)
     one, parts = (RNNLM(vocab, hidden=8, cell=cell, seed=1, direct=direct, direct_order=3) for _ in range(2))
     enc = one.encode_file(path)
     engine = engine_options(options.resolve(options.EPOCH, {"dropout": dropout, "input_dropout": dropout}),
-                            0.1, 7, 1)
+                            0.1, 7, 1, streams)
     whole = _core.train_epoch(one._core, enc.mapped, enc.offsets, engine)
     before = {k: v.copy() for k, v in parts.weights().items()}
     marks = _core.UpdateMarks(parts._core)
