@@ -47,7 +47,8 @@ class Option:
     type: type
     default: Any
     help: str
-    # "model", "vocabulary", "training" (what one epoch does), "schedule" (across epochs),
+    # "model", "vocabulary", "training" (what one epoch does), "schedule" (across epochs), "stopping"
+    # (when a long run ends: in checkpoints, not in model files, so model files stay as they were),
     # "distributed" (across MPI processes), "run" (how a run executes: not recorded in the model),
     # "scoring", "generation"
     group: str
@@ -164,6 +165,18 @@ _ALL = (
     Option("min_improvement", float, 1.003, "relative validation improvement below which the learning rate "
            "is halved", "schedule", low=1, flag="--min-improvement", rnnlm="-min-improvement"),
     Option("max_epochs", int, 100, "hard limit on epochs", "schedule", low=1, flag="--max-epochs"),
+    # --- when a long run stops (kept in checkpoints, not in model files: rnnlm_fast/schedule.py) ---
+    Option("patience", int, 0, "epochs in a row below min_improvement tolerated before the halving starts, and "
+           "again before training stops (0: rnnlm-0.4b's rule)", "stopping", low=0, high=100, flag="--patience",
+           older_files_lack=True),
+    Option("min_lr", float, 0.0, "stop once halving takes the learning rate below this (0: no floor)", "stopping",
+           low=0, flag="--min-lr", older_files_lack=True),
+    Option("time_budget", float, 0.0, "seconds of training and validation the run may take (the CLI also takes "
+           "90m or 3h; 0: none): the halving starts when only budget_halvings epochs fit in what is left, and no "
+           "epoch starts that would not end within it", "stopping", low=0, flag="--time-budget",
+           older_files_lack=True),
+    Option("budget_halvings", int, 4, "with time_budget: epochs of the budget kept for the halving phase",
+           "stopping", low=1, high=100, flag="--budget-halvings", older_files_lack=True),
     # --- data-parallel training across MPI processes (README: "Training on several machines") ---
     Option("sync_words", int, 10_000, "distributed training: words each process trains on between two "
            "combinations of the processes' weights (K)", "distributed", low=1, flag="--sync-words",
@@ -221,7 +234,7 @@ def group(*names: str) -> list[Option]:
 
 EPOCH = tuple(o.name for o in group("training"))  # what train_epoch takes
 RECORDED = tuple(o.name for o in group("training", "schedule"))  # what a model file's train_options holds
-TRAINING = tuple(o.name for o in group("training", "schedule", "distributed", "run"))  # train takes, checkpoints hold
+TRAINING = tuple(o.name for o in group("training", "schedule", "stopping", "distributed", "run"))  # train takes, checkpoints hold
 MODEL = tuple(o.name for o in group("model"))
 VOCABULARY = tuple(o.name for o in group("vocabulary"))
 
@@ -325,6 +338,19 @@ def parse_count(text: str) -> int:
     return int(value)
 
 
+def parse_duration(text: str) -> float:
+    """Seconds, with an optional s/m/h suffix: '90m' -> 5400.0, '3h' -> 10800.0."""
+    scale = {"S": 1, "M": 60, "H": 3600}.get(text[-1:].upper(), 0)
+    number = text[:-1] if scale else text
+    try:
+        value = float(number) * (scale or 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a duration such as 5400, 90m or 3h, not {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative duration, not {text!r}")
+    return value
+
+
 class _Deprecated(argparse.Action):
     """An old flag still accepted: warns on stderr and stores under the new name."""
 
@@ -344,7 +370,7 @@ def add_arguments(g: argparse._ActionsContainer, names: Sequence[str]) -> None:
             continue
         default = "the cell's" if name == "lr" else o.default
         helptext = f"{o.help} (default {default}" + (f"; rnnlm-0.4b: {o.rnnlm})" if o.rnnlm else ")")
-        kind = parse_count if name == "direct" else o.type
+        kind = {"direct": parse_count, "time_budget": parse_duration}.get(name, o.type)
         kw = dict(dest=name, type=kind, default=o.default, help=helptext.replace("%", "%%"))
         if o.choices:
             kw["choices"] = o.choices

@@ -207,7 +207,8 @@ class Trainer:
             self.saver = CheckpointWriter(checkpoint, dict(values, lr=self.lr), data)
         if resumed is None:
             self.schedule = Schedule(lr=self.lr, min_improvement=values["min_improvement"],
-                                     max_epochs=values["max_epochs"])
+                                     max_epochs=values["max_epochs"],
+                                     **{n: values[n] for n in options.TRAINING if options.OPTIONS[n].group == "stopping"})
             self.rollbacks = 0
             model.history = []
         else:  # the history came with the model
@@ -231,6 +232,7 @@ class Trainer:
         """
         while not self.done:
             self.step()
+        log.info("training stopped after epoch %d (%s)", self.schedule.epoch, self.schedule.stop_reason or "done")
         return self.model.history
 
     def step(self) -> EpochRecord:
@@ -238,6 +240,7 @@ class Trainer:
         model, schedule = self.model, self.schedule
         engine = engine_options(self.values, schedule.lr, _epoch_seed(model.seed, schedule.epoch, self.rollbacks),
                                 self.threads, self.values["streams"])
+        started = time.perf_counter()
         stats = self._train_epoch(engine, f"epoch {schedule.epoch + 1} lr {schedule.lr:.4g}")
         if stats.interrupted:
             self._restore()
@@ -251,7 +254,7 @@ class Trainer:
             raise
         n_valid = int((self.valid_text.ids >= 0).sum())
         epoch_lr = schedule.lr
-        kept = self._decide(valid_logprob)
+        kept = self._decide(valid_logprob, time.perf_counter() - started)
         if kept:
             for k, v in model.weights().items():
                 np.copyto(self.good[k], v)
@@ -281,9 +284,10 @@ class Trainer:
         return float(_core.score_positions(self.model._core, valid.mapped, valid.offsets, self.values["independent"],
                                            self.threads, None)[valid.ids >= 0].sum())
 
-    def _decide(self, valid_logprob: float) -> bool:
-        """The schedule's decision after an epoch: keep its weights or not."""
-        return self.schedule.after_epoch(valid_logprob)
+    def _decide(self, valid_logprob: float, seconds: float) -> bool:
+        """The schedule's decision after an epoch (``seconds`` of training and validation): keep
+        its weights or not."""
+        return self.schedule.after_epoch(valid_logprob, seconds)
 
     def _restore(self) -> None:
         for k, v in self.model.weights().items():
@@ -304,6 +308,7 @@ class Trainer:
                              stats.words_per_sec, stats.seconds, False, True)
         self.model.history.append(record)
         schedule.lr /= 2
+        schedule.elapsed += stats.seconds
         if self.saver is not None:
             self.saver.save(self.model, schedule, self.rollbacks, self.good)
         return record

@@ -188,3 +188,63 @@ def test_training_killed_ten_times_reaches_the_uninterrupted_model(tmp_path):
     ref, got = RNNLM.load(tmp_path / "ref.rnnlm"), RNNLM.load(out)
     assert got.perplexity(valid).ppl == pytest.approx(ref.perplexity(valid).ppl, rel=0.01)
     assert same_model(got, ref)  # one thread: identical, not just close
+
+
+@pytest.mark.parametrize("patience,min_lr", [(1, 0.0), (0, 0.02)])
+def test_stopping_options_resume_bit_identical(tmp_path, run_data, patience, min_lr):
+    """patience and min_lr live in the checkpoint (options and schedule state): a stopped run
+    resumes to the uninterrupted run's weights and history."""
+    train, valid, vocab = run_data
+    opts = {**RUN_OPTS, "min_improvement": 1.003, "patience": patience, "min_lr": min_lr}
+    full = RNNLM(vocab, hidden=8, seed=3)
+    full.train(train, valid, progress=False, **opts)
+    ckpt = tmp_path / "run.ckpt"
+    stopped_run(RNNLM(vocab, hidden=8, seed=3), train, valid, ckpt, 2, **{k: opts[k] for k in ("min_improvement", "patience", "min_lr")})
+    resumed = RNNLM.resume(ckpt, train, valid, progress=False)
+    assert same_model(resumed, full)
+    assert [(r.epoch, r.lr, r.kept) for r in resumed.history] == [(r.epoch, r.lr, r.kept) for r in full.history]
+    state = read_model(ckpt)[0]["checkpoint"]
+    assert state["options"]["patience"] == patience and state["schedule"]["patience"] == patience
+    assert state["schedule"]["done"] and state["schedule"]["stop_reason"]
+
+
+def test_time_budget_is_counted_across_a_resume(tmp_path, run_data):
+    """The schedule's elapsed seconds are checkpointed: a run resumed past its budget trains no more."""
+    from test_model_file import rewrite_header
+
+    train, valid, vocab = run_data
+    ckpt = tmp_path / "run.ckpt"
+    stopped_run(RNNLM(vocab, hidden=8, seed=3), train, valid, ckpt, 2, time_budget=3600.0)
+    sched = read_model(ckpt)[0]["checkpoint"]["schedule"]
+    assert sched["time_budget"] == 3600.0 and 0 < sched["elapsed"] < 3600 and not sched["done"]
+
+    def spent(header):  # as if the two epochs had taken the hour
+        header["checkpoint"]["schedule"]["elapsed"] = 3600.0
+
+    ckpt.write_bytes(rewrite_header(ckpt.read_bytes(), spent))
+    resumed = RNNLM.resume(ckpt, train, valid, progress=False)
+    assert len(resumed.history) == 3  # the epoch the checkpoint had decided to run, then the budget ends it
+    sched = read_model(ckpt)[0]["checkpoint"]["schedule"]
+    assert sched["done"] and sched["stop_reason"].startswith("time budget")
+
+
+def test_a_checkpoint_from_before_the_stopping_options_resumes(tmp_path, run_data):
+    """Checkpoints written before patience/min_lr/time_budget existed lack them: the defaults apply."""
+    from test_model_file import rewrite_header
+
+    train, valid, vocab = run_data
+    full = RNNLM(vocab, hidden=8, seed=3)
+    full.train(train, valid, progress=False, **RUN_OPTS)
+    ckpt = tmp_path / "run.ckpt"
+    stopped_run(RNNLM(vocab, hidden=8, seed=3), train, valid, ckpt, 3)
+
+    def older(header):
+        state = header["checkpoint"]
+        for key in ("patience", "min_lr", "time_budget", "budget_halvings", "poor_epochs", "elapsed", "stop_reason"):
+            del state["schedule"][key]
+        for key in ("patience", "min_lr", "time_budget", "budget_halvings"):
+            del state["options"][key]
+
+    ckpt.write_bytes(rewrite_header(ckpt.read_bytes(), older))
+    resumed = RNNLM.resume(ckpt, train, valid, progress=False)
+    assert same_model(resumed, full)

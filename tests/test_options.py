@@ -4,10 +4,12 @@ generation), and a refused training run changes nothing."""
 
 from __future__ import annotations
 
+import argparse
+
 import numpy as np
 import pytest
 
-from rnnlm_fast import RNNLM, ConfigError, Vocabulary
+from rnnlm_fast import RNNLM, ConfigError, Vocabulary, options
 
 
 @pytest.mark.parametrize("kwargs", [{"hidden": 0}, {"hidden": -3}, {"hidden": 2.5}, {"hidden": 200_000},
@@ -61,3 +63,18 @@ def test_bad_generation_options(toy_model):
         toy_model.generate(2, temperature=0)
     with pytest.raises(ConfigError):
         toy_model.generate(2, max_words=0)
+
+
+@pytest.mark.parametrize("text,seconds", [("5400", 5400.0), ("90m", 5400.0), ("3h", 10800.0), ("1.5H", 5400.0),
+                                          ("45s", 45.0), ("0", 0.0)])
+def test_time_budget_flag_takes_units(text, seconds):
+    assert options.parse_duration(text) == seconds
+    p = argparse.ArgumentParser()
+    options.add_arguments(p, ["time_budget"])
+    assert p.parse_args(["--time-budget", text]).time_budget == seconds
+
+
+@pytest.mark.parametrize("text", ["3d", "h", "-5m", "inf", "soon"])
+def test_time_budget_flag_refuses_nonsense(text):
+    with pytest.raises(argparse.ArgumentTypeError, match="duration"):
+        options.parse_duration(text)

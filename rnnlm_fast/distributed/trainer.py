@@ -272,8 +272,8 @@ class DistributedTrainer(Trainer):
         with self.watchdog.waiting("validation (by rank 0)"):
             return self.comm.bcast(value, root=0)
 
-    def _decide(self, valid_logprob: float) -> bool:
-        decision = (super()._decide(valid_logprob), self.schedule.state()) if self.rank == 0 else None
+    def _decide(self, valid_logprob: float, seconds: float) -> bool:
+        decision = (super()._decide(valid_logprob, seconds), self.schedule.state()) if self.rank == 0 else None
         with self.watchdog.waiting("the schedule's decision (by rank 0)"):
             kept, state = self.comm.bcast(decision, root=0)
         if self.rank != 0:
