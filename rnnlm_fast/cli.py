@@ -126,7 +126,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if out.exists() and not args.overwrite:
         raise ConfigError(f"'{out}' exists; pass --overwrite to replace it")
     if args.history_json:
-        history = _check_new_output(args.history_json, args.overwrite, "--history-json")
+        # a resumed run rewrites the history its interrupted part began, now complete
+        history = _check_new_output(args.history_json, args.overwrite or args.resume, "--history-json")
         if history.resolve() in (out.resolve(), None if ckpt is None else ckpt.resolve()):
             raise ConfigError(f"--history-json '{history}' is the same file as the model or its checkpoint")
     if args.resume and not ckpt.exists():
