@@ -181,7 +181,7 @@ _ALL = (
     Option("sync_words", int, 10_000, "distributed training: words each process trains on between two "
            "combinations of the processes' weights (K)", "distributed", low=1, flag="--sync-words",
            older_files_lack=True),
-    Option("sync", str, "average", "distributed training: how the processes' weights are combined: plain "
+    Option("sync", str, "bmuf", "distributed training: how the processes' weights are combined: plain "
            "model averaging, or block momentum (BMUF, Chen and Huo 2016)", "distributed", choices=SYNC_RULES,
            flag="--sync", older_files_lack=True),
     Option("block_momentum", float, None, "BMUF's block momentum; None: 1 - 1/processes", "distributed", low=0,

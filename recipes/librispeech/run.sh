@@ -30,6 +30,7 @@ BACKWARD=${BACKWARD:-0}           # 1: also train a backward model (same setting
 NGRAM=${NGRAM:-}                  # a KenLM 4-gram (ARPA or binary) to add, or "build" to make one with lmplz
 NGRAM_INTERPOLATE=${NGRAM_INTERPOLATE:-} # empty: the n-gram as a tuned feature; W: mixed word by word with weight W
 RESCORE_THREADS=${RESCORE_THREADS:-$THREADS}
+UNTIL=${UNTIL:-}                  # stop after this stage: text, vocab or train (empty: run them all)
 if [[ ${SMOKE:-0} == 1 ]]; then
   EVERY=${SMOKE_EVERY:-2000}; VALID_LINES=300; MIN_COUNT=2; CLASSES=20; HIDDEN=16; TIME_BUDGET=0; MAX_EPOCHS=2
 fi
@@ -115,9 +116,12 @@ for l in open('$WORK/raw.arpa', encoding='utf-8'):
 
 stage "prepare training text" "$WORK/train.txt" prepare_text
 stage "prepare validation text" "$WORK/valid.txt" prepare_valid
+[[ $UNTIL == text ]] && exit 0
 stage "vocabulary" "$WORK/vocab.txt" rnnlm-fast vocab --train "$WORK/train.txt" --output "$WORK/vocab.txt" \
   --min-count "$MIN_COUNT" --classes "$CLASSES"
+[[ $UNTIL == vocab ]] && exit 0
 stage "train the forward model" "$WORK/forward.rnnlm" train_model forward
+[[ $UNTIL == train ]] && exit 0
 stage "rescore: no LM" "$WORK/nolm.dev_other.json" \
   rescore nolm --model "$WORK/forward.rnnlm" --lam 0 --word-bonus 0 --oov-weight 0
 stage "rescore: the forward model" "$WORK/forward.dev_other.json" rescore forward --model "$WORK/forward.rnnlm"
