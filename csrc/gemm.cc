@@ -31,10 +31,17 @@ inline __attribute__((always_inline)) void dot_tile(const float* __restrict m0, 
   for (int v = 0; v < NV; ++v) {
     v4f sums = hsum4(acc[0][v], NR > 1 ? acc[NR > 1 ? 1 : 0][v] : zero, NR > 2 ? acc[NR > 2 ? 2 : 0][v] : zero,
                      NR > 3 ? acc[NR > 3 ? 3 : 0][v] : zero);
-    for (int q = 0; q < NR; ++q) {
-      float s = sums[q];
-      for (int j = c8; j < cols; ++j) s += m0[q * c + j] * xs[v][j];
-      ys[v][r + q] = s;
+    if constexpr (NR == 4) {
+      // the tail as matvec's dot4/dot8 write it (a 4-lane multiply-add): a scalar loop may be
+      // contracted to FMA differently, and AVX2's clone then differs in the last bit
+      for (int j = c8; j < cols; ++j) sums += v4f{m0[j], m0[c + j], m0[2 * c + j], m0[3 * c + j]} * xs[v][j];
+      for (int q = 0; q < 4; ++q) ys[v][r + q] = sums[q];
+    } else {
+      for (int q = 0; q < NR; ++q) {  // one row: matvec's dot1
+        float s = sums[q];
+        for (int j = c8; j < cols; ++j) s += m0[q * c + j] * xs[v][j];
+        ys[v][r + q] = s;
+      }
     }
   }
 }
