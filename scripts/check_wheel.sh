@@ -69,9 +69,9 @@ done
     "$PY" -m venv "$WORK/venv"
     python -m pip install -q --no-index --only-binary :all: --find-links "$WORK/deps" "$WHEEL[test]"
 
-    # 5. Tests and fuzz targets copied out of the checkout; pytest's configuration from pyproject.toml.
+    # 5. Tests, fuzz targets and the recipe (tests/test_recipe.py runs it) copied out of the checkout; pytest's configuration from pyproject.toml.
     rm -rf "$WORK/run" && mkdir -p "$WORK/run"
-    cp -r "$ROOT/tests" "$ROOT/fuzz" "$ROOT/pyproject.toml" "$WORK/run/"
+    cp -r "$ROOT/tests" "$ROOT/fuzz" "$ROOT/recipes" "$ROOT/pyproject.toml" "$WORK/run/"
     cd "$WORK/run"
     location=$(python -c "import rnnlm_fast, rnnlm_fast._core; print(rnnlm_fast.__file__)")
     case "$location" in
