@@ -208,7 +208,7 @@ class Trainer:
         if resumed is None:
             self.schedule = Schedule(lr=self.lr, min_improvement=values["min_improvement"],
                                      max_epochs=values["max_epochs"],
-                                     **{n: values[n] for n in options.TRAINING if options.OPTIONS[n].group == "stopping"})
+                                     **{o.name: values[o.name] for o in options.group("stopping")})
             self.rollbacks = 0
             model.history = []
         else:  # the history came with the model
