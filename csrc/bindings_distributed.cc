@@ -1,11 +1,12 @@
 // Bindings of the engine parts distributed training uses (rnnlm_fast/distributed/): an epoch
 // run in parts (EpochRun), the marks of sparse updates (UpdateMarks), and the packing of
-// marked blocks of a weight array into a buffer and back. Part of the binding layer with
+// marked blocks of a weight array into a buffer and back, and BMUF's step. Part of the binding layer with
 // bindings.cc; no engine logic.
 #include <cstdint>
 #include <memory>
 
 #include "bindings.h"
+#include "block_momentum.h"
 #include "epoch_run.h"
 #include "update_marks.h"
 
@@ -31,6 +32,33 @@ void check_blocks(const FloatArray& array, std::size_t block, const CArray<std::
     throw ConfigError("the buffer holds fewer than len(indices) * block floats");
   }
   (void)array;
+}
+
+// Runs `part` (a call of the EpochRun) without the GIL, reporting to `progress`; the totals
+// as a dict. A Ctrl-C seen by the progress callback comes back as interrupted.
+template <class Part>
+py::dict run_reporting(py::object progress, Part part) {
+  PythonProgress report(std::move(progress));
+  EpochStats st;
+  {
+    py::gil_scoped_release nogil;
+    st = part([&](std::int64_t done, double lp) { return report(done, lp); });
+  }
+  py::dict d;
+  d["logprob"] = st.logprob;
+  d["words"] = st.words;
+  d["processed"] = st.processed;
+  d["diverged"] = st.diverged;
+  d["diverged_at"] = st.diverged_at;
+  d["interrupted"] = st.interrupted;
+  if (st.interrupted && report.has_pending()) {
+    try {
+      report.rethrow();
+    } catch (py::error_already_set& e) {
+      if (!e.matches(PyExc_KeyboardInterrupt)) throw;
+    }
+  }
+  return d;
 }
 
 }  // namespace
@@ -74,31 +102,35 @@ void bind_distributed(py::module_& mod) {
       .def(
           "run",
           [](PyEpochRun& r, std::int64_t part, std::int64_t parts, py::object progress) {
-            PythonProgress report(std::move(progress));
-            EpochStats st;
-            {
-              py::gil_scoped_release nogil;
-              st = r.run->run(part, parts, [&](std::int64_t done, double lp) { return report(done, lp); });
-            }
-            py::dict d;
-            d["logprob"] = st.logprob;
-            d["words"] = st.words;
-            d["processed"] = st.processed;
-            d["diverged"] = st.diverged;
-            d["diverged_at"] = st.diverged_at;
-            d["interrupted"] = st.interrupted;
-            if (st.interrupted && report.has_pending()) {  // a Ctrl-C is reported as interrupted
-              try {
-                report.rethrow();
-              } catch (py::error_already_set& e) {
-                if (!e.matches(PyExc_KeyboardInterrupt)) throw;
-              }
-            }
-            return d;
+            return run_reporting(progress, [&](const TrainProgress& p) { return r.run->run(part, parts, p); });
           },
           py::arg("part"), py::arg("parts"), py::arg("progress") = py::none(),
           "Advances every thread to part/parts of its shard; returns the epoch's totals so far "
           "(logprob, words, processed, diverged, diverged_at, interrupted).")
+      .def(
+          "run_for",
+          [](PyEpochRun& r, double seconds, py::object progress) {
+            return run_reporting(progress, [&](const TrainProgress& p) { return r.run->run_for(seconds, p); });
+          },
+          py::arg("seconds"), py::arg("progress") = py::none(),
+          "Advances every thread for `seconds` of wall time (at least one position) or to the end of its "
+          "shard; returns the epoch's totals so far, as run() does.")
+      .def(
+          "tail",
+          [](const PyEpochRun& r) {
+            const EpochRun::Tail t = r.run->tail();
+            return py::make_tuple(t.stream, t.first, t.last, t.positions);
+          },
+          "(stream, first, last, positions): the later half, whole sentences [first, last) of the text, of "
+          "the stream with the most left; stream -1 if none can be split.")
+      .def(
+          "give_away",
+          [](PyEpochRun& r, std::int64_t stream, std::int64_t first, std::int64_t last, std::int64_t positions) {
+            r.run->give_away(EpochRun::Tail{stream, first, last, positions});
+          },
+          py::arg("stream"), py::arg("first"), py::arg("last"), py::arg("positions"),
+          "Ends that stream before sentence `first` (a tail() result; nothing run since): another "
+          "process trains [first, last).")
       .def_property_readonly("finished", [](const PyEpochRun& r) { return r.run->finished(); })
       .def_property_readonly("positions", [](const PyEpochRun& r) { return r.run->positions(); });
 
@@ -124,6 +156,21 @@ void bind_distributed(py::module_& mod) {
       py::arg("array").noconvert(), py::arg("block"), py::arg("indices").noconvert(),
       py::arg("values").noconvert(), py::arg("scale"),
       "Writes values * scale back into blocks `indices` of the flattened array (pack_blocks' reverse).");
+  mod.def(
+      "block_momentum_step",
+      [](FloatArray& weights, FloatArray& start, FloatArray& delta, float momentum, float block_lr,
+         bool look_ahead, float scale) {
+        if (start.size() != weights.size() || delta.size() != weights.size()) {
+          throw ConfigError("weights, start and delta must have the same size");
+        }
+        py::gil_scoped_release nogil;
+        block_momentum_step(weights.mutable_data(), start.mutable_data(), delta.mutable_data(),
+                            static_cast<std::size_t>(weights.size()), scale, momentum, block_lr, look_ahead);
+      },
+      py::arg("weights").noconvert(), py::arg("start").noconvert(), py::arg("delta").noconvert(),
+      py::arg("momentum"), py::arg("block_lr"), py::arg("look_ahead"), py::arg("scale") = 1.0f,
+      "BMUF's step in place, in one pass: delta = momentum * delta + block_lr * (weights * scale - start); "
+      "weights = start + delta, then with look_ahead weights = start = that + momentum * delta.");
 }
 
 }  // namespace rnnlm::binding

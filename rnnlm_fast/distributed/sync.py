@@ -6,16 +6,20 @@ sparsely written ones travel only where some process changed them since the last
 the engine marks embedding rows, word classes (their rows of the word layer) and 64-float
 blocks of the hashed direct table as it writes them (``_core.UpdateMarks``); the marks are
 OR-ed across processes (one small Allreduce), and the marked blocks of every process are packed
-into one buffer with the dense arrays and summed in a single Allreduce. Every process then
-holds the same average, bit for bit (the sum comes from the one Allreduce; what follows is
+into one buffer with the dense arrays and summed in a single Allreduce; an array marked all
+over is summed in place by an Allreduce of its own instead (no copies). Every process then
+holds the same average, bit for bit (the sums come from the Allreduces; what follows is
 elementwise), and a block nobody touched keeps its value, which is already the same everywhere.
+With blocks that end by time, each process first scales what it sends by its share of the
+block's words, so the sum is the words-weighted average.
 
 BMUF (``sync="bmuf"``, as fairseq's and Kaldi's implementations do it): with S the weights a
 block started from and A the average of the processes' models after it, G = A - S; D = momentum
 * D + block_lr * G; the global model is W = S + D, and the next block starts from W + momentum
 * D (Nesterov). Momentum defaults to 1 - 1/processes. The direct table is averaged only (block
 momentum would need two more copies of a table of hundreds of MB). D starts at zero each epoch,
-and the last block of an epoch ends at W (no look-ahead): the model validated is W.
+and the last block of an epoch ends at W (no look-ahead): the model validated is W. The step is
+one pass in C++ per array (``_core.block_momentum_step``).
 """
 
 from __future__ import annotations
@@ -59,9 +63,11 @@ class WeightSync:
                 self.start[k] = self.weights[k].copy()
                 self.delta[k] = np.zeros_like(self.weights[k])
 
-    def combine(self, last: bool = False) -> None:
+    def combine(self, last: bool = False, share: Optional[float] = None) -> None:
         """Average the weights across processes (then BMUF's step, ending at the global model
-        without look-ahead when ``last``); clears the marks."""
+        without look-ahead when ``last``); clears the marks. ``share``: this process's weight in
+        the average (its words in the block over everyone's; the shares sum to 1); None: equal
+        shares."""
         MPI = mpi()
         self.comm.Allreduce(MPI.IN_PLACE, self.map, op=MPI.BOR)
         w = self.weights
@@ -69,44 +75,57 @@ class WeightSync:
         rows = np.flatnonzero(self.map[:V]).astype(np.int64)
         words = np.flatnonzero(np.repeat(self.map[V:V + C], self.class_sizes)).astype(np.int64)
         blocks = np.flatnonzero(self.map[V + C:]).astype(np.int64)
-        # (array, block length, block indices): None = the whole array
-        parts: list[tuple[np.ndarray, int, Optional[np.ndarray]]] = [(w[k], w[k].size, None) for k in DENSE]
-        parts += [(w["embed"], w["embed"].shape[1], rows), (w["word_w"], w["word_w"].shape[1], words),
-                  (w["word_b"], 1, words)]
+        # (name, block length, block indices; None: the whole array)
+        parts: list[tuple[str, int, Optional[np.ndarray]]] = [(k, w[k].size, None) for k in DENSE]
+        parts += [("embed", w["embed"].shape[1], rows), ("word_w", w["word_w"].shape[1], words),
+                  ("word_b", 1, words)]
         if "direct" in w:
-            parts.append((w["direct"], _core.DIRECT_BLOCK, blocks))
-        sizes = [n if idx is None else n * len(idx) for _, n, idx in parts]
+            parts.append(("direct", _core.DIRECT_BLOCK, blocks))
+        # An array changed everywhere (PTB's word layer after 10k words) is summed in place by an
+        # Allreduce of its own, with no copies; the dense arrays and the marked blocks of the
+        # others are packed into one buffer.
+        whole = [k for k, n, idx in parts if idx is not None and len(idx) == -(-w[k].size // n)]
+        packed = [(k, n, idx) for k, n, idx in parts if k not in whole]
+        sizes = [n if idx is None else n * len(idx) for _, n, idx in packed]
         total = int(sum(sizes))
         if self._buffer.size < total:
             self._buffer = np.empty(total, dtype=np.float32)
         buf = self._buffer[:total]
         at = 0
-        for (a, n, idx), size in zip(parts, sizes):
+        for (k, n, idx), size in zip(packed, sizes):
             if idx is None:
-                buf[at:at + size] = a.reshape(-1)
+                buf[at:at + size] = w[k].reshape(-1)
             elif size:
-                _core.pack_blocks(a, n, idx, buf[at:at + size])
+                _core.pack_blocks(w[k], n, idx, buf[at:at + size])
             at += size
+        scale = self.scale
+        if share is not None:  # each process adds its share; the sum is the average
+            buf *= np.float32(share)
+            for k in whole:
+                w[k] *= np.float32(share)
+            scale = np.float32(1.0)
         self.comm.Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM)
+        for k in whole:
+            self.comm.Allreduce(MPI.IN_PLACE, w[k].reshape(-1), op=MPI.SUM)
         at = 0
-        for (a, n, idx), size in zip(parts, sizes):
+        for (k, n, idx), size in zip(packed, sizes):
             if idx is None:
-                np.multiply(buf[at:at + size], self.scale, out=a.reshape(-1))
+                np.multiply(buf[at:at + size], scale, out=w[k].reshape(-1))
             elif size:
-                _core.unpack_blocks(a, n, idx, buf[at:at + size], float(self.scale))
+                _core.unpack_blocks(w[k], n, idx, buf[at:at + size], float(scale))
             at += size
-        self.floats = total
+        unscaled = {}  # summed in place, scaled by BMUF's step (one pass less)
+        for k in whole:
+            if self.bmuf and k in self.smooth:
+                unscaled[k] = float(scale)
+            elif scale != 1:
+                w[k] *= scale
+        self.floats = total + sum(w[k].size for k in whole)
         self.marks.clear()
         if self.bmuf:
-            self._block_momentum(last)
+            self._block_momentum(last, unscaled)
 
-    def _block_momentum(self, last: bool) -> None:
-        m, lr = self.momentum, self.block_lr
-        for k in self.smooth:
-            a, start, d = self.weights[k], self.start[k], self.delta[k]
-            d *= m
-            d += lr * (a - start)
-            np.add(start, d, out=a)  # the global model
-            if not last:
-                a += m * d  # Nesterov: the next block starts ahead
-                np.copyto(start, a)
+    def _block_momentum(self, last: bool, unscaled: dict[str, float]) -> None:
+        for k in self.smooth:  # one pass per array in C++ (NumPy's five took longer than the Allreduce)
+            _core.block_momentum_step(self.weights[k], self.start[k], self.delta[k], float(self.momentum),
+                                      float(self.block_lr), not last, unscaled.get(k, 1.0))
