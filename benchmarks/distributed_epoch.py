@@ -2,7 +2,8 @@
 ``[mpiexec -n R] python distributed_epoch.py SPEC.json``. The spec names the text, the
 vocabulary options, the model and the training options; with ``"ranks": 1`` the epoch is a
 plain one-process epoch, else a distributed one (``comm``). Rank 0 prints one JSON line:
-positions, seconds (the slowest process's), words/s, and the floats each combination summed."""
+positions, seconds (the slowest process's), words/s, the floats each combination summed, and
+each process's seconds training, waiting for the others and combining."""
 
 from __future__ import annotations
 
@@ -49,10 +50,12 @@ def main(spec: dict) -> None:
         MPI.COMM_WORLD.Barrier()
         engine = engine_options(trainer.values, trainer.schedule.lr, 1, trainer.threads)
         stats = trainer._train_epoch(engine, "benchmark")  # the epoch alone: no validation
+        phases = MPI.COMM_WORLD.gather(trainer.phase_seconds, root=0)
         if MPI.COMM_WORLD.Get_rank() != 0:
             return
         n = max(len(floats), 1)
         out = {"positions": stats.processed, "seconds": stats.seconds, "parts": trainer.parts,
+               "phases": [{k: round(v, 3) for k, v in p.items()} for p in phases],
                "sync_floats": sum(floats) / n, "combine_seconds": sum(combine_seconds) / n,
                "model_floats": sum(v.size for v in model.weights().values()),
                "compute_us_per_word": (stats.seconds - sum(combine_seconds)) / (stats.processed / trainer.size) * 1e6}

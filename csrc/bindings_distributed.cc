@@ -34,33 +34,6 @@ void check_blocks(const FloatArray& array, std::size_t block, const CArray<std::
   (void)array;
 }
 
-// Runs `part` (a call of the EpochRun) without the GIL, reporting to `progress`; the totals
-// as a dict. A Ctrl-C seen by the progress callback comes back as interrupted.
-template <class Part>
-py::dict run_reporting(py::object progress, Part part) {
-  PythonProgress report(std::move(progress));
-  EpochStats st;
-  {
-    py::gil_scoped_release nogil;
-    st = part([&](std::int64_t done, double lp) { return report(done, lp); });
-  }
-  py::dict d;
-  d["logprob"] = st.logprob;
-  d["words"] = st.words;
-  d["processed"] = st.processed;
-  d["diverged"] = st.diverged;
-  d["diverged_at"] = st.diverged_at;
-  d["interrupted"] = st.interrupted;
-  if (st.interrupted && report.has_pending()) {
-    try {
-      report.rethrow();
-    } catch (py::error_already_set& e) {
-      if (!e.matches(PyExc_KeyboardInterrupt)) throw;
-    }
-  }
-  return d;
-}
-
 }  // namespace
 
 void bind_distributed(py::module_& mod) {
@@ -102,35 +75,31 @@ void bind_distributed(py::module_& mod) {
       .def(
           "run",
           [](PyEpochRun& r, std::int64_t part, std::int64_t parts, py::object progress) {
-            return run_reporting(progress, [&](const TrainProgress& p) { return r.run->run(part, parts, p); });
+            PythonProgress report(std::move(progress));
+            EpochStats st;
+            {
+              py::gil_scoped_release nogil;
+              st = r.run->run(part, parts, [&](std::int64_t done, double lp) { return report(done, lp); });
+            }
+            py::dict d;
+            d["logprob"] = st.logprob;
+            d["words"] = st.words;
+            d["processed"] = st.processed;
+            d["diverged"] = st.diverged;
+            d["diverged_at"] = st.diverged_at;
+            d["interrupted"] = st.interrupted;
+            if (st.interrupted && report.has_pending()) {  // a Ctrl-C is reported as interrupted
+              try {
+                report.rethrow();
+              } catch (py::error_already_set& e) {
+                if (!e.matches(PyExc_KeyboardInterrupt)) throw;
+              }
+            }
+            return d;
           },
           py::arg("part"), py::arg("parts"), py::arg("progress") = py::none(),
           "Advances every thread to part/parts of its shard; returns the epoch's totals so far "
           "(logprob, words, processed, diverged, diverged_at, interrupted).")
-      .def(
-          "run_for",
-          [](PyEpochRun& r, double seconds, py::object progress) {
-            return run_reporting(progress, [&](const TrainProgress& p) { return r.run->run_for(seconds, p); });
-          },
-          py::arg("seconds"), py::arg("progress") = py::none(),
-          "Advances every thread for `seconds` of wall time (at least one position) or to the end of its "
-          "shard; returns the epoch's totals so far, as run() does.")
-      .def(
-          "tail",
-          [](const PyEpochRun& r) {
-            const EpochRun::Tail t = r.run->tail();
-            return py::make_tuple(t.stream, t.first, t.last, t.positions);
-          },
-          "(stream, first, last, positions): the later half, whole sentences [first, last) of the text, of "
-          "the stream with the most left; stream -1 if none can be split.")
-      .def(
-          "give_away",
-          [](PyEpochRun& r, std::int64_t stream, std::int64_t first, std::int64_t last, std::int64_t positions) {
-            r.run->give_away(EpochRun::Tail{stream, first, last, positions});
-          },
-          py::arg("stream"), py::arg("first"), py::arg("last"), py::arg("positions"),
-          "Ends that stream before sentence `first` (a tail() result; nothing run since): another "
-          "process trains [first, last).")
       .def_property_readonly("finished", [](const PyEpochRun& r) { return r.run->finished(); })
       .def_property_readonly("positions", [](const PyEpochRun& r) { return r.run->positions(); });
 

@@ -119,21 +119,6 @@ struct EpochRun::Shard {
   Tally tally;
 };
 
-struct EpochRun::Until {
-  using Clock = std::chrono::steady_clock;
-  std::int64_t part = 1, parts = 1;
-  bool timed = false;
-  Clock::time_point deadline;
-  // Clock reads between checks of the deadline (a word takes about a microsecond or more).
-  static constexpr std::int64_t kCheckEvery = 8;
-  bool passed() const { return timed && Clock::now() >= deadline; }
-  // The position this part ends at in a run of `length` positions from `begin`.
-  std::int64_t end(std::int64_t begin, std::int64_t length) const {
-    if (timed) return begin + length;
-    return begin + static_cast<std::int64_t>((static_cast<__int128>(length) * part + parts - 1) / parts);
-  }
-};
-
 struct EpochRun::Shared {
   explicit Shared(Model& m) : locks(m) {}
   MergeLocks locks;
@@ -145,8 +130,7 @@ struct EpochRun::Shared {
 
 EpochRun::EpochRun(Model& m, const std::int32_t* ids, const std::int64_t* offsets, std::int64_t n_sentences,
                    const TrainOptions& o, double* position_logprob, UpdateMarks* marks)
-    : m_(m), ids_(ids), offsets_(offsets), n_sentences_(n_sentences), o_(o), position_logprob_(position_logprob),
-      marks_(marks) {
+    : m_(m), ids_(ids), offsets_(offsets), o_(o), position_logprob_(position_logprob), marks_(marks) {
   o.validate();
   threads_ = static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(o.threads, n_sentences)));
   const auto bounds = shard_sentences(offsets, n_sentences, threads_);
@@ -163,49 +147,6 @@ EpochRun::EpochRun(Model& m, const std::int32_t* ids, const std::int64_t* offset
 
 EpochRun::~EpochRun() = default;
 
-EpochRun::Tail EpochRun::tail() const {
-  Tail best;
-  // The stream at position k ending at position end: its sentence boundary after k nearest to
-  // the middle of what is left.
-  auto consider = [&](std::int64_t stream, std::int64_t k, std::int64_t end) {
-    if (end - k <= best.positions * 2 || k >= end) return;
-    const std::int64_t* first = offsets_;
-    const std::int64_t* last = offsets_ + n_sentences_ + 1;
-    const std::int64_t* after = std::upper_bound(first, last, k);       // first boundary > k
-    const std::int64_t* stop = std::lower_bound(after, last, end);      // the stream's end boundary
-    if (after >= stop) return;                                          // k is in its last sentence
-    const std::int64_t middle = k + (end - k) / 2;
-    const std::int64_t* q = std::lower_bound(after, stop, middle);
-    if (q == stop || (q > after && middle - q[-1] < *q - middle)) --q;
-    if (end - *q <= best.positions) return;
-    best = Tail{stream, q - first, stop - first, end - *q};
-  };
-  for (const auto& s : shards_) {
-    if (s->lanes) {
-      for (std::size_t b = 0; b < s->lane_k.size(); ++b) {
-        consider(s->tid * o_.streams + static_cast<std::int64_t>(b), s->lane_k[b], s->lane_end[b]);
-      }
-    } else {
-      consider(s->tid * o_.streams, s->k, s->end);
-    }
-  }
-  return best;
-}
-
-void EpochRun::give_away(const Tail& t) {
-  if (t.stream < 0 || t.first < 0 || t.first >= n_sentences_) throw ConfigError("no tail to give away");
-  Shard& s = *shards_.at(static_cast<std::size_t>(t.stream / o_.streams));
-  const std::int64_t cut = offsets_[t.first];
-  if (s.lanes) {
-    const auto b = static_cast<std::size_t>(t.stream % o_.streams);
-    if (cut <= s.lane_k.at(b) || cut >= s.lane_end.at(b)) throw ConfigError("the tail is not ahead of its lane");
-    s.lane_end[b] = cut;
-  } else {
-    if (cut <= s.k || cut >= s.end) throw ConfigError("the tail is not ahead of its stream");
-    s.end = cut;
-  }
-}
-
 bool EpochRun::finished() const {
   if (stopped_) return true;
   return std::all_of(shards_.begin(), shards_.end(), [](const auto& s) { return s->k >= s->end; });
@@ -213,10 +154,11 @@ bool EpochRun::finished() const {
 
 std::int64_t EpochRun::positions() const { return shards_.back()->end - shards_.front()->begin; }
 
-void EpochRun::run_shard(Shard& s, const Until& stop, bool reports, const TrainProgress& progress) {
+void EpochRun::run_shard(Shard& s, std::int64_t until, std::int64_t part, std::int64_t parts, bool reports,
+                         const TrainProgress& progress) {
   using Clock = std::chrono::steady_clock;
   if (o_.streams > 1) {
-    run_lanes(s, stop, reports, progress);
+    run_lanes(s, part, parts, reports, progress);
     return;
   }
   // One thread trains the shared model directly (bit-reproducible); several threads each
@@ -234,10 +176,9 @@ void EpochRun::run_shard(Shard& s, const Until& stop, bool reports, const TrainP
   Shared& sh = *shared_;
   auto last_report = Clock::now();
   std::int64_t k = s.k;
-  const std::int64_t begin = s.begin, first = s.k, until = stop.end(s.begin, s.end - s.begin);
+  const std::int64_t begin = s.begin;
   for (; k < until; ++k) {
     if (sh.stop.load(std::memory_order_relaxed)) break;
-    if (k > first && (k - first) % Until::kCheckEvery == 0 && stop.passed()) break;
     while (offsets_[s.sentence + 1] <= k) ++s.sentence;
     const bool sentence_end = k + 1 == offsets_[s.sentence + 1];
     const std::int32_t in = k == begin ? 0 : ids_[k - 1];
@@ -286,7 +227,8 @@ void EpochRun::run_shard(Shard& s, const Until& stop, bool reports, const TrainP
 // B streams per thread: the shard split into B contiguous parts of about equal word counts,
 // one per lane, all advanced one position per step (batch_trainer.h). A part of the epoch
 // runs each lane to the same fraction of its own part.
-void EpochRun::run_lanes(Shard& s, const Until& stop, bool reports, const TrainProgress& progress) {
+void EpochRun::run_lanes(Shard& s, std::int64_t part, std::int64_t parts, bool reports,
+                         const TrainProgress& progress) {
   using Clock = std::chrono::steady_clock;
   const int B = o_.streams;
   if (!s.lanes) {
@@ -314,7 +256,8 @@ void EpochRun::run_lanes(Shard& s, const Until& stop, bool reports, const TrainP
   // in parts takes exactly the steps of one call (lanes that finish go idle either way).
   std::int64_t longest = 0;
   for (int b = 0; b < B; ++b) longest = std::max(longest, s.lane_end[b] - s.lane_begin[b]);
-  const std::int64_t first_step = s.lane_steps, until_step = stop.end(0, longest);
+  const __int128 steps = static_cast<__int128>(longest) * part;
+  const std::int64_t until_step = static_cast<std::int64_t>((steps + parts - 1) / parts);
   std::vector<std::int32_t> in(B), target(B);
   std::vector<std::uint8_t> sentence_end(B), active(B);
   std::vector<double> lp(B);
@@ -322,7 +265,6 @@ void EpochRun::run_lanes(Shard& s, const Until& stop, bool reports, const TrainP
   auto last_report = Clock::now();
   for (; s.lane_steps < until_step; ++s.lane_steps) {
     if (sh.stop.load(std::memory_order_relaxed)) break;
-    if (s.lane_steps > first_step && (s.lane_steps - first_step) % Until::kCheckEvery == 0 && stop.passed()) break;
     int n_active = 0;
     for (int b = 0; b < B; ++b) {
       const std::int64_t k = s.lane_k[b];
@@ -389,26 +331,14 @@ void EpochRun::run_lanes(Shard& s, const Until& stop, bool reports, const TrainP
 
 EpochStats EpochRun::run(std::int64_t part, std::int64_t parts, const TrainProgress& progress) {
   if (parts < 1 || part < 1 || part > parts) throw ConfigError("part must be in 1..parts");
-  Until until;
-  until.part = part;
-  until.parts = parts;
-  return run_to(until, progress);
-}
-
-EpochStats EpochRun::run_for(double seconds, const TrainProgress& progress) {
-  if (!(seconds >= 0) || seconds > 1e9) throw ConfigError("seconds must be in 0..1e9");
-  Until until;
-  until.timed = true;
-  until.deadline = Until::Clock::now() + std::chrono::duration_cast<Until::Clock::duration>(
-                                             std::chrono::duration<double>(seconds));
-  return run_to(until, progress);
-}
-
-EpochStats EpochRun::run_to(const Until& until, const TrainProgress& progress) {
   if (stopped_) return totals_;
   Shared& sh = *shared_;
   std::exception_ptr error;
   std::mutex error_mutex;
+  auto until = [&](const Shard& s) {
+    const __int128 length = s.end - s.begin;
+    return s.begin + static_cast<std::int64_t>((length * part + parts - 1) / parts);
+  };
 
 #pragma omp parallel num_threads(threads_)
   {
@@ -421,7 +351,7 @@ EpochStats EpochRun::run_to(const Until& until, const TrainProgress& progress) {
       // The runtime may grant fewer threads than asked: every shard still runs.
       for (int t = tid; t < threads_; t += team) {
         Shard& s = *shards_[static_cast<std::size_t>(t)];
-        run_shard(s, until, tid == 0, progress);
+        run_shard(s, until(s), part, parts, tid == 0, progress);
       }
     } catch (...) {
       std::lock_guard<std::mutex> lock(error_mutex);

@@ -31,21 +31,6 @@ class EpochRun {
   // weights into the model. Returns the totals since the epoch began. After divergence or an
   // interruption further calls do nothing. Engine errors of a worker are rethrown here.
   EpochStats run(std::int64_t part, std::int64_t parts, const TrainProgress& progress);
-  // Runs every thread for `seconds` of wall time (at least one position each, unless its
-  // shard is done) or to the end of its shard, then merges as run() does. Where a part
-  // ends then depends on the clock: distributed training ends blocks at the same moment on
-  // every process this way, so none waits for a slower one.
-  EpochStats run_for(double seconds, const TrainProgress& progress);
-  // The later half, in whole sentences, of the stream (thread, or lane with streams > 1) with
-  // the most positions left: another process may train it when this one would still be busy
-  // after it is done. Sentences [first, last) of the run's text; stream -1 when no stream has
-  // a sentence boundary after its position.
-  struct Tail {
-    std::int64_t stream = -1, first = 0, last = 0, positions = 0;
-  };
-  Tail tail() const;
-  // Ends the stream of `t` (from tail(), nothing run since) before sentence t.first.
-  void give_away(const Tail& t);
   // Every shard done (or the run stopped).
   bool finished() const;
   // Positions of the whole corpus.
@@ -53,15 +38,13 @@ class EpochRun {
 
  private:
   struct Shard;
-  struct Until;  // where a call stops: part/parts of each shard, or a deadline
-  EpochStats run_to(const Until& until, const TrainProgress& progress);
-  void run_shard(Shard& s, const Until& until, bool reports, const TrainProgress& progress);
-  void run_lanes(Shard& s, const Until& until, bool reports, const TrainProgress& progress);
+  void run_shard(Shard& s, std::int64_t until, std::int64_t part, std::int64_t parts, bool reports,
+                 const TrainProgress& progress);
+  void run_lanes(Shard& s, std::int64_t part, std::int64_t parts, bool reports, const TrainProgress& progress);
 
   Model& m_;
   const std::int32_t* ids_;
   const std::int64_t* offsets_;
-  std::int64_t n_sentences_;
   TrainOptions o_;
   double* position_logprob_;
   UpdateMarks* marks_;

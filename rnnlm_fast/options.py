@@ -36,7 +36,6 @@ DIRECT_HASHES = tuple(_core.DIRECT_HASHES)
 DIVERGENCE_POLICIES = ("rollback", "raise")
 CASES = ("keep", "lower", "upper")
 SYNC_RULES = ("average", "bmuf")
-SYNC_BLOCKS = ("time", "words")
 
 
 @dataclass(frozen=True)
@@ -182,11 +181,6 @@ _ALL = (
     Option("sync_words", int, 10_000, "distributed training: words each process trains on between two "
            "combinations of the processes' weights (K)", "distributed", low=1, flag="--sync-words",
            older_files_lack=True),
-    Option("sync_blocks", str, "time", "distributed training: how a block between two combinations ends: "
-           "'time', every process trains for as long as K words take at the processes' mean speed, so none waits "
-           "for a slower one (the average weights each by its words; where blocks end, and so the last bits of "
-           "the model, vary run to run), or 'words', exactly K words each (reproducible)", "distributed",
-           choices=SYNC_BLOCKS, flag="--sync-blocks", older_files_lack=True),
     Option("sync", str, "bmuf", "distributed training: how the processes' weights are combined: plain "
            "model averaging, or block momentum (BMUF, Chen and Huo 2016)", "distributed", choices=SYNC_RULES,
            flag="--sync", older_files_lack=True),

@@ -2,9 +2,8 @@
 
 Trains small models on the generated corpora in DIR (train.txt, valid.txt) and writes what the
 test checks to DIR/<mode>.rank<r>.json. Modes: ``equal`` (one process: the distributed run
-equals the plain one, bit for bit), ``slow`` (rank 1 trains the least it can in each timed
-block: the others take over its work), ``syncs`` (the weights' checksum after every combination,
-the shard, its positions and the positions trained in each epoch; blocks by words and by time), ``fail`` (rank 1 raises in epoch 2), ``hang`` (rank 1 stops answering), ``disagree`` (rank
+equals the plain one, bit for bit), ``syncs`` (the weights' checksum after every combination,
+the shard, its positions and the positions trained in each epoch), ``fail`` (rank 1 raises in epoch 2), ``hang`` (rank 1 stops answering), ``disagree`` (rank
 1 has another learning rate).
 """
 
@@ -20,7 +19,6 @@ from mpi4py import MPI
 
 from rnnlm_fast import RNNLM, ConfigError, Vocabulary, options
 from rnnlm_fast.distributed import DistributedTrainer
-from rnnlm_fast.distributed.work import EpochWork
 
 # (cell, direct table size, dropout, direction): every cell, direct connections, dropout, backward;
 # the GRU (and in "syncs" the last case) with several streams per process
@@ -37,7 +35,6 @@ def main(mode: str, d: Path) -> None:
     comm = MPI.COMM_WORLD
     rank = comm.Get_rank()
     train, valid = d / "train.txt", d / "valid.txt"
-    train_path = train
     vocab = Vocabulary.from_corpus(train, classes=4)
     out: dict = {"rank": rank, "size": comm.Get_size(), "cases": []}
     if mode == "equal":
@@ -54,7 +51,6 @@ def main(mode: str, d: Path) -> None:
         for i, (cell, direct, dropout, direction) in enumerate(CASES):
             values = options.resolve(options.TRAINING, dict(RUN, dropout=dropout, sync_words=60,
                                                             sync="bmuf" if i % 2 else "average",
-                                                            sync_blocks="time" if i in (1, 2, 5) else "words",
                                                             streams=3 if i in (3, 5) else 1))
             trainer = DistributedTrainer(model(vocab, cell, direct, direction), train, valid, values, comm,
                                          progress=False)
@@ -62,27 +58,10 @@ def main(mode: str, d: Path) -> None:
             trainer.on_sync = lambda t, epoch, part: sums.append([epoch, part, t.checksum()])
             history = trainer.run()
             out["cases"].append({"case": [cell, direct, dropout, direction], "sums": sums,
-                                 "sync_blocks": values["sync_blocks"], "trained": trainer.trained_positions,
-                                 "taken": trainer.taken_positions,
+                                 "trained": trainer.trained_positions,
                                  "shard": list(trainer.shard_sentences), "parts": trainer.parts,
                                  "positions": int(trainer.train_text.offsets[-1]),
                                  "valid_ppl": [r.valid_ppl for r in history]})
-    elif mode == "slow":  # blocks by time; rank 1 trains as little of each as it can, as a much slower core would
-        if rank == 1:
-            train = EpochWork.train
-            EpochWork.train = lambda self, part, seconds, progress: train(
-                self, part, None if seconds is None else 0.0, progress)
-        for cell, streams, threads in (("sigmoid", 1, 1), ("gru", 3, 1), ("lstm", 1, 2)):
-            values = options.resolve(options.TRAINING, dict(RUN, sync_words=100, sync_blocks="time", streams=streams,
-                                                            threads=threads))
-            trainer = DistributedTrainer(model(vocab, cell, 0, "forward"), train_path, valid, values, comm,
-                                         progress=False)
-            sums = []
-            trainer.on_sync = lambda t, epoch, part: sums.append(t.checksum())
-            trainer.run()
-            out["cases"].append({"case": [cell, streams, threads], "sums": sums, "trained": trainer.trained_positions,
-                                 "taken": trainer.taken_positions,
-                                 "shard_positions": int(trainer.train_text.offsets[-1])})
     elif mode == "fail":
         def callback(record):
             if rank == 1 and record.epoch == 1:

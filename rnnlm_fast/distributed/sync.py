@@ -10,8 +10,6 @@ into one buffer with the dense arrays and summed in a single Allreduce; an array
 over is summed in place by an Allreduce of its own instead (no copies). Every process then
 holds the same average, bit for bit (the sums come from the Allreduces; what follows is
 elementwise), and a block nobody touched keeps its value, which is already the same everywhere.
-With blocks that end by time, each process first scales what it sends by its share of the
-block's words, so the sum is the words-weighted average.
 
 BMUF (``sync="bmuf"``, as fairseq's and Kaldi's implementations do it): with S the weights a
 block started from and A the average of the processes' models after it, G = A - S; D = momentum
@@ -63,11 +61,9 @@ class WeightSync:
                 self.start[k] = self.weights[k].copy()
                 self.delta[k] = np.zeros_like(self.weights[k])
 
-    def combine(self, last: bool = False, share: Optional[float] = None) -> None:
+    def combine(self, last: bool = False) -> None:
         """Average the weights across processes (then BMUF's step, ending at the global model
-        without look-ahead when ``last``); clears the marks. ``share``: this process's weight in
-        the average (its words in the block over everyone's; the shares sum to 1); None: equal
-        shares."""
+        without look-ahead when ``last``); clears the marks."""
         MPI = mpi()
         self.comm.Allreduce(MPI.IN_PLACE, self.map, op=MPI.BOR)
         w = self.weights
@@ -99,11 +95,6 @@ class WeightSync:
                 _core.pack_blocks(w[k], n, idx, buf[at:at + size])
             at += size
         scale = self.scale
-        if share is not None:  # each process adds its share; the sum is the average
-            buf *= np.float32(share)
-            for k in whole:
-                w[k] *= np.float32(share)
-            scale = np.float32(1.0)
         self.comm.Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM)
         for k in whole:
             self.comm.Allreduce(MPI.IN_PLACE, w[k].reshape(-1), op=MPI.SUM)
@@ -118,7 +109,7 @@ class WeightSync:
         for k in whole:
             if self.bmuf and k in self.smooth:
                 unscaled[k] = float(scale)
-            elif scale != 1:
+            elif scale != 1:  # (one process: the sum is the value)
                 w[k] *= scale
         self.floats = total + sum(w[k].size for k in whole)
         self.marks.clear()

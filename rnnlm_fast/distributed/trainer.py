@@ -2,11 +2,7 @@
 
 Every process reads the training text and trains on its own shard of it (contiguous
 sentences, about equal word counts, so each line is seen once per epoch across processes)
-with its own threads; every ``sync_words`` words (K) they combine their weights (sync.py). A
-block ends after exactly K words on every process (``sync_blocks="words"``), or after the time
-K words took at the processes' mean speed in the last block (``"time"``): then every process
-stops at the same moment, none waits for a slower one, and each weighs in the average by the
-words it trained; a process whose shard is done takes part with no words until all are.
+with its own threads; every ``sync_words`` words (K) they combine their weights (sync.py).
 Rank 0 owns the run: its model, vocabulary and options are sent to the others at the start,
 it validates after each epoch and decides the learning rate and rollbacks (rnnlm-0.4b's
 schedule) for everyone, and only it writes checkpoints. Before training, the processes check
@@ -37,8 +33,6 @@ from ..schedule import Schedule
 from ..training import EpochRecord, EpochStats, Text, Trainer
 from .mpi import Watchdog, agreed, fatal_errors, mpi, status
 from .sync import WeightSync
-from .work import (BUSY, DIVERGED, INTERRUPTED, TRAINED, EpochWork, block_report, match, next_block_seconds,
-                   shard)
 
 
 def rank_seed(seed: int, rank: int) -> int:
@@ -56,6 +50,13 @@ def shard_bounds(offsets: np.ndarray, parts: int) -> list[int]:
         s = min(int(np.searchsorted(offsets, total * p // parts, side="left")), n)
         bounds.append(max(s, bounds[-1]))
     return bounds + [n]
+
+
+def shard(enc: Encoded, first: int, last: int) -> Encoded:
+    """Sentences [first, last) of a text, as a text of their own (copies)."""
+    a, b = int(enc.offsets[first]), int(enc.offsets[last])
+    return Encoded(enc.ids[a:b].copy(), (enc.offsets[first:last + 1] - a).astype(np.int64), int((enc.ids[a:b] < 0).sum()),
+                   enc.mapped[a:b].copy())
 
 
 def _digest(obj: Any) -> str:
@@ -88,8 +89,9 @@ class DistributedTrainer(Trainer):
         self.comm, self.rank, self.size = comm, comm.Get_rank(), comm.Get_size()
         self.on_sync: Optional[Callable[[DistributedTrainer, int, int], None]] = None
         self.trained_positions: list[int] = []  # this process's positions trained, per epoch run
-        self.blocks = 0  # blocks of the last epoch
-        self.taken_positions: list[int] = []  # of them, taken over from slower processes
+        # seconds of the last epoch this process spent training, waiting for the others at the
+        # end of a block, and combining (the benchmark and README's scale model read them)
+        self.phase_seconds = {"train": 0.0, "wait": 0.0, "combine": 0.0}
         self.watchdog = Watchdog(comm, (values or options.DEFAULTS)["sync_timeout"])
         with fatal_errors(comm):
             self._agree_before(model, values, train, valid)
@@ -103,7 +105,6 @@ class DistributedTrainer(Trainer):
             self._agree_after()
             bounds = shard_bounds(self.train_text.offsets, self.size)
             positions = np.diff(self.train_text.offsets[bounds])
-            self.whole_text = self.train_text  # pieces of the others' shards are taken from it
             self.train_text = shard(self.train_text, bounds[self.rank], bounds[self.rank + 1])
             self.shard_start = int(positions[:self.rank].sum())
             self.shard_sentences = (bounds[self.rank], bounds[self.rank + 1])  # this process's [first, last)
@@ -224,80 +225,46 @@ class DistributedTrainer(Trainer):
         epoch = self.schedule.epoch + 1
         engine.seed = rank_seed(engine.seed, self.rank)
         self.sync.begin_epoch()
-        work = EpochWork(self.model, self.whole_text, *self.shard_sentences, engine, self.marks, part=self.train_text)
-        bar = make_bar(self.progress, len(self.train_text.mapped), desc)
-        timed = self.values["sync_blocks"] == "time" and self.size > 1
-        block_seconds: Optional[float] = None  # timed: how long a block trains (K words at the mean speed)
+        text = self.train_text
+        run = _core.EpochRun(self.model._core, text.mapped, text.offsets, engine, self.marks)
+        bar = make_bar(self.progress, len(text.mapped), desc)
         start = time.perf_counter()
-        st = work.totals()
-        reports = np.zeros((self.size, 6), dtype=np.float64)  # work.py's block_report of every process
+        st: dict[str, Any] = {}
+        flags = np.zeros(2, dtype=np.uint8)
         clock = self.phase_seconds = {"train": 0.0, "wait": 0.0, "combine": 0.0}
-        part = 0
         try:
-            while True:
-                part += 1
-                where = f"epoch {epoch}, block {part} of {'about ' if timed else ''}{self.parts}"
-                status(where)
-                before = st["processed"]
+            for part in range(1, self.parts + 1):
+                status(f"epoch {epoch}, block {part} of {self.parts}")
                 t0 = time.perf_counter()
-                work.train((min(part, self.parts), self.parts) if block_seconds is None else None, block_seconds,
-                           training_callback(bar))
-                st = work.totals()
+                st = run.run(part, self.parts, training_callback(bar))
+                flags[:] = (st["diverged"], st["interrupted"])
                 t1 = time.perf_counter()
-                mine = block_report(work, st["processed"] - before, t1 - t0)
-                with self.watchdog.waiting(where):
-                    self.comm.Allgather(mine, reports)
+                self._collective(f"epoch {epoch}, block {part} of {self.parts}", flags, MPI.BOR)
                 t2 = time.perf_counter()
-                if reports[:, DIVERGED].any() or reports[:, INTERRUPTED].any():
-                    self._stopped_together = bool(reports[:, INTERRUPTED].any())
+                if flags.any():
+                    self._stopped_together = bool(flags[1])
                     break
-                last = not reports[:, BUSY].any()
-                trained = reports[:, TRAINED].sum()
-                with self.watchdog.waiting(f"the combination after block {part}, epoch {epoch}"):
-                    self.sync.combine(last=last, share=mine[TRAINED] / trained if timed and trained > 0 else None)
+                with self.watchdog.waiting(f"the combination after block {part} of {self.parts}, epoch {epoch}"):
+                    self.sync.combine(last=part == self.parts)
                 clock["train"] += t1 - t0
                 clock["wait"] += t2 - t1
                 clock["combine"] += time.perf_counter() - t2
                 if self.on_sync is not None:
                     self.on_sync(self, epoch, part)
-                if last:
-                    break
-                if timed:
-                    block_seconds = next_block_seconds(reports, self.values["sync_words"]) or block_seconds
-                    if not reports[:, BUSY].all():
-                        self._hand_over(work, where, bar)
         finally:
             if bar is not None:
                 bar.close()
-        self.blocks = part
         self.trained_positions.append(int(st["processed"]))
-        self.taken_positions.append(work.taken)
         seconds = time.perf_counter() - start
-        where = st["diverged_at"] if st["diverged_at"] >= 0 else np.iinfo(np.int64).max
+        where = st["diverged_at"] + self.shard_start if st["diverged_at"] >= 0 else np.iinfo(np.int64).max
         totals = self._collective("the end of the epoch", np.array([st["logprob"], st["words"], st["processed"]]),
                                   MPI.SUM)
         extremes = self._collective("the end of the epoch", np.array([seconds, -where], dtype=np.float64), MPI.MAX)
-        diverged, interrupted = bool(reports[:, DIVERGED].any()), bool(reports[:, INTERRUPTED].any())
-        if not (diverged or interrupted):
+        if not flags.any():
             self._check_same_weights(epoch)
-        return EpochStats(float(totals[0]), int(totals[1]), int(totals[2]), float(extremes[0]), diverged,
-                          int(-extremes[1]) if diverged else -1, interrupted)
+        return EpochStats(float(totals[0]), int(totals[1]), int(totals[2]), float(extremes[0]), bool(flags[0]),
+                          int(-extremes[1]) if flags[0] else -1, bool(flags[1]))
 
-    def _hand_over(self, work: EpochWork, where: str, bar: Any) -> None:
-        """Some processes are done, others not: the idle ones take over the later halves of the
-        busy ones' longest streams, where that is worth a tenth of a block (the time an idle
-        process would otherwise wait)."""
-        with self.watchdog.waiting(f"{where} (handing work over)"):
-            offers = self.comm.allgather((work.finished, work.offer()))
-        pairs = match([o for _, o in offers], [done for done, _ in offers], max(1, self.values["sync_words"] // 10))
-        for giver, taker in pairs:
-            offer = offers[giver][1]
-            if giver == self.rank:
-                work.give_away(offer)
-            elif taker == self.rank:
-                work.take_over(offer)
-                if bar is not None:
-                    bar.total += offer[3]
     def checksum(self) -> int:
         """CRC-32 of all the weights (the same on every process after a combination)."""
         crc = 0
