@@ -2,7 +2,8 @@
 
 Trains small models on the generated corpora in DIR (train.txt, valid.txt) and writes what the
 test checks to DIR/<mode>.rank<r>.json. Modes: ``equal`` (one process: the distributed run
-equals the plain one, bit for bit), ``syncs`` (the weights' checksum after every combination,
+equals the plain one, bit for bit), ``shards`` (shards in proportion to the processes' threads), ``syncs`` (the weights'
+checksum after every combination,
 the shard, its positions and the positions trained in each epoch), ``fail`` (rank 1 raises in epoch 2), ``hang`` (rank 1 stops answering), ``disagree`` (rank
 1 has another learning rate).
 """
@@ -62,6 +63,14 @@ def main(mode: str, d: Path) -> None:
                                  "shard": list(trainer.shard_sentences), "parts": trainer.parts,
                                  "positions": int(trainer.train_text.offsets[-1]),
                                  "valid_ppl": [r.valid_ppl for r in history]})
+    elif mode == "shards":  # rank 0 runs 2 threads, the others 1: shards in proportion
+        values = options.resolve(options.TRAINING, dict(RUN, sync_words=40))
+        trainer = DistributedTrainer(model(vocab, "sigmoid", 0, "forward"), train, valid, values, comm,
+                                     progress=False, threads=2 if rank == 0 else 1)
+        sums: list = []
+        trainer.on_sync = lambda t, epoch, part: sums.append(t.checksum())
+        trainer.run()
+        out["cases"].append({"sums": sums, "trained": trainer.trained_positions})
     elif mode == "fail":
         def callback(record):
             if rank == 1 and record.epoch == 1:

@@ -112,6 +112,10 @@ def test_shards_tile_the_sentences_with_about_equal_words():
         assert b[0] == 0 and b[-1] == 1000 and all(x < y for x, y in zip(b, b[1:]))
         words = np.diff(offsets[b])
         assert words.max() - words.min() <= 2 * 30
+    b = shard_bounds(offsets, 3, [2.0, 1.0, 1.0])  # in proportion to weights
+    words = np.diff(offsets[b])
+    assert b[0] == 0 and b[-1] == 1000 and abs(words[0] - offsets[-1] / 2) <= 30 and abs(words[1] - words[2]) <= 60
+    assert shard_bounds(offsets, 3, [1.0, 1e-9, 1e-9]) == [0, 998, 999, 1000]  # a sentence each at least
 
 
 def test_without_mpi4py_a_distributed_run_says_how_to_install_it(tmp_path, monkeypatch, capsys):
@@ -189,6 +193,19 @@ def test_every_process_holds_the_same_weights_after_every_combination(data, n):
         assert shards[0][0] == 0 and all(a[1] == b[0] for a, b in zip(shards, shards[1:]))
         assert shards[-1][1] == 150 and sum(r["positions"] for r in per_rank) == total
         assert all(np.isfinite(case["valid_ppl"]))
+
+
+def test_shards_follow_the_processes_threads(data):
+    """A process with 2 threads trains on twice the text of one with 1 (both end their blocks
+    together); every line is still trained once per epoch and the weights stay the same."""
+    proc = run_worker(2, "shards", data)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ranks = results(data, "shards", 2)
+    total = int(read_positions(data / "train.txt"))
+    assert ranks[0]["cases"][0]["sums"] == ranks[1]["cases"][0]["sums"]
+    trained = [r["cases"][0]["trained"] for r in ranks]
+    assert [a + b for a, b in zip(*trained)] == [total] * 2, trained
+    assert 1.7 < trained[0][0] / trained[1][0] < 2.3, trained  # 2 threads : 1
 
 
 def read_positions(path: Path) -> int:

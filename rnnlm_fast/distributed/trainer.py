@@ -1,7 +1,8 @@
 """Data-parallel training across the processes of an MPI communicator.
 
 Every process reads the training text and trains on its own shard of it (contiguous
-sentences, about equal word counts, so each line is seen once per epoch across processes)
+sentences, word counts in proportion to the processes' threads, so each line is seen once per
+epoch across processes)
 with its own threads; every ``sync_words`` words (K) they combine their weights (sync.py).
 Rank 0 owns the run: its model, vocabulary and options are sent to the others at the start,
 it validates after each epoch and decides the learning rate and rollbacks (rnnlm-0.4b's
@@ -40,15 +41,21 @@ def rank_seed(seed: int, rank: int) -> int:
     return seed if rank == 0 else (seed + rank * 0xD1B54A32D192ED03) % (1 << 64)
 
 
-def shard_bounds(offsets: np.ndarray, parts: int) -> list[int]:
+def shard_bounds(offsets: np.ndarray, parts: int, weights: Optional[list[float]] = None) -> list[int]:
     """Sentence indices splitting ``offsets``' sentences into ``parts`` contiguous runs of about
-    equal word counts (the engine's rule for threads, corpus.cc shard_sentences)."""
+    equal word counts (the engine's rule for threads, corpus.cc shard_sentences), or of word
+    counts in proportion to ``weights``."""
     n = len(offsets) - 1
     total = int(offsets[-1])
+    share = np.full(parts, 1.0 / parts) if weights is None else np.asarray(weights, dtype=np.float64) / sum(weights)
     bounds = [0]
     for p in range(1, parts):
-        s = min(int(np.searchsorted(offsets, total * p // parts, side="left")), n)
-        bounds.append(max(s, bounds[-1]))
+        target = total * p // parts if weights is None else int(round(total * float(share[:p].sum())))
+        s = min(int(np.searchsorted(offsets, target, side="left")), n)
+        bounds.append(max(s, bounds[-1] + 1) if n >= parts else max(s, bounds[-1]))  # a sentence at least
+    for p in range(parts - 1, 0, -1):  # ... for the last ones too
+        if n >= parts:
+            bounds[p] = min(bounds[p], n - (parts - p))
     return bounds + [n]
 
 
@@ -103,15 +110,23 @@ class DistributedTrainer(Trainer):
             super().__init__(model, train, valid, values, checkpoint=checkpoint if lead else None,
                              progress=progress and lead, callback=callback, resumed=resumed)
             self._agree_after()
-            bounds = shard_bounds(self.train_text.offsets, self.size)
-            positions = np.diff(self.train_text.offsets[bounds])
-            self.train_text = shard(self.train_text, bounds[self.rank], bounds[self.rank + 1])
-            self.shard_start = int(positions[:self.rank].sum())
-            self.shard_sentences = (bounds[self.rank], bounds[self.rank + 1])  # this process's [first, last)
-            self.parts = max(1, -(-int(positions.max()) // values["sync_words"]))
+            # shards in proportion to the processes' threads (equal when they run as many), so
+            # that machines of unequal size end their blocks together
+            self.shard_weights = [float(t) for t in self._gather("the start (counting threads)", self.threads)]
+            self._split(self.train_text)
             self.marks = _core.UpdateMarks(model._core)
             self.sync = WeightSync(model, comm, self.marks, values["sync"], values["block_momentum"],
                                    values["block_lr"])
+
+    def _split(self, text: Encoded) -> None:
+        """This process's shard of ``text``, in proportion to ``shard_weights``."""
+        weights = None if len(set(self.shard_weights)) == 1 else self.shard_weights
+        bounds = shard_bounds(text.offsets, self.size, weights)
+        positions = np.diff(text.offsets[bounds])
+        self.train_text = shard(text, bounds[self.rank], bounds[self.rank + 1])
+        self.shard_start = int(positions[:self.rank].sum())
+        self.shard_sentences = (bounds[self.rank], bounds[self.rank + 1])  # this process's [first, last)
+        self.parts = max(1, -(-int(positions.max()) // self.values["sync_words"]))
 
     # --- agreement and rank 0's state -----------------------------------------------------
     def _gather(self, what: str, obj: Any) -> list:
