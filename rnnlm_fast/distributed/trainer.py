@@ -44,18 +44,17 @@ def rank_seed(seed: int, rank: int) -> int:
 def shard_bounds(offsets: np.ndarray, parts: int, weights: Optional[list[float]] = None) -> list[int]:
     """Sentence indices splitting ``offsets``' sentences into ``parts`` contiguous runs of about
     equal word counts (the engine's rule for threads, corpus.cc shard_sentences), or of word
-    counts in proportion to ``weights``."""
+    counts in proportion to ``weights``; each run holds a sentence at least (given as many)."""
     n = len(offsets) - 1
     total = int(offsets[-1])
-    share = np.full(parts, 1.0 / parts) if weights is None else np.asarray(weights, dtype=np.float64) / sum(weights)
+    cumulative = None if weights is None else np.cumsum(weights, dtype=np.float64) / float(sum(weights))
     bounds = [0]
     for p in range(1, parts):
-        target = total * p // parts if weights is None else int(round(total * float(share[:p].sum())))
+        target = total * p // parts if cumulative is None else int(round(total * float(cumulative[p - 1])))
         s = min(int(np.searchsorted(offsets, target, side="left")), n)
-        bounds.append(max(s, bounds[-1] + 1) if n >= parts else max(s, bounds[-1]))  # a sentence at least
-    for p in range(parts - 1, 0, -1):  # ... for the last ones too
-        if n >= parts:
-            bounds[p] = min(bounds[p], n - (parts - p))
+        bounds.append(max(s, bounds[-1] + (n >= parts)))
+    if n >= parts:  # room for a sentence in each of the runs after p
+        bounds = [min(b, n - (parts - p)) for p, b in enumerate(bounds)]
     return bounds + [n]
 
 
