@@ -8,7 +8,7 @@ them (the epoch only, combinations included: no start-up, reading or validation)
 tables prints the ratios. Needs the mpi extra (``pip install -e ".[test,mpi]"``) and
 ``../shared/data`` (PTB; the book corpus for ``-k books``).
 
-    python -m pytest benchmarks/bench_distributed.py --benchmark-only            # ~3 minutes on 2 cores
+    python -m pytest benchmarks/bench_distributed.py --benchmark-only            # ~4.5 minutes on 2 cores
     python -m pytest benchmarks/bench_distributed.py --benchmark-only -k ptb
 """
 
