@@ -179,8 +179,8 @@ _ALL = (
            "stopping", low=1, high=100, flag="--budget-halvings", older_files_lack=True),
     # --- data-parallel training across MPI processes (README: "Training on several machines") ---
     Option("sync_words", int, 10_000, "distributed training: words each process trains on between two "
-           "combinations of the processes' weights (K; the process with the most threads, the others in proportion)", "distributed", low=1, flag="--sync-words",
-           older_files_lack=True),
+           "combinations of the processes' weights (K; the process with the most threads, the others in "
+           "proportion)", "distributed", low=1, flag="--sync-words", older_files_lack=True),
     Option("sync", str, "bmuf", "distributed training: how the processes' weights are combined: plain "
            "model averaging, or block momentum (BMUF, Chen and Huo 2016)", "distributed", choices=SYNC_RULES,
            flag="--sync", older_files_lack=True),

@@ -2,10 +2,10 @@
 
 Trains small models on the generated corpora in DIR (train.txt, valid.txt) and writes what the
 test checks to DIR/<mode>.rank<r>.json. Modes: ``equal`` (one process: the distributed run
-equals the plain one, bit for bit), ``shards`` (shards in proportion to the processes' threads), ``syncs`` (the weights'
-checksum after every combination,
-the shard, its positions and the positions trained in each epoch), ``fail`` (rank 1 raises in epoch 2), ``hang`` (rank 1 stops answering), ``disagree`` (rank
-1 has another learning rate).
+equals the plain one, bit for bit), ``shards`` (shards in proportion to the processes'
+threads), ``syncs`` (the weights' checksum after every combination, the shard, its positions
+and the positions trained in each epoch), ``fail`` (rank 1 raises in epoch 2), ``hang`` (rank
+1 stops answering), ``disagree`` (rank 1 has another learning rate).
 """
 
 from __future__ import annotations

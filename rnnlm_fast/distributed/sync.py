@@ -94,23 +94,22 @@ class WeightSync:
             elif size:
                 _core.pack_blocks(w[k], n, idx, buf[at:at + size])
             at += size
-        scale = self.scale
         self.comm.Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM)
         for k in whole:
             self.comm.Allreduce(MPI.IN_PLACE, w[k].reshape(-1), op=MPI.SUM)
         at = 0
         for (k, n, idx), size in zip(packed, sizes):
             if idx is None:
-                np.multiply(buf[at:at + size], scale, out=w[k].reshape(-1))
+                np.multiply(buf[at:at + size], self.scale, out=w[k].reshape(-1))
             elif size:
-                _core.unpack_blocks(w[k], n, idx, buf[at:at + size], float(scale))
+                _core.unpack_blocks(w[k], n, idx, buf[at:at + size], float(self.scale))
             at += size
         unscaled = {}  # summed in place, scaled by BMUF's step (one pass less)
         for k in whole:
             if self.bmuf and k in self.smooth:
-                unscaled[k] = float(scale)
-            elif scale != 1:  # (one process: the sum is the value)
-                w[k] *= scale
+                unscaled[k] = float(self.scale)
+            elif self.size > 1:  # (one process: the sum is the value)
+                w[k] *= self.scale
         self.floats = total + sum(w[k].size for k in whole)
         self.marks.clear()
         if self.bmuf:

@@ -111,21 +111,16 @@ class DistributedTrainer(Trainer):
             self._agree_after()
             # shards in proportion to the processes' threads (equal when they run as many), so
             # that machines of unequal size end their blocks together
-            self.shard_weights = [float(t) for t in self._gather("the start (counting threads)", self.threads)]
-            self._split(self.train_text)
+            threads = self._gather("the start (counting threads)", self.threads)
+            bounds = shard_bounds(self.train_text.offsets, self.size, None if len(set(threads)) == 1 else threads)
+            positions = np.diff(self.train_text.offsets[bounds])
+            self.train_text = shard(self.train_text, bounds[self.rank], bounds[self.rank + 1])
+            self.shard_start = int(positions[:self.rank].sum())
+            self.shard_sentences = (bounds[self.rank], bounds[self.rank + 1])  # this process's [first, last)
+            self.parts = max(1, -(-int(positions.max()) // values["sync_words"]))
             self.marks = _core.UpdateMarks(model._core)
             self.sync = WeightSync(model, comm, self.marks, values["sync"], values["block_momentum"],
                                    values["block_lr"])
-
-    def _split(self, text: Encoded) -> None:
-        """This process's shard of ``text``, in proportion to ``shard_weights``."""
-        weights = None if len(set(self.shard_weights)) == 1 else self.shard_weights
-        bounds = shard_bounds(text.offsets, self.size, weights)
-        positions = np.diff(text.offsets[bounds])
-        self.train_text = shard(text, bounds[self.rank], bounds[self.rank + 1])
-        self.shard_start = int(positions[:self.rank].sum())
-        self.shard_sentences = (bounds[self.rank], bounds[self.rank + 1])  # this process's [first, last)
-        self.parts = max(1, -(-int(positions.max()) // self.values["sync_words"]))
 
     # --- agreement and rank 0's state -----------------------------------------------------
     def _gather(self, what: str, obj: Any) -> list:
