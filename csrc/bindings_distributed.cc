@@ -128,17 +128,21 @@ void bind_distributed(py::module_& mod) {
   mod.def(
       "block_momentum_step",
       [](FloatArray& weights, FloatArray& start, FloatArray& delta, float momentum, float block_lr,
-         bool look_ahead, float scale) {
-        if (start.size() != weights.size() || delta.size() != weights.size()) {
-          throw ConfigError("weights, start and delta must have the same size");
+         bool look_ahead, float scale, std::optional<FloatArray> addend) {
+        if (start.size() != weights.size() || delta.size() != weights.size() ||
+            (addend && addend->size() != weights.size())) {
+          throw ConfigError("weights, start, delta and addend must have the same size");
         }
+        const float* plus = addend ? addend->data() : nullptr;
         py::gil_scoped_release nogil;
-        block_momentum_step(weights.mutable_data(), start.mutable_data(), delta.mutable_data(),
+        block_momentum_step(weights.mutable_data(), plus, start.mutable_data(), delta.mutable_data(),
                             static_cast<std::size_t>(weights.size()), scale, momentum, block_lr, look_ahead);
       },
       py::arg("weights").noconvert(), py::arg("start").noconvert(), py::arg("delta").noconvert(),
       py::arg("momentum"), py::arg("block_lr"), py::arg("look_ahead"), py::arg("scale") = 1.0f,
-      "BMUF's step in place, in one pass: delta = momentum * delta + block_lr * (weights * scale - start); "
+      py::arg("addend").noconvert() = py::none(),
+      "BMUF's step in place, in one pass: delta = momentum * delta + block_lr * ((weights + addend) * scale "
+      "- start); "
       "weights = start + delta, then with look_ahead weights = start = that + momentum * delta.");
 }
 

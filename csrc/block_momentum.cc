@@ -10,10 +10,10 @@
 
 namespace rnnlm {
 
-void block_momentum_step(float* a, float* s, float* d, std::size_t n, float scale, float momentum,
-                         float block_lr, bool look_ahead) {
+void block_momentum_step(float* a, const float* addend, float* s, float* d, std::size_t n, float scale,
+                         float momentum, float block_lr, bool look_ahead) {
   for (std::size_t i = 0; i < n; ++i) {
-    const float average = a[i] * scale;  // exact when scale is 1
+    const float average = (addend ? a[i] + addend[i] : a[i]) * scale;  // exact when scale is 1
     const float step = block_lr * (average - s[i]);
     const float di = momentum * d[i] + step;
     d[i] = di;

@@ -5,7 +5,8 @@ test checks to DIR/<mode>.rank<r>.json. Modes: ``equal`` (one process: the distr
 equals the plain one, bit for bit), ``shards`` (shards in proportion to the processes'
 threads), ``syncs`` (the weights' checksum after every combination, the shard, its positions
 and the positions trained in each epoch), ``fail`` (rank 1 raises in epoch 2), ``hang`` (rank
-1 stops answering), ``disagree`` (rank 1 has another learning rate).
+1 stops answering), ``disagree`` (rank 1 has another learning rate), ``combine`` (the
+combinations against NumPy's average and BMUF step of every process's weights).
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from pathlib import Path
 import numpy as np
 from mpi4py import MPI
 
-from rnnlm_fast import RNNLM, ConfigError, Vocabulary, options
+from rnnlm_fast import RNNLM, ConfigError, Vocabulary, _core, options
 from rnnlm_fast.distributed import DistributedTrainer
+from rnnlm_fast.distributed.sync import WeightSync
 
 # (cell, direct table size, dropout, direction): every cell, direct connections, dropout, backward;
 # the GRU (and in "syncs" the last case) with several streams per process
@@ -89,7 +91,57 @@ def main(mode: str, d: Path) -> None:
                                                        **dict(RUN, lr=0.2 if rank == 1 else 0.1))
         except ConfigError as e:
             out["error"] = str(e)
+    elif mode == "combine":
+        for rule in ("average", "bmuf"):
+            out["cases"].append(check_combinations(model(vocab, "lstm", 300, "forward"), comm, rule))
     (d / f"{mode}.rank{rank}.json").write_text(json.dumps(out))
+
+
+def check_combinations(m: RNNLM, comm, rule: str, rounds: int = 3) -> dict:
+    """Each process changes random blocks of every array (and marks them), then combines; the
+    result is compared with NumPy's average (and BMUF's step) of all the processes' weights."""
+    rank, size = comm.Get_rank(), comm.Get_size()
+    marks = _core.UpdateMarks(m._core)
+    sync = WeightSync(m, comm, marks, rule, block_lr=0.9)
+    w = m.weights()
+    sync.begin_epoch()
+    start = {k: v.copy() for k, v in w.items()}
+    delta = {k: np.zeros_like(v) for k, v in w.items()}
+    V, C = marks.embed_rows, marks.classes
+    word_class = np.repeat(np.arange(C), np.diff(m.vocab.class_begin))
+    worst, exact = 0.0, True
+    for r in range(rounds):
+        rng = np.random.default_rng([r, rank, rule == "bmuf"])
+        flags = sync.map
+        flags[:] = rng.random(flags.size) < 0.3
+        mine = {"embed": np.repeat(flags[:V], w["embed"].shape[1]).astype(bool),
+                "word_w": np.repeat(flags[V:V + C][word_class], w["word_w"].shape[1]).astype(bool),
+                "word_b": flags[V:V + C][word_class].astype(bool),
+                "direct": np.repeat(flags[V + C:], _core.DIRECT_BLOCK)[:w["direct"].size].astype(bool)}
+        for k, v in w.items():
+            changed = mine.get(k, np.ones(v.size, dtype=bool))
+            flat = v.reshape(-1)
+            flat[changed] += rng.normal(0, 0.1, int(changed.sum())).astype(np.float32)
+        before = comm.allgather({k: v.copy() for k, v in w.items()})
+        last = r == rounds - 1
+        sync.combine(last=last)
+        for k, v in w.items():
+            total = before[0][k].copy()
+            for other in before[1:]:
+                total += other[k]
+            average = total * np.float32(1.0 / size)
+            marked = comm.allreduce(mine.get(k, np.ones(v.size, dtype=bool)).reshape(v.shape), op=MPI.BOR)
+            average = np.where(marked, average, before[rank][k])
+            want = average
+            if rule == "bmuf" and k != "direct":
+                mom, lr = np.float32(1 - 1 / size), np.float32(0.9)
+                delta[k] = mom * delta[k] + lr * (average - start[k])
+                want = start[k] + delta[k]
+                if not last:
+                    want = start[k] = want + mom * delta[k]
+            worst = max(worst, float(np.max(np.abs(v - want))))
+            exact = exact and bool(np.array_equal(v, want))
+    return {"rule": rule, "worst": worst, "exact": exact}
 
 
 if __name__ == "__main__":

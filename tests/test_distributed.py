@@ -195,6 +195,19 @@ def test_every_process_holds_the_same_weights_after_every_combination(data, n):
         assert all(np.isfinite(case["valid_ppl"]))
 
 
+@pytest.mark.parametrize("n", [2, 3])
+def test_a_combination_is_numpy_s_average_and_block_momentum_step(data, n):
+    """Random changes to random blocks of every array (LSTM, direct table) on each process:
+    after each combination every process holds NumPy's average of all the processes' weights
+    (BMUF: its step from that average), bit for bit with 2 processes (3 sum in another order)."""
+    proc = run_worker(n, "combine", data)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for ranks in zip(*(r["cases"] for r in results(data, "combine", n))):
+        for case in ranks:
+            assert case["worst"] < 1e-6, case
+            assert case["exact"] or n == 3, case
+
+
 def test_shards_follow_the_processes_threads(data):
     """A process with 2 threads trains on twice the text of one with 1 (both end their blocks
     together); every line is still trained once per epoch and the weights stay the same."""

@@ -1,23 +1,30 @@
 """Combining the processes' weights every K words: plain model averaging, or block momentum
 (BMUF: Chen and Huo, ICASSP 2016).
 
-Dense arrays (recurrent matrix, hidden bias, class layer) are summed with one Allreduce. The
-sparsely written ones travel only where some process changed them since the last combination:
-the engine marks embedding rows, word classes (their rows of the word layer) and 64-float
-blocks of the hashed direct table as it writes them (``_core.UpdateMarks``); the marks are
-OR-ed across processes (one small Allreduce), and the marked blocks of every process are packed
-into one buffer with the dense arrays and summed in a single Allreduce; an array marked all
-over is summed in place by an Allreduce of its own instead (no copies). Every process then
-holds the same average, bit for bit (the sums come from the Allreduces; what follows is
-elementwise), and a block nobody touched keeps its value, which is already the same everywhere.
+What each process changed since the last combination is marked by the engine as it writes
+(``_core.UpdateMarks``): embedding rows, word classes (their rows of the word layer) and
+64-float blocks of the hashed direct table; the dense arrays (recurrent matrix, hidden bias,
+class layer) count as changed all over. The marks are OR-ed across processes (one small
+Allreduce), so every process knows which blocks travel. A block nobody touched keeps its
+value, which is already the same everywhere.
+
+Averaging: the marked blocks of every process are packed into one buffer with the dense
+arrays and summed in a single Allreduce; an array marked all over is summed in place by an
+Allreduce of its own instead (no copies). Every process then holds the same average, bit for
+bit (the sums come from the Allreduces; what follows is elementwise).
 
 BMUF (``sync="bmuf"``, as fairseq's and Kaldi's implementations do it): with S the weights a
 block started from and A the average of the processes' models after it, G = A - S; D = momentum
 * D + block_lr * G; the global model is W = S + D, and the next block starts from W + momentum
-* D (Nesterov). Momentum defaults to 1 - 1/processes. The direct table is averaged only (block
-momentum would need two more copies of a table of hundreds of MB). D starts at zero each epoch,
-and the last block of an epoch ends at W (no look-ahead): the model validated is W. The step is
-one pass in C++ per array (``_core.block_momentum_step``).
+* D (Nesterov). Momentum defaults to 1 - 1/processes. D starts at zero each epoch, and the last
+block of an epoch ends at W (no look-ahead): the model validated is W. Momentum moves every
+row, touched or not, so the step is a pass over whole arrays; rather than each process taking
+it over everything, process r owns the r-th of N slices of every array: the others send it
+their marked blocks there (pairwise exchanges: a reduce-scatter), it sums them, takes the step
+in one C++ pass (``_core.block_momentum_step``) and keeps S and D for its slice only, and an
+Allgather hands every slice to everyone. So each process computes 1/N of the step and holds
+1/N of BMUF's state, and all hold the same weights (each value comes from one process). The
+direct table, which can be hundreds of MB, is averaged only (by the packed Allreduce).
 """
 
 from __future__ import annotations
@@ -31,6 +38,9 @@ from .mpi import mpi
 
 DENSE = ("recurrent", "hidden_bias", "class_w", "class_b")
 
+# (array name, block length, marked block indices; None: every block)
+Part = tuple[str, int, Optional[np.ndarray]]
+
 
 class WeightSync:
     """Combines ``model``'s weights across ``comm`` after each block of training; the engine
@@ -39,7 +49,7 @@ class WeightSync:
     def __init__(self, model: Any, comm: Any, marks: Any, rule: str = "average", momentum: Optional[float] = None,
                  block_lr: float = 1.0):
         self.comm, self.marks = comm, marks
-        self.size = comm.Get_size()
+        self.size, self.rank = comm.Get_size(), comm.Get_rank()
         self.weights = model.weights()
         self.scale = np.float32(1.0 / self.size)
         self.map = marks.array()
@@ -48,45 +58,76 @@ class WeightSync:
         self.momentum = np.float32(1.0 - 1.0 / self.size if momentum is None else momentum)
         self.block_lr = np.float32(block_lr)
         self.smooth = [k for k in self.weights if k != "direct"]
-        self.start: dict[str, np.ndarray] = {}  # BMUF: the weights the block started from
+        # BMUF: each array's slice bounds in blocks (slice r: [bounds[r], bounds[r + 1])), and this
+        # process's slice of the weights its block started from (S) and of the momentum (D)
+        self.bounds = {k: self._slice_bounds(self.weights[k].size // self._block_length(k)) for k in self.smooth}
+        self.start: dict[str, np.ndarray] = {}
         self.delta: dict[str, np.ndarray] = {}
-        self._buffer = np.zeros(0, dtype=np.float32)
+        self._buffers = [np.zeros(0, dtype=np.float32) for _ in range(3)]
         self.floats = 0  # floats summed by the last combination (for the scale model in README)
+
+    def _block_length(self, name: str) -> int:
+        w = self.weights[name]
+        return w.shape[1] if name in ("embed", "word_w") else 1
+
+    def _slice_bounds(self, blocks: int) -> np.ndarray:
+        return np.array([blocks * r // self.size for r in range(self.size + 1)], dtype=np.int64)
+
+    def _buffer(self, which: int, size: int) -> np.ndarray:
+        """Scratch buffer ``which`` (kept between combinations: no page faults each time)."""
+        if self._buffers[which].size < size:
+            self._buffers[which] = np.empty(size, dtype=np.float32)
+        return self._buffers[which][:size]
 
     def begin_epoch(self) -> None:
         """The weights now are the global model; no momentum yet; no marks."""
         self.marks.clear()
         if self.bmuf:
             for k in self.smooth:
-                self.start[k] = self.weights[k].copy()
-                self.delta[k] = np.zeros_like(self.weights[k])
+                mine = self._own_slice(k)
+                self.start[k] = mine.copy()
+                self.delta[k] = np.zeros_like(mine)
+
+    def _own_slice(self, name: str, rank: Optional[int] = None) -> np.ndarray:
+        r = self.rank if rank is None else rank
+        n, b = self._block_length(name), self.bounds[name]
+        return self.weights[name].reshape(-1)[b[r] * n:b[r + 1] * n]
+
+    def _marked_parts(self) -> list[Part]:
+        V, C = self.marks.embed_rows, self.marks.classes
+        rows = np.flatnonzero(self.map[:V]).astype(np.int64)
+        words = np.flatnonzero(np.repeat(self.map[V:V + C], self.class_sizes)).astype(np.int64)
+        parts: list[Part] = [(k, 1, None) for k in DENSE]
+        parts += [("embed", self._block_length("embed"), rows), ("word_w", self._block_length("word_w"), words),
+                  ("word_b", 1, words)]
+        if "direct" in self.weights:
+            parts.append(("direct", _core.DIRECT_BLOCK, np.flatnonzero(self.map[V + C:]).astype(np.int64)))
+        return parts
 
     def combine(self, last: bool = False) -> None:
         """Average the weights across processes (then BMUF's step, ending at the global model
         without look-ahead when ``last``); clears the marks."""
-        MPI = mpi()
-        self.comm.Allreduce(MPI.IN_PLACE, self.map, op=MPI.BOR)
-        w = self.weights
-        V, C = self.marks.embed_rows, self.marks.classes
-        rows = np.flatnonzero(self.map[:V]).astype(np.int64)
-        words = np.flatnonzero(np.repeat(self.map[V:V + C], self.class_sizes)).astype(np.int64)
-        blocks = np.flatnonzero(self.map[V + C:]).astype(np.int64)
-        # (name, block length, block indices; None: the whole array)
-        parts: list[tuple[str, int, Optional[np.ndarray]]] = [(k, w[k].size, None) for k in DENSE]
-        parts += [("embed", w["embed"].shape[1], rows), ("word_w", w["word_w"].shape[1], words),
-                  ("word_b", 1, words)]
-        if "direct" in w:
-            parts.append(("direct", _core.DIRECT_BLOCK, blocks))
+        self.comm.Allreduce(mpi().IN_PLACE, self.map, op=mpi().BOR)
+        parts = self._marked_parts()
+        if self.bmuf:
+            self._average([p for p in parts if p[0] not in self.smooth])
+            self._block_momentum([p for p in parts if p[0] in self.smooth], last)
+        else:
+            self._average(parts)
+        self.floats = sum(self.weights[k].size if idx is None else min(n * len(idx), self.weights[k].size)
+                          for k, n, idx in parts)
+        self.marks.clear()
+
+    def _average(self, parts: list[Part]) -> None:
+        """The packed Allreduce (see the module's docstring)."""
+        MPI, w = mpi(), self.weights
         # An array changed everywhere (PTB's word layer after 10k words) is summed in place by an
         # Allreduce of its own, with no copies; the dense arrays and the marked blocks of the
         # others are packed into one buffer.
         whole = [k for k, n, idx in parts if idx is not None and len(idx) == -(-w[k].size // n)]
         packed = [(k, n, idx) for k, n, idx in parts if k not in whole]
-        sizes = [n if idx is None else n * len(idx) for _, n, idx in packed]
-        total = int(sum(sizes))
-        if self._buffer.size < total:
-            self._buffer = np.empty(total, dtype=np.float32)
-        buf = self._buffer[:total]
+        sizes = [w[k].size if idx is None else n * len(idx) for k, n, idx in packed]
+        buf = self._buffer(0, int(sum(sizes)))
         at = 0
         for (k, n, idx), size in zip(packed, sizes):
             if idx is None:
@@ -104,18 +145,50 @@ class WeightSync:
             elif size:
                 _core.unpack_blocks(w[k], n, idx, buf[at:at + size], float(self.scale))
             at += size
-        unscaled = {}  # summed in place, scaled by BMUF's step (one pass less)
-        for k in whole:
-            if self.bmuf and k in self.smooth:
-                unscaled[k] = float(self.scale)
-            elif self.size > 1:  # (one process: the sum is the value)
+        if self.size > 1:  # (one process: the sum is the value)
+            for k in whole:
                 w[k] *= self.scale
-        self.floats = total + sum(w[k].size for k in whole)
-        self.marks.clear()
-        if self.bmuf:
-            self._block_momentum(last, unscaled)
 
-    def _block_momentum(self, last: bool, unscaled: dict[str, float]) -> None:
-        for k in self.smooth:  # one pass per array in C++ (NumPy's five took longer than the Allreduce)
-            _core.block_momentum_step(self.weights[k], self.start[k], self.delta[k], float(self.momentum),
-                                      float(self.block_lr), not last, unscaled.get(k, 1.0))
+    def _in_slice(self, name: str, idx: Optional[np.ndarray], rank: int) -> Optional[np.ndarray]:
+        """The marked blocks of ``rank``'s slice, numbered from the slice's start (None: all)."""
+        if idx is None:
+            return None
+        lo, hi = self.bounds[name][rank], self.bounds[name][rank + 1]
+        a, b = np.searchsorted(idx, [lo, hi])
+        return None if b - a == hi - lo else idx[a:b] - lo
+
+    def _block_momentum(self, parts: list[Part], last: bool) -> None:
+        """BMUF's step over owned slices (see the module's docstring)."""
+        N, r = self.size, self.rank
+        for k, n, idx in parts:
+            mine = self._own_slice(k)
+            own = self._in_slice(k, idx, r)
+            # the sum of the slice: in place when every block of it is marked, else of the marked blocks
+            total = mine if own is None else self._buffer(0, n * len(own))
+            if own is not None and total.size:
+                _core.pack_blocks(mine, n, own, total)
+            received = self._buffer(1, total.size)
+            for step in range(1, N):
+                to, source = (r + step) % N, (r - step) % N
+                theirs = self._in_slice(k, idx, to)
+                send = self._own_slice(k, to)
+                if theirs is not None:
+                    packed = self._buffer(2, n * len(theirs))
+                    if packed.size:
+                        _core.pack_blocks(send, n, theirs, packed)
+                    send = packed
+                self.comm.Sendrecv(send, dest=to, recvbuf=received, source=source)
+                if own is not None or step < N - 1:
+                    total += received
+            if own is None:  # the last term of the sum and the scale are added in the step: a pass less
+                _core.block_momentum_step(mine, self.start[k], self.delta[k], float(self.momentum),
+                                          float(self.block_lr), not last, float(self.scale), received)
+            else:
+                if total.size:
+                    _core.unpack_blocks(mine, n, own, total, float(self.scale))
+                _core.block_momentum_step(mine, self.start[k], self.delta[k], float(self.momentum),
+                                          float(self.block_lr), not last)
+        for step in range(1, N):  # every slice to everyone (pairwise: MPICH's Allgatherv took twice as long)
+            to, source = (r + step) % N, (r - step) % N
+            for k, _, _ in parts:
+                self.comm.Sendrecv(self._own_slice(k), dest=to, recvbuf=self._own_slice(k, source), source=source)
