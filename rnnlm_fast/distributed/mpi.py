@@ -27,6 +27,8 @@ STATUS_FD_VARIABLE = "RNNLM_FAST_STATUS_FD"
 # Seconds a process other than rank 0 waits before reporting its own error: an error that every
 # process meets at once (a missing file) is then reported once, by rank 0, whose abort ends the rest.
 REPORT_DELAY = 2.0
+# Seconds between printing the one error line and aborting the job (see abort).
+FORWARD_DELAY = 0.5
 
 
 def mpi() -> Any:
@@ -82,6 +84,9 @@ def abort(comm: Any, message: Optional[str], code: int, delay: bool = True) -> N
     if message is not None:
         sys.stderr.write(f"rnnlm-fast: error: {who(comm)}: {message}\n")
         sys.stderr.flush()
+        # the launcher forwards our stderr through a pipe; Abort tears the job down at once, and
+        # a line still in that pipe can be lost (the tests saw jobs end with nothing on stderr)
+        time.sleep(FORWARD_DELAY)
     status("reported")
     try:
         comm.Abort(code)
