@@ -10,7 +10,7 @@ tables prints the ratios. Needs the mpi extra (``pip install -e ".[test,mpi]"``)
 
     python -m pytest benchmarks/bench_distributed.py --benchmark-only            # ~11 minutes on 2 cores
     python -m pytest benchmarks/bench_distributed.py --benchmark-only -k ptb
-    python -m pytest benchmarks/bench_distributed.py --benchmark-only -k interleaved   # medians of alternating rounds
+    python -m pytest benchmarks/bench_distributed.py --benchmark-only -k interleaved  # alternating, medians
 """
 
 from __future__ import annotations
@@ -86,13 +86,15 @@ def _epoch(benchmark, tmp_path, name: str, ranks: int, spec: dict) -> None:
 
 
 def _ptb_spec(ptb_dir: Path, sync: str = "bmuf") -> dict:
-    return {"train": str(ptb_dir / "train.txt"), "valid": str(ptb_dir / "valid.txt"), "vocab": {"classes": 100},
-            "model": {"hidden": PTB["hidden"], "seed": SEED}, "training": dict(PTB_EPOCH, sync=sync)}
+    return {"train": str(ptb_dir / "train.txt"), "valid": str(ptb_dir / "valid.txt"),
+            "vocab": {"classes": 100}, "model": {"hidden": PTB["hidden"], "seed": SEED},
+            "training": dict(PTB_EPOCH, sync=sync)}
 
 
 def _books_spec(books: Path, ptb_dir: Path) -> dict:
-    return {"train": str(books), "valid": str(ptb_dir / "valid.txt"), "vocab": {"classes": 200, "min_count": 3},
-            "model": {"hidden": 100, "seed": SEED}, "training": dict(PTB_EPOCH)}
+    return {"train": str(books), "valid": str(ptb_dir / "valid.txt"),
+            "vocab": {"classes": 200, "min_count": 3}, "model": {"hidden": 100, "seed": SEED},
+            "training": dict(PTB_EPOCH)}
 
 
 @pytest.mark.parametrize("ranks,sync", [(1, "bmuf"), (2, "bmuf"), (2, "average")], ids=["r1", "r2", "r2-average"])

@@ -60,10 +60,11 @@ class WeightSync:
         self.smooth = [k for k in self.weights if k != "direct"]
         # BMUF: each array's slice bounds in blocks (slice r: [bounds[r], bounds[r + 1])), and this
         # process's slice of the weights its block started from (S) and of the momentum (D)
-        self.bounds = {k: self._slice_bounds(self.weights[k].size // self._block_length(k)) for k in self.smooth}
+        self.bounds = {k: self._slice_bounds(self.weights[k].size // self._block_length(k))
+                       for k in self.smooth}
         self.start: dict[str, np.ndarray] = {}
         self.delta: dict[str, np.ndarray] = {}
-        self._buffers = [np.zeros(0, dtype=np.float32) for _ in range(3)]
+        self._buffers: dict[str, np.ndarray] = {}
         self.floats = 0  # floats summed by the last combination (for the scale model in README)
 
     def _block_length(self, name: str) -> int:
@@ -73,11 +74,15 @@ class WeightSync:
     def _slice_bounds(self, blocks: int) -> np.ndarray:
         return np.array([blocks * r // self.size for r in range(self.size + 1)], dtype=np.int64)
 
-    def _buffer(self, which: int, size: int) -> np.ndarray:
-        """Scratch buffer ``which`` (kept between combinations: no page faults each time)."""
-        if self._buffers[which].size < size:
-            self._buffers[which] = np.empty(size, dtype=np.float32)
-        return self._buffers[which][:size]
+    def _buffer(self, use: str, size: int) -> np.ndarray:
+        """The scratch buffer for ``use`` (kept between combinations: no page faults each time)."""
+        if use not in self._buffers or self._buffers[use].size < size:
+            self._buffers[use] = np.empty(size, dtype=np.float32)
+        return self._buffers[use][:size]
+
+    def _partners(self) -> list[tuple[int, int]]:
+        """The pairwise exchanges' schedule: in step s, send to rank + s and receive from rank - s."""
+        return [((self.rank + s) % self.size, (self.rank - s) % self.size) for s in range(1, self.size)]
 
     def begin_epoch(self) -> None:
         """The weights now are the global model; no momentum yet; no marks."""
@@ -89,6 +94,7 @@ class WeightSync:
                 self.delta[k] = np.zeros_like(mine)
 
     def _own_slice(self, name: str, rank: Optional[int] = None) -> np.ndarray:
+        """The slice of ``name`` that ``rank`` (this process by default) owns: a flat view."""
         r = self.rank if rank is None else rank
         n, b = self._block_length(name), self.bounds[name]
         return self.weights[name].reshape(-1)[b[r] * n:b[r + 1] * n]
@@ -98,8 +104,8 @@ class WeightSync:
         rows = np.flatnonzero(self.map[:V]).astype(np.int64)
         words = np.flatnonzero(np.repeat(self.map[V:V + C], self.class_sizes)).astype(np.int64)
         parts: list[Part] = [(k, 1, None) for k in DENSE]
-        parts += [("embed", self._block_length("embed"), rows), ("word_w", self._block_length("word_w"), words),
-                  ("word_b", 1, words)]
+        parts += [("embed", self._block_length("embed"), rows),
+                  ("word_w", self._block_length("word_w"), words), ("word_b", 1, words)]
         if "direct" in self.weights:
             parts.append(("direct", _core.DIRECT_BLOCK, np.flatnonzero(self.map[V + C:]).astype(np.int64)))
         return parts
@@ -127,7 +133,7 @@ class WeightSync:
         whole = [k for k, n, idx in parts if idx is not None and len(idx) == -(-w[k].size // n)]
         packed = [(k, n, idx) for k, n, idx in parts if k not in whole]
         sizes = [w[k].size if idx is None else n * len(idx) for k, n, idx in packed]
-        buf = self._buffer(0, int(sum(sizes)))
+        buf = self._buffer("sum", int(sum(sizes)))
         at = 0
         for (k, n, idx), size in zip(packed, sizes):
             if idx is None:
@@ -159,26 +165,25 @@ class WeightSync:
 
     def _block_momentum(self, parts: list[Part], last: bool) -> None:
         """BMUF's step over owned slices (see the module's docstring)."""
-        N, r = self.size, self.rank
+        partners = self._partners()
         for k, n, idx in parts:
             mine = self._own_slice(k)
-            own = self._in_slice(k, idx, r)
+            own = self._in_slice(k, idx, self.rank)
             # the sum of the slice: in place when every block of it is marked, else of the marked blocks
-            total = mine if own is None else self._buffer(0, n * len(own))
+            total = mine if own is None else self._buffer("sum", n * len(own))
             if own is not None and total.size:
                 _core.pack_blocks(mine, n, own, total)
-            received = self._buffer(1, total.size)
-            for step in range(1, N):
-                to, source = (r + step) % N, (r - step) % N
+            received = self._buffer("received", total.size)
+            for step, (to, source) in enumerate(partners, 1):
                 theirs = self._in_slice(k, idx, to)
                 send = self._own_slice(k, to)
                 if theirs is not None:
-                    packed = self._buffer(2, n * len(theirs))
+                    packed = self._buffer("send", n * len(theirs))
                     if packed.size:
                         _core.pack_blocks(send, n, theirs, packed)
                     send = packed
                 self.comm.Sendrecv(send, dest=to, recvbuf=received, source=source)
-                if own is not None or step < N - 1:
+                if own is not None or step < len(partners):
                     total += received
             if own is None:  # the last term of the sum and the scale are added in the step: a pass less
                 _core.block_momentum_step(mine, self.start[k], self.delta[k], float(self.momentum),
@@ -188,7 +193,8 @@ class WeightSync:
                     _core.unpack_blocks(mine, n, own, total, float(self.scale))
                 _core.block_momentum_step(mine, self.start[k], self.delta[k], float(self.momentum),
                                           float(self.block_lr), not last)
-        for step in range(1, N):  # every slice to everyone (pairwise: MPICH's Allgatherv took twice as long)
-            to, source = (r + step) % N, (r - step) % N
+        # every slice to everyone (pairwise: MPICH's Allgatherv took twice as long)
+        for to, source in partners:
             for k, _, _ in parts:
-                self.comm.Sendrecv(self._own_slice(k), dest=to, recvbuf=self._own_slice(k, source), source=source)
+                self.comm.Sendrecv(self._own_slice(k), dest=to, recvbuf=self._own_slice(k, source),
+                                   source=source)
