@@ -1,6 +1,6 @@
 // Bindings of the engine parts distributed training uses (rnnlm_fast/distributed/): an epoch
 // run in parts (EpochRun), the marks of sparse updates (UpdateMarks), and the packing of
-// marked blocks of a weight array into a buffer and back, and BMUF's step. Part of the binding layer with
+// marked blocks of a weight array into a buffer and back, and BMUF's step (on whole arrays or marked blocks). Part of the binding layer with
 // bindings.cc; no engine logic.
 #include <cstdint>
 #include <memory>
@@ -144,6 +144,27 @@ void bind_distributed(py::module_& mod) {
       "BMUF's step in place, in one pass: delta = momentum * delta + block_lr * ((weights + addend) * scale "
       "- start); "
       "weights = start + delta, then with look_ahead weights = start = that + momentum * delta.");
+  mod.def(
+      "block_momentum_step_blocks",
+      [](FloatArray& weights, FloatArray& start, FloatArray& delta, std::size_t block,
+         const CArray<std::int64_t>& idx, FloatArray& sums, float scale, float momentum, float block_lr,
+         bool look_ahead) {
+        if (start.size() != weights.size() || delta.size() != weights.size()) {
+          throw ConfigError("weights, start and delta must have the same size");
+        }
+        check_blocks(weights, block, idx, sums);
+        py::gil_scoped_release nogil;
+        block_momentum_step_blocks(weights.mutable_data(), start.mutable_data(), delta.mutable_data(),
+                                   static_cast<std::size_t>(weights.size()), block, idx.data(),
+                                   static_cast<std::size_t>(idx.shape(0)), sums.mutable_data(), scale, momentum,
+                                   block_lr, look_ahead);
+      },
+      py::arg("weights").noconvert(), py::arg("start").noconvert(), py::arg("delta").noconvert(), py::arg("block"),
+      py::arg("indices").noconvert(), py::arg("sums").noconvert(), py::arg("scale"), py::arg("momentum"),
+      py::arg("block_lr"), py::arg("look_ahead"),
+      "block_momentum_step on blocks `indices` of `block` floats only, their average being sums (packed "
+      "as pack_blocks packs) * scale; the new weights go into weights and over sums. Other blocks keep "
+      "their weights, start and delta.");
 }
 
 }  // namespace rnnlm::binding

@@ -27,9 +27,6 @@ void UpdateMarks::clear() {
   for (std::size_t i = 0; i < size_; ++i) bytes_[i].store(0, std::memory_order_relaxed);
 }
 
-namespace {
-
-// The floats of block b of an array of n floats: [first, first + length).
 std::pair<std::size_t, std::size_t> block_span(std::size_t n, std::size_t block, std::int64_t b) {
   const std::size_t blocks = (n + block - 1) / block;
   if (b < 0 || static_cast<std::size_t>(b) >= blocks) {
@@ -38,8 +35,6 @@ std::pair<std::size_t, std::size_t> block_span(std::size_t n, std::size_t block,
   const std::size_t first = static_cast<std::size_t>(b) * block;
   return {first, std::min(block, n - first)};
 }
-
-}  // namespace
 
 void pack_blocks(const float* array, std::size_t n, std::size_t block, const std::int64_t* idx,
                  std::size_t count, float* out) {

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <utility>
 
 #include "rnn.h"
 
@@ -40,6 +41,10 @@ class UpdateMarks {
   std::unique_ptr<std::atomic<std::uint8_t>[]> bytes_;
 };
 static_assert(sizeof(std::atomic<std::uint8_t>) == 1, "marks are read as plain bytes");
+
+// The floats of block b of an array of n floats in blocks of `block` (the last may be short):
+// [first, first + length). Throws ConfigError when b is out of range.
+std::pair<std::size_t, std::size_t> block_span(std::size_t n, std::size_t block, std::int64_t b);
 
 // Copies blocks idx[0..count) of `block` floats of array[0..n) (the last block may be short:
 // padded with zeros) one after the other into out[count * block]. Throws ConfigError on a

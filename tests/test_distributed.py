@@ -1,7 +1,7 @@
 """Distributed training (rnnlm_fast/distributed/, csrc/epoch_run, csrc/update_marks).
 
 In-process: an epoch run in parts equals one call, the engine marks every sparse weight it
-changes, packing, BMUF's step, sharding, the install hint without mpi4py. Under mpiexec (subprocesses,
+changes, packing, BMUF's step, sharding, BMUF's slices, the install hint without mpi4py. Under mpiexec (subprocesses,
 MPICH from the ``mpi`` extra; skipped without mpi4py): one process equals the plain run bit
 for bit for every cell, direct connections, dropout and backward models; two and three
 processes hold bit-identical weights after every combination and tile the training text;
@@ -26,6 +26,7 @@ from corpora import write_corpus
 
 from rnnlm_fast import RNNLM, ConfigError, Vocabulary, _core, options
 from rnnlm_fast.cli import main
+from rnnlm_fast.distributed.sync import WeightSync
 from rnnlm_fast.distributed.trainer import shard_bounds
 from rnnlm_fast.model_file import read_header
 from rnnlm_fast.training import engine_options
@@ -102,6 +103,88 @@ def test_block_momentum_step_is_numpy_s_formula_bit_for_bit():
         _core.block_momentum_step(a, s[:10], d, 0.5, 1.0, True)
     with pytest.raises(TypeError):  # a float64 array would be a silent copy: refused
         _core.block_momentum_step(a.astype(np.float64), s, d, 0.5, 1.0, True)
+
+
+def test_block_momentum_step_on_marked_blocks_leaves_the_others_alone():
+    """The step on some blocks (the last one short) is the whole-array step there, bit for bit,
+    with the packed sums as the average; the new weights also come back in the sums; other
+    blocks keep their weights, start and momentum."""
+    rng = np.random.default_rng(1)
+    n, block = 1001, 8  # 126 blocks, the last of 1 float
+    a, s, d = (rng.standard_normal(n).astype(np.float32) for _ in range(3))
+    idx = np.array([125, 3, 0, 77], dtype=np.int64)
+    marked = np.zeros(n, dtype=bool)
+    for b in idx:
+        marked[b * block:(b + 1) * block] = True
+    total = rng.standard_normal(n).astype(np.float32)  # an unscaled sum of two processes' weights
+    sums = np.zeros(len(idx) * block, dtype=np.float32)
+    _core.pack_blocks(total, block, idx, sums)
+    for look_ahead in (True, False):
+        whole = [total.copy(), s.copy(), d.copy()]
+        _core.block_momentum_step(*whole, 0.5, 1.3, look_ahead, 0.5)
+        got, packed = [a.copy(), s.copy(), d.copy()], sums.copy()
+        _core.block_momentum_step_blocks(*got, block, idx, packed, 0.5, 0.5, 1.3, look_ahead)
+        for g, w, old in zip(got, whole, (a, s, d)):
+            assert np.array_equal(g[marked], w[marked])
+            assert np.array_equal(g[~marked], old[~marked])
+        new = np.zeros_like(packed)
+        _core.pack_blocks(got[0], block, idx, new)
+        assert np.array_equal(packed.reshape(-1, block)[:, :1], new.reshape(-1, block)[:, :1])
+        assert np.array_equal(packed[block:], new[block:])  # all but block 125's padding
+    with pytest.raises(ConfigError, match="block 126 outside"):
+        _core.block_momentum_step_blocks(a, s, d, block, np.array([126], dtype=np.int64), sums, 1.0, 0.5, 1.0, True)
+    with pytest.raises(ConfigError, match="fewer than"):
+        _core.block_momentum_step_blocks(a, s, d, block, idx, sums[:8], 1.0, 0.5, 1.0, True)
+    with pytest.raises(ConfigError, match="same size"):
+        _core.block_momentum_step_blocks(a, s[:10], d, block, idx, sums, 1.0, 0.5, 1.0, True)
+
+
+class _Rank:
+    """What WeightSync asks of a communicator when it is built: its size and rank."""
+
+    def __init__(self, size: int, rank: int = 0):
+        self.size, self.rank = size, rank
+
+    def Get_size(self) -> int:  # noqa: N802 - MPI's name
+        return self.size
+
+    def Get_rank(self) -> int:  # noqa: N802
+        return self.rank
+
+
+@pytest.mark.parametrize("size", [2, 3, 5])
+def test_bmuf_slices_share_the_expected_marked_rows_and_tile_every_array(tmp_path, size):
+    """The embedding's rows are sorted by frequency, so equal row counts would give the first
+    process most of the rows a combination marks: its slices are cut by expected marks instead
+    (equal within one row's weight), the word layer's by whole classes' expectations, and the
+    dense arrays' evenly, as without a word count."""
+    rng = np.random.default_rng(4)  # 300 words with Zipf's frequencies (1/rank), as in real text
+    p = 1.0 / np.arange(1, 301)
+    ids = rng.choice(300, size=(2000, 10), p=p / p.sum())
+    (tmp_path / "t.txt").write_text("".join(" ".join(f"w{i}" for i in line) + "\n" for line in ids))
+    vocab = Vocabulary.from_corpus(tmp_path / "t.txt", classes=10)
+    m = RNNLM(vocab, hidden=4, seed=1)
+    marks = _core.UpdateMarks(m._core)
+    words = 50
+    sync = WeightSync(m, _Rank(size), marks, "bmuf", words_per_combination=words)
+    even = WeightSync(m, _Rank(size), marks, "bmuf")
+    counts, total = vocab.counts.astype(np.int64), int(vocab.counts.sum())
+    for k, b in sync.bounds.items():
+        blocks = m.weights()[k].size // (m.weights()[k].shape[1] if k in ("embed", "word_w") else 1)
+        assert b[0] == 0 and b[-1] == blocks and np.all(np.diff(b) >= 0), (k, b)
+        assert even.bounds[k].tolist() == [blocks * r // size for r in range(size + 1)]
+        if k not in ("embed", "word_w", "word_b"):
+            assert b.tolist() == even.bounds[k].tolist()
+    begin = vocab.class_begin
+    class_counts = np.repeat(np.add.reduceat(counts, begin[:-1]), np.diff(begin))
+    for k, per_row in (("word_w", class_counts), ("embed", counts)):
+        expected = np.minimum(per_row * words, total)  # each row's chance to be marked, scaled
+        b = sync.bounds[k]
+        shares = [int(expected[lo:hi].sum()) for lo, hi in zip(b[:-1], b[1:])]
+        assert max(shares) - min(shares) <= 2 * int(expected.max()), (k, shares)
+    first_even = int(expected[:even.bounds["embed"][1]].sum())  # the embedding's first slice cut evenly
+    assert first_even > 1.5 * max(shares)
+    assert sync.bounds["word_w"].tolist() == sync.bounds["word_b"].tolist()
 
 
 def test_shards_tile_the_sentences_with_about_equal_words():

@@ -17,14 +17,18 @@ BMUF (``sync="bmuf"``, as fairseq's and Kaldi's implementations do it): with S t
 block started from and A the average of the processes' models after it, G = A - S; D = momentum
 * D + block_lr * G; the global model is W = S + D, and the next block starts from W + momentum
 * D (Nesterov). Momentum defaults to 1 - 1/processes. D starts at zero each epoch, and the last
-block of an epoch ends at W (no look-ahead): the model validated is W. Momentum moves every
-row, touched or not, so the step is a pass over whole arrays; rather than each process taking
-it over everything, process r owns the r-th of N slices of every array: the others send it
-their marked blocks there (pairwise exchanges: a reduce-scatter), it sums them, takes the step
-in one C++ pass (``_core.block_momentum_step``) and keeps S and D for its slice only, and an
-Allgather hands every slice to everyone. So each process computes 1/N of the step and holds
-1/N of BMUF's state, and all hold the same weights (each value comes from one process). The
-direct table, which can be hundreds of MB, is averaged only (by the packed Allreduce).
+block of an epoch ends at W (no look-ahead): the model validated is W. The step is taken on the
+marked blocks only: a block no process changed keeps its weights and its momentum until one does
+(as lazy optimisers treat embedding rows), so the rows of words and classes a block did not see
+neither move nor travel, and the dense arrays, marked all over, take every step. Process r owns
+the r-th of N slices of every array, cut so that each expects as many marked blocks (the
+embedding's rows by their words' counts): the others send it their marked blocks there (pairwise
+exchanges: a reduce-scatter), it sums them, takes the step in one C++ pass
+(``_core.block_momentum_step``, or ``block_momentum_step_blocks`` on the marked blocks) and keeps
+S and D for its slice only, and pairwise exchanges hand the new weights of its marked blocks to
+everyone (an allgather). So each process computes 1/N of the step and holds 1/N of BMUF's state,
+and all hold the same weights (each value comes from one process). The direct table, which can be
+hundreds of MB, is averaged only (by the packed Allreduce).
 """
 
 from __future__ import annotations
@@ -47,7 +51,7 @@ class WeightSync:
     marks its sparse writes in ``marks`` (cleared here after each combination)."""
 
     def __init__(self, model: Any, comm: Any, marks: Any, rule: str = "average", momentum: Optional[float] = None,
-                 block_lr: float = 1.0):
+                 block_lr: float = 1.0, words_per_combination: Optional[int] = None):
         self.comm, self.marks = comm, marks
         self.size, self.rank = comm.Get_size(), comm.Get_rank()
         self.weights = model.weights()
@@ -60,7 +64,7 @@ class WeightSync:
         self.smooth = [k for k in self.weights if k != "direct"]
         # BMUF: each array's slice bounds in blocks (slice r: [bounds[r], bounds[r + 1])), and this
         # process's slice of the weights its block started from (S) and of the momentum (D)
-        self.bounds = {k: self._slice_bounds(self.weights[k].size // self._block_length(k))
+        self.bounds = {k: self._slice_bounds(self._expected_marks(model, k, words_per_combination))
                        for k in self.smooth}
         self.start: dict[str, np.ndarray] = {}
         self.delta: dict[str, np.ndarray] = {}
@@ -71,8 +75,31 @@ class WeightSync:
         w = self.weights[name]
         return w.shape[1] if name in ("embed", "word_w") else 1
 
-    def _slice_bounds(self, blocks: int) -> np.ndarray:
-        return np.array([blocks * r // self.size for r in range(self.size + 1)], dtype=np.int64)
+    def _expected_marks(self, model: Any, name: str, words: Optional[int]) -> np.ndarray:
+        """How likely each block of ``name`` is to be marked by a combination of ``words`` words,
+        in integers (the same on every machine): count x words / total words, capped at the total,
+        for the rows of a word (embedding) or of its class (word layer); the same for every block
+        of the dense arrays (marked all over). BMUF's work on a slice is its marked blocks, and the
+        embedding's rows are sorted by frequency: equal row counts gave the first process twelve
+        times the marked rows of the second (the book slice, 2 processes)."""
+        blocks = self.weights[name].size // self._block_length(name)
+        counts = np.asarray(model.vocab.counts, dtype=np.int64)
+        total = int(counts.sum())
+        if name not in ("embed", "word_w", "word_b") or not words or total <= 0 or counts.size != blocks:
+            return np.ones(blocks, dtype=np.int64)
+        if name != "embed":  # a class is marked as a whole: its words' counts summed
+            begin = np.asarray(model.vocab.class_begin, dtype=np.int64)
+            counts = np.repeat(np.add.reduceat(counts, begin[:-1]), np.diff(begin))
+        return np.minimum(counts * int(words), total)
+
+    def _slice_bounds(self, weights: np.ndarray) -> np.ndarray:
+        """Cuts the blocks into ``size`` slices of about equal total weight (equal block counts
+        when the weights are equal)."""
+        cumulative = np.concatenate([[0], np.cumsum(weights, dtype=np.int64)])
+        targets = [int(cumulative[-1]) * r // self.size for r in range(self.size + 1)]
+        bounds = np.searchsorted(cumulative, targets, side="left").astype(np.int64)
+        bounds[-1] = len(weights)
+        return bounds
 
     def _buffer(self, use: str, size: int) -> np.ndarray:
         """The scratch buffer for ``use`` (kept between combinations: no page faults each time)."""
@@ -166,11 +193,12 @@ class WeightSync:
     def _block_momentum(self, parts: list[Part], last: bool) -> None:
         """BMUF's step over owned slices (see the module's docstring)."""
         partners = self._partners()
+        results = []  # per array, what this process hands out: its slice, or its marked blocks packed
         for k, n, idx in parts:
             mine = self._own_slice(k)
             own = self._in_slice(k, idx, self.rank)
             # the sum of the slice: in place when every block of it is marked, else of the marked blocks
-            total = mine if own is None else self._buffer("sum", n * len(own))
+            total = mine if own is None else self._buffer(f"sum of {k}", n * len(own))
             if own is not None and total.size:
                 _core.pack_blocks(mine, n, own, total)
             received = self._buffer("received", total.size)
@@ -188,13 +216,19 @@ class WeightSync:
             if own is None:  # the last term of the sum and the scale are added in the step: a pass less
                 _core.block_momentum_step(mine, self.start[k], self.delta[k], float(self.momentum),
                                           float(self.block_lr), not last, float(self.scale), received)
-            else:
-                if total.size:
-                    _core.unpack_blocks(mine, n, own, total, float(self.scale))
-                _core.block_momentum_step(mine, self.start[k], self.delta[k], float(self.momentum),
-                                          float(self.block_lr), not last)
-        # every slice to everyone (pairwise: MPICH's Allgatherv took twice as long)
+            elif total.size:  # the new weights go into the slice and over the sums, to be handed out
+                _core.block_momentum_step_blocks(mine, self.start[k], self.delta[k], n, own, total,
+                                                 float(self.scale), float(self.momentum), float(self.block_lr),
+                                                 not last)
+            results.append(total)
+        # every slice's new weights to everyone (pairwise: MPICH's Allgatherv took twice as long)
         for to, source in partners:
-            for k, _, _ in parts:
-                self.comm.Sendrecv(self._own_slice(k), dest=to, recvbuf=self._own_slice(k, source),
-                                   source=source)
+            for (k, n, idx), out in zip(parts, results):
+                theirs = self._in_slice(k, idx, source)
+                if theirs is None:
+                    self.comm.Sendrecv(out, dest=to, recvbuf=self._own_slice(k, source), source=source)
+                    continue
+                got = self._buffer("received", n * len(theirs))
+                self.comm.Sendrecv(out, dest=to, recvbuf=got, source=source)
+                if got.size:
+                    _core.unpack_blocks(self._own_slice(k, source), n, theirs, got, 1.0)

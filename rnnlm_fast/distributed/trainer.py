@@ -120,7 +120,7 @@ class DistributedTrainer(Trainer):
             self.parts = max(1, -(-int(positions.max()) // values["sync_words"]))
             self.marks = _core.UpdateMarks(model._core)
             self.sync = WeightSync(model, comm, self.marks, values["sync"], values["block_momentum"],
-                                   values["block_lr"])
+                                   values["block_lr"], words_per_combination=int(positions.sum()) // self.parts)
 
     # --- agreement and rank 0's state -----------------------------------------------------
     def _gather(self, what: str, obj: Any) -> list:
