@@ -145,10 +145,10 @@ class _Rank:
     def __init__(self, size: int, rank: int = 0):
         self.size, self.rank = size, rank
 
-    def Get_size(self) -> int:  # noqa: N802 - MPI's name
+    def Get_size(self) -> int:  # MPI's names
         return self.size
 
-    def Get_rank(self) -> int:  # noqa: N802
+    def Get_rank(self) -> int:
         return self.rank
 
 
