@@ -88,8 +88,8 @@ class WeightSync:
         if name not in ("embed", "word_w", "word_b") or not words or total <= 0 or counts.size != blocks:
             return np.ones(blocks, dtype=np.int64)
         if name != "embed":  # a class is marked as a whole: its words' counts summed
-            begin = np.asarray(model.vocab.class_begin, dtype=np.int64)
-            counts = np.repeat(np.add.reduceat(counts, begin[:-1]), np.diff(begin))
+            begin = np.asarray(model.vocab.class_begin[:-1], dtype=np.int64)
+            counts = np.repeat(np.add.reduceat(counts, begin), self.class_sizes)
         return np.minimum(counts * int(words), total)
 
     def _slice_bounds(self, weights: np.ndarray) -> np.ndarray:
@@ -194,16 +194,19 @@ class WeightSync:
         """BMUF's step over owned slices (see the module's docstring)."""
         partners = self._partners()
         results = []  # per array, what this process hands out: its slice, or its marked blocks packed
+        in_slices = []  # per array, the marked blocks of every process's slice (None: all of it)
         for k, n, idx in parts:
+            marked = [self._in_slice(k, idx, r) for r in range(self.size)]
+            in_slices.append(marked)
             mine = self._own_slice(k)
-            own = self._in_slice(k, idx, self.rank)
+            own = marked[self.rank]
             # the sum of the slice: in place when every block of it is marked, else of the marked blocks
             total = mine if own is None else self._buffer(f"sum of {k}", n * len(own))
             if own is not None and total.size:
                 _core.pack_blocks(mine, n, own, total)
             received = self._buffer("received", total.size)
             for step, (to, source) in enumerate(partners, 1):
-                theirs = self._in_slice(k, idx, to)
+                theirs = marked[to]
                 send = self._own_slice(k, to)
                 if theirs is not None:
                     packed = self._buffer("send", n * len(theirs))
@@ -223,8 +226,8 @@ class WeightSync:
             results.append(total)
         # every slice's new weights to everyone (pairwise: MPICH's Allgatherv took twice as long)
         for to, source in partners:
-            for (k, n, idx), out in zip(parts, results):
-                theirs = self._in_slice(k, idx, source)
+            for (k, n, _), out, marked in zip(parts, results, in_slices):
+                theirs = marked[source]
                 if theirs is None:
                     self.comm.Sendrecv(out, dest=to, recvbuf=self._own_slice(k, source), source=source)
                     continue
