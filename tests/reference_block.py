@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from reference import ReferenceRNNLM, shard_sentences
+from reference import ReferenceRNNLM
+from reference_streams import shard_sentences
 
 DENSE_DECAYED = ("recurrent", "class_w")  # the arrays that get the L2 term
 NOT_CLIPPED = ("direct",)  # left out of the global norm (scaled with the rest)
@@ -54,7 +55,7 @@ class BlockReference(ReferenceRNNLM):
                 word_in = 0 if k == s["begin"] else int(self.ids[k - 1])
                 target = int(self.ids[k])
                 h, c, cache = self.step(word_in, s["h"], s["c"])
-                s["history"] = self._push(s["history"], word_in)
+                s["history"] = self.push_history(s["history"], word_in)
                 e = np.zeros(self.H)
                 if target >= 0:
                     lp, e = self._output_gradient(h, target, s["history"], g)
