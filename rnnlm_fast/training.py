@@ -130,7 +130,7 @@ def _run_epoch(core: Any, enc: Encoded, engine: "_core.TrainOptions", progress: 
 
 
 @options.keyword_signature(options.EPOCH)
-def train_epoch(model: Any, text: Text, *, seed: int = 1, threads: int = options.DEFAULTS["threads"],
+def train_epoch(model: Any, text: Text, *, seed: int = options.DEFAULTS["seed"], threads: int = options.DEFAULTS["threads"],
                 streams: int = options.DEFAULTS["streams"], progress: bool = False, return_positions: bool = False,
                 **training: Any) -> EpochStats:
     """One epoch of online SGD with truncated BPTT over ``text``, updating ``model`` in place.

@@ -13,7 +13,7 @@ from rnnlm_fast import RNNLM, ConfigError, Vocabulary, options
 
 
 @pytest.mark.parametrize("kwargs", [{"hidden": 0}, {"hidden": -3}, {"hidden": 2.5}, {"hidden": 200_000},
-                                    {"activation": "foo"}, {"activation": "Sigmoid"}])
+                                    {"cell": "foo"}, {"cell": "Sigmoid"}])
 def test_bad_model_options(toy_vocab, kwargs):
     with pytest.raises(ConfigError):
         RNNLM(toy_vocab, **kwargs)

@@ -16,12 +16,12 @@ often a BPE non-word, costs), and ``ngram_lm`` the score of an n-gram LM (KenLM,
 from __future__ import annotations
 
 import logging
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
 
 import numpy as np
+
+from rnnlm_fast.options import deprecated, renamed
 
 from .lists import AM, NbestList, check_lists
 from .weight_search import (
@@ -61,24 +61,7 @@ DEFAULT_MU_GRID = np.round(np.arange(0.0, 2.0 + 1e-9, 0.25), 10)
 DEFAULT_GAMMA_GRID = np.round(np.arange(-10.0, 2.0 + 1e-9, 1.0), 10)
 DEFAULT_NGRAM_GRID = DEFAULT_LAM_GRID  # an n-gram's sentence log-probability is on the RNNLM's scale
 
-T = TypeVar("T")
 log = logging.getLogger("rnnlm_fast")
-
-
-def renamed(old: str, old_value: T | None, new: str, new_value: T | None, stacklevel: int = 3) -> T | None:
-    """The value of an argument given under its new name or, with a DeprecationWarning, its old one.
-
-    Raises
-    ------
-    TypeError
-        If both names are given.
-    """
-    if old_value is None:
-        return new_value
-    if new_value is not None:
-        raise TypeError(f"give {new} only, not also its deprecated name {old}")
-    warnings.warn(f"{old} is deprecated; use {new}", DeprecationWarning, stacklevel=stacklevel)
-    return old_value
 
 
 @dataclass(frozen=True, init=False)
@@ -116,7 +99,7 @@ class Weights:
     @property
     def beta(self) -> float:
         """Deprecated name of ``word_bonus``."""
-        warnings.warn("Weights.beta is deprecated; use Weights.word_bonus", DeprecationWarning, stacklevel=2)
+        deprecated("Weights.beta is deprecated; use Weights.word_bonus")
         return self.word_bonus
 
 
