@@ -21,6 +21,7 @@ from .errors import RnnlmError
 from .nbest.cli import add_rescore_parser
 from .ngram import require_kenlm
 from .options import DEFAULTS
+from .options_cli import table
 from .plot import add_plot_parser
 
 # The options that define a training run (all but the thread count). With --resume the
@@ -30,7 +31,7 @@ RUN_OPTIONS = ("vocab",) + tuple(n for n in options.VOCABULARY + options.MODEL +
 
 
 def cmd_options(args: argparse.Namespace) -> int:
-    sys.stdout.write(options.table())
+    sys.stdout.write(table())
     return 0
 
 

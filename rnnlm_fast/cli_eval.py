@@ -14,7 +14,7 @@ from .errors import ConfigError, CorpusError
 from .model import RNNLM
 from .ngram import check_weight, interpolate_log10
 from .ngram_cli import add_ngram_arguments, load_eval_ngram, report_eval_ngram
-from .options import add_arguments
+from .options_cli import add_arguments
 from .vocab import Vocabulary
 
 

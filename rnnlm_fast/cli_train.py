@@ -17,7 +17,7 @@ from . import __version__, options, runs
 from ._files import check_output
 from ._progress import wanted as progress_wanted
 from .model import RNNLM
-from .options import add_arguments
+from .options_cli import add_arguments
 from .training import EpochRecord, resolve_threads
 from .vocab import Vocabulary
 

@@ -13,7 +13,7 @@ from .encoding import read_lines
 from .errors import ConfigError, CorpusError
 from .nbest.ngram_scoring import NGRAM_KEY
 from .ngram import NgramLM, aligned_text, check_weight, interpolated_scores
-from .options import add_arguments
+from .options_cli import add_arguments
 
 if TYPE_CHECKING:
     from .model import RNNLM, PerplexityResult

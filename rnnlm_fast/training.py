@@ -107,7 +107,7 @@ def as_encoded(model: Any, text: Text, progress: bool = False) -> Encoded:
     return text
 
 
-def engine_options(values: dict[str, Any], lr: float, seed: int, threads: int, streams: int = 1) -> "_core.TrainOptions":
+def engine_options(values: dict[str, Any], lr: float, seed: int, threads: int, streams: int = options.DEFAULTS["streams"]) -> "_core.TrainOptions":
     """The engine's options of one epoch, from resolved training options."""
     return _core.TrainOptions(lr=options.lr_for_streams(lr, streams), l2=values["l2"], gradient_cutoff=values["gradient_cutoff"], bptt=values["bptt"],
                               bptt_block=values["bptt_block"], independent=values["independent"],

@@ -8,8 +8,8 @@ from corpora import write_corpus
 from helpers import run_main
 
 from rnnlm_fast import RNNLM, ConfigError, Vocabulary
-from rnnlm_fast.runs import check_resume_options
 from rnnlm_fast.model_file import read_header
+from rnnlm_fast.runs import check_resume_options
 
 
 def test_train_with_rnnlm04b_hashing(capsys, tmp_path):

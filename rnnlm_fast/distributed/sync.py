@@ -38,6 +38,7 @@ from typing import Any, Optional
 import numpy as np
 
 from .. import _core
+from ..options import DEFAULTS
 from .mpi import mpi
 
 DENSE = ("recurrent", "hidden_bias", "class_w", "class_b")
@@ -51,7 +52,7 @@ class WeightSync:
     marks its sparse writes in ``marks`` (cleared here after each combination)."""
 
     def __init__(self, model: Any, comm: Any, marks: Any, rule: str = "average", momentum: Optional[float] = None,
-                 block_lr: float = 1.0, words_per_combination: Optional[int] = None):
+                 block_lr: float = DEFAULTS["block_lr"], words_per_combination: Optional[int] = None):
         self.comm, self.marks = comm, marks
         self.size, self.rank = comm.Get_size(), comm.Get_rank()
         self.weights = model.weights()

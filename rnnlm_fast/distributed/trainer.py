@@ -160,7 +160,7 @@ class DistributedTrainer(Trainer):
     def _receive(self, model: Any, model_class: Optional[type], values: Optional[dict[str, Any]],
                  resumed: Optional[Checkpoint]) -> tuple[Any, dict[str, Any], Optional[Checkpoint]]:
         """Rank 0's model (vocabulary, weights, history), options and resumed state, on every process."""
-        MPI = mpi()
+        mpi()
         comm = self.comm
         if self.rank == 0:
             header, arrays, _ = model.file_content()

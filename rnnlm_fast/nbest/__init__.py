@@ -15,6 +15,7 @@ from __future__ import annotations
 from rnnlm_fast.options import deprecated
 from rnnlm_fast.units import LN10
 
+from .combine import NbestFeatures, Weights, build_features, combine_scores, select_best
 from .espnet import read_espnet_nbest, write_espnet_nbest
 from .formats import FORMATS, detect_format, read_nbest, write_nbest
 from .kaldi import read_kaldi_nbest, write_kaldi_nbest
@@ -41,12 +42,7 @@ from .tune import (
     DEFAULT_MU_GRID,
     DEFAULT_NGRAM_GRID,
     DEFAULT_WORD_BONUS_GRID,
-    NbestFeatures,
     TuneResult,
-    Weights,
-    build_features,
-    combine_scores,
-    select_best,
     tune_weights,
 )
 from .wer import SENTENCE_MARKS, count_words, hypothesis_errors, oracle_wer, word_error_rate

@@ -18,11 +18,13 @@ from rnnlm_fast.encoding import oov_warnings_to_stderr
 from rnnlm_fast.errors import ConfigError, MissingFileError, OovWarning
 from rnnlm_fast.model import RNNLM
 from rnnlm_fast.ngram_cli import add_rescore_ngram_arguments, check_ngram_args, load_ngram, ngram_report
-from rnnlm_fast.options import add_arguments, renamed
+from rnnlm_fast.options import renamed
+from rnnlm_fast.options_cli import add_arguments
 from rnnlm_fast.plot import plot_wer_curve, require_matplotlib
 from rnnlm_fast.vocab import Vocabulary
 
 from .checks import check_oov_rate, check_refs_match, check_scores
+from .combine import Weights
 from .formats import FORMATS, detect_format, read_nbest
 from .lists import AM, NbestList
 from .ngram_scoring import NGRAM_KEY, score_with_ngram
@@ -30,7 +32,7 @@ from .outputs import OUTPUT_FORMATS, write_rescored
 from .report import command_line, error_summary, weights_line, weights_report, wer_line
 from .scoring import SECOND_LM_KEY, mixture_weights, oov_counts, rescore, write_one_best
 from .text import read_text
-from .tune import Weights, tune_weights
+from .tune import tune_weights
 from .wer_curve import wer_by_lam
 
 __all__ = ["add_rescore_parser", "cmd_rescore"]

@@ -21,11 +21,11 @@ from rnnlm_fast.errors import ConfigError
 from rnnlm_fast.options import DEFAULTS
 from rnnlm_fast.units import LN10
 
+from .combine import Weights, build_features, select_best
 from .formats import read_nbest
 from .lists import AM, Hypothesis, NbestList
 from .text import write_text
 from .tsv import write_tsv_nbest
-from .tune import Weights, build_features, select_best
 from .wer import oracle_wer, word_error_rate
 
 if TYPE_CHECKING:
