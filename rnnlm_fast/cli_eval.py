@@ -33,13 +33,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
     with oov_warnings_to_stderr():
         res = model.perplexity(args.text, independent=args.independent, threads=args.threads,
                                oov_penalty=args.oov_penalty, dynamic=args.dynamic,
-                               per_word=bool(args.per_word or args.lm_prob or ngram), progress=progress_wanted(args.quiet),
+                               per_word=bool(args.per_word or args.lm_prob or ngram),
+                               progress=progress_wanted(args.quiet),
                                case=args.case, max_oov_rate=args.max_oov_rate)
     per_word = res.word_log10
     if args.per_word:  # the input words, as the text has them (unknown ones too)
         words = [w for line in read_lines(args.text) for w in (*split_words(line), "</s>")]
         if len(words) != len(per_word):
-            raise CorpusError(f"{args.text}: {len(words)} words read back for {len(per_word)} scored positions")
+            raise CorpusError(f"{args.text}: {len(words)} words read back for {len(per_word)} scored "
+                              "positions")
         sys.stdout.write("".join(f"{w}\t{p:.6f}\n" for w, p in zip(words, per_word.tolist())))
     print(f"file {args.text}: {res.sentences} sentences, {res.words} words (with </s>), {res.oov} OOV")
     print(f"log10 prob {res.log10_prob:.2f}  entropy {res.entropy:.4f} bits  "
@@ -75,11 +77,13 @@ def _read_word_probs(path: str, expected: int) -> np.ndarray:
             raise CorpusError(f"{path}:{lineno}: probability {p} outside [0, 1]")
         values.append(p)
     if len(values) != expected:
-        raise CorpusError(f"{path}: {len(values)} probabilities for {expected} words (every word and </s> needs one)")
+        raise CorpusError(f"{path}: {len(values)} probabilities for {expected} words (every word and </s> "
+                          "needs one)")
     return np.array(values)
 
 
-def _report_interpolation(model: RNNLM, ids: np.ndarray, per_word: np.ndarray, args: argparse.Namespace) -> None:
+def _report_interpolation(model: RNNLM, ids: np.ndarray, per_word: np.ndarray,
+                          args: argparse.Namespace) -> None:
     """rnnlm-0.4b's -lm-prob/-lambda: per-word linear interpolation with another LM, given the
     RNN's per-word log10 probabilities of the text and its word ids (-1 = unknown)."""
     weight = check_weight(args.weight, "--lambda")  # the RNN's (rnnlm-0.4b's -lambda)
@@ -101,8 +105,9 @@ def cmd_score(args: argparse.Namespace) -> int:
     if args.keys:  # 'utt1 the cat sat': the first field names the line, the rest is the sentence
         keys, lines = split_keys(lines, "<stdin>" if args.text == "-" else args.text)
     with oov_warnings_to_stderr():
-        scores = model.score(lines, independent=not args.carry_state, oov=args.oov, oov_penalty=args.oov_penalty,
-                             threads=args.threads, case=args.case, max_oov_rate=args.max_oov_rate)
+        scores = model.score(lines, independent=not args.carry_state, oov=args.oov,
+                             oov_penalty=args.oov_penalty, threads=args.threads, case=args.case,
+                             max_oov_rate=args.max_oov_rate)
     prefixes = [f"{k}\t" for k in keys] if args.keys else [""] * len(lines)
     sys.stdout.write("".join(f"{k}{s:.6f}\n" for k, s in zip(prefixes, scores.tolist())))
     return 0
@@ -123,7 +128,8 @@ def add_scoring_parsers(sub: argparse._SubParsersAction) -> None:
                                  ("score", "one log10 probability per input line, nothing else", cmd_score)):
         p = sub.add_parser(name, help=helptext)
         p.add_argument("--model", required=True)
-        p.add_argument("--text", required=(name == "eval"), default="-", help="text file ('-' = stdin for score)")
+        p.add_argument("--text", required=(name == "eval"), default="-",
+                       help="text file ('-' = stdin for score)")
         p.add_argument("--vocab", help="check the model against this vocabulary file")
         add_arguments(p, ["threads", "oov_penalty", "case", "max_oov_rate"])
         p.add_argument("--quiet", action="store_true")
@@ -138,8 +144,8 @@ def add_scoring_parsers(sub: argparse._SubParsersAction) -> None:
         else:
             add_arguments(p, ["oov", "carry_state"])
             p.add_argument("--keys", action="store_true",
-                           help="the first field of each line is an utterance key (Kaldi's text format), not a "
-                                "word: print key<TAB>log10 per line")
+                           help="the first field of each line is an utterance key (Kaldi's text format), "
+                                "not a word: print key<TAB>log10 per line")
         p.set_defaults(func=func)
 
     p = sub.add_parser("generate", help="sample sentences from a model (rnnlm-0.4b's -gen)")

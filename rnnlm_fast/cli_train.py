@@ -27,7 +27,8 @@ log = logging.getLogger("rnnlm_fast")
 def print_epoch(r: EpochRecord) -> None:
     """One line per epoch on stdout."""
     print(f"epoch {r.epoch:3d}  lr {r.lr:.5f}  train ppl {r.train_ppl:9.2f}  valid ppl {r.valid_ppl:9.2f}  "
-          f"{r.words_per_sec:10.0f} words/s  {r.seconds:6.1f} s{'' if r.kept else '  (restored previous weights)'}",
+          f"{r.words_per_sec:10.0f} words/s  {r.seconds:6.1f} s"
+          f"{'' if r.kept else '  (restored previous weights)'}",
           flush=True)
 
 
@@ -109,7 +110,8 @@ def add_training_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--output", help="also save the model here")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --output")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.set_defaults(func=cmd_demo, max_epochs=8, min_count=2, **options.BATCH_DEFAULTS)  # a quick run, all cores
+    # a quick run, on every core
+    p.set_defaults(func=cmd_demo, max_epochs=8, min_count=2, **options.BATCH_DEFAULTS)
 
     p = sub.add_parser("vocab", help="count words and write a vocabulary file")
     p.add_argument("--train", nargs="+", required=True, help="text files (.gz allowed)")
@@ -132,9 +134,11 @@ def add_training_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-checkpoint", action="store_true", help="write no checkpoint")
     p.add_argument("--resume", action="store_true",
                    help="continue the run of the checkpoint (its model, vocabulary and options; same data)")
-    p.add_argument("--history-json", help="write the per-epoch history here (a JSON list, one object per epoch)")
-    p.add_argument("--distributed", action="store_true", help="one process of an MPI job (mpiexec -n N rnnlm-fast "
-                   "train ... --distributed): train one model together, rank 0 writing (needs rnnlm-fast[mpi])")
+    p.add_argument("--history-json",
+                   help="write the per-epoch history here (a JSON list, one object per epoch)")
+    p.add_argument("--distributed", action="store_true",
+                   help="one process of an MPI job (mpiexec -n N rnnlm-fast train ... --distributed): "
+                        "train one model together, rank 0 writing (needs rnnlm-fast[mpi])")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     _add_vocab_options(p)
     _add_train_options(p)

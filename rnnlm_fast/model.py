@@ -2,7 +2,8 @@
 
 The model: weights, perplexity, scoring, generation, save and load; KenLM's calls come from
 rnnlm_fast/kenlm_api.py, training from rnnlm_fast/training.py (``train``, ``train_epoch`` and
-``resume`` hand over to its Trainer, or across MPI processes to rnnlm_fast/distributed/), encoding from rnnlm_fast/encoding.py; the C++ engine does the work.
+``resume`` hand over to its Trainer, or across MPI processes to rnnlm_fast/distributed/),
+encoding from rnnlm_fast/encoding.py; the C++ engine does the work.
 """
 
 from __future__ import annotations
@@ -64,12 +65,7 @@ class RNNLM(KenlmApi):
     def __init__(self, vocab: Vocabulary, *args: Any, **given: Any):
         if not isinstance(vocab, Vocabulary):
             raise ConfigError("vocab must be a rnnlm_fast.Vocabulary")
-        if len(args) > POSITIONAL:
-            raise TypeError(f"RNNLM takes the vocabulary and at most {POSITIONAL} options by position")
-        for name, value in zip(options.MODEL, args):
-            if name in given:
-                raise TypeError(f"RNNLM got {name} by position and by keyword")
-            given[name] = value
+        given = options.bind_positional(options.MODEL[:POSITIONAL], args, given, "RNNLM")
         if not given.get("direct"):  # the order matters only with a table
             given.pop("direct_order", None)
         values = options.resolve(options.MODEL, given, "model option")
@@ -179,8 +175,9 @@ class RNNLM(KenlmApi):
         return DistributedTrainer(self, train, valid, values, comm, **run).run()
 
     @options.keyword_signature(options.EPOCH)
-    def train_epoch(self, text: Union[PathLike, Encoded], *, seed: int = DEFAULTS["seed"], threads: int = DEFAULTS["threads"],
-                    progress: bool = False, **training: Any) -> EpochStats:
+    def train_epoch(self, text: Union[PathLike, Encoded], *, seed: int = DEFAULTS["seed"],
+                    threads: int = DEFAULTS["threads"], progress: bool = False,
+                    **training: Any) -> EpochStats:
         """One epoch of online SGD over ``text`` with these options, no validation or schedule
         (see :func:`rnnlm_fast.training.train_epoch`); returns its EpochStats."""
         return train_epoch(self, text, seed=seed, threads=threads, progress=progress, **training)
@@ -275,8 +272,9 @@ class RNNLM(KenlmApi):
         return PerplexityResult.of_positions(ln, enc, self.vocab.unk_id >= 0, oov_penalty, seconds, per_word)
 
     def score(self, sentences: Union[str, Sequence[str]], bos: bool = True, eos: bool = True, *,
-              independent: bool = not DEFAULTS["carry_state"], oov: str = DEFAULTS["oov"], oov_penalty: float = DEFAULTS["oov_penalty"],
-              threads: int = DEFAULTS["threads"], progress: bool = False, case: str = DEFAULTS["case"],
+              independent: bool = not DEFAULTS["carry_state"], oov: str = DEFAULTS["oov"],
+              oov_penalty: float = DEFAULTS["oov_penalty"], threads: int = DEFAULTS["threads"],
+              progress: bool = False, case: str = DEFAULTS["case"],
               max_oov_rate: float = DEFAULTS["max_oov_rate"]) -> Union[np.ndarray, float]:
         """log10 P of each sentence, ``</s>`` included; or, given one sentence as a str, its
         log10 P as a float (KenLM's ``score(sentence, bos=True, eos=True)``).
@@ -324,9 +322,10 @@ class RNNLM(KenlmApi):
         enc = self._encode_checked([sentence], case, max_oov_rate)
         return self._log10_positions(enc, True, 1, oov, oov_penalty)
 
-    def score_words(self, sentences: Sequence[str], *, independent: bool = not DEFAULTS["carry_state"], oov: str = DEFAULTS["oov"],
-                    oov_penalty: float = DEFAULTS["oov_penalty"], threads: int = DEFAULTS["threads"],
-                    case: str = DEFAULTS["case"], max_oov_rate: float = DEFAULTS["max_oov_rate"]) -> list[np.ndarray]:
+    def score_words(self, sentences: Sequence[str], *, independent: bool = not DEFAULTS["carry_state"],
+                    oov: str = DEFAULTS["oov"], oov_penalty: float = DEFAULTS["oov_penalty"],
+                    threads: int = DEFAULTS["threads"], case: str = DEFAULTS["case"],
+                    max_oov_rate: float = DEFAULTS["max_oov_rate"]) -> list[np.ndarray]:
         """Per-word log10 probabilities (``</s>`` last) for each sentence of a batch (``case``
         and ``max_oov_rate`` as in :meth:`score`)."""
         enc = self._encode_checked(sentences, case, max_oov_rate)
@@ -360,9 +359,9 @@ class RNNLM(KenlmApi):
         write_model(path, header, arrays, version=version)
 
     def file_content(self) -> tuple[dict[str, Any], dict[str, np.ndarray], int]:
-        """What :meth:`save` writes: (header, named arrays, format version); rnnlm_fast/model_content.py."""
-        header, arrays = file_content(self.vocab, {n: getattr(self, n) for n in options.MODEL}, self.weights(),
-                                      self.train_options, [vars(r) for r in self.history])
+        """What :meth:`save` writes: (header, named arrays, format version); model_content.py."""
+        header, arrays = file_content(self.vocab, {n: getattr(self, n) for n in options.MODEL},
+                                      self.weights(), self.train_options, [vars(r) for r in self.history])
         return header, arrays, 2 if self.backward else 1
 
     @classmethod

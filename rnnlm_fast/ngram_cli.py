@@ -88,9 +88,9 @@ def report_eval_ngram(model: RNNLM, ngram: NgramLM, args: argparse.Namespace, re
 
 def add_rescore_ngram_arguments(p: argparse.ArgumentParser) -> None:
     """``--ngram``, ``--ngram-interpolate`` and ``--ngram-weight``."""
-    g = add_ngram_arguments(p, "an n-gram LM (ARPA file or KenLM binary) scored in process by KenLM (the kenlm "
-                               'extra: pip install "rnnlm-fast[kenlm]"): its natural-log score is a feature '
-                               "weighted by the n-gram weight, tuned with the others")
+    g = add_ngram_arguments(p, "an n-gram LM (ARPA file or KenLM binary) scored in process by KenLM (the "
+                               'kenlm extra: pip install "rnnlm-fast[kenlm]"): its natural-log score is a '
+                               "feature weighted by the n-gram weight, tuned with the others")
     g.add_argument("--ngram-weight", type=float, default=None,
                    help="the n-gram feature's weight: fixed (not tuned); needed with --lam")
 
@@ -98,21 +98,23 @@ def add_rescore_ngram_arguments(p: argparse.ArgumentParser) -> None:
 def check_ngram_args(args: argparse.Namespace) -> None:
     """Refuse n-gram flags that do not fit together, before anything is read."""
     if not args.ngram:
-        for flag, value in (("--ngram-interpolate", args.ngram_interpolate), ("--ngram-weight", args.ngram_weight)):
+        for flag, value in (("--ngram-interpolate", args.ngram_interpolate),
+                            ("--ngram-weight", args.ngram_weight)):
             if value is not None:
                 raise ConfigError(f"{flag} needs --ngram (the n-gram LM)")
         return
     if args.ngram_interpolate is not None:
         check_weight(args.ngram_interpolate)
         if args.ngram_weight is not None:
-            raise ConfigError("--ngram-weight weighs the n-gram as a feature of its own; with --ngram-interpolate "
-                              "the n-gram is mixed into the LM score (weighted by --lam): give one of them")
+            raise ConfigError("--ngram-weight weighs the n-gram as a feature of its own; with "
+                              "--ngram-interpolate the n-gram is mixed into the LM score (weighted by "
+                              "--lam): give one of them")
         if args.mix_model or args.second_model:
-            raise ConfigError("--ngram-interpolate mixes the n-gram word by word with --model alone; it cannot be "
-                              "combined with --mix-model or --second-model")
+            raise ConfigError("--ngram-interpolate mixes the n-gram word by word with --model alone; it "
+                              "cannot be combined with --mix-model or --second-model")
     elif args.lam is not None and args.ngram_weight is None:
-        raise ConfigError("--lam fixes the weights: give the n-gram's too (--ngram-weight), or tune them with "
-                          "--tune-nbest")
+        raise ConfigError("--lam fixes the weights: give the n-gram's too (--ngram-weight), or tune them "
+                          "with --tune-nbest")
 
 
 def load_ngram(args: argparse.Namespace, model: RNNLM) -> NgramLM | None:
@@ -120,8 +122,8 @@ def load_ngram(args: argparse.Namespace, model: RNNLM) -> NgramLM | None:
     if not args.ngram:
         return None
     if args.ngram_interpolate is not None and model.backward:
-        raise ConfigError(f"--ngram-interpolate mixes word by word with a left-to-right LM; '{args.model}' is a "
-                          "backward model")
+        raise ConfigError(f"--ngram-interpolate mixes word by word with a left-to-right LM; '{args.model}' "
+                          "is a backward model")
     return NgramLM(args.ngram, progress=not getattr(args, "quiet", False))
 
 

@@ -18,7 +18,7 @@ import numbers
 import sys
 import warnings
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional, Sequence
 
 import numpy as np
 
@@ -139,7 +139,7 @@ def parse_duration(text: str) -> float:
     try:
         value = float(number) * (scale or 1)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a duration such as 5400, 90m or 3h, not {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a duration (5400, 90m, 3h), not {text!r}") from None
     if not math.isfinite(value) or value < 0:
         raise argparse.ArgumentTypeError(f"expected a non-negative duration, not {text!r}")
     return value
@@ -185,7 +185,7 @@ _ALL = (
            high=1000, flag="--bptt", rnnlm="-bptt"),
     Option("bptt_block", int, 10, "words between BPTT updates", "training", low=1, high=1000,
            flag="--bptt-block", rnnlm="-bptt-block"),
-    Option("independent", bool, False, "reset the hidden state at each sentence (training and validation)",
+    Option("independent", bool, False, "reset the hidden state at each sentence (training, validation, eval)",
            "training", flag="--independent", rnnlm="-independent"),
     Option("gradient_cutoff", float, 15.0, "errors reaching the hidden layer are clipped to +-this",
            "training", low=0, open_low=True, flag="--gradient-cutoff"),
@@ -246,9 +246,9 @@ _ALL = (
     Option("ngram_interpolate", float, None, "mix the n-gram LM of --ngram into the RNNLM word by word with this "
            "weight: P = w * P_ngram + (1 - w) * P_rnn (rnnlm-0.4b's -lm-prob with -lambda 1-w); None: no mixing",
            "scoring", low=0, high=1, none_ok=True, flag="--ngram-interpolate"),
-    Option("carry_state", bool, False, "carry the hidden state from one sentence (line, hypothesis) to the next, "
-           "as rnnlm-0.4b does; by default each is scored from a fresh state (the scoring calls' "
-           "independent=True)", "scoring", flag="--carry-state"),
+    Option("carry_state", bool, False, "carry the hidden state from one line (hypothesis) to the next, as "
+           "rnnlm-0.4b does; by default each is scored from a fresh state (the API's independent=True)",
+           "scoring", flag="--carry-state"),
     Option("dynamic", float, 0.0, "dynamic evaluation: keep training a copy of the model on the text as it "
            "is scored, with this learning rate (0: static)", "scoring", low=0, flag="--dynamic", rnnlm="-dynamic"),
     # --- generation -----------------------------------------------------------------------------
@@ -375,6 +375,17 @@ def keyword_signature(names: Iterable[str], positional: int = 0) -> Callable[[Ca
         return fn
 
     return decorate
+
+
+def bind_positional(names: Sequence[str], args: Sequence, given: dict, who: str) -> dict[str, Any]:
+    """``given`` with ``args`` bound to ``names`` in order (a :func:`keyword_signature` with
+    ``positional``); TypeError for too many, or for one given both ways."""
+    if len(args) > len(names):
+        raise TypeError(f"{who} takes at most {len(names)} options by position ({', '.join(names)})")
+    for name, value in zip(names, args):
+        if name in given:
+            raise TypeError(f"{who} got {name} by position and by keyword")
+    return {**dict(zip(names, args)), **given}
 
 
 def describe(names: Iterable[str], indent: int = 0) -> str:

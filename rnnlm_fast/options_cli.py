@@ -16,7 +16,8 @@ class _Deprecated(argparse.Action):
     the new name."""
 
     def __call__(self, parser, namespace, values, option_string=None):
-        deprecated(f"{parser.prog}: {option_string} is deprecated; use {self.metavar}", stacklevel=2, typed=True)
+        deprecated(f"{parser.prog}: {option_string} is deprecated; use {self.metavar}", stacklevel=2,
+                   typed=True)
         setattr(namespace, self.dest, values)
 
 
@@ -39,10 +40,12 @@ def add_arguments(g: argparse._ActionsContainer, names: Sequence[str], batch: bo
             kw["choices"] = o.choices
         g.add_argument(o.flag, **kw)
         for flag, value in o.shortcuts:
-            g.add_argument(flag, dest=name, action="store_const", const=value, help=f"short for {o.flag} {value}")
+            g.add_argument(flag, dest=name, action="store_const", const=value,
+                           help=f"short for {o.flag} {value}")
         for old in o.deprecated:
             g.add_argument(f"--{old.replace('_', '-')}", dest=name, type=kind, action=_Deprecated,
-                           metavar=o.flag, help=argparse.SUPPRESS, **({"choices": o.choices} if o.choices else {}))
+                           metavar=o.flag, help=argparse.SUPPRESS,
+                           **({"choices": o.choices} if o.choices else {}))
 
 
 def table() -> str:

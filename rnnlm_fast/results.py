@@ -55,6 +55,8 @@ class PerplexityResult:
             if not has_unk:
                 word_log10[~known] = oov_penalty
             word_log10 = enc.in_text_order(word_log10)
-        return cls(ppl=power(10.0, -log10_known / max(n, 1)), ppl_with_oov=power(10.0, -log10_all / max(len(enc.ids), 1)),
-                   log10_prob=log10_known, entropy=-log10_known / max(n, 1) * math.log2(10), words=n, oov=enc.oov,
-                   sentences=enc.sentences, seconds=seconds, word_log10=word_log10, log10_prob_with_oov=log10_all)
+        return cls(ppl=power(10.0, -log10_known / max(n, 1)),
+                   ppl_with_oov=power(10.0, -log10_all / max(len(enc.ids), 1)),
+                   log10_prob=log10_known, entropy=-log10_known / max(n, 1) * math.log2(10), words=n,
+                   oov=enc.oov, sentences=enc.sentences, seconds=seconds, word_log10=word_log10,
+                   log10_prob_with_oov=log10_all)

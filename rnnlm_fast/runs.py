@@ -85,7 +85,8 @@ def check_paths(request: TrainRequest) -> None:
     if ckpt is not None and check_output(ckpt).resolve() == out.resolve():
         raise ConfigError(f"--checkpoint and --output are the same file '{out}'")
     if r.resume and ckpt is None:
-        raise ConfigError("--resume continues from the checkpoint; it cannot be combined with --no-checkpoint")
+        raise ConfigError("--resume continues from the checkpoint; it cannot be combined with "
+                          "--no-checkpoint")
     check_output(out, overwrite=r.overwrite)
     if r.history is not None:
         # a resumed run rewrites the history its interrupted part began, now complete
@@ -112,12 +113,12 @@ def check_resume_options(ckpt: Path, explicit: dict[str, Any]) -> None:
         flag = OPTIONS[dest].flag if dest in OPTIONS else "--" + dest.replace("_", "-")
         drop = f"(drop {flag}, or start over with --overwrite)"
         if dest not in stored:
-            raise ConfigError(f"{flag} cannot be given with --resume: the run continues with the vocabulary and "
-                              f"options of checkpoint '{ckpt}' {drop}")
+            raise ConfigError(f"{flag} cannot be given with --resume: the run continues with the vocabulary "
+                              f"and options of checkpoint '{ckpt}' {drop}")
         if stored[dest] != value:
             if isinstance(value, bool):
-                raise ConfigError(f"{flag} given, but the run of checkpoint '{ckpt}' was without it: --resume "
-                                  f"continues that run with its own options {drop}")
+                raise ConfigError(f"{flag} given, but the run of checkpoint '{ckpt}' was without it: "
+                                  f"--resume continues that run with its own options {drop}")
             raise ConfigError(f"{flag} {value} differs from checkpoint '{ckpt}' ({stored[dest]}): --resume "
                               f"continues that run with its own options {drop}")
 
@@ -160,8 +161,8 @@ def _train(request: TrainRequest, comm: Any, report: Report, clock: dict[str, fl
     training began (after the vocabulary)."""
     r = request
     if r.resume:  # model, vocabulary and options come from the checkpoint
-        model = RNNLM.resume(r.checkpoint, r.train, r.valid, threads=r.training["threads"], progress=r.progress,
-                             callback=report, comm=comm)
+        model = RNNLM.resume(r.checkpoint, r.train, r.valid, threads=r.training["threads"],
+                             progress=r.progress, callback=report, comm=comm)
         if comm is not None and comm.Get_rank() != 0:
             return None
         log.info("resumed %s from %s after %d epoch records", model, r.checkpoint, len(model.history))
@@ -211,8 +212,8 @@ def _run_job(request: TrainRequest, report: Report) -> int:
         rank, size = launched() or (0, 1)
         if rank != 0:  # every process meets this: rank 0 says it
             raise SystemExit(2)
-        raise ConfigError(f"this process is rank {rank} of {size} started by an MPI launcher: pass --distributed "
-                          "to train one model together, or start a single process")
+        raise ConfigError(f"this process is rank {rank} of {size} started by an MPI launcher: pass "
+                          "--distributed to train one model together, or start a single process")
     watched = launch.supervise(request.checkpoint)
     if watched is not None:  # the watching parent: the child's exit status
         return watched
@@ -227,8 +228,8 @@ def _run_job(request: TrainRequest, report: Report) -> int:
         if not is_agreed(e):
             abort(comm, "interrupted" if interrupted else describe(e), 130 if interrupted else 2)
         if lead:
-            print("rnnlm-fast: interrupted; rerun the same command with --resume to continue from the checkpoint"
-                  if interrupted else f"rnnlm-fast: error: {describe(e)}", file=sys.stderr)
+            print("rnnlm-fast: interrupted; rerun the same command with --resume to continue from the "
+                  "checkpoint" if interrupted else f"rnnlm-fast: error: {describe(e)}", file=sys.stderr)
         rc = 130 if interrupted else 2
     else:
         if rc != 0 and lead and not AGREED.get("seen"):

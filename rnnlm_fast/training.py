@@ -108,7 +108,8 @@ def as_encoded(model: Trainable, text: Text, progress: bool = False) -> Encoded:
     return text
 
 
-def engine_options(values: dict[str, Any], lr: float, seed: int, threads: int, streams: int = options.DEFAULTS["streams"]) -> "_core.TrainOptions":
+def engine_options(values: dict[str, Any], lr: float, seed: int, threads: int,
+                   streams: int = options.DEFAULTS["streams"]) -> "_core.TrainOptions":
     """The engine's options of one epoch, from resolved training options."""
     return _core.TrainOptions(lr=options.lr_for_streams(lr, streams), l2=values["l2"], gradient_cutoff=values["gradient_cutoff"], bptt=values["bptt"],
                               bptt_block=values["bptt_block"], independent=values["independent"],
@@ -131,7 +132,8 @@ def _run_epoch(core: Any, enc: Encoded, engine: "_core.TrainOptions", progress: 
 
 
 @options.keyword_signature(options.EPOCH)
-def train_epoch(model: Trainable, text: Text, *, seed: int = options.DEFAULTS["seed"], threads: int = options.DEFAULTS["threads"],
+def train_epoch(model: Trainable, text: Text, *, seed: int = options.DEFAULTS["seed"],
+                threads: int = options.DEFAULTS["threads"],
                 streams: int = options.DEFAULTS["streams"], progress: bool = False, return_positions: bool = False,
                 **training: Any) -> EpochStats:
     """One epoch of online SGD with truncated BPTT over ``text``, updating ``model`` in place.
@@ -159,7 +161,8 @@ def train_epoch(model: Trainable, text: Text, *, seed: int = options.DEFAULTS["s
     return stats
 
 
-def dynamic_positions(model: Trainable, enc: Encoded, independent: bool, lr: float, progress: bool) -> np.ndarray:
+def dynamic_positions(model: Trainable, enc: Encoded, independent: bool, lr: float,
+                      progress: bool) -> np.ndarray:
     """ln P of every position under rnnlm-0.4b's dynamic evaluation, on a copy of the weights:
     each word is scored, then trained on with ``lr`` and the model's BPTT settings and L2."""
     if len(enc.ids) == 0:

@@ -35,7 +35,8 @@ def _keyword_defaults(tree: ast.AST):
             yield from ((p.arg, d) for p, d in zip(a.kwonlyargs, a.kw_defaults) if d is not None)
         elif isinstance(node, ast.ClassDef):  # dataclass fields: ``lr: float = 1.003``
             for item in node.body:
-                if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name) and item.value is not None:
+                named = isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name)
+                if named and item.value is not None:
                     yield item.target.id, item.value
 
 
@@ -58,8 +59,10 @@ def test_the_guard_sees_a_literal_default():
     assert literal_option_defaults("def f(bptt=DEFAULTS['bptt'], other=4, threads=None): pass") == []
 
 
-@pytest.mark.parametrize("module,path", [m for m in _modules() if m[0] not in {"rnnlm_fast.options", *NOT_OUR_OPTIONS}],
-                         ids=lambda v: v if isinstance(v, str) else "")
+CHECKED = [m for m in _modules() if m[0] not in {"rnnlm_fast.options", *NOT_OUR_OPTIONS}]
+
+
+@pytest.mark.parametrize("module,path", CHECKED, ids=lambda v: v if isinstance(v, str) else "")
 def test_no_option_default_is_written_outside_the_table(module, path):
     assert literal_option_defaults(path.read_text(encoding="utf-8")) == [], (
         f"{module}: read these defaults from rnnlm_fast.options (DEFAULTS or OPTIONS)")

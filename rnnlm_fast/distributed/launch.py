@@ -1,10 +1,11 @@
 """``rnnlm-fast train --distributed`` under an MPI launcher: the supervision of one process.
 
 Each process the launcher starts forks (:func:`supervise`): the child is the MPI process that
-trains (rnnlm_fast/runs.py runs the request there), the parent only watches it. When the child dies without a
-word (SIGKILL, the out-of-memory killer, a crash in native code), the parent prints one line
-naming the rank, the signal and where training was, and exits with 128 + the signal, which
-makes the launcher stop the job; signals the parent receives (Ctrl-C, SIGTERM) go to the child.
+trains (rnnlm_fast/runs.py runs the request there), the parent only watches it. When the
+child dies without a word (SIGKILL, the out-of-memory killer, a crash in native code), the
+parent prints one line naming the rank, the signal and where training was, and exits with 128
++ the signal, which makes the launcher stop the job; signals the parent receives (Ctrl-C,
+SIGTERM) go to the child.
 """
 
 from __future__ import annotations
@@ -109,7 +110,8 @@ def death_message(sig: int, whom: str, where: str, checkpoint: Optional[PathLike
         name = f"signal {sig}"
     cause = {"SIGKILL": "killed (by hand, or by the out-of-memory killer)", "SIGSEGV": "crashed",
              "SIGBUS": "crashed", "SIGABRT": "aborted"}.get(name, "stopped")
-    hint = (f"rerun the same command with --resume to continue from the last checkpoint '{checkpoint}' (rank 0 "
-            "writes it after every epoch)" if checkpoint is not None else "rerun to train (no checkpoint was written)")
+    hint = (f"rerun the same command with --resume to continue from the last checkpoint '{checkpoint}' "
+            "(rank 0 writes it after every epoch)" if checkpoint is not None
+            else "rerun to train (no checkpoint was written)")
     return (f"rnnlm-fast: error: {whom} was {cause}: {name}"
             f"{' during ' + where if where else ''}; the job stops; {hint}")

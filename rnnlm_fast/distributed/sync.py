@@ -52,8 +52,9 @@ class WeightSync:
     """Combines ``model``'s weights across ``comm`` after each block of training; the engine
     marks its sparse writes in ``marks`` (cleared here after each combination)."""
 
-    def __init__(self, model: Trainable, comm: Any, marks: Any, rule: str = "average", momentum: Optional[float] = None,
-                 block_lr: float = DEFAULTS["block_lr"], words_per_combination: Optional[int] = None):
+    def __init__(self, model: Trainable, comm: Any, marks: Any, rule: str = "average",
+                 momentum: Optional[float] = None, block_lr: float = DEFAULTS["block_lr"],
+                 words_per_combination: Optional[int] = None):
         self.comm, self.marks = comm, marks
         self.size, self.rank = comm.Get_size(), comm.Get_rank()
         self.weights = model.weights()

@@ -129,7 +129,8 @@ class DistributedTrainer(Trainer):
         with self.watchdog.waiting(what):
             return self.comm.allgather(obj)
 
-    def _agree_before(self, model: Optional[Trainable], values: Optional[dict[str, Any]], train: Text, valid: Text) -> None:
+    def _agree_before(self, model: Optional[Trainable], values: Optional[dict[str, Any]], train: Text,
+                      valid: Text) -> None:
         """All processes run the same rnnlm-fast, options, model and data files, or all raise."""
         def file(text: Text) -> Any:
             return None if isinstance(text, Encoded) else {k: v for k, v in file_fingerprint(text).items()}
@@ -159,7 +160,8 @@ class DistributedTrainer(Trainer):
         if lead["model"] is None:
             raise agreed(ConfigError("rank 0 has no model to train"))
 
-    def _receive(self, model: Optional[Trainable], model_class: Optional[type[Trainable]], values: Optional[dict[str, Any]],
+    def _receive(self, model: Optional[Trainable], model_class: Optional[type[Trainable]],
+                 values: Optional[dict[str, Any]],
                  resumed: Optional[Checkpoint]) -> tuple[Trainable, dict[str, Any], Optional[Checkpoint]]:
         """Rank 0's model (vocabulary, weights, history), options and resumed state, on every process."""
         mpi()
@@ -319,8 +321,8 @@ class DistributedTrainer(Trainer):
             raise
 
 
-def resume(cls: type[M], path: PathLike, train: Text, valid: Text, comm: Any, *, threads: Optional[int] = None,
-           checkpoint: Optional[PathLike] = None, progress: bool = True,
+def resume(cls: type[M], path: PathLike, train: Text, valid: Text, comm: Any, *,
+           threads: Optional[int] = None, checkpoint: Optional[PathLike] = None, progress: bool = True,
            callback: Optional[Callable[[EpochRecord], None]] = None) -> M:
     """``RNNLM.resume(..., comm=comm)``: rank 0 reads the checkpoint at ``path`` (the others
     need not see it) and the run goes on across the processes, however many they are now."""

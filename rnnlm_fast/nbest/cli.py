@@ -168,7 +168,8 @@ def _check_paths(args: argparse.Namespace) -> None:
     if args.output_1best:
         check_output(args.output_1best, "--output-1best")
     if args.output_nbest:
-        check_output(args.output_nbest, "--output-nbest", directory=args.output_format in ("kaldi", "espnet", "srilm"))
+        check_output(args.output_nbest, "--output-nbest",
+                     directory=args.output_format in ("kaldi", "espnet", "srilm"))
     if args.report:
         check_output(args.report, "--report")
     if args.plot:

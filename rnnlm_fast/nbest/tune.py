@@ -75,8 +75,8 @@ class TuneResult:
 # --------------------------------------------------------------------------- grid search
 
 
-def tuning_set(lists: Sequence[NbestList], lm_scores: np.ndarray, refs: Mapping[str, str], *, am_key: str = AM,
-               old_lm_key: str | None = None, n_oov: np.ndarray | None = None,
+def tuning_set(lists: Sequence[NbestList], lm_scores: np.ndarray, refs: Mapping[str, str], *,
+               am_key: str = AM, old_lm_key: str | None = None, n_oov: np.ndarray | None = None,
                ngram_key: str | None = None) -> tuple[NbestFeatures, np.ndarray, int]:
     """A tuning set as the search reads it: the features (``build_features``), every
     hypothesis's word errors against its reference (counted once), and the references' words.
