@@ -2,11 +2,10 @@
 
 Each :class:`Option` holds the name (as the Python API spells it), type, default, valid
 range, help text, command-line flag and rnnlm-0.4b's spelling. From this table come the
-API's defaults and keyword signatures, argparse's options, what a model file and a
-checkpoint record, and the validation (one rule and one message per option), so a new
-option is added here and nowhere else.
-
-``rnnlm-fast options`` prints the table.
+API's defaults and keyword signatures, argparse's options (options_cli.py), what a model file
+and a checkpoint record, and the validation (one rule and one message per option), so a new
+option is added here and nowhere else. Old names go through the one deprecation mechanism
+here (``deprecated``, ``renamed``). ``rnnlm-fast options`` prints the table.
 """
 
 from __future__ import annotations
