@@ -68,6 +68,20 @@ def test_no_option_default_is_written_outside_the_table(module, path):
         f"{module}: read these defaults from rnnlm_fast.options (DEFAULTS or OPTIONS)")
 
 
+def test_every_flag_of_a_table_option_comes_from_the_table():
+    """No command declares a table option's flag by hand: options_cli.add_arguments adds them all."""
+    flags = {o.flag for o in OPTIONS.values() if o.flag}
+    flags |= {f for o in OPTIONS.values() for f, _ in o.shortcuts}
+    by_hand = []
+    for module, path in _modules():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "add_argument" and node.args
+                    and isinstance(node.args[0], ast.Constant) and node.args[0].value in flags):
+                by_hand.append(f"{module}:{node.lineno} {node.args[0].value}")
+    assert by_hand == []
+
+
 def test_no_library_module_imports_a_command_line_module():
     graph = import_graph()
     assert CLI_MODULES <= set(graph)

@@ -17,6 +17,7 @@ from rnnlm_fast._progress import wanted as progress_wanted
 from rnnlm_fast.encoding import oov_warnings_to_stderr
 from rnnlm_fast.errors import ConfigError, MissingFileError, OovWarning
 from rnnlm_fast.model import RNNLM
+from rnnlm_fast.ngram import check_weight
 from rnnlm_fast.ngram_cli import add_rescore_ngram_arguments, check_ngram_args, load_ngram, ngram_report
 from rnnlm_fast.options import renamed
 from rnnlm_fast.options_cli import add_arguments
@@ -142,8 +143,7 @@ def _plan_models(args: argparse.Namespace) -> tuple[list[str], np.ndarray, str |
     if args.second_model_weight is not None:
         if not args.second_model:
             raise ConfigError("--second-model-weight needs --second-model")
-        if not 0.0 <= args.second_model_weight <= 1.0:
-            raise ConfigError(f"--second-model-weight must be in [0, 1], not {args.second_model_weight}")
+        check_weight(args.second_model_weight, "--second-model-weight")
         if mix_paths or args.mix_weights:
             raise ConfigError("--second-model-weight mixes two models; for more, give every other model as "
                               "--mix-model with --mix-weights")
