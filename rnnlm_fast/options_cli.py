@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import Sequence
+from collections.abc import Sequence
 
 from .options import BATCH_DEFAULTS, OPTIONS, deprecated
 
@@ -35,7 +35,7 @@ def add_arguments(g: argparse._ActionsContainer, names: Sequence[str], batch: bo
         shown = o.default_text or default
         helptext = f"{o.help} (default {shown}" + (f"; rnnlm-0.4b: {o.rnnlm})" if o.rnnlm else ")")
         kind = o.parse or o.type
-        kw = dict(dest=name, type=kind, default=default, help=helptext.replace("%", "%%"))
+        kw = {"dest": name, "type": kind, "default": default, "help": helptext.replace("%", "%%")}
         if o.choices:
             kw["choices"] = o.choices
         g.add_argument(o.flag, **kw)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Optional
 
 import numpy as np
 
@@ -32,7 +31,7 @@ class PerplexityResult:
     seconds: float = 0.0
     # log10 of every position (</s> included), unknown words as in ppl_with_oov; only with
     # perplexity(..., per_word=True)
-    word_log10: Optional[np.ndarray] = field(default=None, repr=False)
+    word_log10: np.ndarray | None = field(default=None, repr=False)
     # total over every position, unknown words as in ppl_with_oov: the sum of word_log10
     log10_prob_with_oov: float = float("nan")
 
@@ -42,7 +41,7 @@ class PerplexityResult:
 
     @classmethod
     def of_positions(cls, ln: np.ndarray, enc: Encoded, has_unk: bool, oov_penalty: float, seconds: float,
-                     per_word: bool) -> "PerplexityResult":
+                     per_word: bool) -> PerplexityResult:
         """The result of a text's per-position ln P (``enc``: the text; without ``<unk>`` in the
         vocabulary, unknown words score ``oov_penalty`` log10 in the figures with OOV)."""
         known = enc.ids >= 0

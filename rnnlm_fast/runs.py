@@ -48,12 +48,12 @@ class TrainRequest:
     train: str
     valid: str
     output: Path
-    checkpoint: Optional[Path]
-    history: Optional[Path]
+    checkpoint: Path | None
+    history: Path | None
     overwrite: bool
     resume: bool
     explicit: dict[str, Any]
-    vocab_file: Optional[str]
+    vocab_file: str | None
     reclass: bool
     vocabulary: dict[str, Any]
     model: dict[str, Any]
@@ -156,7 +156,7 @@ def _run_here(request: TrainRequest, comm: Any, report: Report) -> int:
     return 0
 
 
-def _train(request: TrainRequest, comm: Any, report: Report, clock: dict[str, float]) -> Optional[RNNLM]:
+def _train(request: TrainRequest, comm: Any, report: Report, clock: dict[str, float]) -> RNNLM | None:
     """The trained model (None on the processes that follow rank 0); ``clock["start"]``: when
     training began (after the vocabulary)."""
     r = request
@@ -191,7 +191,7 @@ def _vocabulary(request: TrainRequest) -> Vocabulary:
     return Vocabulary.from_corpus(request.train, progress=request.progress, **v)
 
 
-def _file_stamp(path: Optional[Path]) -> Optional[tuple[int, int, int]]:
+def _file_stamp(path: Path | None) -> tuple[int, int, int] | None:
     """What tells one version of a file from the next (an atomic rename makes a new inode)."""
     try:
         st = path.stat() if path is not None else None
