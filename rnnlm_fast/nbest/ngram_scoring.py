@@ -1,5 +1,5 @@
 """``rnnlm-fast rescore --ngram LM``: an n-gram LM (KenLM) next to the RNNLM (its flags:
-rnnlm_fast/nbest/cli.py).
+rnnlm_fast/ngram_cli.py).
 
 Two ways (rnnlm_fast/ngram.py holds the rules both models share):
 
