@@ -24,7 +24,7 @@ from rnnlm_fast.ngram import NgramLM, interpolated_scores, ngram_sentence_scores
 from rnnlm_fast.units import LN10
 
 from .lists import NbestList
-from .scoring import score_models
+from .scoring import attach_scores, score_models
 
 if TYPE_CHECKING:
     from rnnlm_fast.model import RNNLM
@@ -32,11 +32,6 @@ if TYPE_CHECKING:
 __all__ = ["NGRAM_KEY", "score_with_ngram"]
 
 NGRAM_KEY = "ngram_ln"
-
-
-def _attach(lists: Sequence[NbestList], values: np.ndarray) -> None:
-    for h, value in zip((h for nb in lists for h in nb.hyps), values.tolist()):
-        h.scores[NGRAM_KEY] = value
 
 
 def score_with_ngram(lists: Sequence[NbestList], models: Sequence[RNNLM], mix: np.ndarray, mu_model: RNNLM | None,
@@ -51,14 +46,15 @@ def score_with_ngram(lists: Sequence[NbestList], models: Sequence[RNNLM], mix: n
     if weight is None:
         lm, seconds = score_models(lists, models, mix, mu_model, **options)
         start = time.perf_counter()
-        _attach(lists, ngram_sentence_scores(models[0], ngram, sentences, case=case, oov=oov) * LN10)
+        ngram_ln = ngram_sentence_scores(models[0], ngram, sentences, case=case, oov=oov) * LN10
+        attach_scores(lists, NGRAM_KEY, ngram_ln)
         return lm, seconds + time.perf_counter() - start
     start = time.perf_counter()
     scores = interpolated_scores(models[0], ngram, sentences, weight, independent=not options["carry_state"],
                                  oov=oov, oov_penalty=options["oov_penalty"], threads=options["threads"], case=case,
                                  max_oov_rate=options["max_oov_rate"])
     lm = scores.aligned.per_sentence(scores.mixed) * LN10
-    _attach(lists, scores.aligned.per_sentence(scores.ngram) * LN10)
+    attach_scores(lists, NGRAM_KEY, scores.aligned.per_sentence(scores.ngram) * LN10)
     bad = np.flatnonzero(~np.isfinite(lm))
     if bad.size:
         raise ConfigError(f"hypothesis {sentences[int(bad[0])]!r} has probability 0 in the interpolation: the RNNLM "

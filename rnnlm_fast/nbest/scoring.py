@@ -184,7 +184,7 @@ def mix_scores(scores: list[np.ndarray], weights: np.ndarray) -> np.ndarray:
     return np.sum([w * s for w, s in zip(weights.tolist(), scores)], axis=0)
 
 
-def _attach_scores(lists: Sequence[NbestList], key: str, values: np.ndarray) -> None:
+def attach_scores(lists: Sequence[NbestList], key: str, values: np.ndarray) -> None:
     """Store one score per hypothesis (flat list order) as ``scores[key]``."""
     for h, value in zip((h for nb in lists for h in nb.hyps), values.tolist()):
         h.scores[key] = value
@@ -238,10 +238,10 @@ def score_models(
     lm = scores[0]
     if len(scores) > 1:
         for i, values in enumerate(scores, 1):
-            _attach_scores(lists, f"lm{i}", values)
+            attach_scores(lists, f"lm{i}", values)
         lm = mix_scores(scores, mix)
     if mu_scores is not None:
-        _attach_scores(lists, SECOND_LM_KEY, mu_scores)
+        attach_scores(lists, SECOND_LM_KEY, mu_scores)
     return lm, seconds
 
 
