@@ -25,7 +25,7 @@ _per_word: dict[str, float] = {}  # "train" / "score" -> seconds per word, for t
 
 
 def _fresh_model(vocab) -> RNNLM:
-    return RNNLM(vocab, hidden=PTB["hidden"], activation=PTB["activation"], seed=SEED)
+    return RNNLM(vocab, hidden=PTB["hidden"], cell=PTB["activation"], seed=SEED)
 
 
 def _note(benchmark, kind: str, positions: int) -> None:

@@ -19,12 +19,12 @@ NBEST_SENTENCES = 10_000
 
 @pytest.fixture(scope="module")
 def model(ptb_vocab):
-    return RNNLM(ptb_vocab, hidden=PTB["hidden"], activation=PTB["activation"], seed=SEED)
+    return RNNLM(ptb_vocab, hidden=PTB["hidden"], cell=PTB["activation"], seed=SEED)
 
 
 @pytest.fixture(scope="module")
 def backward_model(ptb_vocab):
-    return RNNLM(ptb_vocab, hidden=PTB["hidden"], activation=PTB["activation"], seed=SEED, direction="backward")
+    return RNNLM(ptb_vocab, hidden=PTB["hidden"], cell=PTB["activation"], seed=SEED, direction="backward")
 
 
 @pytest.fixture(scope="module")

@@ -39,6 +39,7 @@ from .encoding import Encoded
 from .errors import CheckpointError, ConfigError, ModelFormatError
 from .model_file import read_model, write_model
 from .schedule import Schedule
+from .trainable import M, Trainable
 
 log = logging.getLogger("rnnlm_fast")
 
@@ -120,7 +121,7 @@ class CheckpointWriter:
         self.options = options.to_file(values)
         self.data = data
 
-    def save(self, model: Any, schedule: Schedule, rollbacks: int, good: dict[str, np.ndarray]) -> None:
+    def save(self, model: Trainable, schedule: Schedule, rollbacks: int, good: dict[str, np.ndarray]) -> None:
         """Write the model with its schedule state atomically; the last good weights are
         stored only when they differ from the current ones."""
         header, arrays, version = model.file_content()
@@ -203,7 +204,7 @@ def _check_file(path: Path, which: str, given: Union[PathLike, Encoded], stored:
         )
 
 
-def load_checkpoint(cls: type, path: PathLike) -> tuple[Any, Checkpoint]:
+def load_checkpoint(cls: type[M], path: PathLike) -> tuple[M, Checkpoint]:
     """Read a checkpoint: (a ``cls`` model with the current weights and history, the run's state).
 
     Raises

@@ -9,8 +9,8 @@ from typing import Optional
 
 import numpy as np
 
-from ._files import PathLike, require_file
-from .errors import ConfigError, MissingFileError, ModelFormatError
+from ._files import PathLike, check_output, require_file
+from .errors import ConfigError, ModelFormatError
 from .model import RNNLM
 from .model_file import MAGIC, describe_foreign
 from .rnnlm04b import load_rnnlm04b, looks_like_rnnlm04b, save_rnnlm04b
@@ -90,12 +90,7 @@ def add_convert_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    out = Path(args.output)
-    parent = out.parent if str(out.parent) else Path(".")
-    if not parent.is_dir():
-        raise MissingFileError(f"cannot write '{out}': directory '{parent}' does not exist")
-    if out.is_dir() or (out.exists() and not args.overwrite):
-        raise ConfigError(f"'{out}' {'is a directory' if out.is_dir() else 'exists; pass --overwrite to replace it'}")
+    out = check_output(args.output, overwrite=args.overwrite)
     if out.exists() and out.resolve() == Path(args.model).resolve():
         raise ConfigError(f"--output '{out}' is the input model")
     model, src, dst = convert_model(args.model, out, from_format=args.from_format, to_format=args.to_format,

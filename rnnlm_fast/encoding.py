@@ -19,7 +19,7 @@ from . import _core
 from ._files import PathLike, require_file
 from ._progress import counter_callback, make_bar
 from .errors import ConfigError, CorpusError, OovError, OovWarning
-from .options import OPTIONS
+from .options import DEFAULTS, OPTIONS
 from .vocab import Vocabulary
 
 
@@ -100,7 +100,7 @@ def case_mapping(case: str) -> Callable[[str], str]:
     return CASE_MAPPINGS[case]
 
 
-def prepare_sentences(vocab: Vocabulary, sentences: Iterable[str], case: str = "keep") -> list[str]:
+def prepare_sentences(vocab: Vocabulary, sentences: Iterable[str], case: str = DEFAULTS["case"]) -> list[str]:
     """Sentences mapped to ``case``, a leading ``<s>`` (the sentence start, KenLM's spelling)
     dropped. ``<s>`` anywhere else, when the vocabulary does not hold it, scores as an unknown
     word: an OovWarning says so. Sentences are checked to be strings (ConfigError)."""
@@ -127,7 +127,7 @@ def prepare_sentences(vocab: Vocabulary, sentences: Iterable[str], case: str = "
     return out
 
 
-def check_oov_rate(vocab: Vocabulary, enc: Encoded, max_oov_rate: float, *, case: str = "keep",
+def check_oov_rate(vocab: Vocabulary, enc: Encoded, max_oov_rate: float, *, case: str = DEFAULTS["case"],
                    words: Optional[Callable[[], list[str]]] = None, what: str = "the text",
                    stacklevel: int = 3) -> float:
     """The share of a text's words (``</s>`` not counted) outside the vocabulary. Above
@@ -171,7 +171,7 @@ def oov_warnings_to_stderr() -> Iterator[None]:
                     warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
-def case_hint(vocab: Vocabulary, words: Sequence[str], case: str = "keep") -> str:
+def case_hint(vocab: Vocabulary, words: Sequence[str], case: str = DEFAULTS["case"]) -> str:
     """'the model's vocabulary is lowercase; pass case='lower'' when mapping the unknown
     ``words`` to that case puts most of them in the vocabulary; '' otherwise."""
     unknown = [w for w in words if w not in vocab]

@@ -2,11 +2,10 @@
 
 Each :class:`Option` holds the name (as the Python API spells it), type, default, valid
 range, help text, command-line flag and rnnlm-0.4b's spelling. From this table come the
-API's defaults and keyword signatures, argparse's options, what a model file and a
-checkpoint record, and the validation (one rule and one message per option), so a new
-option is added here and nowhere else.
-
-``rnnlm-fast options`` prints the table.
+API's defaults and keyword signatures, argparse's options (options_cli.py), what a model file
+and a checkpoint record, and the validation (one rule and one message per option), so a new
+option is added here and nowhere else. Old names go through the one deprecation mechanism
+here (``deprecated``, ``renamed``). ``rnnlm-fast options`` prints the table.
 """
 
 from __future__ import annotations
@@ -63,6 +62,9 @@ class Option:
     deprecated: tuple = ()  # old API names still accepted, with a DeprecationWarning
     stored_as: Optional[str] = None  # its key in model files, where that differs from name
     older_files_lack: bool = False  # older checkpoints / model configs may lack it: they imply the default
+    parse: Optional[Callable[[str], Any]] = None  # how the command line's text becomes a value (None: type)
+    default_text: Optional[str] = None  # the default as --help says it, where repr(default) would not
+    shortcuts: tuple = ()  # other flags, each setting one value: ((flag, value), ...)
 
     @property
     def key(self) -> str:
@@ -116,24 +118,53 @@ class Option:
         return value
 
 
+def parse_count(text: str) -> int:
+    """An integer with an optional K/M/G suffix (powers of 1000): '2M' -> 2000000."""
+    scale = {"K": 10**3, "M": 10**6, "G": 10**9}.get(text[-1:].upper(), 1)
+    number = text[:-1] if scale > 1 else text
+    try:
+        value = float(number) * scale
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a count such as 2000000 or 2M, not {text!r}") from None
+    if value < 0 or value != int(value):
+        raise argparse.ArgumentTypeError(f"expected a non-negative whole count, not {text!r}")
+    return int(value)
+
+
+def parse_duration(text: str) -> float:
+    """Seconds, with an optional s/m/h suffix: '90m' -> 5400.0, '3h' -> 10800.0."""
+    scale = {"S": 1, "M": 60, "H": 3600}.get(text[-1:].upper(), 0)
+    number = text[:-1] if scale else text
+    try:
+        value = float(number) * (scale or 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a duration (5400, 90m, 3h), not {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative duration, not {text!r}")
+    return value
+
+
 _ALL = (
     # --- the model ------------------------------------------------------------------------------
     Option("hidden", int, 100, "size of the recurrent (hidden) layer", "model", low=1, high=_core.MAX_HIDDEN,
            flag="--hidden", rnnlm="-hidden"),
     Option("cell", str, "sigmoid", "recurrent cell: an Elman layer with that nonlinearity (sigmoid is "
-           "rnnlm-0.4b's), or a GRU / LSTM cell", "model", choices=tuple(_core.CELLS), flag="--cell"),
-    Option("seed", int, 1, "seeds the initial weights (and dropout masks)", "model", low=0, high=2**64 - 1,
+           "rnnlm-0.4b's), or a GRU / LSTM cell", "model", choices=tuple(_core.CELLS), flag="--cell",
+           deprecated=("activation",)),
+    Option("seed", int, 1, "random seed: of the initial weights and dropout masks (train), of the sampled "
+           "sentences (generate)", "model", low=0, high=2**64 - 1,
            flag="--seed", rnnlm="-rand-seed"),
     Option("direct", int, 0, "hashed max-ent direct connections: table size in weights (rnnlm-0.4b's -direct "
-           "is in millions); 0 = none", "model", low=0, high=_core.MAX_DIRECT_SIZE, flag="--direct",
-           rnnlm="-direct"),
+           "is in millions; the CLI also takes 2M); 0 = none", "model", low=0, high=_core.MAX_DIRECT_SIZE,
+           flag="--direct", rnnlm="-direct", parse=parse_count),
     Option("direct_order", int, 3, "n-gram order of the direct connections", "model", low=1,
            high=_core.MAX_DIRECT_ORDER, flag="--direct-order", rnnlm="-direct-order"),
     Option("direct_hash", str, "splitmix", "how n-gram features are hashed into the direct table: rnnlm-fast's "
            "'splitmix' or rnnlm-0.4b's 'rnnlm04b' (models imported from rnnlm-0.4b use it; exporting one needs "
            "it)", "model", choices=DIRECT_HASHES, flag="--direct-hash", older_files_lack=True),
     Option("direction", str, "forward", "'backward' reads every sentence last word first (</s> still ends "
-           "it): a rescoring partner for a forward model", "model", choices=DIRECTIONS, flag="--direction"),
+           "it): a rescoring partner for a forward model", "model", choices=DIRECTIONS, flag="--direction",
+           shortcuts=(("--backward", "backward"),)),
     # --- the vocabulary -------------------------------------------------------------------------
     Option("min_count", int, 1, "rarer words become <unk>", "vocabulary", low=1, flag="--min-count"),
     Option("max_size", int, 0, "keep at most this many words (0 = all)", "vocabulary", low=0, flag="--max-size"),
@@ -146,14 +177,14 @@ _ALL = (
     # --- training: one epoch, then the schedule across epochs -------------------------------------------------------------------------------
     Option("lr", float, None, "initial learning rate; None: the cell's ("
            + ", ".join(f"{cell} {lr:g}" for cell, lr in DEFAULT_LR.items()) + ")", "training", low=0, open_low=True,
-           none_ok=True, flag="--lr", rnnlm="-alpha"),
+           none_ok=True, flag="--lr", rnnlm="-alpha", default_text="the cell's"),
     Option("l2", float, 1e-6, "L2 regularisation, applied every 10th word as rnnlm-0.4b does", "training",
            low=0, flag="--l2", rnnlm="-beta", deprecated=("beta",), stored_as="beta"),
     Option("bptt", int, 4, "steps of backpropagation through time (1 = plain backprop)", "training", low=1,
            high=1000, flag="--bptt", rnnlm="-bptt"),
     Option("bptt_block", int, 10, "words between BPTT updates", "training", low=1, high=1000,
            flag="--bptt-block", rnnlm="-bptt-block"),
-    Option("independent", bool, False, "reset the hidden state at each sentence (training and validation)",
+    Option("independent", bool, False, "reset the hidden state at each sentence (training, validation, eval)",
            "training", flag="--independent", rnnlm="-independent"),
     Option("gradient_cutoff", float, 15.0, "errors reaching the hidden layer are clipped to +-this",
            "training", low=0, open_low=True, flag="--gradient-cutoff"),
@@ -174,7 +205,7 @@ _ALL = (
     Option("time_budget", float, 0.0, "seconds of training and validation the run may take (the CLI also takes "
            "90m or 3h; 0: none): the halving starts when only budget_halvings epochs fit in what is left, and no "
            "epoch starts that would not end within it", "stopping", low=0, flag="--time-budget",
-           older_files_lack=True),
+           older_files_lack=True, parse=parse_duration),
     Option("budget_halvings", int, 4, "with time_budget: epochs of the budget kept for the halving phase",
            "stopping", low=1, high=100, flag="--budget-halvings", older_files_lack=True),
     # --- data-parallel training across MPI processes (README: "Training on several machines") ---
@@ -214,6 +245,9 @@ _ALL = (
     Option("ngram_interpolate", float, None, "mix the n-gram LM of --ngram into the RNNLM word by word with this "
            "weight: P = w * P_ngram + (1 - w) * P_rnn (rnnlm-0.4b's -lm-prob with -lambda 1-w); None: no mixing",
            "scoring", low=0, high=1, none_ok=True, flag="--ngram-interpolate"),
+    Option("carry_state", bool, False, "carry the hidden state from one line (hypothesis) to the next, as "
+           "rnnlm-0.4b does; by default each is scored from a fresh state (the API's independent=True)",
+           "scoring", flag="--carry-state"),
     Option("dynamic", float, 0.0, "dynamic evaluation: keep training a copy of the model on the text as it "
            "is scored, with this learning rate (0: static)", "scoring", low=0, flag="--dynamic", rnnlm="-dynamic"),
     # --- generation -----------------------------------------------------------------------------
@@ -225,6 +259,8 @@ _ALL = (
 
 OPTIONS: dict[str, Option] = {o.name: o for o in _ALL}
 DEFAULTS: dict[str, Any] = {o.name: o.default for o in _ALL}
+# The batch commands (demo, rescore) run on every core unless told otherwise.
+BATCH_DEFAULTS: dict[str, Any] = {"threads": 0}
 
 
 def group(*names: str) -> list[Option]:
@@ -277,38 +313,78 @@ def _api_name(key: str, names: tuple, what: str) -> str:
         return key
     for name in names:
         if key in OPTIONS[name].deprecated:
-            warnings.warn(f"the {what} {key!r} is deprecated; call it {name!r}", DeprecationWarning, stacklevel=4)
+            deprecated(f"the {what} {key!r} is deprecated; call it {name!r}", stacklevel=5)
             return name
     raise ConfigError(f"unknown {what} {key!r} (known: {', '.join(names)})")
 
 
+# --- old names: the one deprecation mechanism (options, flags, and the n-best API's renamed names) ---
+
+def deprecated(message: str, stacklevel: int = 3, *, typed: bool = False) -> None:
+    """The notice that an old name was used: a DeprecationWarning. ``typed``: a flag someone typed,
+    shown even where Python hides DeprecationWarnings raised outside ``__main__`` (whoever typed
+    it is the one to tell); ``-W`` options still rule."""
+    with warnings.catch_warnings():
+        if typed and not sys.warnoptions:
+            warnings.simplefilter("default", DeprecationWarning)
+        warnings.warn(message, DeprecationWarning, stacklevel=stacklevel + 1)
+
+
+def renamed(old: str, old_value: Any, new: str, new_value: Any, *, stacklevel: int = 3, typed: bool = False,
+            error: type[Exception] = TypeError, where: str = "") -> Any:
+    """The value given under the new name ``new`` or, with a :func:`deprecated` notice, under the
+    old one (None: not given). ``error`` (TypeError for the API, ConfigError for flags) when both
+    are given; ``where`` prefixes the notice (e.g. the command)."""
+    if old_value is None:
+        return new_value
+    if new_value is not None:
+        raise error(f"give {new} only, not also its deprecated name {old}")
+    deprecated(f"{where}{old} is deprecated; use {new}", stacklevel=stacklevel + 1, typed=typed)
+    return old_value
+
+
 def to_file(values: dict[str, Any]) -> dict[str, Any]:
-    """Options keyed as model files store them."""
-    return {OPTIONS[n].key: v for n, v in values.items()}
+    """Options keyed as model files store them (other keys kept as they are)."""
+    return {OPTIONS[n].key if n in OPTIONS else n: v for n, v in values.items()}
 
 
 def from_file(stored: dict[str, Any]) -> dict[str, Any]:
     """Options read from a model file, keyed by API name (unknown keys kept as they are)."""
-    by_key = {o.key: o.name for o in _ALL}
+    by_key = {old: o.name for o in _ALL for old in o.deprecated}
+    by_key.update({o.key: o.name for o in _ALL})
     return {by_key.get(k, k): v for k, v in stored.items()}
 
 
-def keyword_signature(names: Iterable[str]) -> Callable[[Callable], Callable]:
+def keyword_signature(names: Iterable[str], positional: int = 0) -> Callable[[Callable], Callable]:
     """Give a ``**options`` function the keyword parameters of these options in its signature
-    (what help() and editors show) and their help in its docstring."""
+    (what help() and editors show) and their help in its docstring; the first ``positional``
+    of them may also be given by position (the function's ``*args``)."""
     names = tuple(names)
 
     def decorate(fn: Callable) -> Callable:
         sig = inspect.signature(fn)
-        params = [p for p in sig.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
-        params += [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=OPTIONS[n].default,
-                                     annotation=OPTIONS[n].type.__name__) for n in names]
+        params = [p for p in sig.parameters.values() if p.kind not in (inspect.Parameter.VAR_KEYWORD,
+                                                                        inspect.Parameter.VAR_POSITIONAL)]
+        params += [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD if i < positional else
+                                     inspect.Parameter.KEYWORD_ONLY, default=OPTIONS[n].default,
+                                     annotation=OPTIONS[n].type.__name__) for i, n in enumerate(names)]
         fn.__signature__ = sig.replace(parameters=params)
         fn.__doc__ = (fn.__doc__ or "").rstrip() + "\n\n        Options (rnnlm_fast.options)\n        " \
             "----------------------------\n" + describe(names, indent=8)
         return fn
 
     return decorate
+
+
+def bind_positional(names: Sequence[str], args: Sequence, given: dict, who: str) -> dict[str, Any]:
+    """``given`` with ``args`` bound to ``names`` in order (a :func:`keyword_signature` with
+    ``positional``); TypeError for too many, or for one given both ways."""
+    if len(args) > len(names):
+        raise TypeError(f"{who} takes at most {len(names)} options by position ({', '.join(names)})")
+    for name, value in zip(names, args):
+        if name in given:
+            raise TypeError(f"{who} got {name} by position and by keyword")
+    return {**dict(zip(names, args)), **given}
 
 
 def describe(names: Iterable[str], indent: int = 0) -> str:
@@ -320,70 +396,4 @@ def describe(names: Iterable[str], indent: int = 0) -> str:
         lines.append(f"{pad}{n} : {o.type.__name__}, default {o.default!r}")
         lines.append(f"{pad}    {o.help[0].upper()}{o.help[1:]}; must be {o.rule()}"
                      + (f" (rnnlm-0.4b: {o.rnnlm})" if o.rnnlm else "") + ".")
-    return "\n".join(lines) + "\n"
-
-
-# --- the command line -------------------------------------------------------------------------
-
-def parse_count(text: str) -> int:
-    """An integer with an optional K/M/G suffix (powers of 1000): '2M' -> 2000000."""
-    scale = {"K": 10**3, "M": 10**6, "G": 10**9}.get(text[-1:].upper(), 1)
-    number = text[:-1] if scale > 1 else text
-    try:
-        value = float(number) * scale
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a count such as 2000000 or 2M, not {text!r}") from None
-    if value < 0 or value != int(value):
-        raise argparse.ArgumentTypeError(f"expected a non-negative whole count, not {text!r}")
-    return int(value)
-
-
-def parse_duration(text: str) -> float:
-    """Seconds, with an optional s/m/h suffix: '90m' -> 5400.0, '3h' -> 10800.0."""
-    scale = {"S": 1, "M": 60, "H": 3600}.get(text[-1:].upper(), 0)
-    number = text[:-1] if scale else text
-    try:
-        value = float(number) * (scale or 1)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a duration such as 5400, 90m or 3h, not {text!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative duration, not {text!r}")
-    return value
-
-
-class _Deprecated(argparse.Action):
-    """An old flag still accepted: warns on stderr and stores under the new name."""
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        print(f"rnnlm-fast: warning: {option_string} is deprecated; use {self.metavar}", file=sys.stderr)
-        setattr(namespace, self.dest, values)
-
-
-def add_arguments(g: argparse._ActionsContainer, names: Sequence[str]) -> None:
-    """Add the command-line flags of these options to an argparse parser or group. Values are
-    parsed there and checked by the API, so every rule has one message."""
-    for name in names:
-        o = OPTIONS[name]
-        if o.type is bool:
-            g.add_argument(o.flag, dest=name, action="store_true",
-                           help=o.help + (f" (rnnlm-0.4b: {o.rnnlm})" if o.rnnlm else ""))
-            continue
-        default = "the cell's" if name == "lr" else o.default
-        helptext = f"{o.help} (default {default}" + (f"; rnnlm-0.4b: {o.rnnlm})" if o.rnnlm else ")")
-        kind = {"direct": parse_count, "time_budget": parse_duration}.get(name, o.type)
-        kw = dict(dest=name, type=kind, default=o.default, help=helptext.replace("%", "%%"))
-        if o.choices:
-            kw["choices"] = o.choices
-        g.add_argument(o.flag, *(("--activation",) if name == "cell" else ()), **kw)
-        for old in o.deprecated:
-            g.add_argument(f"--{old.replace('_', '-')}", dest=name, type=kind, action=_Deprecated,
-                           metavar=o.flag, help=argparse.SUPPRESS)
-
-
-def table() -> str:
-    """The table as text, one option a line (``rnnlm-fast options`` prints it)."""
-    lines = [f"{'option':16} {'group':10} {'type':5} {'default':>12}  {'flag':18} {'rnnlm-0.4b':12} rule"]
-    for o in _ALL:
-        lines.append(f"{o.name:16} {o.group:10} {o.type.__name__:5} {o.default!r:>12}  {o.flag or '':18} "
-                     f"{o.rnnlm or '':12} must be {o.rule()}")
     return "\n".join(lines) + "\n"

@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ._files import PathLike, require_file
-from .errors import ConfigError, CorpusError, MissingFileError
+from ._files import PathLike, check_output, require_file
+from .errors import ConfigError, CorpusError
 from .model_file import MAGIC, read_header
 
 __all__ = ["INSTALL_HINT", "add_plot_parser", "plot_histories", "plot_wer_curve", "read_history",
@@ -132,21 +132,9 @@ def plot_wer_curve(lams: Sequence[float], wers: Sequence[float], tuned_lam: floa
     _save(fig, output)
 
 
-def _check_png(path: str, overwrite: bool = True) -> Path:
-    out = Path(path)
-    parent = out.parent if str(out.parent) else Path(".")
-    if not parent.is_dir():
-        raise MissingFileError(f"cannot write '{out}': directory '{parent}' does not exist")
-    if out.is_dir():
-        raise ConfigError(f"cannot write '{out}': it is a directory")
-    if out.exists() and not overwrite:
-        raise ConfigError(f"'{out}' exists; pass --overwrite to replace it")
-    return out
-
-
 def cmd_plot(args: argparse.Namespace) -> int:
     require_matplotlib()
-    out = _check_png(args.output, args.overwrite)
+    out = check_output(args.output, overwrite=args.overwrite)
     labels = args.labels.split(",") if args.labels else [Path(p).stem for p in args.history]
     if len(labels) != len(args.history):
         raise ConfigError(f"--labels gives {len(labels)} names for {len(args.history)} history files")

@@ -10,7 +10,8 @@ training stops (dropout makes single epochs noisy); ``min_lr`` stops training on
 takes the rate below it; ``time_budget`` (seconds of training and validation) starts the
 halving phase when only ``budget_halvings`` epochs of the budget are left, and starts no epoch
 that would not end within it (the last epoch's time is the estimate).
-Kept apart from the engine so it can be checkpointed and resumed.
+Kept apart from the engine so it can be checkpointed and resumed; the defaults are the options
+table's (rnnlm_fast/options.py).
 """
 
 from __future__ import annotations
@@ -18,20 +19,22 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+from .options import DEFAULTS
+
 
 @dataclass
 class Schedule:
     lr: float
-    min_improvement: float = 1.003
-    max_epochs: int = 100
+    min_improvement: float = DEFAULTS["min_improvement"]
+    max_epochs: int = DEFAULTS["max_epochs"]
     epoch: int = 0
     halving: bool = False
     previous_logprob: float = -math.inf  # validation log-likelihood of the last epoch
     done: bool = False
-    patience: int = 0
-    min_lr: float = 0.0
-    time_budget: float = 0.0  # seconds; 0: none
-    budget_halvings: int = 4
+    patience: int = DEFAULTS["patience"]
+    min_lr: float = DEFAULTS["min_lr"]
+    time_budget: float = DEFAULTS["time_budget"]  # seconds; 0: none
+    budget_halvings: int = DEFAULTS["budget_halvings"]
     poor_epochs: int = 0  # epochs in a row below min_improvement, since the last phase change
     elapsed: float = 0.0  # seconds of training and validation so far (rollbacks included)
     stop_reason: str = ""

@@ -32,6 +32,7 @@ from .checkpoint import (
 from .encoding import Encoded, encode_file
 from .errors import ConfigError, DivergenceError
 from .schedule import Schedule
+from .trainable import M, Trainable
 
 log = logging.getLogger("rnnlm_fast")
 
@@ -97,7 +98,7 @@ class EpochStats:
         return -self.logprob / max(self.words, 1) / math.log(2)
 
 
-def as_encoded(model: Any, text: Text, progress: bool = False) -> Encoded:
+def as_encoded(model: Trainable, text: Text, progress: bool = False) -> Encoded:
     """A file encoded for ``model``, or an Encoded checked to be in its reading order."""
     if not isinstance(text, Encoded):
         return encode_file(model.vocab, text, backward=model.backward, progress=progress)
@@ -107,7 +108,8 @@ def as_encoded(model: Any, text: Text, progress: bool = False) -> Encoded:
     return text
 
 
-def engine_options(values: dict[str, Any], lr: float, seed: int, threads: int, streams: int = 1) -> "_core.TrainOptions":
+def engine_options(values: dict[str, Any], lr: float, seed: int, threads: int,
+                   streams: int = options.DEFAULTS["streams"]) -> "_core.TrainOptions":
     """The engine's options of one epoch, from resolved training options."""
     return _core.TrainOptions(lr=options.lr_for_streams(lr, streams), l2=values["l2"], gradient_cutoff=values["gradient_cutoff"], bptt=values["bptt"],
                               bptt_block=values["bptt_block"], independent=values["independent"],
@@ -130,7 +132,8 @@ def _run_epoch(core: Any, enc: Encoded, engine: "_core.TrainOptions", progress: 
 
 
 @options.keyword_signature(options.EPOCH)
-def train_epoch(model: Any, text: Text, *, seed: int = 1, threads: int = options.DEFAULTS["threads"],
+def train_epoch(model: Trainable, text: Text, *, seed: int = options.DEFAULTS["seed"],
+                threads: int = options.DEFAULTS["threads"],
                 streams: int = options.DEFAULTS["streams"], progress: bool = False, return_positions: bool = False,
                 **training: Any) -> EpochStats:
     """One epoch of online SGD with truncated BPTT over ``text``, updating ``model`` in place.
@@ -158,7 +161,8 @@ def train_epoch(model: Any, text: Text, *, seed: int = 1, threads: int = options
     return stats
 
 
-def dynamic_positions(model: Any, enc: Encoded, independent: bool, lr: float, progress: bool) -> np.ndarray:
+def dynamic_positions(model: Trainable, enc: Encoded, independent: bool, lr: float,
+                      progress: bool) -> np.ndarray:
     """ln P of every position under rnnlm-0.4b's dynamic evaluation, on a copy of the weights:
     each word is scored, then trained on with ``lr`` and the model's BPTT settings and L2."""
     if len(enc.ids) == 0:
@@ -190,7 +194,7 @@ class Trainer:
     and after every epoch; :func:`resume` continues from it.
     """
 
-    def __init__(self, model: Any, train: Text, valid: Text, values: dict[str, Any], *,
+    def __init__(self, model: Trainable, train: Text, valid: Text, values: dict[str, Any], *,
                  checkpoint: Optional[PathLike] = None, progress: bool = True,
                  callback: Optional[Callable[[EpochRecord], None]] = None, resumed: Optional[Checkpoint] = None):
         self.model, self.values, self.progress, self.callback = model, values, progress, callback
@@ -314,9 +318,9 @@ class Trainer:
         return record
 
 
-def resume(cls: type, path: PathLike, train: Text, valid: Text, *, threads: Optional[int] = None,
+def resume(cls: type[M], path: PathLike, train: Text, valid: Text, *, threads: Optional[int] = None,
            checkpoint: Optional[PathLike] = None, progress: bool = True,
-           callback: Optional[Callable[[EpochRecord], None]] = None) -> Any:
+           callback: Optional[Callable[[EpochRecord], None]] = None) -> M:
     """Body of ``RNNLM.resume``: load the checkpoint at ``path`` as a ``cls``, check the data,
     and run the rest of its training (checkpoints keep going to ``checkpoint`` or ``path``)."""
     model, state = load_checkpoint(cls, path)

@@ -369,7 +369,7 @@ def test_error_divergence(capsys, toy, tmp_path):
     out = tmp_path / "lm.rnnlm"
     rc, stdout, err = run_main(capsys, "train", "--train", str(toy["train"]), "--valid", str(toy["valid"]),
                                "--output", str(out), "--hidden", str(HIDDEN), "--classes", str(CLASSES),
-                               "--activation", "relu", "--lr", "1e6", "--on-divergence", "raise", "--quiet")
+                               "--cell", "relu", "--lr", "1e6", "--on-divergence", "raise", "--quiet")
     assert_one_line_error(rc, stdout, err, "diverged")
     assert not out.exists()
 

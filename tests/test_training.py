@@ -187,7 +187,7 @@ def finite(model: RNNLM) -> bool:
 
 
 def test_divergence_raises(toy, toy_vocab):
-    model = RNNLM(toy_vocab, hidden=HIDDEN, activation="relu", seed=1)
+    model = RNNLM(toy_vocab, hidden=HIDDEN, cell="relu", seed=1)
     before = {k: v.copy() for k, v in model.weights().items()}
     with pytest.raises(DivergenceError, match="diverged") as e:
         model.train(toy["train"], toy["valid"], lr=1e6, max_epochs=3, on_divergence="raise",
@@ -199,7 +199,7 @@ def test_divergence_raises(toy, toy_vocab):
 
 @pytest.mark.parametrize("max_rollbacks", [0, 3])
 def test_rollback_gives_up(toy, toy_vocab, max_rollbacks, caplog):
-    model = RNNLM(toy_vocab, hidden=HIDDEN, activation="relu", seed=1)
+    model = RNNLM(toy_vocab, hidden=HIDDEN, cell="relu", seed=1)
     with pytest.raises(DivergenceError) as e:
         model.train(toy["train"], toy["valid"], lr=1e6, max_epochs=3, max_rollbacks=max_rollbacks,
                     progress=False)
@@ -211,7 +211,7 @@ def test_rollback_gives_up(toy, toy_vocab, max_rollbacks, caplog):
 
 
 def test_rollback_recovers(toy, toy_vocab, tmp_path):
-    model = RNNLM(toy_vocab, hidden=HIDDEN, activation="relu", seed=1)
+    model = RNNLM(toy_vocab, hidden=HIDDEN, cell="relu", seed=1)
     history = model.train(toy["train"], toy["valid"], lr=64, max_epochs=2, max_rollbacks=10,
                           progress=False)
     assert history[0].diverged and not history[0].kept and math.isnan(history[0].valid_ppl)
@@ -229,7 +229,7 @@ def test_rollback_recovers(toy, toy_vocab, tmp_path):
 def test_huge_but_finite_loss_gives_infinite_perplexity(toy, toy_vocab):
     """Sigmoid saturates instead of overflowing: the weights stay finite but the perplexity
     overflows a double. That must read as inf, not raise OverflowError."""
-    model = RNNLM(toy_vocab, hidden=HIDDEN, activation="sigmoid", seed=1)
+    model = RNNLM(toy_vocab, hidden=HIDDEN, cell="sigmoid", seed=1)
     history = model.train(toy["train"], toy["valid"], lr=1e3, max_epochs=2, on_divergence="raise",
                           progress=False)
     assert finite(model) and not any(r.diverged for r in history)
