@@ -73,6 +73,10 @@ Model::Model(std::int32_t vocab_size, std::int32_t hidden, std::vector<std::int3
   }
 }
 
+Model Model::zeros_like() const {
+  return Model(vocab_size_, hidden_, class_begin_, cell_, direct_size(), direct_order_, direct_hash_);
+}
+
 Model Model::thread_view() {
   Model v;
   v.vocab_size_ = vocab_size_;

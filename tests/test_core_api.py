@@ -174,3 +174,16 @@ def test_every_train_option_reaches_the_engine(cell: str):
                              dropout=0.5, input_dropout=0.5, seed=8, streams=3).items():
         changed = _epoch(base, enc, **{field: value})
         assert any(not np.array_equal(same[k], changed[k]) for k in same), field
+
+
+@pytest.mark.parametrize("direct_hash", ["splitmix", "rnnlm04b"])
+def test_gradient_models_keep_the_models_direct_hash(direct_hash: str):
+    """sentence_gradient and batch_gradient accumulate into a zeroed copy of the model's layout."""
+    vocab = vocabulary(True)
+    enc = _core.encode_sentences(vocab._core, SENTENCES[:3], backward=False)
+    m = _core.Model(len(vocab), 4, vocab.class_begin, "gru", direct=32, direct_order=2, direct_hash=direct_hash)
+    m.init_random(5)
+    ids = enc["mapped"][enc["offsets"][0]:enc["offsets"][1]]
+    for grad in (_core.sentence_gradient(m, ids), _core.batch_gradient(m, enc["mapped"], enc["offsets"])):
+        assert (grad.direct_hash, grad.cell, grad.direct, grad.direct_order) == (direct_hash, "gru", 32, 2)
+        assert list(grad.class_begin) == list(m.class_begin)

@@ -1,13 +1,20 @@
-// Bindings of the engine parts distributed training uses (rnnlm_fast/distributed/): an epoch
-// run in parts (EpochRun), the marks of sparse updates (UpdateMarks), and the packing of
-// marked blocks of a weight array into a buffer and back, and BMUF's step (on whole arrays or marked blocks). Part of the binding layer with
-// bindings.cc; no engine logic.
+// Bindings of training: the epoch's options (TrainOptions, generated from trainer.h's lists),
+// an epoch (train_epoch) or one run in parts (EpochRun, which distributed training drives),
+// the gradient checks, the marks of sparse updates (UpdateMarks), the packing of marked blocks
+// of a weight array into a buffer and back, and BMUF's step (on whole arrays or marked
+// blocks). Part of the binding layer with bindings.cc; no engine logic.
+#include <algorithm>
 #include <cstdint>
+#include <iterator>
 #include <memory>
+#include <string>
+#include <vector>
 
+#include "batch_trainer.h"
 #include "bindings.h"
 #include "block_momentum.h"
 #include "epoch_run.h"
+#include "trainer.h"
 #include "update_marks.h"
 
 namespace rnnlm::binding {
@@ -24,19 +31,102 @@ struct PyEpochRun {
 
 using FloatArray = py::array_t<float, py::array::c_style>;
 
-void check_blocks(const FloatArray& array, std::size_t block, const CArray<std::int64_t>& idx,
-                  const FloatArray& buffer) {
+// The buffer of pack_blocks / unpack_blocks / block_momentum_step_blocks holds the blocks.
+void check_blocks(std::size_t block, const CArray<std::int64_t>& idx, const FloatArray& buffer) {
   if (idx.ndim() != 1 || buffer.ndim() != 1) throw ConfigError("block indices and the buffer must be 1-D arrays");
-  if (block == 0) throw ConfigError("block size must be positive");
   if (static_cast<std::size_t>(buffer.shape(0)) < static_cast<std::size_t>(idx.shape(0)) * block) {
     throw ConfigError("the buffer holds fewer than len(indices) * block floats");
   }
-  (void)array;
+}
+
+// Keyword `name` of TrainOptions, required, as the field's type (TypeError otherwise).
+template <typename T>
+T option_keyword(const py::kwargs& kw, const char* name) {
+  if (!kw.contains(name)) throw py::type_error(std::string("TrainOptions: missing keyword '") + name + "'");
+  try {
+    return kw[name].cast<T>();
+  } catch (const py::cast_error&) {
+    throw py::type_error(std::string("TrainOptions: '") + name + "' has the wrong type");
+  }
+}
+
+// TrainOptions from keywords: every field of trainer.h's lists, by name, and nothing else.
+TrainOptions train_options_from(const py::kwargs& kw) {
+  TrainOptions o;
+#define RNNLM_TAKE(type, name, help) o.name = option_keyword<type>(kw, #name);
+  RNNLM_EPOCH_OPTIONS(RNNLM_TAKE)
+  RNNLM_RUN_OPTIONS(RNNLM_TAKE)
+#undef RNNLM_TAKE
+  const auto* const names_end = std::end(kTrainOptionNames);
+  for (auto item : kw) {
+    const std::string key = py::str(item.first);
+    if (std::find(std::begin(kTrainOptionNames), names_end, key) == names_end) {
+      throw py::type_error("TrainOptions: unexpected keyword '" + key + "'");
+    }
+  }
+  return o;
+}
+
+py::dict train_epoch_py(Model& m, const CArray<std::int32_t>& ids, const CArray<std::int64_t>& offsets,
+                        const TrainOptions& o, py::object progress, bool return_positions) {
+  check_corpus(m, ids, offsets);
+  PythonProgress report(std::move(progress));
+  std::vector<double> positions(return_positions ? static_cast<std::size_t>(ids.shape(0)) : 0, 0.0);
+  py::dict r = run_epoch_released(report, [&] {
+    return train_epoch(m, ids.data(), offsets.data(), offsets.shape(0) - 1, o,
+                       [&](std::int64_t done, double lp) { return report(done, lp); },
+                       return_positions ? positions.data() : nullptr);
+  });
+  if (return_positions) r["positions"] = to_numpy(std::move(positions));
+  return r;
+}
+
+void bind_options_and_epoch(py::module_& mod) {
+  const auto* const names = std::begin(kTrainOptionNames);
+  mod.attr("EPOCH_OPTIONS") = py::tuple(py::cast(std::vector<std::string>(names, names + kEpochOptionCount)));
+  py::class_<TrainOptions> options(mod, "TrainOptions",
+                                   "Options of one training epoch, by keyword: EPOCH_OPTIONS, seed, threads and "
+                                   "streams, every one required (the defaults live in rnnlm_fast/options.py).");
+  options.def(py::init(&train_options_from));
+#define RNNLM_FIELD(type, name, help) options.def_readwrite(#name, &TrainOptions::name, help);
+  RNNLM_EPOCH_OPTIONS(RNNLM_FIELD)
+  RNNLM_RUN_OPTIONS(RNNLM_FIELD)
+#undef RNNLM_FIELD
+  options.def("validate", &TrainOptions::validate, "Raises ConfigError when the engine cannot run with these.");
+
+  mod.def("train_epoch", &train_epoch_py, py::arg("model"), py::arg("ids"), py::arg("offsets"),
+          py::arg("options"), py::arg("progress") = py::none(), py::arg("return_positions") = false,
+          "One epoch of online SGD with truncated BPTT over the sentences; updates the model in place; "
+          "returns its totals (logprob, words, processed, diverged, diverged_at, interrupted). "
+          "With return_positions, also ln P of every position before its update ('positions').");
+
+  mod.def(
+      "sentence_gradient",
+      [](const Model& m, const CArray<std::int32_t>& ids) {
+        if (ids.ndim() != 1) throw ConfigError("ids must be a 1-D array");
+        const std::int64_t offsets[2] = {0, ids.shape(0)};
+        check_ids(ids.data(), ids.shape(0), offsets, 2, m.vocab_size());
+        py::gil_scoped_release nogil;
+        return std::make_shared<Model>(sentence_gradient(m, ids.data(), ids.shape(0)));
+      },
+      py::arg("model"), py::arg("ids"),
+      "Gradient of ln P(sentence) by full BPTT, as a Model holding gradients in its arrays.");
+  mod.def(
+      "batch_gradient",
+      [](const Model& m, const CArray<std::int32_t>& ids, const CArray<std::int64_t>& offsets) {
+        check_corpus(m, ids, offsets);
+        py::gil_scoped_release nogil;
+        return std::make_shared<Model>(batch_gradient(m, ids.data(), offsets.data(), offsets.shape(0) - 1));
+      },
+      py::arg("model"), py::arg("ids"), py::arg("offsets"),
+      "Summed gradient of ln P over the sentences, scored side by side as one batch of streams with full "
+      "BPTT.");
 }
 
 }  // namespace
 
-void bind_distributed(py::module_& mod) {
+void bind_training(py::module_& mod) {
+  bind_options_and_epoch(mod);
   mod.attr("DIRECT_BLOCK") = UpdateMarks::kDirectBlock;
 
   py::class_<UpdateMarks, std::shared_ptr<UpdateMarks>>(
@@ -61,11 +151,6 @@ void bind_distributed(py::module_& mod) {
       .def(py::init([](std::shared_ptr<Model> m, CArray<std::int32_t> ids, CArray<std::int64_t> offsets,
                        const TrainOptions& o, std::shared_ptr<UpdateMarks> marks) {
              check_corpus(*m, ids, offsets);
-             if (marks && (marks->embed_rows() != static_cast<std::size_t>(m->vocab_size()) ||
-                           marks->classes() != static_cast<std::size_t>(m->n_classes()) ||
-                           marks->size() != UpdateMarks(*m).size())) {
-               throw ConfigError("marks were made for a model of other sizes");
-             }
              auto r = std::make_unique<PyEpochRun>(PyEpochRun{m, ids, offsets, marks, nullptr});
              r->run = std::make_unique<EpochRun>(*m, r->ids.data(), r->offsets.data(), r->offsets.shape(0) - 1, o,
                                                  nullptr, marks.get());
@@ -76,26 +161,9 @@ void bind_distributed(py::module_& mod) {
           "run",
           [](PyEpochRun& r, std::int64_t part, std::int64_t parts, py::object progress) {
             PythonProgress report(std::move(progress));
-            EpochStats st;
-            {
-              py::gil_scoped_release nogil;
-              st = r.run->run(part, parts, [&](std::int64_t done, double lp) { return report(done, lp); });
-            }
-            py::dict d;
-            d["logprob"] = st.logprob;
-            d["words"] = st.words;
-            d["processed"] = st.processed;
-            d["diverged"] = st.diverged;
-            d["diverged_at"] = st.diverged_at;
-            d["interrupted"] = st.interrupted;
-            if (st.interrupted && report.has_pending()) {  // a Ctrl-C is reported as interrupted
-              try {
-                report.rethrow();
-              } catch (py::error_already_set& e) {
-                if (!e.matches(PyExc_KeyboardInterrupt)) throw;
-              }
-            }
-            return d;
+            return run_epoch_released(report, [&] {
+              return r.run->run(part, parts, [&](std::int64_t done, double lp) { return report(done, lp); });
+            });
           },
           py::arg("part"), py::arg("parts"), py::arg("progress") = py::none(),
           "Advances every thread to part/parts of its shard; returns the epoch's totals so far "
@@ -106,7 +174,7 @@ void bind_distributed(py::module_& mod) {
   mod.def(
       "pack_blocks",
       [](const FloatArray& array, std::size_t block, const CArray<std::int64_t>& idx, FloatArray& out) {
-        check_blocks(array, block, idx, out);
+        check_blocks(block, idx, out);
         py::gil_scoped_release nogil;
         pack_blocks(array.data(), static_cast<std::size_t>(array.size()), block, idx.data(),
                     static_cast<std::size_t>(idx.shape(0)), out.mutable_data());
@@ -117,7 +185,7 @@ void bind_distributed(py::module_& mod) {
       "unpack_blocks",
       [](FloatArray& array, std::size_t block, const CArray<std::int64_t>& idx, const FloatArray& values,
          float scale) {
-        check_blocks(array, block, idx, values);
+        check_blocks(block, idx, values);
         py::gil_scoped_release nogil;
         unpack_blocks(array.mutable_data(), static_cast<std::size_t>(array.size()), block, idx.data(),
                       static_cast<std::size_t>(idx.shape(0)), values.data(), scale);
@@ -152,7 +220,7 @@ void bind_distributed(py::module_& mod) {
         if (start.size() != weights.size() || delta.size() != weights.size()) {
           throw ConfigError("weights, start and delta must have the same size");
         }
-        check_blocks(weights, block, idx, sums);
+        check_blocks(block, idx, sums);
         py::gil_scoped_release nogil;
         block_momentum_step_blocks(weights.mutable_data(), start.mutable_data(), delta.mutable_data(),
                                    static_cast<std::size_t>(weights.size()), block, idx.data(),
