@@ -80,7 +80,8 @@ EncodedCorpus encode_file_py(const Vocab& vocab, const std::string& path, bool b
   return corpus;
 }
 
-EncodedCorpus encode_sentences_py(const Vocab& vocab, const std::vector<std::string>& sentences, bool backward) {
+EncodedCorpus encode_sentences_py(const Vocab& vocab, const std::vector<std::string>& sentences,
+                                  bool backward) {
   py::gil_scoped_release nogil;
   return encode_sentences(vocab, sentences, backward);
 }
@@ -101,8 +102,8 @@ py::dict corpus_dict(EncodedCorpus&& c) {
 std::shared_ptr<Model> make_model(std::int32_t vocab_size, std::int32_t hidden,
                                   std::vector<std::int32_t> class_begin, const std::string& cell,
                                   std::uint64_t direct, int direct_order, const std::string& direct_hash) {
-  return std::make_shared<Model>(vocab_size, hidden, std::move(class_begin), parse_cell(cell), direct, direct_order,
-                                 parse_direct_hash(direct_hash));
+  return std::make_shared<Model>(vocab_size, hidden, std::move(class_begin), parse_cell(cell), direct,
+                                 direct_order, parse_direct_hash(direct_hash));
 }
 
 }  // namespace
@@ -195,7 +196,8 @@ PYBIND11_MODULE(_core, mod) {
       "Name -> shape of a model's weights, in file order (the table Model allocates from).");
 
   py::class_<Vocab, std::shared_ptr<Vocab>>(mod, "Vocab")
-      .def(py::init([](std::vector<std::string> words, const py::sequence& counts, const py::sequence& word_class) {
+      .def(py::init([](std::vector<std::string> words, const py::sequence& counts,
+                       const py::sequence& word_class) {
              auto c = to_integers(counts, "count", 64);
              auto k = to_integers(word_class, "class", 32);
              return std::make_shared<Vocab>(std::move(words), std::move(c),
@@ -206,9 +208,9 @@ PYBIND11_MODULE(_core, mod) {
       .def_property_readonly("n_classes", &Vocab::n_classes)
       .def_property_readonly("unk_id", &Vocab::unk_id)
       .def_property_readonly("words", [](const Vocab& v) { return v.words(); })
-      .def_property_readonly("counts", [](const Vocab& v) { return to_numpy(std::vector<std::int64_t>(v.counts())); })
-      .def_property_readonly("word_class", [](const Vocab& v) { return to_numpy(std::vector<std::int32_t>(v.word_class())); })
-      .def_property_readonly("class_begin", [](const Vocab& v) { return to_numpy(std::vector<std::int32_t>(v.class_begin())); })
+      .def_property_readonly("counts", [](const Vocab& v) { return to_numpy(v.counts()); })
+      .def_property_readonly("word_class", [](const Vocab& v) { return to_numpy(v.word_class()); })
+      .def_property_readonly("class_begin", [](const Vocab& v) { return to_numpy(v.class_begin()); })
       .def("id", [](const Vocab& v, const std::string& w) { return v.id(w); }, py::arg("word"));
 
   mod.def(
@@ -269,8 +271,9 @@ PYBIND11_MODULE(_core, mod) {
       .def_property_readonly("cell", [](const Model& m) { return std::string(cell_name(m.cell())); })
       .def_property_readonly("direct", &Model::direct_size)
       .def_property_readonly("direct_order", &Model::direct_order)
-      .def_property_readonly("direct_hash", [](const Model& m) { return std::string(direct_hash_name(m.direct_hash())); })
-      .def_property_readonly("class_begin", [](const Model& m) { return to_numpy(std::vector<std::int32_t>(m.class_begin())); })
+      .def_property_readonly("direct_hash",
+                             [](const Model& m) { return std::string(direct_hash_name(m.direct_hash())); })
+      .def_property_readonly("class_begin", [](const Model& m) { return to_numpy(m.class_begin()); })
       .def(
           "arrays",
           [](py::object self) {
@@ -279,7 +282,8 @@ PYBIND11_MODULE(_core, mod) {
             for (const auto& w : weight_shapes(m)) d[w.name] = view(m.*w.array, w.shape, self);
             return d;
           },
-          "Writable NumPy views of the weights, by name as weight_shapes gives them (they keep the model alive).");
+          "Writable NumPy views of the weights, by name as weight_shapes gives them (they keep the model "
+          "alive).");
 
   mod.def(
       "score_positions",
@@ -289,8 +293,8 @@ PYBIND11_MODULE(_core, mod) {
         PythonProgress report(std::move(progress));
         std::vector<double> out(static_cast<std::size_t>(ids.shape(0)), 0.0);
         run_released(report, [&] {
-          score_positions(m, ids.data(), offsets.data(), offsets.shape(0) - 1, independent, threads, out.data(),
-                          [&](std::int64_t done) { return report(done); });
+          score_positions(m, ids.data(), offsets.data(), offsets.shape(0) - 1, independent, threads,
+                          out.data(), [&](std::int64_t done) { return report(done); });
         });
         return to_numpy(std::move(out));
       },
@@ -300,12 +304,13 @@ PYBIND11_MODULE(_core, mod) {
 
   // One word at a time (a decoder's calls): too short to be worth releasing the GIL.
   py::class_<DecoderState, std::shared_ptr<DecoderState>>(
-      mod, "DecoderState", "A decoder's position in a sentence: recurrent state and the input word still to read.")
+      mod, "DecoderState",
+      "A decoder's position in a sentence: recurrent state and the input word still to read.")
       .def(py::init([](const Model& m) { return std::make_shared<DecoderState>(m); }), py::arg("model"))
       .def("copy", [](const DecoderState& s) { return std::make_shared<DecoderState>(s); })
       .def("assign", [](DecoderState& s, const DecoderState& other) { s = other; }, py::arg("other"))
-      .def_property_readonly("hidden", [](const DecoderState& s) { return to_numpy(std::vector<float>(s.st.h)); })
-      .def_property_readonly("cell_state", [](const DecoderState& s) { return to_numpy(std::vector<float>(s.st.c)); })
+      .def_property_readonly("hidden", [](const DecoderState& s) { return to_numpy(s.st.h); })
+      .def_property_readonly("cell_state", [](const DecoderState& s) { return to_numpy(s.st.c); })
       .def_property_readonly("pending", [](const DecoderState& s) { return s.pending; })
       .def_property_readonly("length", [](const DecoderState& s) { return s.length; });
   mod.def("begin_sentence", &begin_sentence, py::arg("state"), "The state at a sentence start.");

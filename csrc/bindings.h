@@ -32,6 +32,11 @@ inline py::array_t<T> to_numpy(std::vector<T>&& v) {
   py::capsule owner(heap, [](void* p) { delete static_cast<std::vector<T>*>(p); });
   return py::array_t<T>({static_cast<py::ssize_t>(heap->size())}, {sizeof(T)}, heap->data(), owner);
 }
+// A NumPy copy of a vector.
+template <typename T>
+inline py::array_t<T> to_numpy(const std::vector<T>& v) {
+  return to_numpy(std::vector<T>(v));
+}
 
 // Wraps an optional Python callable so C++ can call it from the calling thread with the GIL
 // released. Ctrl-C and exceptions raised by the callable stop the kernel; they are
@@ -112,7 +117,8 @@ py::dict run_epoch_released(PythonProgress& report, Kernel&& kernel) {
 }
 
 // Shapes of the caller's arrays (conversion), then the engine's check of their contents.
-inline void check_corpus(const Model& m, const CArray<std::int32_t>& ids, const CArray<std::int64_t>& offsets) {
+inline void check_corpus(const Model& m, const CArray<std::int32_t>& ids,
+                         const CArray<std::int64_t>& offsets) {
   if (ids.ndim() != 1 || offsets.ndim() != 1) throw ConfigError("ids and offsets must be 1-D arrays");
   check_ids(ids.data(), ids.shape(0), offsets.data(), offsets.shape(0), m.vocab_size());
 }

@@ -45,7 +45,8 @@ void bind_kernels(py::module_& mod) {
       [](const CArray<float>& A, const CArray<float>& M) {
         const int n = dim(A, 0, "A"), k = dim(A, 1, "A"), cols = dim(M, 1, "M");
         if (dim(M, 0, "M") != k) throw ConfigError("matmul_nn: A's columns must equal M's rows");
-        return released_into({n, cols}, [&](float* y) { matmul_nn(A.data(), n, k, M.data(), cols, y, false); });
+        return released_into({n, cols},
+                             [&](float* y) { matmul_nn(A.data(), n, k, M.data(), cols, y, false); });
       },
       py::arg("A"), py::arg("M"), "A @ M with the engine's batched kernel.");
   mod.def(
@@ -65,7 +66,9 @@ void bind_kernels(py::module_& mod) {
       "matvec",
       [](const CArray<float>& M, const CArray<float>& x) {
         const int rows = dim(M, 0, "M"), cols = dim(M, 1, "M");
-        if (x.ndim() != 1 || x.shape(0) != cols) throw ConfigError("matvec: x must be a vector of M's columns");
+        if (x.ndim() != 1 || x.shape(0) != cols) {
+          throw ConfigError("matvec: x must be a vector of M's columns");
+        }
         return released_into({rows}, [&](float* y) { matvec(M.data(), rows, cols, x.data(), nullptr, y); });
       },
       py::arg("M"), py::arg("x"), "M @ x with the engine's one-vector kernel.");

@@ -33,7 +33,9 @@ using FloatArray = py::array_t<float, py::array::c_style>;
 
 // The buffer of pack_blocks / unpack_blocks / block_momentum_step_blocks holds the blocks.
 void check_blocks(std::size_t block, const CArray<std::int64_t>& idx, const FloatArray& buffer) {
-  if (idx.ndim() != 1 || buffer.ndim() != 1) throw ConfigError("block indices and the buffer must be 1-D arrays");
+  if (idx.ndim() != 1 || buffer.ndim() != 1) {
+    throw ConfigError("block indices and the buffer must be 1-D arrays");
+  }
   if (static_cast<std::size_t>(buffer.shape(0)) < static_cast<std::size_t>(idx.shape(0)) * block) {
     throw ConfigError("the buffer holds fewer than len(indices) * block floats");
   }
@@ -84,15 +86,17 @@ py::dict train_epoch_py(Model& m, const CArray<std::int32_t>& ids, const CArray<
 void bind_options_and_epoch(py::module_& mod) {
   const auto* const names = std::begin(kTrainOptionNames);
   mod.attr("EPOCH_OPTIONS") = py::tuple(py::cast(std::vector<std::string>(names, names + kEpochOptionCount)));
-  py::class_<TrainOptions> options(mod, "TrainOptions",
-                                   "Options of one training epoch, by keyword: EPOCH_OPTIONS, seed, threads and "
-                                   "streams, every one required (the defaults live in rnnlm_fast/options.py).");
+  py::class_<TrainOptions> options(
+      mod, "TrainOptions",
+      "Options of one training epoch, by keyword: EPOCH_OPTIONS, seed, threads and streams, every one "
+      "required (the defaults live in rnnlm_fast/options.py).");
   options.def(py::init(&train_options_from));
 #define RNNLM_FIELD(type, name, help) options.def_readwrite(#name, &TrainOptions::name, help);
   RNNLM_EPOCH_OPTIONS(RNNLM_FIELD)
   RNNLM_RUN_OPTIONS(RNNLM_FIELD)
 #undef RNNLM_FIELD
-  options.def("validate", &TrainOptions::validate, "Raises ConfigError when the engine cannot run with these.");
+  options.def("validate", &TrainOptions::validate,
+              "Raises ConfigError when the engine cannot run with these.");
 
   mod.def("train_epoch", &train_epoch_py, py::arg("model"), py::arg("ids"), py::arg("offsets"),
           py::arg("options"), py::arg("progress") = py::none(), py::arg("return_positions") = false,
@@ -146,14 +150,14 @@ void bind_training(py::module_& mod) {
           "A writable uint8 view of all the marks (rows, classes, direct blocks); keeps them alive.")
       .def("clear", &UpdateMarks::clear);
 
-  py::class_<PyEpochRun>(mod, "EpochRun",
-                         "One training epoch over the sentences, run in parts that keep every stream's state.")
+  py::class_<PyEpochRun>(
+      mod, "EpochRun", "One training epoch over the sentences, run in parts that keep every stream's state.")
       .def(py::init([](std::shared_ptr<Model> m, CArray<std::int32_t> ids, CArray<std::int64_t> offsets,
                        const TrainOptions& o, std::shared_ptr<UpdateMarks> marks) {
              check_corpus(*m, ids, offsets);
              auto r = std::make_unique<PyEpochRun>(PyEpochRun{m, ids, offsets, marks, nullptr});
-             r->run = std::make_unique<EpochRun>(*m, r->ids.data(), r->offsets.data(), r->offsets.shape(0) - 1, o,
-                                                 nullptr, marks.get());
+             r->run = std::make_unique<EpochRun>(*m, r->ids.data(), r->offsets.data(),
+                                                 r->offsets.shape(0) - 1, o, nullptr, marks.get());
              return r;
            }),
            py::arg("model"), py::arg("ids"), py::arg("offsets"), py::arg("options"), py::arg("marks"))
@@ -179,7 +183,8 @@ void bind_training(py::module_& mod) {
         pack_blocks(array.data(), static_cast<std::size_t>(array.size()), block, idx.data(),
                     static_cast<std::size_t>(idx.shape(0)), out.mutable_data());
       },
-      py::arg("array").noconvert(), py::arg("block"), py::arg("indices").noconvert(), py::arg("out").noconvert(),
+      py::arg("array").noconvert(), py::arg("block"), py::arg("indices").noconvert(),
+      py::arg("out").noconvert(),
       "Copies blocks `indices` of `block` floats of the flattened array into out, one after the other.");
   mod.def(
       "unpack_blocks",
@@ -224,12 +229,12 @@ void bind_training(py::module_& mod) {
         py::gil_scoped_release nogil;
         block_momentum_step_blocks(weights.mutable_data(), start.mutable_data(), delta.mutable_data(),
                                    static_cast<std::size_t>(weights.size()), block, idx.data(),
-                                   static_cast<std::size_t>(idx.shape(0)), sums.mutable_data(), scale, momentum,
-                                   block_lr, look_ahead);
+                                   static_cast<std::size_t>(idx.shape(0)), sums.mutable_data(), scale,
+                                   momentum, block_lr, look_ahead);
       },
-      py::arg("weights").noconvert(), py::arg("start").noconvert(), py::arg("delta").noconvert(), py::arg("block"),
-      py::arg("indices").noconvert(), py::arg("sums").noconvert(), py::arg("scale"), py::arg("momentum"),
-      py::arg("block_lr"), py::arg("look_ahead"),
+      py::arg("weights").noconvert(), py::arg("start").noconvert(), py::arg("delta").noconvert(),
+      py::arg("block"), py::arg("indices").noconvert(), py::arg("sums").noconvert(), py::arg("scale"),
+      py::arg("momentum"), py::arg("block_lr"), py::arg("look_ahead"),
       "block_momentum_step on blocks `indices` of `block` floats only, their average being sums (packed "
       "as pack_blocks packs) * scale; the new weights go into weights and over sums. Other blocks keep "
       "their weights, start and delta.");

@@ -135,7 +135,9 @@ EpochRun::EpochRun(Model& m, const std::int32_t* ids, const std::int64_t* offset
                    const TrainOptions& o, double* position_logprob, UpdateMarks* marks)
     : m_(m), ids_(ids), offsets_(offsets), o_(o), position_logprob_(position_logprob), marks_(marks) {
   o.validate();
-  if (marks != nullptr && !marks->made_for(m)) throw ConfigError("marks were made for a model of other sizes");
+  if (marks != nullptr && !marks->made_for(m)) {
+    throw ConfigError("marks were made for a model of other sizes");
+  }
   threads_ = static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(o.threads, n_sentences)));
   const auto bounds = shard_sentences(offsets, n_sentences, threads_);
   for (int t = 0; t < threads_; ++t) {

@@ -16,7 +16,9 @@ void TrainOptions::validate() const {
   if (!(l2 >= 0) || !std::isfinite(l2)) throw ConfigError("beta (L2) must be >= 0");
   if (!(gradient_cutoff > 0)) throw ConfigError("gradient_cutoff must be positive");
   auto check_range = [](int value, int high, const char* name) {
-    if (value < 1 || value > high) throw ConfigError(std::string(name) + " must be in 1.." + std::to_string(high));
+    if (value < 1 || value > high) {
+      throw ConfigError(std::string(name) + " must be in 1.." + std::to_string(high));
+    }
   };
   check_range(bptt, kMaxBptt, "bptt");
   check_range(bptt_block, kMaxBpttBlock, "bptt_block");
@@ -168,8 +170,8 @@ void BpttStream::backprop_through_time(const Model& m, Model& dst, int n_steps, 
 
 TrainOptions gradient_options(std::int64_t longest, const char* who) {
   if (longest > kMaxGradientWords) {
-    throw ConfigError(std::string(who) + " is meant for short sentences (<= " + std::to_string(kMaxGradientWords) +
-                      " words)");
+    throw ConfigError(std::string(who) + " is meant for short sentences (<= " +
+                      std::to_string(kMaxGradientWords) + " words)");
   }
   TrainOptions o;
   o.lr = 1.0f;

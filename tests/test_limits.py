@@ -101,7 +101,8 @@ def test_the_engines_epoch_options_are_the_tables():
 
 
 def test_train_options_take_every_field_by_keyword_and_nothing_else():
-    fields = {name: getattr(_train_options(), name) for name in (*_core.EPOCH_OPTIONS, "seed", "threads", "streams")}
+    o = _train_options()
+    fields = {name: getattr(o, name) for name in (*_core.EPOCH_OPTIONS, "seed", "threads", "streams")}
     _core.TrainOptions(**fields).validate()
     with pytest.raises(TypeError, match="unexpected keyword 'beta'"):
         _core.TrainOptions(**fields, beta=1e-6)
