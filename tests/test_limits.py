@@ -36,7 +36,7 @@ def test_the_line_limit_default_is_the_engines():
     assert options.DEFAULTS["max_line_bytes"] == _core.DEFAULT_MAX_LINE_BYTES
 
 
-def _model(hidden: int = 2, direct: int = 0, direct_order: int = 0) -> "_core.Model":
+def _model(hidden: int = 2, direct: int = 0, direct_order: int = 0) -> _core.Model:
     return _core.Model(4, hidden, [0, 2, 4], "sigmoid", direct=direct, direct_order=direct_order,
                        direct_hash="splitmix")
 
@@ -51,7 +51,7 @@ def test_the_model_rejects_one_past_its_limits():
         _model(direct=_core.MAX_DIRECT_SIZE + 1, direct_order=2)
 
 
-def _train_options(**changes) -> "_core.TrainOptions":
+def _train_options(**changes) -> _core.TrainOptions:
     values = options.resolve(options.EPOCH, {"lr": 0.1})
     o = engine_options(values, values["lr"], seed=1, threads=1)
     for name, value in changes.items():
