@@ -1,11 +1,11 @@
 // The module: exception mapping, the engine's constants, vocabularies, encoding, models,
 // scoring and decoding (training: bindings_training.cc; matrix kernels: bindings_kernels.cc).
 // With those and bindings.h, the only files that see Python: conversions, GIL policy and
-// exception mapping, no engine logic. Option values have no
-// defaults here (they live in rnnlm_fast/options.py and the package passes them all); only
-// plumbing has: progress callbacks (None), return_positions (False), and block_momentum_step's
-// scale (1) and addend (None). Every call that can run long releases the GIL; progress
-// callbacks re-take it on the calling thread only, and also poll for Ctrl-C there.
+// exception mapping, no engine logic. Option values have no defaults in this layer (they live
+// in rnnlm_fast/options.py and the package passes them all); only plumbing has: progress
+// callbacks (None), train_epoch's return_positions (False), and block_momentum_step's scale (1)
+// and addend (None). Every call that can run long releases the GIL; progress callbacks re-take
+// it on the calling thread only, and also poll for Ctrl-C there.
 #include <pybind11/functional.h>
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
