@@ -181,8 +181,8 @@ _ALL = (
     Option("l2", float, 1e-6, "L2 regularisation, applied every 10th word as rnnlm-0.4b does", "training",
            low=0, flag="--l2", rnnlm="-beta", deprecated=("beta",), stored_as="beta"),
     Option("bptt", int, 4, "steps of backpropagation through time (1 = plain backprop)", "training", low=1,
-           high=1000, flag="--bptt", rnnlm="-bptt"),
-    Option("bptt_block", int, 10, "words between BPTT updates", "training", low=1, high=1000,
+           high=_core.MAX_BPTT, flag="--bptt", rnnlm="-bptt"),
+    Option("bptt_block", int, 10, "words between BPTT updates", "training", low=1, high=_core.MAX_BPTT_BLOCK,
            flag="--bptt-block", rnnlm="-bptt-block"),
     Option("independent", bool, False, "reset the hidden state at each sentence (training, validation, eval)",
            "training", flag="--independent", rnnlm="-independent"),
@@ -223,12 +223,12 @@ _ALL = (
            "combination or decision before it stops the job (a process died or hangs)", "distributed", low=0,
            open_low=True, flag="--sync-timeout", older_files_lack=True),
     # --- how a training run executes (not recorded in the model) ---------------------------------
-    Option("threads", int, 1, "threads (0 = all cores); 1 is bit-reproducible", "run", low=0, high=4096,
-           flag="--threads"),
+    Option("threads", int, 1, "threads (0 = all cores); 1 is bit-reproducible", "run", low=0,
+           high=_core.MAX_THREADS, flag="--threads"),
     Option("streams", int, 1, "independent streams of sentences each thread trains in lockstep, so the "
            "products become matrix-matrix (faster for big models); the learning rate is scaled by streams^-0.4; "
            "1 is rnnlm-0.4b's online SGD",
-           "run", low=1, high=1024, flag="--streams", older_files_lack=True),
+           "run", low=1, high=_core.MAX_STREAMS, flag="--streams", older_files_lack=True),
     Option("on_divergence", str, "rollback", "on NaN/Inf: restore the last good weights and halve the "
            "learning rate, or raise at once", "run", choices=DIVERGENCE_POLICIES, flag="--on-divergence"),
     Option("max_rollbacks", int, 3, "divergence rollbacks before giving up", "run", low=0,

@@ -111,10 +111,8 @@ def as_encoded(model: Trainable, text: Text, progress: bool = False) -> Encoded:
 def engine_options(values: dict[str, Any], lr: float, seed: int, threads: int,
                    streams: int = options.DEFAULTS["streams"]) -> "_core.TrainOptions":
     """The engine's options of one epoch, from resolved training options."""
-    return _core.TrainOptions(lr=options.lr_for_streams(lr, streams), l2=values["l2"], gradient_cutoff=values["gradient_cutoff"], bptt=values["bptt"],
-                              bptt_block=values["bptt_block"], independent=values["independent"],
-                              dropout=values["dropout"], input_dropout=values["input_dropout"], seed=seed,
-                              threads=threads, streams=streams)
+    epoch = {name: values[name] for name in options.EPOCH} | {"lr": options.lr_for_streams(lr, streams)}
+    return _core.TrainOptions(**epoch, seed=seed, threads=threads, streams=streams)
 
 
 def _run_epoch(core: Any, enc: Encoded, engine: "_core.TrainOptions", progress: bool, desc: str,

@@ -174,3 +174,37 @@ def test_every_train_option_reaches_the_engine(cell: str):
                              dropout=0.5, input_dropout=0.5, seed=8, streams=3).items():
         changed = _epoch(base, enc, **{field: value})
         assert any(not np.array_equal(same[k], changed[k]) for k in same), field
+
+
+@pytest.mark.parametrize("direct_hash", ["splitmix", "rnnlm04b"])
+def test_gradient_models_keep_the_models_direct_hash(direct_hash: str):
+    """sentence_gradient and batch_gradient accumulate into a zeroed copy of the model's layout."""
+    vocab = vocabulary(True)
+    enc = _core.encode_sentences(vocab._core, SENTENCES[:3], backward=False)
+    m = _core.Model(len(vocab), 4, vocab.class_begin, "gru", direct=32, direct_order=2,
+                    direct_hash=direct_hash)
+    m.init_random(5)
+    ids = enc["mapped"][enc["offsets"][0]:enc["offsets"][1]]
+    for grad in (_core.sentence_gradient(m, ids), _core.batch_gradient(m, enc["mapped"], enc["offsets"])):
+        assert (grad.direct_hash, grad.cell, grad.direct, grad.direct_order) == (direct_hash, "gru", 32, 2)
+        assert list(grad.class_begin) == list(m.class_begin)
+
+
+def test_the_engine_checks_marks_and_block_sizes():
+    """Checks of the engine, not of the binding glue: marks made for another model, blocks of 0 floats."""
+    vocab = vocabulary(True)
+    enc = _core.encode_sentences(vocab._core, SENTENCES, backward=False)
+    m = _core.Model(len(vocab), 4, vocab.class_begin, "sigmoid", direct=64, direct_order=2,
+                    direct_hash="splitmix")
+    other = _core.Model(len(vocab), 4, vocab.class_begin, "sigmoid", direct=128, direct_order=2,
+                        direct_hash="splitmix")
+    options = _core.TrainOptions(**OPTIONS)
+    _core.EpochRun(m, enc["mapped"], enc["offsets"], options, _core.UpdateMarks(m))
+    with pytest.raises(ConfigError, match="other sizes"):
+        _core.EpochRun(m, enc["mapped"], enc["offsets"], options, _core.UpdateMarks(other))
+    a, buf = np.zeros(8, np.float32), np.zeros(8, np.float32)
+    idx = np.array([0], np.int64)
+    with pytest.raises(ConfigError, match="block size must be positive"):
+        _core.pack_blocks(a, 0, idx, buf)
+    with pytest.raises(ConfigError, match="block size must be positive"):
+        _core.block_momentum_step_blocks(a, a.copy(), a.copy(), 0, idx, buf, 1.0, 0.5, 1.0, False)
