@@ -71,6 +71,12 @@ class Schedule:
             self._stop("max_epochs")
         return keep
 
+    def before_epoch(self) -> bool:
+        """Whether another epoch may start: a run whose time budget is spent (a resumed one) stops."""
+        if self.time_budget > 0 and self.elapsed >= self.time_budget:
+            self._stop("time budget: spent before the epoch started")
+        return not self.done
+
     def _stop(self, reason: str) -> None:
         if not self.done:
             self.done, self.stop_reason = True, reason
