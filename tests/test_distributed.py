@@ -365,6 +365,42 @@ def _workers_of_rank(root: int, rank: int) -> list[int]:
     return found
 
 
+# A run whose schedule changes before the kill: every epoch after the first gains less than the
+# (huge) min_improvement, 25 such epochs are tolerated, so the rate halves from epoch 28 on and the
+# run stops at epoch 53. A resumed run that started its schedule afresh would renumber the epochs
+# from 1, lose the history and train at 0.1 again.
+KILLED_RUN = ["--hidden", "16", "--classes", "4", "--max-epochs", "60", "--min-improvement", "10", "--patience", "25",
+              "--sync-words", "300"]
+
+
+def _wait_for_checkpoint(job: subprocess.Popen, ckpt: Path, epoch: int, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and job.poll() is None:
+        try:
+            if read_header(ckpt)["checkpoint"]["schedule"]["epoch"] >= epoch:
+                return
+        except Exception:  # not written yet, or being replaced
+            pass
+        time.sleep(0.02)
+
+
+def _history(header: dict) -> list[tuple]:
+    return [(r["epoch"], r["lr"], r["valid_entropy"], r["kept"]) for r in header["history"]]
+
+
+def assert_resumed_from(model: RNNLM, header: dict) -> None:
+    """``model``'s history continues the checkpoint ``header``'s: the same records, then the epoch
+    after the checkpoint's at the checkpoint's learning rate, and onwards to the schedule's stop."""
+    sched = header["checkpoint"]["schedule"]
+    before = _history(header)
+    assert len(before) == sched["epoch"] >= 28 and sched["lr"] < 0.1, sched  # the halving had begun
+    got = [(r.epoch, r.lr, r.valid_entropy, r.kept) for r in model.history]
+    assert got[:len(before)] == before
+    assert model.history[len(before)].epoch == sched["epoch"] + 1 and model.history[len(before)].lr == sched["lr"]
+    assert [r.epoch for r in model.history] == list(range(1, 54))  # the patience runs out at epoch 53
+    assert [r.lr for r in model.history[len(before):]] == [sched["lr"] / 2**i for i in range(53 - len(before))]
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the rank monitor and /proc are Linux's")
 def test_a_killed_process_ends_the_job_and_the_checkpoint_resumes_with_three(tmp_path):
     mpiexec = _mpiexec()
@@ -372,18 +408,10 @@ def test_a_killed_process_ends_the_job_and_the_checkpoint_resumes_with_three(tmp
     out, ckpt = tmp_path / "m.rnnlm", tmp_path / "m.rnnlm.ckpt"
     cli = [sys.executable, "-m", "rnnlm_fast.cli", "train", "--train", str(train), "--valid", str(valid),
            "--output", str(out), "--distributed", "--quiet"]
-    job = subprocess.Popen([mpiexec, "-n", "2", *cli, "--hidden", "16", "--classes", "4", "--max-epochs", "60",
-                            "--min-improvement", "1", "--sync-words", "300"],
+    job = subprocess.Popen([mpiexec, "-n", "2", *cli, *KILLED_RUN],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and job.poll() is None:
-            try:
-                if read_header(ckpt)["checkpoint"]["schedule"]["epoch"] >= 2:
-                    break
-            except Exception:  # not written yet, or being replaced
-                pass
-            time.sleep(0.02)
+        _wait_for_checkpoint(job, ckpt, 28)
         victims = _workers_of_rank(job.pid, 1)
         assert job.poll() is None and len(victims) == 1, "the run ended before it could be killed"
         killed_at = time.monotonic()
@@ -397,9 +425,10 @@ def test_a_killed_process_ends_the_job_and_the_checkpoint_resumes_with_three(tmp
     assert len(ours) == 1, err
     assert "rank 1 of 2" in ours[0] and "SIGKILL" in ours[0] and "--resume" in ours[0] and str(ckpt) in ours[0]
     assert not out.exists() and ckpt.exists()
+    header = read_header(ckpt)
     done = subprocess.run([mpiexec, "-n", "3", *cli, "--resume"], capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
     model = RNNLM.load(out)
     assert not ckpt.exists() and not list(tmp_path.glob(".*.tmp"))  # a write cut short is removed on resume
-    assert [r.epoch for r in model.history] == list(range(1, len(model.history) + 1)) and len(model.history) > 3
-    assert model.history[-1].valid_ppl < model.history[0].valid_ppl
+    assert_resumed_from(model, header)
+    assert min(r.valid_ppl for r in model.history) < model.history[0].valid_ppl
