@@ -25,6 +25,7 @@ import pytest
 from corpora import write_corpus
 
 from rnnlm_fast import RNNLM, ConfigError, Vocabulary, _core, options
+from rnnlm_fast.checkpoint import load_checkpoint
 from rnnlm_fast.cli import main
 from rnnlm_fast.distributed.sync import WeightSync
 from rnnlm_fast.distributed.trainer import shard_bounds
@@ -432,3 +433,76 @@ def test_a_killed_process_ends_the_job_and_the_checkpoint_resumes_with_three(tmp
     assert not ckpt.exists() and not list(tmp_path.glob(".*.tmp"))  # a write cut short is removed on resume
     assert_resumed_from(model, header)
     assert min(r.valid_ppl for r in model.history) < model.history[0].valid_ppl
+
+
+def _processes_of(directory: Path) -> list[str]:
+    """Command lines of the running processes that name ``directory`` (a job's leftovers)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if str(directory) in cmdline and int(pid) != os.getpid():
+            found.append(f"{pid}: {cmdline}")
+    return found
+
+
+def _parent(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the rank monitor and /proc are Linux's")
+@pytest.mark.parametrize("victim", ["rank 0", "rank 0 writing", "monitor 0", "monitor 1"])
+def test_rank_0_or_a_monitor_killed_ends_the_job_and_the_last_checkpoint_resumes(tmp_path, victim):
+    """SIGKILL to rank 0's training process (the checkpoint writer: while it trains, and while it
+    writes the checkpoint of epoch 29, its temporary file half written) or to a rank's monitor
+    (the launcher's own process, parent of the training one): the job ends within 60 s with one
+    line and leaves no process behind; the last complete checkpoint loads, and --resume continues
+    it (removing the cut-short temporary file)."""
+    mpiexec = _mpiexec()
+    train, valid = write_corpus(tmp_path / "train.txt", 400, seed=0), write_corpus(tmp_path / "valid.txt", 40, seed=1)
+    out, ckpt = tmp_path / "m.rnnlm", tmp_path / "m.rnnlm.ckpt"
+    args = ["train", "--train", str(train), "--valid", str(valid), "--output", str(out), "--distributed", "--quiet"]
+    hook = ["stall-write", "29"] if victim == "rank 0 writing" else ["none", ""]
+    job = subprocess.Popen([mpiexec, "-n", "2", sys.executable, str(HERE / "mpi_cli.py"), *hook, "--", *args,
+                            *KILLED_RUN], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        if victim == "rank 0 writing":
+            stalled = Path(f"{ckpt}.stalled")
+            deadline = time.monotonic() + 120
+            while not stalled.exists() and job.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert stalled.exists(), "the checkpoint write did not stall"
+            temporary = Path(stalled.read_text().strip())
+        else:
+            _wait_for_checkpoint(job, ckpt, 28)
+        workers = _workers_of_rank(job.pid, int(victim[-1]) if victim.startswith("monitor") else 0)
+        assert job.poll() is None and len(workers) == 1, "the run ended before it could be killed"
+        killed_at = time.monotonic()
+        os.kill(_parent(workers[0]) if victim.startswith("monitor") else workers[0], signal.SIGKILL)
+        stdout, err = job.communicate(timeout=90)
+    finally:
+        if job.poll() is None:
+            job.kill()
+    assert job.returncode != 0 and time.monotonic() - killed_at < 60
+    time.sleep(0.5)
+    assert _processes_of(tmp_path) == []
+    ours = [line for line in err.splitlines() if line.startswith("rnnlm-fast: error:")]
+    if victim.startswith("rank 0"):
+        assert len(ours) == 1, err
+        assert "rank 0 of 2" in ours[0] and "SIGKILL" in ours[0] and "--resume" in ours[0] and str(ckpt) in ours[0]
+    else:  # MPICH's launcher SIGKILLs the other monitors at once (their training processes die with them)
+        assert ours == [], err
+        assert stdout.count("YOUR APPLICATION TERMINATED WITH THE EXIT STRING: Killed (signal 9)") == 1, stdout
+    assert not out.exists()
+    header = read_header(ckpt)
+    model, state = load_checkpoint(RNNLM, ckpt)
+    if victim == "rank 0 writing":  # the last complete checkpoint: epoch 28's; epoch 29's was cut short
+        assert state.schedule["epoch"] == 28 and temporary.exists() and temporary.name.startswith(".m.rnnlm.ckpt.")
+        assert 0 < temporary.stat().st_size < ckpt.stat().st_size
+    cli = [sys.executable, "-m", "rnnlm_fast.cli", *args]
+    done = subprocess.run([mpiexec, "-n", "2", *cli, "--resume"], capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert not ckpt.exists() and not list(tmp_path.glob(".*.tmp"))
+    assert_resumed_from(RNNLM.load(out), header)
