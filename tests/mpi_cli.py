@@ -47,7 +47,7 @@ def record_combinations(directory: Path) -> None:
         before = {f"before.{k}": v.copy() for k, v in self.weights.items()}
         marks = self.map.copy()  # this process's own marks (combine ORs them with the others')
         combine(self, last=last)
-        save(self, kind="combine", last=last, marks=marks, size=self.size, **before,
+        save(self, kind="combine", last=last, marks=marks, class_sizes=self.class_sizes, **before,
              **{f"after.{k}": v for k, v in self.weights.items()})
 
     WeightSync.begin_epoch, WeightSync.combine = recorded_begin, recorded_combine

@@ -292,6 +292,80 @@ def test_a_combination_is_numpy_s_average_and_block_momentum_step(data, n):
             assert case["exact"] or n == 3, case
 
 
+def replay(directory: Path, momentum: float, block_lr: float) -> tuple[int, bool]:
+    """NumPy's replay of the combinations two processes recorded (mpi_cli.record_combinations):
+    from each process's weights and marks before a combination, the average of the marked
+    blocks, then BMUF's step on them with ``momentum`` and ``block_lr`` (the direct table
+    averaged only), the start and momentum carried from one combination to the next within an
+    epoch. Returns (combinations replayed, whether every process's weights after every one are
+    the replay's, bit for bit)."""
+    files = [sorted(directory.glob(f"rank{r}.*.npz"), key=lambda p: int(p.name.split(".")[1])) for r in (0, 1)]
+    assert len(files[0]) == len(files[1]) > 0, files
+    mom, lr, half = np.float32(momentum), np.float32(block_lr), np.float32(0.5)
+    start: dict = {}
+    delta: dict = {}
+    combinations, exact = 0, True
+    for recs in ([np.load(f) for f in pair] for pair in zip(*files)):
+        names = [k[len("after."):] for k in recs[0].files if k.startswith("after.")]
+        assert all(np.array_equal(recs[0][f"after.{k}"], recs[1][f"after.{k}"]) for k in names)
+        if str(recs[0]["kind"]) == "begin":  # the epoch's starting point, no momentum yet
+            start = {k: recs[0][f"after.{k}"].astype(np.float32) for k in names}
+            delta = {k: np.zeros_like(v) for k, v in start.items()}
+            continue
+        last, sizes = bool(recs[0]["last"]), recs[0]["class_sizes"]
+        embed = recs[0]["before.embed"]
+        V, C = embed.shape[0], len(sizes)
+        word_class = np.repeat(np.arange(C), sizes)
+        flags = recs[0]["marks"].astype(bool) | recs[1]["marks"].astype(bool)
+        marked = {"embed": np.repeat(flags[:V], embed.shape[1]).reshape(embed.shape),
+                  "word_w": np.repeat(flags[V:V + C][word_class], embed.shape[1]).reshape(-1, embed.shape[1]),
+                  "word_b": flags[V:V + C][word_class]}
+        if "direct" in names:
+            marked["direct"] = np.repeat(flags[V + C:], _core.DIRECT_BLOCK)[:recs[0]["before.direct"].size]
+        for k in names:
+            before = [rec[f"before.{k}"] for rec in recs]
+            m = marked.get(k, np.ones(before[0].shape, dtype=bool)).reshape(before[0].shape)
+            average = (before[0] + before[1]) * half
+            if k == "direct":
+                want = np.where(m, average, before[0])
+            else:
+                delta[k] = np.where(m, mom * delta[k] + lr * (average - start[k]), delta[k])
+                want = np.where(m, start[k] + delta[k], before[0])
+                if not last:  # the next block starts from the look-ahead
+                    want = start[k] = np.where(m, want + mom * delta[k], start[k])
+            exact = exact and all(np.array_equal(rec[f"after.{k}"], want) for rec in recs)
+        combinations += 1
+    return combinations, exact
+
+
+def test_bmuf_options_given_to_train_are_the_combinations_numpy_replays(data):
+    """block_lr 0.7 and block_momentum 0.3 (not the defaults 1 and 1 - 1/2) through
+    RNNLM.train(comm=...): every combination of the run is NumPy's replay of its inputs with them,
+    bit for bit, and not the replay with the defaults."""
+    proc = run_worker(2, "bmuf", data)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    combinations, exact = replay(data / "bmuf.train", 0.3, 0.7)
+    assert combinations >= 6 and exact
+    assert not replay(data / "bmuf.train", 0.5, 1.0)[1]
+
+
+def test_bmuf_options_given_to_the_command_line_are_the_combinations_numpy_replays(tmp_path):
+    """The same through ``rnnlm-fast train --distributed --block-lr 0.7 --block-momentum 0.3``."""
+    mpiexec = _mpiexec()
+    train, valid = write_corpus(tmp_path / "train.txt", 150, seed=0), write_corpus(tmp_path / "valid.txt", 30, seed=1)
+    args = ["train", "--train", str(train), "--valid", str(valid), "--output", str(tmp_path / "m.rnnlm"),
+            "--distributed", "--quiet", "--hidden", "8", "--classes", "4", "--direct", "300", "--direct-order", "3",
+            "--max-epochs", "2", "--min-improvement", "1", "--bptt", "3", "--bptt-block", "5", "--threads", "1",
+            "--sync", "bmuf", "--sync-words", "60", "--block-lr", "0.7", "--block-momentum", "0.3"]
+    proc = subprocess.run([mpiexec, "-n", "2", sys.executable, str(HERE / "mpi_cli.py"), "record",
+                           str(tmp_path / "log"), "--", *args], capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    combinations, exact = replay(tmp_path / "log", 0.3, 0.7)
+    assert combinations >= 6 and exact
+    assert not replay(tmp_path / "log", 0.5, 1.0)[1]
+    assert len(RNNLM.load(tmp_path / "m.rnnlm").history) == 2
+
+
 def test_shards_follow_the_processes_threads(data):
     """A process with 2 threads trains on twice the text of one with 1 (both end their blocks
     together); every line is still trained once per epoch and the weights stay the same."""
