@@ -234,7 +234,7 @@ class Trainer:
         while not self.done:
             if self.schedule.before_epoch():
                 self.step()
-            elif self.saver is not None:  # its time budget was spent (a resumed run): the checkpoint says so
+            elif self.saver is not None:  # its time budget is spent (a resumed run): the checkpoint says so
                 self.saver.save(self.model, self.schedule, self.rollbacks, self.good)
         log.info("training stopped after epoch %d (%s)", self.schedule.epoch, self.schedule.stop_reason or "done")
         return self.model.history

@@ -257,7 +257,8 @@ def test_time_budget_counts_the_checkpoint_writes(tmp_path, run_data, monkeypatc
     assert len(writes) == 4 and read_model(ckpt)[0]["checkpoint"]["schedule"]["elapsed"] == writes[-1]
     assert writes[0] == 0 and all(b - a >= 0.3 for a, b in zip(writes, writes[1:]))  # a write each at least
     model = RNNLM(vocab, hidden=8, seed=3)
-    model.train(train, valid, progress=False, checkpoint=tmp_path / "budget.ckpt", **{**RUN_OPTS, "time_budget": 1.0})
+    model.train(train, valid, progress=False, checkpoint=tmp_path / "budget.ckpt",
+                **{**RUN_OPTS, "time_budget": 1.0})
     sched = read_model(tmp_path / "budget.ckpt")[0]["checkpoint"]["schedule"]
     assert sched["stop_reason"] == "time budget: another epoch would not end within it", sched
     # (epochs take milliseconds: without the writes counted, all 8 epochs would run)

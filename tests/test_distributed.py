@@ -305,7 +305,10 @@ def replay(directory: Path, momentum: float, block_lr: float) -> tuple[int, bool
     averaged only), the start and momentum carried from one combination to the next within an
     epoch. Returns (combinations replayed, whether every process's weights after every one are
     the replay's, bit for bit)."""
-    files = [sorted(directory.glob(f"rank{r}.*.npz"), key=lambda p: int(p.name.split(".")[1])) for r in (0, 1)]
+    def number(path: Path) -> int:
+        return int(path.name.split(".")[1])
+
+    files = [sorted(directory.glob(f"rank{r}.*.npz"), key=number) for r in (0, 1)]
     assert len(files[0]) == len(files[1]) > 0, files
     mom, lr, half = np.float32(momentum), np.float32(block_lr), np.float32(0.5)
     start: dict = {}
@@ -358,11 +361,12 @@ def test_bmuf_options_given_to_train_are_the_combinations_numpy_replays(data):
 def test_bmuf_options_given_to_the_command_line_are_the_combinations_numpy_replays(tmp_path):
     """The same through ``rnnlm-fast train --distributed --block-lr 0.7 --block-momentum 0.3``."""
     mpiexec = _mpiexec()
-    train, valid = write_corpus(tmp_path / "train.txt", 150, seed=0), write_corpus(tmp_path / "valid.txt", 30, seed=1)
+    train, valid = write_corpus(tmp_path / "train.txt", 150), write_corpus(tmp_path / "valid.txt", 30, seed=1)
     args = ["train", "--train", str(train), "--valid", str(valid), "--output", str(tmp_path / "m.rnnlm"),
-            "--distributed", "--quiet", "--hidden", "8", "--classes", "4", "--direct", "300", "--direct-order", "3",
-            "--max-epochs", "2", "--min-improvement", "1", "--bptt", "3", "--bptt-block", "5", "--threads", "1",
-            "--sync", "bmuf", "--sync-words", "60", "--block-lr", "0.7", "--block-momentum", "0.3"]
+            "--distributed", "--quiet", "--hidden", "8", "--classes", "4", "--direct", "300",
+            "--direct-order", "3", "--max-epochs", "2", "--min-improvement", "1", "--bptt", "3",
+            "--bptt-block", "5", "--threads", "1", "--sync", "bmuf", "--sync-words", "60",
+            "--block-lr", "0.7", "--block-momentum", "0.3"]
     proc = subprocess.run([mpiexec, "-n", "2", sys.executable, str(HERE / "mpi_cli.py"), "record",
                            str(tmp_path / "log"), "--", *args], capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -450,8 +454,8 @@ def _workers_of_rank(root: int, rank: int) -> list[int]:
 # (huge) min_improvement, 25 such epochs are tolerated, so the rate halves from epoch 28 on and the
 # run stops at epoch 53. A resumed run that started its schedule afresh would renumber the epochs
 # from 1, lose the history and train at 0.1 again.
-KILLED_RUN = ["--hidden", "16", "--classes", "4", "--max-epochs", "60", "--min-improvement", "10", "--patience", "25",
-              "--sync-words", "300"]
+KILLED_RUN = ["--hidden", "16", "--classes", "4", "--max-epochs", "60", "--min-improvement", "10",
+              "--patience", "25", "--sync-words", "300"]
 
 
 def _wait_for_checkpoint(job: subprocess.Popen, ckpt: Path, epoch: int, timeout: float = 120) -> None:
@@ -477,9 +481,11 @@ def assert_resumed_from(model: RNNLM, header: dict) -> None:
     assert len(before) == sched["epoch"] >= 28 and sched["lr"] < 0.1, sched  # the halving had begun
     got = [(r.epoch, r.lr, r.valid_entropy, r.kept) for r in model.history]
     assert got[:len(before)] == before
-    assert model.history[len(before)].epoch == sched["epoch"] + 1 and model.history[len(before)].lr == sched["lr"]
+    first = model.history[len(before)]
+    assert first.epoch == sched["epoch"] + 1 and first.lr == sched["lr"]
     assert [r.epoch for r in model.history] == list(range(1, 54))  # the patience runs out at epoch 53
-    assert [r.lr for r in model.history[len(before):]] == [sched["lr"] / 2**i for i in range(53 - len(before))]
+    resumed_lrs = [r.lr for r in model.history[len(before):]]
+    assert resumed_lrs == [sched["lr"] / 2**i for i in range(53 - len(before))]
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the rank monitor and /proc are Linux's")
@@ -541,9 +547,10 @@ def test_rank_0_or_a_monitor_killed_ends_the_job_and_the_last_checkpoint_resumes
     line and leaves no process behind; the last complete checkpoint loads, and --resume continues
     it (removing the cut-short temporary file)."""
     mpiexec = _mpiexec()
-    train, valid = write_corpus(tmp_path / "train.txt", 400, seed=0), write_corpus(tmp_path / "valid.txt", 40, seed=1)
+    train, valid = write_corpus(tmp_path / "train.txt", 400), write_corpus(tmp_path / "valid.txt", 40, seed=1)
     out, ckpt = tmp_path / "m.rnnlm", tmp_path / "m.rnnlm.ckpt"
-    args = ["train", "--train", str(train), "--valid", str(valid), "--output", str(out), "--distributed", "--quiet"]
+    args = ["train", "--train", str(train), "--valid", str(valid), "--output", str(out), "--distributed",
+            "--quiet"]
     hook = ["stall-write", "29"] if victim == "rank 0 writing" else ["none", ""]
     job = subprocess.Popen([mpiexec, "-n", "2", sys.executable, str(HERE / "mpi_cli.py"), *hook, "--", *args,
                             *KILLED_RUN], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -571,16 +578,17 @@ def test_rank_0_or_a_monitor_killed_ends_the_job_and_the_last_checkpoint_resumes
     ours = [line for line in err.splitlines() if line.startswith("rnnlm-fast: error:")]
     if victim.startswith("rank 0"):
         assert len(ours) == 1, err
-        assert "rank 0 of 2" in ours[0] and "SIGKILL" in ours[0] and "--resume" in ours[0] and str(ckpt) in ours[0]
+        assert all(part in ours[0] for part in ("rank 0 of 2", "SIGKILL", "--resume", str(ckpt))), ours
     else:  # MPICH's launcher SIGKILLs the other monitors at once (their training processes die with them)
         assert ours == [], err
-        assert stdout.count("YOUR APPLICATION TERMINATED WITH THE EXIT STRING: Killed (signal 9)") == 1, stdout
+        assert stdout.count("YOUR APPLICATION TERMINATED WITH THE EXIT STRING: Killed (signal 9)") == 1, \
+            stdout
     assert not out.exists()
     header = read_header(ckpt)
-    model, state = load_checkpoint(RNNLM, ckpt)
+    _, state = load_checkpoint(RNNLM, ckpt)
     if victim == "rank 0 writing":  # the last complete checkpoint: epoch 28's; epoch 29's was cut short
-        assert state.schedule["epoch"] == 28 and temporary.exists() and temporary.name.startswith(".m.rnnlm.ckpt.")
-        assert 0 < temporary.stat().st_size < ckpt.stat().st_size
+        assert state.schedule["epoch"] == 28 and temporary.name.startswith(".m.rnnlm.ckpt.")
+        assert temporary.exists() and 0 < temporary.stat().st_size < ckpt.stat().st_size
     cli = [sys.executable, "-m", "rnnlm_fast.cli", *args]
     done = subprocess.run([mpiexec, "-n", "2", *cli, "--resume"], capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -259,7 +259,8 @@ def stopping_run(run_data, tmp_path, **opts) -> tuple[RNNLM, dict]:
 def poor_epochs(history, min_improvement: float) -> list[bool]:
     """Which epochs gained less than ``min_improvement`` over the one before (in validation
     entropy, which is proportional to minus the log-likelihood the schedule compares)."""
-    return [i > 0 and r.valid_entropy * min_improvement > history[i - 1].valid_entropy for i, r in enumerate(history)]
+    return [i > 0 and r.valid_entropy * min_improvement > history[i - 1].valid_entropy
+            for i, r in enumerate(history)]
 
 
 def test_patience_tolerates_a_poor_epoch_then_starts_the_halving(run_data, tmp_path):
