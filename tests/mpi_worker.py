@@ -8,7 +8,7 @@ and the positions trained in each epoch), ``fail`` (rank 1 raises in epoch 2), `
 1 stops answering), ``disagree`` (rank 1 has another learning rate), ``combine`` (the
 combinations against NumPy's average and BMUF step of every process's weights), ``bmuf``
 (``train()`` with BMUF's options set, every combination recorded in DIR/bmuf.train: see
-mpi_cli.py).
+mpi_cli.py), ``budget`` (resume DIR/budget.ckpt, whose time budget is spent).
 """
 
 from __future__ import annotations
@@ -99,6 +99,9 @@ def main(mode: str, d: Path) -> None:
         record_combinations(d / "bmuf.train")
         model(vocab, "sigmoid", 300, "forward").train(train, valid, comm=comm, progress=False, sync="bmuf",
                                                      sync_words=60, block_lr=0.7, block_momentum=0.3, **RUN)
+    elif mode == "budget":
+        resumed = RNNLM.resume(d / "budget.ckpt", train, valid, comm=comm, progress=False)
+        out["epochs"] = [r.epoch for r in resumed.history]
     elif mode == "combine":
         for rule in ("average", "bmuf"):
             out["cases"].append(check_combinations(model(vocab, "lstm", 300, "forward"), comm, rule))

@@ -376,6 +376,29 @@ def test_bmuf_options_given_to_the_command_line_are_the_combinations_numpy_repla
     assert len(RNNLM.load(tmp_path / "m.rnnlm").history) == 2
 
 
+def test_a_distributed_run_resumed_with_its_budget_spent_stops_at_once_on_every_process(data):
+    """The budget is checked before an epoch from the schedule rank 0 sent: every process stops
+    together (none waits for the others in an epoch they do not start)."""
+    from helpers import stopped_run
+    from test_model_file import rewrite_header
+
+    from rnnlm_fast.model_file import read_model
+
+    train, valid, ckpt = data / "train.txt", data / "valid.txt", data / "budget.ckpt"
+    model = RNNLM(Vocabulary.from_corpus(train, classes=4), hidden=8, seed=3)
+    stopped_run(model, train, valid, ckpt, 2, time_budget=3600.0)
+
+    def spent(header):
+        header["checkpoint"]["schedule"]["elapsed"] = 3600.0
+
+    ckpt.write_bytes(rewrite_header(ckpt.read_bytes(), spent))
+    proc = run_worker(2, "budget", data, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert [r["epochs"] for r in results(data, "budget", 2)] == [[1, 2], [1, 2]]
+    sched = read_model(ckpt)[0]["checkpoint"]["schedule"]
+    assert sched["stop_reason"] == "time budget: spent before the epoch started" and sched["epoch"] == 2
+
+
 def test_shards_follow_the_processes_threads(data):
     """A process with 2 threads trains on twice the text of one with 1 (both end their blocks
     together); every line is still trained once per epoch and the weights stay the same."""
