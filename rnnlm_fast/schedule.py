@@ -7,9 +7,10 @@ halved every epoch; training stops at the next such epoch or at ``max_epochs``.
 Stopping options for long runs (all off by default, which is rnnlm-0.4b's schedule exactly):
 ``patience`` poor epochs in a row are tolerated before halving starts and again before
 training stops (dropout makes single epochs noisy); ``min_lr`` stops training once halving
-takes the rate below it; ``time_budget`` (seconds of training and validation) starts the
-halving phase when only ``budget_halvings`` epochs of the budget are left, and starts no epoch
-that would not end within it (the last epoch's time is the estimate).
+takes the rate below it; ``time_budget`` (seconds of training, validation and checkpoint
+writes) starts the halving phase when only ``budget_halvings`` epochs of the budget are left,
+and starts no epoch that would not end within it (the last epoch's time is the estimate; a
+resumed run whose budget is spent stops before its next epoch, :meth:`before_epoch`).
 Kept apart from the engine so it can be checkpointed and resumed.
 """
 
