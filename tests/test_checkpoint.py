@@ -261,8 +261,8 @@ def test_time_budget_counts_the_checkpoint_writes(tmp_path, run_data, monkeypatc
                 **{**RUN_OPTS, "time_budget": 1.0})
     sched = read_model(tmp_path / "budget.ckpt")[0]["checkpoint"]["schedule"]
     assert sched["stop_reason"] == "time budget: another epoch would not end within it", sched
-    # (epochs take milliseconds: without the writes counted, all 8 epochs would run)
-    assert len(model.history) in (2, 3) and sched["elapsed"] >= 0.3 * len(model.history)
+    # (epochs take milliseconds: 3 fit with the writes counted, all 8 without; a loaded machine, fewer)
+    assert 1 <= len(model.history) <= 3 and sched["elapsed"] >= 0.3 * len(model.history)
 
 
 def test_a_checkpoint_from_before_the_stopping_options_resumes(tmp_path, run_data):
