@@ -1,12 +1,16 @@
 """Distributed training (rnnlm_fast/distributed/, csrc/epoch_run, csrc/update_marks).
 
 In-process: an epoch run in parts equals one call, the engine marks every sparse weight it
-changes, packing, BMUF's step, sharding, BMUF's slices, the install hint without mpi4py. Under mpiexec (subprocesses,
-MPICH from the ``mpi`` extra; skipped without mpi4py): one process equals the plain run bit
-for bit for every cell, direct connections, dropout and backward models; two and three
-processes hold bit-identical weights after every combination and tile the training text;
-disagreeing options and a failing process end the job with one message naming the rank; a
-SIGKILLed process ends it too, and the checkpoint resumes with another number of processes.
+changes, packing, BMUF's step, sharding, BMUF's slices, the install hint without mpi4py. Under
+mpiexec (subprocesses, MPICH from the ``mpi`` extra; skipped without mpi4py, failed where
+RNNLM_FAST_REQUIRE_MPI is set): one process equals the plain run bit for bit for every cell,
+direct connections, dropout and backward models; two and three processes hold bit-identical
+weights after every combination and tile the training text; BMUF's block_lr and block_momentum,
+given to train() and to the command line, give the combinations NumPy replays from the run's
+record; disagreeing options and a failing process end the job with one message naming the rank;
+a SIGKILLed process (rank 1, rank 0 while training or writing a checkpoint, a rank's monitor)
+ends it too, and the last checkpoint resumes (with another number of processes) continuing its
+history, epoch numbers and learning rate; a resumed run whose time budget is spent stops on all.
 """
 
 from __future__ import annotations
