@@ -7,9 +7,10 @@ halved every epoch; training stops at the next such epoch or at ``max_epochs``.
 Stopping options for long runs (all off by default, which is rnnlm-0.4b's schedule exactly):
 ``patience`` poor epochs in a row are tolerated before halving starts and again before
 training stops (dropout makes single epochs noisy); ``min_lr`` stops training once halving
-takes the rate below it; ``time_budget`` (seconds of training and validation) starts the
-halving phase when only ``budget_halvings`` epochs of the budget are left, and starts no epoch
-that would not end within it (the last epoch's time is the estimate).
+takes the rate below it; ``time_budget`` (seconds of training, validation and checkpoint
+writes) starts the halving phase when only ``budget_halvings`` epochs of the budget are left,
+and starts no epoch that would not end within it (the last epoch's time is the estimate; a
+resumed run whose budget is spent stops before its next epoch, :meth:`before_epoch`).
 Kept apart from the engine so it can be checkpointed and resumed; the defaults are the options
 table's (rnnlm_fast/options.py).
 """
@@ -73,6 +74,12 @@ class Schedule:
         if self.epoch >= self.max_epochs:
             self._stop("max_epochs")
         return keep
+
+    def before_epoch(self) -> bool:
+        """Whether another epoch may start: a run whose time budget is spent (a resumed one) stops."""
+        if self.time_budget > 0 and self.elapsed >= self.time_budget:
+            self._stop("time budget: spent before the epoch started")
+        return not self.done
 
     def _stop(self, reason: str) -> None:
         if not self.done:

@@ -220,6 +220,7 @@ class Trainer:
         if resumed is not None and resumed.good is not None:
             for k, v in resumed.good.items():
                 np.copyto(self.good[k], v)
+        self._since = time.perf_counter()  # the last decision: the budget counts checkpoint writes too
         if self.saver is not None and resumed is None:
             self.saver.save(model, self.schedule, self.rollbacks, self.good)
 
@@ -233,7 +234,10 @@ class Trainer:
         Raises KeyboardInterrupt (after restoring the last good weights), DivergenceError.
         """
         while not self.done:
-            self.step()
+            if self.schedule.before_epoch():
+                self.step()
+            elif self.saver is not None:  # its time budget is spent (a resumed run): the checkpoint says so
+                self.saver.save(self.model, self.schedule, self.rollbacks, self.good)
         log.info("training stopped after epoch %d (%s)", self.schedule.epoch, self.schedule.stop_reason or "done")
         return self.model.history
 
@@ -242,7 +246,6 @@ class Trainer:
         model, schedule = self.model, self.schedule
         engine = engine_options(self.values, schedule.lr, _epoch_seed(model.seed, schedule.epoch, self.rollbacks),
                                 self.threads, self.values["streams"])
-        started = time.perf_counter()
         stats = self._train_epoch(engine, f"epoch {schedule.epoch + 1} lr {schedule.lr:.4g}")
         if stats.interrupted:
             self._restore()
@@ -256,7 +259,8 @@ class Trainer:
             raise
         n_valid = int((self.valid_text.ids >= 0).sum())
         epoch_lr = schedule.lr
-        kept = self._decide(valid_logprob, time.perf_counter() - started)
+        now = time.perf_counter()
+        kept, self._since = self._decide(valid_logprob, now - self._since), now
         if kept:
             for k, v in model.weights().items():
                 np.copyto(self.good[k], v)
@@ -311,6 +315,7 @@ class Trainer:
         self.model.history.append(record)
         schedule.lr /= 2
         schedule.elapsed += stats.seconds
+        self._since += stats.seconds  # (counted here)
         if self.saver is not None:
             self.saver.save(self.model, schedule, self.rollbacks, self.good)
         return record

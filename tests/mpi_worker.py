@@ -6,7 +6,9 @@ equals the plain one, bit for bit), ``shards`` (shards in proportion to the proc
 threads), ``syncs`` (the weights' checksum after every combination, the shard, its positions
 and the positions trained in each epoch), ``fail`` (rank 1 raises in epoch 2), ``hang`` (rank
 1 stops answering), ``disagree`` (rank 1 has another learning rate), ``combine`` (the
-combinations against NumPy's average and BMUF step of every process's weights).
+combinations against NumPy's average and BMUF step of every process's weights), ``bmuf``
+(``train()`` with BMUF's options set, every combination recorded in DIR/bmuf.train: see
+mpi_cli.py), ``budget`` (resume DIR/budget.ckpt, whose time budget is spent).
 """
 
 from __future__ import annotations
@@ -91,6 +93,15 @@ def main(mode: str, d: Path) -> None:
                                                        **dict(RUN, lr=0.2 if rank == 1 else 0.1))
         except ConfigError as e:
             out["error"] = str(e)
+    elif mode == "bmuf":
+        from mpi_cli import record_combinations
+
+        record_combinations(d / "bmuf.train")
+        model(vocab, "sigmoid", 300, "forward").train(train, valid, comm=comm, progress=False, sync="bmuf",
+                                                     sync_words=60, block_lr=0.7, block_momentum=0.3, **RUN)
+    elif mode == "budget":
+        resumed = RNNLM.resume(d / "budget.ckpt", train, valid, comm=comm, progress=False)
+        out["epochs"] = [r.epoch for r in resumed.history]
     elif mode == "combine":
         for rule in ("average", "bmuf"):
             out["cases"].append(check_combinations(model(vocab, "lstm", 300, "forward"), comm, rule))
