@@ -18,7 +18,7 @@ import numpy as np
 from . import _core
 from ._files import PathLike, require_file
 from ._progress import counter_callback, make_bar
-from .errors import ConfigError, CorpusError, OovError, OovWarning
+from .errors import ConfigError, CorpusError, OovError, OovWarning, VocabularyError
 from .options import OPTIONS
 from .vocab import Vocabulary
 
@@ -125,6 +125,17 @@ def prepare_sentences(vocab: Vocabulary, sentences: Iterable[str], case: str = "
                 warnings.warn(f"sentence {i}: '<s>' inside a sentence is not its start; it scores as an "
                               "unknown word", OovWarning, stacklevel=3)
     return out
+
+
+def oov_policy(vocab: Vocabulary, oov: str) -> str:
+    """How unknown words score: "unk" (as ``<unk>``) or "penalty" (``oov_penalty``); "auto"
+    picks "unk" when ``vocab`` holds ``<unk>``. VocabularyError for "unk" without one."""
+    oov = OPTIONS["oov"].check(oov)
+    if oov == "auto":
+        return "unk" if vocab.unk_id >= 0 else "penalty"
+    if oov == "unk" and vocab.unk_id < 0:
+        raise VocabularyError("oov='unk' but the vocabulary has no <unk>; use oov='penalty'")
+    return oov
 
 
 def check_oov_rate(vocab: Vocabulary, enc: Encoded, max_oov_rate: float, *, case: str = "keep",

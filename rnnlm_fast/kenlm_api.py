@@ -16,17 +16,14 @@ itself included, as KenLM counts, never capped) and ``order`` is unbounded (``UN
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Callable, Iterator, Optional, Sequence, Union
+from typing import Any, Iterator, Optional, Sequence, Union
 
 import numpy as np
 
 from . import _core
-from ._files import PathLike
-from .encoding import BOS, Encoded, case_mapping, check_oov_rate, prepare_sentences, read_lines, sample_words
-from .errors import ConfigError, MissingFileError
+from .encoding import BOS, Encoded, case_mapping, check_oov_rate, oov_policy, prepare_sentences
+from .errors import ConfigError
 from .options import DEFAULTS
-from .training import as_encoded
 from .units import LN10
 
 RNNLM = Any  # the class this is mixed into (rnnlm_fast.model imports this module)
@@ -129,7 +126,8 @@ class KenlmApi:
     def _sentence_log10(self: "RNNLM", sentence: str, bos: bool, eos: bool, case: str, oov: str,
                         oov_penalty: float, max_oov_rate: float) -> tuple[list[str], np.ndarray, bool]:
         """The words of one sentence (case-mapped, a leading <s> dropped), their log10
-        probabilities (then </s>'s, with ``eos``), and whether it starts at <s>."""
+        probabilities (then </s>'s, with ``eos``), and whether it starts at <s>. Public calls
+        of the model only: ``word_logprobs`` from <s>, the state API from the null context."""
         if not isinstance(sentence, str):
             raise ConfigError(f"sentence must be a str, not {type(sentence).__name__}")
         words = _core.split_words(case_mapping(case)(sentence))
@@ -141,19 +139,10 @@ class KenlmApi:
             if self.backward:
                 raise ConfigError("bos=False (the null context) is defined for a forward model only; "
                                   "a backward model reads every sentence from its end")
-            self._encode_checked([" ".join(words)], "keep", max_oov_rate)  # the OOV check only
+            text = prepare_sentences(self.vocab, [" ".join(words)])
+            check_oov_rate(self.vocab, self.encode_sentences(text), max_oov_rate, words=lambda: words, stacklevel=4)
             lp = self._step_through(words, oov, oov_penalty)
         return words, lp if eos else lp[:-1], bos
-
-    def _sentence_perplexity(self: "RNNLM", path: Any, text: Optional[str], case: str, oov_penalty: float,
-                             max_oov_rate: float) -> float:
-        """KenLM's perplexity of one sentence: 10 ** (-log10 P / (words + 1))."""
-        if path is not None:
-            raise ConfigError("give perplexity a file (path) or one sentence (text=), not both")
-        if text is None:
-            raise ConfigError("perplexity needs a text file (path) or one sentence (text=...)")
-        _, lp, _ = self._sentence_log10(text, True, True, case, DEFAULTS["oov"], oov_penalty, max_oov_rate)
-        return float(10.0 ** (-float(lp.sum()) / len(lp)))
 
     def _step_through(self: "RNNLM", words: list[str], oov: str, oov_penalty: float) -> np.ndarray:
         """log10 of each word and of </s>, stepped one word at a time from the null context."""
@@ -203,7 +192,7 @@ class KenlmApi:
             raise ConfigError(f"word must be one word (a str without spaces), not {word!r}")
         word = case_mapping(case)(word.strip())
         wid = self.vocab.get(word, self.vocab.unk_id)
-        policy = self._oov_policy(oov)
+        policy = oov_policy(self.vocab, oov)
         out = self._fill(out_state)
         if out is not in_state._core:
             out.assign(in_state._core)
@@ -211,33 +200,6 @@ class KenlmApi:
         if wid < 0 or (word not in self.vocab and policy == "penalty"):
             return float(oov_penalty)
         return float(lp)
-
-    # --- text meets the model: case, <s>, the share of unknown words ------------------------------
-    def _encode_text(self: "RNNLM", path: Union[PathLike, Encoded], case: str, progress: bool) -> tuple[Encoded, Callable]:
-        """A file (or an Encoded) for this model, mapped to ``case``; and a function giving a
-        sample of its words (for the OOV message's case hint)."""
-        fix = case_mapping(case)
-        if isinstance(path, Encoded):
-            if case != "keep":
-                raise ConfigError("case applies to text; this text is already encoded (encode it with the "
-                                  "words mapped to the model's case)")
-            return as_encoded(self, path, progress), None
-        if isinstance(path, str) and not Path(path).exists():
-            raise MissingFileError(f"text file '{path}' does not exist (a str is a file path here; to score the "
-                                   "text itself pass perplexity(text=...), score(sentence) or score([...]))")
-        if case == "keep":
-            enc = as_encoded(self, path, progress)
-            return enc, lambda: sample_words(read_lines(path)[:1000])
-        lines = [fix(line) for line in read_lines(path)]
-        return self.encode_sentences(lines), lambda: sample_words(lines[:1000])
-
-    def _encode_checked(self: "RNNLM", sentences: Sequence[str], case: str, max_oov_rate: float) -> Encoded:
-        """Sentences (a leading <s> dropped, mapped to ``case``) encoded, their OOV rate checked."""
-        sentences = prepare_sentences(self.vocab, sentences, case)
-        enc = self.encode_sentences(sentences)
-        check_oov_rate(self.vocab, enc, max_oov_rate, case=case, words=lambda: sample_words(sentences),
-                       stacklevel=4)
-        return enc
 
     def next_word_distribution(self: "RNNLM", context: Union[str, Sequence[str]] = (), *, case: str = DEFAULTS["case"],
                                max_oov_rate: float = DEFAULTS["max_oov_rate"]) -> np.ndarray:
@@ -261,7 +223,7 @@ class KenlmApi:
             ids[-1] = 0
             check_oov_rate(self.vocab, Encoded(ids, np.array([0, len(ids)], dtype=np.int64), unknown, ids),
                            max_oov_rate, case=case, words=lambda: context, what="the context")
-        ids = np.array([self.vocab.get(w, self.vocab.unk_id) for w in self._reading_order(context)],
+        ids = np.array([self.vocab.get(w, self.vocab.unk_id) for w in (context[::-1] if self.backward else context)],
                        dtype=np.int32)
         return _core.next_word_distribution(self._core, ids)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from pathlib import Path
 from typing import Any, Callable, Optional, Sequence, Union
 
 import numpy as np
@@ -16,14 +17,15 @@ import numpy as np
 from . import _core, options
 from ._files import PathLike
 from ._progress import counter_callback, make_bar
-from .encoding import Encoded, check_oov_rate, encode_file, encode_sentences
-from .errors import ConfigError, ModelFormatError, VocabularyError
+from .encoding import (Encoded, case_mapping, check_oov_rate, encode_file, encode_sentences, oov_policy,
+                       prepare_sentences, read_lines, sample_words)
+from .errors import ConfigError, MissingFileError, ModelFormatError, VocabularyError
 from .kenlm_api import KenlmApi, State, check_single_sentence_options  # noqa: F401  (State: public)
 from .model_file import read_model, write_model
 from .options import DEFAULTS, OPTIONS
 from .results import PerplexityResult
 from .runs import resume, train as run_training
-from .training import EpochRecord, EpochStats, dynamic_positions, power, resolve_threads, train_epoch
+from .training import EpochRecord, EpochStats, as_encoded, dynamic_positions, power, resolve_threads, train_epoch
 from .units import LN10
 from .vocab import Vocabulary
 
@@ -222,20 +224,37 @@ class RNNLM(KenlmApi):
             if bar is not None:
                 bar.close()
 
-    def _oov_policy(self, oov: str) -> str:
-        oov = OPTIONS["oov"].check(oov)
-        if oov == "auto":
-            return "unk" if self.vocab.unk_id >= 0 else "penalty"
-        if oov == "unk" and self.vocab.unk_id < 0:
-            raise VocabularyError("oov='unk' but the vocabulary has no <unk>; use oov='penalty'")
-        return oov
-
     def _log10_positions(self, enc: Encoded, independent: bool, threads: int, oov: str,
                          oov_penalty: float, progress: bool = False) -> np.ndarray:
         lp = self._score_positions(enc, independent, threads, progress) / LN10
-        if self._oov_policy(oov) == "penalty":
+        if oov_policy(self.vocab, oov) == "penalty":
             lp[enc.ids < 0] = oov_penalty
         return enc.in_text_order(lp)
+
+    # text meets the model: case, <s>, the share of unknown words
+    def _encode_text(self, path: Union[PathLike, Encoded], case: str, progress: bool) -> tuple[Encoded, Callable]:
+        """A file (or an Encoded) for this model, mapped to ``case``; and a function giving a
+        sample of its words (for the OOV message's case hint)."""
+        if isinstance(path, Encoded):
+            if case != "keep":
+                raise ConfigError("case applies to text; this text is already encoded (encode it with the "
+                                  "words mapped to the model's case)")
+            return as_encoded(self, path, progress), None
+        if isinstance(path, str) and not Path(path).exists():
+            raise MissingFileError(f"text file '{path}' does not exist (a str is a file path here; to score the "
+                                   "text itself pass perplexity(text=...), score(sentence) or score([...]))")
+        if case == "keep":
+            return as_encoded(self, path, progress), lambda: sample_words(read_lines(path)[:1000])
+        lines = [case_mapping(case)(line) for line in read_lines(path)]
+        return self.encode_sentences(lines), lambda: sample_words(lines[:1000])
+
+    def _encode_checked(self, sentences: Sequence[str], case: str, max_oov_rate: float) -> Encoded:
+        """Sentences (a leading <s> dropped, mapped to ``case``) encoded, their OOV rate checked."""
+        sentences = prepare_sentences(self.vocab, sentences, case)
+        enc = self.encode_sentences(sentences)
+        check_oov_rate(self.vocab, enc, max_oov_rate, case=case, words=lambda: sample_words(sentences),
+                       stacklevel=4)
+        return enc
 
     def perplexity(self, path: Union[PathLike, Encoded, None] = None, *, text: Optional[str] = None,
                    independent: bool = False, threads: int = DEFAULTS["threads"],
@@ -261,8 +280,11 @@ class RNNLM(KenlmApi):
         ``per_word`` also returns the log10 probability of every position in ``word_log10``.
         ``case`` and ``max_oov_rate`` as in :meth:`score`.
         """
-        if text is not None or path is None:
-            return self._sentence_perplexity(path, text, case, oov_penalty, max_oov_rate)
+        if text is not None or path is None:  # one sentence, KenLM's formula over word_logprobs
+            if path is not None or text is None:
+                raise ConfigError("perplexity needs a text file (path) or one sentence (text=...), not both")
+            lp = self.word_logprobs(text, oov_penalty=oov_penalty, case=case, max_oov_rate=max_oov_rate)
+            return float(10.0 ** (-float(lp.sum()) / len(lp)))
         enc, words = self._encode_text(path, case, progress)
         check_oov_rate(self.vocab, enc, max_oov_rate, case=case, words=words,
                        what=f"'{path}'" if not isinstance(path, Encoded) else "the text")
@@ -325,10 +347,11 @@ class RNNLM(KenlmApi):
         -------
         numpy.ndarray of float64, one log10 probability per sentence; a float for a str.
         """
-        if isinstance(sentences, str):  # one sentence; with bos and eos summed as a batch is
-            one = (sentences, bos, eos, case, oov, oov_penalty, max_oov_rate)
-            return float(self._sentence_log10(*one)[1].sum() if not (bos and eos) else self.score([sentences],
-                         oov=oov, oov_penalty=oov_penalty, case=case, max_oov_rate=max_oov_rate)[0])
+        if isinstance(sentences, str):  # one sentence: with bos and eos summed as a batch is, else its full_scores
+            one = dict(oov=oov, oov_penalty=oov_penalty, case=case, max_oov_rate=max_oov_rate)
+            if bos and eos:
+                return float(self.score([sentences], **one)[0])
+            return float(np.sum([lp for lp, _, _ in self.full_scores(sentences, bos, eos, **one)]))
         check_single_sentence_options(bos, eos)
         enc = self._encode_checked(sentences, case, max_oov_rate)
         lp = self._log10_positions(enc, independent, threads, oov, oov_penalty, progress)
