@@ -1,13 +1,14 @@
-"""KenLM's Python calls on an RNNLM (``full_scores``, ``in``, ``order``, the state API), and
-where text meets the model: case mapping, ``<s>``, the share of unknown words.
+"""RNNLM's KenLM-style calls (mixed into it): ``full_scores``, ``in``, ``order``, the decoder's
+``State`` with ``begin_sentence_write`` / ``null_context_write`` / ``base_score`` (KenLM's
+names too), and ``next_word_distribution``. Every value is log10, as KenLM's. The state API
+steps the C++ engine one word per call (``_core.score_step``): the slow path, for decoders;
+whole sentences and batches go through ``score`` / ``score_words`` in one call.
 
-A KenLM user's code runs unchanged where it uses these: ``model.score(sentence, bos=True,
-eos=True)`` (in rnnlm_fast/model.py, next to the batch form), ``model.full_scores(...)``,
-``model.perplexity(text=sentence)``, ``word in model``, ``model.order``, and the decoder's
-``State`` with ``BeginSentenceWrite`` / ``NullContextWrite`` / ``BaseScore`` (snake_case
-names too). Every value is log10, as KenLM's. The state API steps the C++ engine one word
-per call (``_core.score_step``): the slow path, for decoders; whole sentences and batches
-go through ``score`` / ``score_words`` in one call.
+Code written for KenLM's module runs unchanged on ``rnnlm_fast.kenlm.Model`` (rnnlm_fast/kenlm.py),
+the drop-in built over these calls; on an RNNLM itself ``perplexity(path)`` names a file and
+the batch calls take lists. The two halves of RNNLM call each other's public names only: these
+methods use ``word_logprobs``, ``encode_sentences``, ``vocab``, ``backward`` and the engine
+handle the model holds; rnnlm_fast/model.py uses ``full_scores``.
 
 What differs, by the nature of an RNN: the context is the whole sentence so far, so
 ``ngram_length`` is the number of words the prediction rests on (``<s>`` and the word
@@ -39,30 +40,42 @@ class State:
     state after ``word`` into ``out_state`` (``in_state`` is left as it was).
 
     Two states are equal when they hold the same recurrent state, the same pending input
-    word and the same length; they hash accordingly (so decoders can merge hypotheses).
+    word and the same length; they hash accordingly (so decoders can merge hypotheses), and
+    order consistently with that (KenLM's states sort too).
     """
 
-    __slots__ = ("_core", "_model")
+    __slots__ = ("_core", "_model", "_bos")
 
     def __init__(self) -> None:
         self._core: Optional[_core.DecoderState] = None
         self._model: Optional[RNNLM] = None
+        self._bos = False
 
     @property
     def length(self) -> int:
         """Words scored since the sentence start (or the null context)."""
         return 0 if self._core is None else self._core.length
 
+    @property
+    def context_length(self) -> int:
+        """Words the next prediction rests on, counted as KenLM counts an n-gram's context:
+        ``<s>`` (from the sentence start) and the words scored since."""
+        return self.length + (1 if self._core is not None and self._bos else 0)
+
     def __copy__(self) -> "State":
         out = State()
         if self._core is not None:
-            out._core, out._model = self._core.copy(), self._model
+            out._core, out._model, out._bos = self._core.copy(), self._model, self._bos
         return out
+
+    def __deepcopy__(self, memo: dict) -> "State":
+        return self.__copy__()  # the recurrent state copied, the model shared
 
     def _key(self) -> tuple:
         if self._core is None:
             return ()
-        return (self._core.pending, self._core.length, self._core.hidden.tobytes(), self._core.cell_state.tobytes())
+        core = self._core
+        return (core.pending, core.length, core.hidden.tobytes(), core.cell_state.tobytes())
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, State):
@@ -71,6 +84,22 @@ class State:
 
     def __hash__(self) -> int:
         return hash(self._key())
+
+    def __lt__(self, other: "State") -> bool:
+        if not isinstance(other, State):
+            return NotImplemented
+        return self._key() < other._key()
+
+    def __le__(self, other: "State") -> bool:
+        return self == other or self < other
+
+    def __gt__(self, other: "State") -> bool:
+        if not isinstance(other, State):
+            return NotImplemented
+        return other < self
+
+    def __ge__(self, other: "State") -> bool:
+        return self == other or self > other
 
     def __repr__(self) -> str:
         return "State(empty)" if self._core is None else f"State(length={self.length})"
@@ -134,13 +163,15 @@ class KenlmApi:
         if words and words[0] == BOS and BOS not in self.vocab:
             words, bos = words[1:], True
         if bos:
-            lp = self.word_logprobs(" ".join(words), oov=oov, oov_penalty=oov_penalty, max_oov_rate=max_oov_rate)
+            lp = self.word_logprobs(" ".join(words), oov=oov, oov_penalty=oov_penalty,
+                                    max_oov_rate=max_oov_rate)
         else:
             if self.backward:
                 raise ConfigError("bos=False (the null context) is defined for a forward model only; "
                                   "a backward model reads every sentence from its end")
             text = prepare_sentences(self.vocab, [" ".join(words)])
-            check_oov_rate(self.vocab, self.encode_sentences(text), max_oov_rate, words=lambda: words, stacklevel=4)
+            check_oov_rate(self.vocab, self.encode_sentences(text), max_oov_rate, words=lambda: words,
+                           stacklevel=4)
             lp = self._step_through(words, oov, oov_penalty)
         return words, lp if eos else lp[:-1], bos
 
@@ -168,14 +199,17 @@ class KenlmApi:
     def begin_sentence_write(self: "RNNLM", state: State) -> None:
         """Make ``state`` the sentence start (after ``<s>``); KenLM's ``BeginSentenceWrite``."""
         _core.begin_sentence(self._fill(state))
+        state._bos = True
 
     def null_context_write(self: "RNNLM", state: State) -> None:
         """Make ``state`` the null context: the reset recurrent state with no word read (not
         even ``<s>``); KenLM's ``NullContextWrite``."""
         _core.null_context(self._fill(state))
+        state._bos = False
 
-    def base_score(self: "RNNLM", in_state: State, word: str, out_state: State, *, case: str = DEFAULTS["case"],
-                   oov: str = DEFAULTS["oov"], oov_penalty: float = DEFAULTS["oov_penalty"]) -> float:
+    def base_score(self: "RNNLM", in_state: State, word: str, out_state: State, *,
+                   case: str = DEFAULTS["case"], oov: str = DEFAULTS["oov"],
+                   oov_penalty: float = DEFAULTS["oov_penalty"]) -> float:
         """log10 P(word | in_state), writing the state after ``word`` to ``out_state``
         (KenLM's ``BaseScore``); ``in_state`` is unchanged (it may be ``out_state``).
         ``word`` is one word; ``</s>`` scores the sentence end. Unknown words score as in
@@ -196,12 +230,14 @@ class KenlmApi:
         out = self._fill(out_state)
         if out is not in_state._core:
             out.assign(in_state._core)
+            out_state._bos = in_state._bos
         lp = _core.score_step(self._core, out, int(wid)) / LN10
         if wid < 0 or (word not in self.vocab and policy == "penalty"):
             return float(oov_penalty)
         return float(lp)
 
-    def next_word_distribution(self: "RNNLM", context: Union[str, Sequence[str]] = (), *, case: str = DEFAULTS["case"],
+    def next_word_distribution(self: "RNNLM", context: Union[str, Sequence[str]] = (), *,
+                               case: str = DEFAULTS["case"],
                                max_oov_rate: float = DEFAULTS["max_oov_rate"]) -> np.ndarray:
         """P(w | <s> context) over the whole vocabulary (float32, sums to 1); for a backward
         model, P(w | context </s>): the distribution of the word before ``context``.
@@ -223,8 +259,8 @@ class KenlmApi:
             ids[-1] = 0
             check_oov_rate(self.vocab, Encoded(ids, np.array([0, len(ids)], dtype=np.int64), unknown, ids),
                            max_oov_rate, case=case, words=lambda: context, what="the context")
-        ids = np.array([self.vocab.get(w, self.vocab.unk_id) for w in (context[::-1] if self.backward else context)],
-                       dtype=np.int32)
+        reading_order = context[::-1] if self.backward else context
+        ids = np.array([self.vocab.get(w, self.vocab.unk_id) for w in reading_order], dtype=np.int32)
         return _core.next_word_distribution(self._core, ids)
 
     # KenLM's names

@@ -25,7 +25,8 @@ from .model_file import read_model, write_model
 from .options import DEFAULTS, OPTIONS
 from .results import PerplexityResult
 from .runs import resume, train as run_training
-from .training import EpochRecord, EpochStats, as_encoded, dynamic_positions, power, resolve_threads, train_epoch
+from .training import (EpochRecord, EpochStats, as_encoded, dynamic_positions, power, resolve_threads,
+                       train_epoch)
 from .units import LN10
 from .vocab import Vocabulary
 
@@ -232,7 +233,8 @@ class RNNLM(KenlmApi):
         return enc.in_text_order(lp)
 
     # text meets the model: case, <s>, the share of unknown words
-    def _encode_text(self, path: Union[PathLike, Encoded], case: str, progress: bool) -> tuple[Encoded, Callable]:
+    def _encode_text(self, path: Union[PathLike, Encoded], case: str,
+                     progress: bool) -> tuple[Encoded, Optional[Callable]]:
         """A file (or an Encoded) for this model, mapped to ``case``; and a function giving a
         sample of its words (for the OOV message's case hint)."""
         if isinstance(path, Encoded):
@@ -241,8 +243,9 @@ class RNNLM(KenlmApi):
                                   "words mapped to the model's case)")
             return as_encoded(self, path, progress), None
         if isinstance(path, str) and not Path(path).exists():
-            raise MissingFileError(f"text file '{path}' does not exist (a str is a file path here; to score the "
-                                   "text itself pass perplexity(text=...), score(sentence) or score([...]))")
+            raise MissingFileError(f"text file '{path}' does not exist (a str is a file path here; to score "
+                                   "the text itself pass perplexity(text=...), score(sentence) or "
+                                   "score([...]), or use rnnlm_fast.kenlm.Model)")
         if case == "keep":
             return as_encoded(self, path, progress), lambda: sample_words(read_lines(path)[:1000])
         lines = [case_mapping(case)(line) for line in read_lines(path)]
@@ -347,7 +350,7 @@ class RNNLM(KenlmApi):
         -------
         numpy.ndarray of float64, one log10 probability per sentence; a float for a str.
         """
-        if isinstance(sentences, str):  # one sentence: with bos and eos summed as a batch is, else its full_scores
+        if isinstance(sentences, str):  # one sentence: as a batch with bos and eos, else summed full_scores
             one = dict(oov=oov, oov_penalty=oov_penalty, case=case, max_oov_rate=max_oov_rate)
             if bos and eos:
                 return float(self.score([sentences], **one)[0])
