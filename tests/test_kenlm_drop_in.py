@@ -12,9 +12,10 @@ import pickle
 from collections import Counter
 
 import pytest
+from helpers import CLASSES, HIDDEN
 
 import rnnlm_fast.kenlm as rnn_kenlm
-from rnnlm_fast import RNNLM
+from rnnlm_fast import RNNLM, Vocabulary
 
 kenlm = pytest.importorskip("kenlm", reason="the kenlm extra is not installed")
 
@@ -100,9 +101,19 @@ def _bigram_arpa(text, out):
 
 
 @pytest.fixture(scope="module")
-def both(toy, tmp_path_factory):
-    arpa = _bigram_arpa(toy["train"], tmp_path_factory.mktemp("arpa") / "bigram.arpa")
-    return kenlm.Model(str(arpa)), rnn_kenlm.Model(toy["model"])
+def files(toy, tmp_path_factory) -> dict:
+    """The toy text with a line holding <unk> (so the RNNLM has one, as the ARPA has), a bigram
+    ARPA of it, and an untrained RNNLM of its vocabulary."""
+    d = tmp_path_factory.mktemp("drop_in")
+    text = d / "train.txt"
+    text.write_text(toy["train"].read_text(encoding="utf-8") + "the <unk> verb1\n", encoding="utf-8")
+    RNNLM(Vocabulary.from_corpus(text, classes=CLASSES), hidden=HIDDEN, seed=1).save(d / "model.rnnlm")
+    return {"arpa": _bigram_arpa(text, d / "bigram.arpa"), "model": d / "model.rnnlm"}
+
+
+@pytest.fixture(scope="module")
+def both(files):
+    return kenlm.Model(str(files["arpa"])), rnn_kenlm.Model(files["model"])
 
 
 def test_a_kenlm_client_runs_unchanged_on_the_adapter(both):
@@ -120,15 +131,16 @@ def test_a_kenlm_client_runs_unchanged_on_the_adapter(both):
     assert [length for _, length, _ in got["a adj2 noun3 verb4 the noun5"]["full"]] == list(range(2, 9))
 
 
-def test_the_numbers_are_the_models(both, toy):
+def test_the_numbers_are_the_models(both, files):
     _, ours = both
-    model = RNNLM.load(toy["model"])
+    model = RNNLM.load(files["model"])
+    assert model.vocab.unk_id >= 0 and "<unk>" in model and "<unk>" not in ours  # KenLM: <unk> is no word
     s = SENTENCES[1]
     assert ours.score(s) == model.score(s) and ours.score(s.encode()) == model.score(s)
     assert ours.score(s, bos=False, eos=False) == model.score(s, bos=False, eos=False)
     assert ours.perplexity(s) == 10 ** (-model.score(s) / (len(s.split()) + 1))
     assert [p for p, _, _ in ours.full_scores(s)] == model.word_logprobs(s).tolist()
-    assert ours.order == 2**31 - 1 and ours.path == str(toy["model"].resolve()).encode()
+    assert ours.order == 2**31 - 1 and ours.path == str(files["model"].resolve()).encode()
     assert pickle.loads(pickle.dumps(ours)).score(s) == ours.score(s)
     assert rnn_kenlm.LanguageModel is rnn_kenlm.Model and rnn_kenlm.State is not kenlm.State
 
