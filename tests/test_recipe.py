@@ -25,12 +25,14 @@ from rnnlm_fast.checkpoint import load_checkpoint
 
 RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "librispeech" / "run.sh"
 STAGES = ("prepare training text", "prepare validation text", "vocabulary", "train the forward model",
-          "rescore: no LM", "rescore: the forward model", "train the backward model", "rescore: forward + backward")
+          "rescore: no LM", "rescore: the forward model", "train the backward model",
+          "rescore: forward + backward")
 
 
 def _env(work: Path, **env: str) -> dict:
     data = DATA
-    if not (data / "gutenberg" / "train.txt.gz").is_file() or not (data / "nbest" / "librispeech_espnet_10best").is_dir():
+    nbest = data / "nbest" / "librispeech_espnet_10best"
+    if not (data / "gutenberg" / "train.txt.gz").is_file() or not nbest.is_dir():
         pytest.skip(f"the book corpus or the LibriSpeech n-best lists are not under {data}")
     bindir = str(Path(sys.executable).parent)
     # one training thread: the same models, so the same WER, on every run; epochs long enough to interrupt
@@ -100,7 +102,8 @@ def test_recipe_interrupted_resumes_from_its_checkpoint_and_every_row_rescores(t
 
     # 1. Ctrl-C in the forward model's second epoch: no model, the recipe's checkpoint after epoch 1
     status, err, interrupted = _interrupt_training(env, ckpt)
-    assert status != 0 and "interrupted" in err and f"rerun with --resume to continue from '{ckpt}'" in err, err[-3000:]
+    assert status != 0 and f"interrupted: the model with the last good weights is not saved over anything; " \
+        f"rerun with --resume to continue from '{ckpt}'" in err, err[-3000:]
     assert [r["epoch"] for r in interrupted] == [1] and not (work / "forward.rnnlm").exists()
 
     # 2. The rerun: the data stages skip, the training resumes from that checkpoint, the rest runs
