@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from corpora import write_corpus
 
 from rnnlm_fast import RNNLM, ConfigError, Vocabulary, _core, options
 from rnnlm_fast.cli import main
+from rnnlm_fast.distributed.mpi import INSTALL_HINT, find_mpiexec
 from rnnlm_fast.distributed.sync import WeightSync
 from rnnlm_fast.distributed.trainer import shard_bounds
 from rnnlm_fast.model_file import read_header
@@ -226,11 +226,7 @@ def test_a_launched_process_without_distributed_is_refused(tmp_path, monkeypatch
 
 # --- under mpiexec -------------------------------------------------------------------------
 def _mpiexec() -> str:
-    pytest.importorskip("mpi4py", reason="the mpi extra is not installed (pip install -e '.[mpi]')")
-    found = shutil.which("mpiexec", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
-    if found is None:
-        pytest.skip("mpiexec not found (the mpi extra installs MPICH's)")
-    return found
+    return find_mpiexec() or pytest.skip(f"mpi4py or mpiexec not found: {INSTALL_HINT}")
 
 
 @pytest.fixture(scope="module")
