@@ -9,9 +9,9 @@ from __future__ import annotations
 import copy
 import math
 import pickle
-from collections import Counter
 
 import pytest
+from corpora import bigram_arpa
 from helpers import CLASSES, HIDDEN
 
 import rnnlm_fast.kenlm as rnn_kenlm
@@ -84,22 +84,6 @@ def shape(value):
     return type(value).__name__
 
 
-def _bigram_arpa(text, out):
-    """A bigram ARPA of ``text``: maximum-likelihood bigrams, unigrams backing off with weight 1."""
-    lines = [["<s>", *line.split(), "</s>"] for line in text.read_text(encoding="utf-8").splitlines()]
-    uni = Counter(w for ws in lines for w in ws[1:])
-    uni["<unk>"] = 1
-    bi = Counter(pair for ws in lines for pair in zip(ws, ws[1:]))
-    ctx = Counter(w for ws in lines for w in ws[:-1])
-    total = sum(uni.values())
-    arpa = ["\\data\\", f"ngram 1={len(uni) + 1}", f"ngram 2={len(bi)}", "", "\\1-grams:", "-99\t<s>\t-0.1"]
-    arpa += [f"{math.log10(c / total):.6f}\t{w}\t-0.1" for w, c in sorted(uni.items())]
-    arpa += ["", "\\2-grams:"]
-    arpa += [f"{math.log10(c / ctx[a]):.6f}\t{a} {b}" for (a, b), c in sorted(bi.items())]
-    out.write_text("\n".join(arpa + ["", "\\end\\", ""]), encoding="utf-8")
-    return out
-
-
 @pytest.fixture(scope="module")
 def files(toy, tmp_path_factory) -> dict:
     """The toy text with a line holding <unk> (so the RNNLM has one, as the ARPA has), a bigram
@@ -108,7 +92,7 @@ def files(toy, tmp_path_factory) -> dict:
     text = d / "train.txt"
     text.write_text(toy["train"].read_text(encoding="utf-8") + "the <unk> verb1\n", encoding="utf-8")
     RNNLM(Vocabulary.from_corpus(text, classes=CLASSES), hidden=HIDDEN, seed=1).save(d / "model.rnnlm")
-    return {"arpa": _bigram_arpa(text, d / "bigram.arpa"), "model": d / "model.rnnlm"}
+    return {"arpa": bigram_arpa(text, d / "bigram.arpa"), "model": d / "model.rnnlm"}
 
 
 @pytest.fixture(scope="module")

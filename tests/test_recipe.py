@@ -1,5 +1,5 @@
 """recipes/librispeech/run.sh end to end in its CI size (SMOKE=1 with every 250th line of the
-book corpus, hidden 16, two epochs, one training thread): Ctrl-C during the forward model's
+book corpus, hidden 16, three epochs, one training thread): Ctrl-C during the forward model's
 training, then a rerun that resumes from the recipe's own checkpoint; every rescoring row
 changes the first pass's result (and the mixture and the n-gram change the forward row's);
 a third run skips every stage. Needs ../shared/data (the book corpus and the LibriSpeech
@@ -8,22 +8,21 @@ n-best lists); skipped without it."""
 from __future__ import annotations
 
 import json
-import math
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 import pytest
-from corpora import DATA
+from corpora import DATA, bigram_arpa
 
 from rnnlm_fast import RNNLM
 from rnnlm_fast.checkpoint import load_checkpoint
 
 RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "librispeech" / "run.sh"
+EPOCHS = 3  # the interrupt comes after the first: two epochs of margin for a slow test process
 STAGES = ("prepare training text", "prepare validation text", "vocabulary", "train the forward model",
           "rescore: no LM", "rescore: the forward model", "train the backward model",
           "rescore: forward + backward")
@@ -38,7 +37,7 @@ def _env(work: Path, **env: str) -> dict:
     # one training thread: the same models, so the same WER, on every run; epochs long enough to interrupt
     return dict(os.environ, PATH=bindir + os.pathsep + os.environ.get("PATH", ""), PYTHONUNBUFFERED="1",
                 PYTHON=sys.executable, DATA=str(data), WORK=str(work), SMOKE="1", SMOKE_EVERY="250",
-                THREADS="1", RESCORE_THREADS="2", BACKWARD="1", **env)
+                SMOKE_EPOCHS=str(EPOCHS), THREADS="1", RESCORE_THREADS="2", BACKWARD="1", **env)
 
 
 def _run(env: dict) -> str:
@@ -60,39 +59,26 @@ def _epochs_done(checkpoint: Path) -> list[dict]:
 
 def _interrupt_training(env: dict, checkpoint: Path) -> tuple[int, str, list[dict]]:
     """Start the recipe, Ctrl-C it (SIGINT to its process group, as a terminal sends it) once
-    the checkpoint holds a finished epoch; (exit status, stderr, the checkpoint's history)."""
+    the checkpoint holds a finished epoch; (exit status, its output, the checkpoint's history)."""
     proc = subprocess.Popen(["bash", str(RECIPE)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=True)
     deadline = time.monotonic() + 300
     try:
         while not _epochs_done(checkpoint) and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.01)
-        assert proc.poll() is None, "the recipe ended before its first epoch was checkpointed"
+        assert proc.poll() is None, "the recipe ended before its first epoch was checkpointed: " + \
+            proc.stderr.read()[-3000:]
         os.killpg(proc.pid, signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
+        out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-    return proc.returncode, err, _epochs_done(checkpoint)
+    return proc.returncode, out + err, _epochs_done(checkpoint)
 
 
 def _report(work: Path, name: str) -> dict:
     return json.loads((work / f"{name}.dev_other.json").read_text())
-
-
-def _unigram_arpa(text: Path, out: Path) -> Path:
-    """A unigram ARPA file of ``text`` (maximum likelihood, <unk> given a count of 1), as a bigram model."""
-    counts = Counter(w for line in text.read_text(encoding="utf-8").splitlines() for w in line.split())
-    counts["</s>"] = sum(1 for line in text.read_text(encoding="utf-8").splitlines())
-    counts["<unk>"] = 1
-    total = sum(counts.values())
-    lines = ["\\data\\", f"ngram 1={len(counts) + 1}", "ngram 2=1", "", "\\1-grams:", "-99\t<s>\t0"]
-    lines += [f"{math.log10(c / total):.6f}\t{w}\t0" for w, c in sorted(counts.items())]
-    # KenLM reads bigram models and up: one bigram, which the unigrams back off to
-    lines += ["", "\\2-grams:", "-2.0\t<s> </s>"]
-    out.write_text("\n".join(lines + ["", "\\end\\", ""]), encoding="utf-8")
-    return out
 
 
 def test_recipe_interrupted_resumes_from_its_checkpoint_and_every_row_rescores(tmp_path):
@@ -100,17 +86,20 @@ def test_recipe_interrupted_resumes_from_its_checkpoint_and_every_row_rescores(t
     env = _env(work)
     ckpt = work / "forward.ckpt"
 
-    # 1. Ctrl-C in the forward model's second epoch: no model, the recipe's checkpoint after epoch 1
-    status, err, interrupted = _interrupt_training(env, ckpt)
+    # 1. Ctrl-C in the forward model's training after its first epoch: no model, the recipe's
+    # checkpoint after the last finished epoch
+    status, said, interrupted = _interrupt_training(env, ckpt)
     assert status != 0 and f"interrupted: the model with the last good weights is not saved over anything; " \
-        f"rerun with --resume to continue from '{ckpt}'" in err, err[-3000:]
-    assert [r["epoch"] for r in interrupted] == [1] and not (work / "forward.rnnlm").exists()
+        f"rerun with --resume to continue from '{ckpt}'" in said, said[-3000:]
+    done = [r["epoch"] for r in interrupted]
+    assert done == list(range(1, len(done) + 1)) and 1 <= len(done) < EPOCHS, said[-3000:]
+    assert not (work / "forward.rnnlm").exists()
 
     # 2. The rerun: the data stages skip, the training resumes from that checkpoint, the rest runs
     ngram = None
     try:
         import kenlm  # noqa: F401  (the n-gram row needs the kenlm extra)
-        ngram = _unigram_arpa(work / "train.txt", tmp_path / "unigram.arpa")
+        ngram = bigram_arpa(work / "train.txt", tmp_path / "bigram.arpa")
     except ImportError:
         pass
     if ngram is not None:
@@ -120,8 +109,9 @@ def test_recipe_interrupted_resumes_from_its_checkpoint_and_every_row_rescores(t
         assert f"== {stage}: {work}" in out and "exists, skipped" in out
     assert f"resuming from {ckpt}" in out and f"== train the forward model: {work}" not in out
     resumed = [vars(r) for r in RNNLM.load(work / "forward.rnnlm").history]
-    # the first epoch is the checkpoint's record, to its wall time: continued, not trained again
-    assert [r["epoch"] for r in resumed] == [1, 2] and resumed[0] == interrupted[0] and not ckpt.exists()
+    # the epochs done are the checkpoint's records, to their wall times: continued, not trained again
+    assert [r["epoch"] for r in resumed] == list(range(1, EPOCHS + 1)) and not ckpt.exists()
+    assert resumed[:len(interrupted)] == interrupted
     assert json.loads((work / "forward.history.json").read_text()) == resumed
 
     # every row is tuned on dev_clean, starts from the first pass, and changes its result
