@@ -6,9 +6,11 @@ calls); only the numbers differ."""
 
 from __future__ import annotations
 
+import ast
 import copy
 import math
 import pickle
+from pathlib import Path
 
 import pytest
 from corpora import bigram_arpa
@@ -135,3 +137,34 @@ def test_sentences_are_never_paths_and_unknown_words_never_warn(both, toy):
     assert ours.perplexity(path) == 10 ** (-ours.score(path) / 2)
     # all unknown: no OovWarning (an error in this suite) or OovError
     assert ours.score("zebra okapi gnu") < ours.score("the noun1 verb1")
+
+
+def _private_methods(tree: ast.AST, cls: str) -> set[str]:
+    """The names of the private methods (``_x``, not dunders) class ``cls`` defines."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef) and node.name == cls:
+            return {f.name for f in node.body if isinstance(f, ast.FunctionDef)
+                    and f.name.startswith("_") and not f.name.endswith("__")}
+    raise AssertionError(f"no class {cls}")
+
+
+def _self_attributes(tree: ast.AST) -> set[str]:
+    return {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)
+            and isinstance(n.value, ast.Name) and n.value.id == "self"}
+
+
+def test_the_kenlm_surface_and_the_model_call_public_names_only():
+    """kenlm.py reaches the model through its public calls only; the two halves of RNNLM
+    (model.py and its KenLM-style mixin, kenlm_api.py) call none of each other's private methods."""
+    package = Path(rnn_kenlm.__file__).parent
+    trees = {name: ast.parse((package / f"{name}.py").read_text(encoding="utf-8"))
+             for name in ("kenlm", "model", "kenlm_api")}
+    reached = {n.attr for n in ast.walk(trees["kenlm"])
+               if isinstance(n, ast.Attribute) and n.attr.startswith("_") and not n.attr.endswith("__")
+               and not (isinstance(n.value, ast.Name) and n.value.id == "self")}
+    assert reached == set()  # no other object's private names (self._options is its own)
+    model_private = _private_methods(trees["model"], "RNNLM")
+    mixin_private = _private_methods(trees["kenlm_api"], "KenlmApi")
+    assert model_private and mixin_private
+    assert _self_attributes(trees["kenlm_api"]) & model_private == set()
+    assert _self_attributes(trees["model"]) & mixin_private == set()
