@@ -127,6 +127,17 @@ def prepare_sentences(vocab: Vocabulary, sentences: Iterable[str], case: str = "
     return out
 
 
+def encode_checked(vocab: Vocabulary, sentences: Sequence[str], case: str, max_oov_rate: float, *,
+                   backward: bool = False, stacklevel: int = 4) -> Encoded:
+    """Sentences (a leading <s> dropped, mapped to ``case``) encoded, their OOV rate checked
+    (``check_oov_rate``; ``stacklevel`` points its warning at the caller's caller)."""
+    sentences = prepare_sentences(vocab, sentences, case)
+    enc = encode_sentences(vocab, sentences, backward=backward)
+    check_oov_rate(vocab, enc, max_oov_rate, case=case, words=lambda: sample_words(sentences),
+                   stacklevel=stacklevel)
+    return enc
+
+
 def oov_policy(vocab: Vocabulary, oov: str) -> str:
     """How unknown words score: "unk" (as ``<unk>``) or "penalty" (``oov_penalty``); "auto"
     picks "unk" when ``vocab`` holds ``<unk>``. VocabularyError for "unk" without one."""

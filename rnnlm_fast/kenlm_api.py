@@ -22,7 +22,8 @@ from typing import Any, Iterator, Optional, Sequence, Union
 import numpy as np
 
 from . import _core
-from .encoding import BOS, Encoded, case_mapping, check_oov_rate, oov_policy, prepare_sentences
+from .encoding import (BOS, Encoded, case_mapping, check_oov_rate, encode_checked, oov_policy,
+                       prepare_sentences)
 from .errors import ConfigError
 from .options import DEFAULTS
 from .units import LN10
@@ -169,9 +170,7 @@ class KenlmApi:
             if self.backward:
                 raise ConfigError("bos=False (the null context) is defined for a forward model only; "
                                   "a backward model reads every sentence from its end")
-            text = prepare_sentences(self.vocab, [" ".join(words)])
-            check_oov_rate(self.vocab, self.encode_sentences(text), max_oov_rate, words=lambda: words,
-                           stacklevel=4)
+            encode_checked(self.vocab, [" ".join(words)], "keep", max_oov_rate, backward=False, stacklevel=5)
             lp = self._step_through(words, oov, oov_penalty)
         return words, lp if eos else lp[:-1], bos
 

@@ -17,8 +17,8 @@ import numpy as np
 from . import _core, options
 from ._files import PathLike
 from ._progress import counter_callback, make_bar
-from .encoding import (Encoded, case_mapping, check_oov_rate, encode_file, encode_sentences, oov_policy,
-                       prepare_sentences, read_lines, sample_words)
+from .encoding import (Encoded, case_mapping, check_oov_rate, encode_checked, encode_file, encode_sentences,
+                       oov_policy, read_lines, sample_words)
 from .errors import ConfigError, MissingFileError, ModelFormatError, VocabularyError
 from .kenlm_api import KenlmApi, State, check_single_sentence_options  # noqa: F401  (State: public)
 from .model_file import read_model, write_model
@@ -251,14 +251,6 @@ class RNNLM(KenlmApi):
         lines = [case_mapping(case)(line) for line in read_lines(path)]
         return self.encode_sentences(lines), lambda: sample_words(lines[:1000])
 
-    def _encode_checked(self, sentences: Sequence[str], case: str, max_oov_rate: float) -> Encoded:
-        """Sentences (a leading <s> dropped, mapped to ``case``) encoded, their OOV rate checked."""
-        sentences = prepare_sentences(self.vocab, sentences, case)
-        enc = self.encode_sentences(sentences)
-        check_oov_rate(self.vocab, enc, max_oov_rate, case=case, words=lambda: sample_words(sentences),
-                       stacklevel=4)
-        return enc
-
     def perplexity(self, path: Union[PathLike, Encoded, None] = None, *, text: Optional[str] = None,
                    independent: bool = False, threads: int = DEFAULTS["threads"],
                    oov_penalty: float = DEFAULTS["oov_penalty"], dynamic: float = DEFAULTS["dynamic"], per_word: bool = False,
@@ -356,7 +348,7 @@ class RNNLM(KenlmApi):
                 return float(self.score([sentences], **one)[0])
             return float(np.sum([lp for lp, _, _ in self.full_scores(sentences, bos, eos, **one)]))
         check_single_sentence_options(bos, eos)
-        enc = self._encode_checked(sentences, case, max_oov_rate)
+        enc = encode_checked(self.vocab, sentences, case, max_oov_rate, backward=self.backward)
         lp = self._log10_positions(enc, independent, threads, oov, oov_penalty, progress)
         if enc.sentences == 0:
             return np.zeros(0)
@@ -366,7 +358,7 @@ class RNNLM(KenlmApi):
                       case: str = DEFAULTS["case"], max_oov_rate: float = DEFAULTS["max_oov_rate"]) -> np.ndarray:
         """log10 P of each word of one sentence and of its final ``</s>`` (``case`` and
         ``max_oov_rate`` as in :meth:`score`)."""
-        enc = self._encode_checked([sentence], case, max_oov_rate)
+        enc = encode_checked(self.vocab, [sentence], case, max_oov_rate, backward=self.backward)
         return self._log10_positions(enc, True, 1, oov, oov_penalty)
 
     def score_words(self, sentences: Sequence[str], *, independent: bool = True, oov: str = DEFAULTS["oov"],
@@ -374,7 +366,7 @@ class RNNLM(KenlmApi):
                     case: str = DEFAULTS["case"], max_oov_rate: float = DEFAULTS["max_oov_rate"]) -> list[np.ndarray]:
         """Per-word log10 probabilities (``</s>`` last) for each sentence of a batch (``case``
         and ``max_oov_rate`` as in :meth:`score`)."""
-        enc = self._encode_checked(sentences, case, max_oov_rate)
+        enc = encode_checked(self.vocab, sentences, case, max_oov_rate, backward=self.backward)
         lp = self._log10_positions(enc, independent, threads, oov, oov_penalty)
         return [lp[a:b] for a, b in zip(enc.offsets[:-1], enc.offsets[1:])]
 
