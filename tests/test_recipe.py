@@ -77,6 +77,11 @@ def _interrupt_training(env: dict, checkpoint: Path) -> tuple[int, str, list[dic
     return proc.returncode, out + err, _epochs_done(checkpoint)
 
 
+def _choices(work: Path, name: str) -> int:
+    """A row's dev_other 1-best transcripts, hashed (an assertion on two equal files prints both)."""
+    return hash((work / f"{name}.dev_other.1best").read_text())
+
+
 def _report(work: Path, name: str) -> dict:
     return json.loads((work / f"{name}.dev_other.json").read_text())
 
@@ -108,6 +113,9 @@ def test_recipe_interrupted_resumes_from_its_checkpoint_and_every_row_rescores(t
     for stage in ("prepare training text", "prepare validation text", "vocabulary"):
         assert f"== {stage}: {work}" in out and "exists, skipped" in out
     assert f"resuming from {ckpt}" in out and f"== train the forward model: {work}" not in out
+    training = out[out.index("== train the forward model\n"):out.index("== train the forward model: ")]
+    trained = [int(line.split()[1]) for line in training.splitlines() if line.startswith("epoch ")]
+    assert trained == list(range(len(done) + 1, EPOCHS + 1)), training  # only the epochs left
     resumed = [vars(r) for r in RNNLM.load(work / "forward.rnnlm").history]
     # the epochs done are the checkpoint's records, to their wall times: continued, not trained again
     assert [r["epoch"] for r in resumed] == list(range(1, EPOCHS + 1)) and not ckpt.exists()
@@ -117,11 +125,11 @@ def test_recipe_interrupted_resumes_from_its_checkpoint_and_every_row_rescores(t
     # every row is tuned on dev_clean, starts from the first pass, and changes its result
     nolm = _report(work, "nolm")
     assert nolm["after"]["wer_percent"] == nolm["before"]["wer_percent"]  # lambda 0: the first pass
-    one_best = {name: (work / f"{name}.dev_other.1best").read_text() for name in ("nolm", "forward", "both")}
+    one_best = {name: _choices(work, name) for name in ("nolm", "forward", "both")}
     rows = {"forward": "forward RNNLM", "both": "+ backward RNNLM"}
     if ngram is not None:
         rows["forward_4gram"] = "forward RNNLM + 4-gram"
-        one_best["forward_4gram"] = (work / "forward_4gram.dev_other.1best").read_text()
+        one_best["forward_4gram"] = _choices(work, "forward_4gram")
         assert _report(work, "forward_4gram")["ngram"]["interpolate"] == 0.5
     table = out[out.index("WER (%), weights tuned"):]
     for name, label in rows.items():
@@ -129,12 +137,12 @@ def test_recipe_interrupted_resumes_from_its_checkpoint_and_every_row_rescores(t
         assert report["tuning"]["nbest"].endswith("dev_clean"), name  # never tuned on dev_other
         assert report["before"]["wer_percent"] == nolm["before"]["wer_percent"], name
         assert report["after"]["wer_percent"] != nolm["after"]["wer_percent"], name
-        assert one_best[name] != one_best["nolm"], name
+        assert one_best[name] != one_best["nolm"], f"{name}: the first pass's choices"
         assert f"{label} " in table, name
     # the backward model and the n-gram each change the forward row's choices
-    assert one_best["both"] != one_best["forward"]
+    assert one_best["both"] != one_best["forward"], "--mix-model changed no choice"
     if ngram is not None:
-        assert one_best["forward_4gram"] != one_best["forward"]
+        assert one_best["forward_4gram"] != one_best["forward"], "--ngram changed no choice"
 
     # 3. Once more: every stage skips, the same table
     again = _run(env)
