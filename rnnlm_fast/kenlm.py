@@ -15,10 +15,12 @@ KenLM's signatures, meanings and types:
 Sentences may be str or bytes (UTF-8); anything else is a TypeError, as in KenLM. Unknown
 words score as the model's ``<unk>`` (else rnnlm-0.4b's penalty, -5) and never warn.
 
-Only the numbers differ, and three things an RNN cannot mimic: ``order`` is ``2**31 - 1`` (the
-context is the whole sentence so far, so ``ngram_length`` is never capped); a leading ``<s>``
-in the text is the sentence start (KenLM would score it as a word); a backward model refuses
-the state API and ``bos=False``. Everything here goes through the model's public calls
+Only the numbers differ, and four things: ``order`` is ``2**31 - 1`` (an RNN's context is the
+whole sentence so far, so ``ngram_length`` is never capped); a leading ``<s>`` in the text is
+the sentence start (KenLM would score it as a word); ``BaseScore`` refuses a ``word`` holding
+a space (ConfigError; KenLM looks it up as one unknown word); a backward model refuses the
+state API and ``bos=False``. States are this module's ``State`` (``kenlm.State()`` in a
+client that imported this module as ``kenlm``), not KenLM's. Everything here goes through the model's public calls
 (:meth:`RNNLM.score`, :meth:`RNNLM.full_scores`, the state API), so the model's own methods
 stay the fast path for batches: ``RNNLM.score(list)``, ``score_words``, ``perplexity(file)``.
 """
