@@ -72,6 +72,21 @@ void bind_kernels(py::module_& mod) {
         return released_into({rows}, [&](float* y) { matvec(M.data(), rows, cols, x.data(), nullptr, y); });
       },
       py::arg("M"), py::arg("x"), "M @ x with the engine's one-vector kernel.");
+  mod.def(
+      "matvec_each",
+      [](const CArray<float>& M, const CArray<float>& X) {
+        const int rows = dim(M, 0, "M"), cols = dim(M, 1, "M"), n = dim(X, 0, "X");
+        if (dim(X, 1, "X") != cols) throw ConfigError("matvec_each: X must have as many columns as M");
+        return released_into({n, rows}, [&](float* y) {
+          for (int i = 0; i < n; ++i) {
+            matvec(M.data(), rows, cols, X.data() + static_cast<std::size_t>(i) * cols, nullptr,
+                   y + static_cast<std::size_t>(i) * rows);
+          }
+        });
+      },
+      py::arg("M"), py::arg("X"),
+      "X @ M.T one row at a time with the one-vector kernel, looped in C++ (the B=1 engine's "
+      "products, timed without a Python call each).");
 }
 
 }  // namespace rnnlm::binding

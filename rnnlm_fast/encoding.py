@@ -11,14 +11,15 @@ import contextlib
 import sys
 import warnings
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator, Optional, Sequence
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Optional, Sequence, Union
 
 import numpy as np
 
 from . import _core
 from ._files import PathLike, require_file
 from ._progress import counter_callback, make_bar
-from .errors import ConfigError, CorpusError, OovError, OovWarning
+from .errors import ConfigError, CorpusError, MissingFileError, OovError, OovWarning, VocabularyError
 from .options import DEFAULTS, OPTIONS
 from .vocab import Vocabulary
 
@@ -125,6 +126,28 @@ def prepare_sentences(vocab: Vocabulary, sentences: Iterable[str], case: str = D
                 warnings.warn(f"sentence {i}: '<s>' inside a sentence is not its start; it scores as an "
                               "unknown word", OovWarning, stacklevel=3)
     return out
+
+
+def encode_checked(vocab: Vocabulary, sentences: Sequence[str], case: str, max_oov_rate: float, *,
+                   backward: bool = False, stacklevel: int = 4) -> Encoded:
+    """Sentences (a leading <s> dropped, mapped to ``case``) encoded, their OOV rate checked
+    (``check_oov_rate``; ``stacklevel`` points its warning at the caller's caller)."""
+    sentences = prepare_sentences(vocab, sentences, case)
+    enc = encode_sentences(vocab, sentences, backward=backward)
+    check_oov_rate(vocab, enc, max_oov_rate, case=case, words=lambda: sample_words(sentences),
+                   stacklevel=stacklevel)
+    return enc
+
+
+def oov_policy(vocab: Vocabulary, oov: str) -> str:
+    """How unknown words score: "unk" (as ``<unk>``) or "penalty" (``oov_penalty``); "auto"
+    picks "unk" when ``vocab`` holds ``<unk>``. VocabularyError for "unk" without one."""
+    oov = OPTIONS["oov"].check(oov)
+    if oov == "auto":
+        return "unk" if vocab.unk_id >= 0 else "penalty"
+    if oov == "unk" and vocab.unk_id < 0:
+        raise VocabularyError("oov='unk' but the vocabulary has no <unk>; use oov='penalty'")
+    return oov
 
 
 def check_oov_rate(vocab: Vocabulary, enc: Encoded, max_oov_rate: float, *, case: str = DEFAULTS["case"],
@@ -255,3 +278,34 @@ def split_keys(lines: Sequence[str], name: str) -> tuple[list[str], list[str]]:
 
 
 split_words = _core.split_words  # a line's words, as the engine splits them
+
+
+def encode_for(vocab: Vocabulary, backward: bool, text: Union[PathLike, Encoded], progress: bool = False) -> Encoded:
+    """A file encoded for a model of ``vocab`` and reading order, or an Encoded checked to be in
+    that reading order."""
+    if not isinstance(text, Encoded):
+        return encode_file(vocab, text, backward=backward, progress=progress)
+    if text.backward != backward:
+        raise ConfigError(f"this text was encoded for a {'backward' if text.backward else 'forward'} model; "
+                          f"encode it with this {'backward' if backward else 'forward'} model's "
+                          "encode_file/encode_sentences")
+    return text
+
+
+def encode_text(vocab: Vocabulary, backward: bool, path: Union[PathLike, Encoded], case: str,
+                progress: bool) -> tuple[Encoded, Optional[Callable[[], list[str]]]]:
+    """A file (or an Encoded) for a model, mapped to ``case``; and a function giving a sample of
+    its words (for the OOV message's case hint)."""
+    if isinstance(path, Encoded):
+        if case != "keep":
+            raise ConfigError("case applies to text; this text is already encoded (encode it with the "
+                              "words mapped to the model's case)")
+        return encode_for(vocab, backward, path, progress), None
+    if isinstance(path, str) and not Path(path).exists():
+        raise MissingFileError(f"text file '{path}' does not exist (a str is a file path here; to score "
+                               "the text itself pass perplexity(text=...), score(sentence) or "
+                               "score([...]), or use rnnlm_fast.kenlm.Model)")
+    if case == "keep":
+        return encode_for(vocab, backward, path, progress), lambda: sample_words(read_lines(path)[:1000])
+    lines = [case_mapping(case)(line) for line in read_lines(path)]
+    return encode_sentences(vocab, lines, backward=backward), lambda: sample_words(lines[:1000])

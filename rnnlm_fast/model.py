@@ -16,8 +16,9 @@ import numpy as np
 from . import _core, options
 from ._files import PathLike
 from ._progress import counter_callback, make_bar
-from .encoding import Encoded, check_oov_rate, encode_file, encode_sentences
-from .errors import ConfigError, ModelFormatError, VocabularyError
+from .encoding import (Encoded, check_oov_rate, encode_checked, encode_file, encode_sentences, encode_text,
+                       oov_policy)
+from .errors import ConfigError, ModelFormatError
 from .kenlm_api import KenlmApi, State, check_single_sentence_options  # noqa: F401  (State: public)
 from .model_content import file_content, read_content
 from .model_file import read_model, write_model
@@ -218,18 +219,10 @@ class RNNLM(KenlmApi):
             if bar is not None:
                 bar.close()
 
-    def _oov_policy(self, oov: str) -> str:
-        oov = OPTIONS["oov"].check(oov)
-        if oov == "auto":
-            return "unk" if self.vocab.unk_id >= 0 else "penalty"
-        if oov == "unk" and self.vocab.unk_id < 0:
-            raise VocabularyError("oov='unk' but the vocabulary has no <unk>; use oov='penalty'")
-        return oov
-
     def _log10_positions(self, enc: Encoded, independent: bool, threads: int, oov: str,
                          oov_penalty: float, progress: bool = False) -> np.ndarray:
         lp = self._score_positions(enc, independent, threads, progress) / LN10
-        if self._oov_policy(oov) == "penalty":
+        if oov_policy(self.vocab, oov) == "penalty":
             lp[enc.ids < 0] = oov_penalty
         return enc.in_text_order(lp)
 
@@ -257,9 +250,12 @@ class RNNLM(KenlmApi):
         ``per_word`` also returns the log10 probability of every position in ``word_log10``.
         ``case`` and ``max_oov_rate`` as in :meth:`score`.
         """
-        if text is not None or path is None:
-            return self._sentence_perplexity(path, text, case, oov_penalty, max_oov_rate)
-        enc, words = self._encode_text(path, case, progress)
+        if text is not None or path is None:  # one sentence, KenLM's formula over word_logprobs
+            if path is not None or text is None:
+                raise ConfigError("perplexity needs a text file (path) or one sentence (text=...), not both")
+            lp = self.word_logprobs(text, oov_penalty=oov_penalty, case=case, max_oov_rate=max_oov_rate)
+            return float(10.0 ** (-float(lp.sum()) / len(lp)))
+        enc, words = encode_text(self.vocab, self.backward, path, case, progress)
         check_oov_rate(self.vocab, enc, max_oov_rate, case=case, words=words,
                        what=f"'{path}'" if not isinstance(path, Encoded) else "the text")
         dynamic = OPTIONS["dynamic"].check(dynamic)
@@ -304,12 +300,13 @@ class RNNLM(KenlmApi):
         -------
         numpy.ndarray of float64, one log10 probability per sentence; a float for a str.
         """
-        if isinstance(sentences, str):  # one sentence; with bos and eos summed as a batch is
-            one = (sentences, bos, eos, case, oov, oov_penalty, max_oov_rate)
-            return float(self._sentence_log10(*one)[1].sum() if not (bos and eos) else self.score([sentences],
-                         oov=oov, oov_penalty=oov_penalty, case=case, max_oov_rate=max_oov_rate)[0])
+        if isinstance(sentences, str):  # one sentence: as a batch with bos and eos, else summed full_scores
+            one = dict(oov=oov, oov_penalty=oov_penalty, case=case, max_oov_rate=max_oov_rate)
+            if bos and eos:
+                return float(self.score([sentences], **one)[0])
+            return float(np.sum([lp for lp, _, _ in self.full_scores(sentences, bos, eos, **one)]))
         check_single_sentence_options(bos, eos)
-        enc = self._encode_checked(sentences, case, max_oov_rate)
+        enc = encode_checked(self.vocab, sentences, case, max_oov_rate, backward=self.backward)
         lp = self._log10_positions(enc, independent, threads, oov, oov_penalty, progress)
         if enc.sentences == 0:
             return np.zeros(0)
@@ -319,7 +316,7 @@ class RNNLM(KenlmApi):
                       case: str = DEFAULTS["case"], max_oov_rate: float = DEFAULTS["max_oov_rate"]) -> np.ndarray:
         """log10 P of each word of one sentence and of its final ``</s>`` (``case`` and
         ``max_oov_rate`` as in :meth:`score`)."""
-        enc = self._encode_checked([sentence], case, max_oov_rate)
+        enc = encode_checked(self.vocab, [sentence], case, max_oov_rate, backward=self.backward)
         return self._log10_positions(enc, True, 1, oov, oov_penalty)
 
     def score_words(self, sentences: Sequence[str], *, independent: bool = not DEFAULTS["carry_state"],
@@ -328,7 +325,7 @@ class RNNLM(KenlmApi):
                     max_oov_rate: float = DEFAULTS["max_oov_rate"]) -> list[np.ndarray]:
         """Per-word log10 probabilities (``</s>`` last) for each sentence of a batch (``case``
         and ``max_oov_rate`` as in :meth:`score`)."""
-        enc = self._encode_checked(sentences, case, max_oov_rate)
+        enc = encode_checked(self.vocab, sentences, case, max_oov_rate, backward=self.backward)
         lp = self._log10_positions(enc, independent, threads, oov, oov_penalty)
         return [lp[a:b] for a, b in zip(enc.offsets[:-1], enc.offsets[1:])]
 

@@ -29,7 +29,7 @@ from .checkpoint import (
     load_checkpoint,
     remove_stale_temporaries,
 )
-from .encoding import Encoded, encode_file
+from .encoding import Encoded, encode_for
 from .errors import ConfigError, DivergenceError
 from .schedule import Schedule
 from .trainable import M, Trainable
@@ -100,12 +100,7 @@ class EpochStats:
 
 def as_encoded(model: Trainable, text: Text, progress: bool = False) -> Encoded:
     """A file encoded for ``model``, or an Encoded checked to be in its reading order."""
-    if not isinstance(text, Encoded):
-        return encode_file(model.vocab, text, backward=model.backward, progress=progress)
-    if text.backward != model.backward:
-        raise ConfigError(f"this text was encoded for a {'backward' if text.backward else 'forward'} model; "
-                          f"encode it with this {model.direction} model's encode_file/encode_sentences")
-    return text
+    return encode_for(model.vocab, model.backward, text, progress)
 
 
 def engine_options(values: dict[str, Any], lr: float, seed: int, threads: int,

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -31,6 +30,7 @@ from corpora import write_corpus
 from rnnlm_fast import RNNLM, ConfigError, Vocabulary, _core, options
 from rnnlm_fast.checkpoint import load_checkpoint
 from rnnlm_fast.cli import main
+from rnnlm_fast.distributed.mpi import INSTALL_HINT, find_mpiexec
 from rnnlm_fast.distributed.sync import WeightSync
 from rnnlm_fast.distributed.trainer import shard_bounds
 from rnnlm_fast.model_file import read_header
@@ -236,11 +236,9 @@ def _mpiexec() -> str:
     required = bool(os.environ.get("RNNLM_FAST_REQUIRE_MPI"))
     if required:
         import mpi4py  # noqa: F401 - an ImportError fails the test
-    else:
-        pytest.importorskip("mpi4py", reason="the mpi extra is not installed (pip install -e '.[mpi]')")
-    found = shutil.which("mpiexec", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    found = find_mpiexec()
     if found is None:
-        (pytest.fail if required else pytest.skip)("mpiexec not found (the mpi extra installs MPICH's)")
+        (pytest.fail if required else pytest.skip)(f"mpi4py or mpiexec not found: {INSTALL_HINT}")
     return found
 
 
