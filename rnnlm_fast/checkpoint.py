@@ -50,8 +50,8 @@ _EDGE = 1 << 20
 _SCHEDULE_FIELDS = {"lr": float, "min_improvement": float, "max_epochs": int, "epoch": int, "halving": bool,
                     "previous_logprob": float, "done": bool}
 # fields later versions added: an older checkpoint lacks them and takes the defaults (off)
-_SCHEDULE_LATER = {"patience": int, "min_lr": float, "time_budget": float, "budget_halvings": int, "poor_epochs": int,
-                   "elapsed": float, "stop_reason": str}
+_SCHEDULE_LATER = {"patience": int, "min_lr": float, "time_budget": float, "budget_halvings": int,
+                   "poor_epochs": int, "elapsed": float, "stop_reason": str}
 
 
 def _typed(value: Any, kind: type) -> bool:
@@ -178,8 +178,10 @@ def _check_state(path: Path, state: Any) -> Checkpoint:
         raise CheckpointError(f"{path}: checkpoint version {state.get('version')!r}, this rnnlm-fast reads "
                               f"{CHECKPOINT_VERSION}")
     sched, data = state.get("schedule"), state.get("data")
-    ok = (isinstance(sched, dict) and set(_SCHEDULE_FIELDS) <= set(sched) <= set(_SCHEDULE_FIELDS) | set(_SCHEDULE_LATER)
-          and all(_typed(sched[k], t) for k, t in {**_SCHEDULE_FIELDS, **_SCHEDULE_LATER}.items() if k in sched)
+    ok = (isinstance(sched, dict)
+          and set(_SCHEDULE_FIELDS) <= set(sched) <= set(_SCHEDULE_FIELDS) | set(_SCHEDULE_LATER)
+          and all(_typed(sched[k], t) for k, t in {**_SCHEDULE_FIELDS, **_SCHEDULE_LATER}.items()
+                  if k in sched)
           and isinstance(data, dict)
           and isinstance(data.get("train"), dict) and isinstance(data.get("valid"), dict)
           and type(state.get("rollbacks")) is int and state["rollbacks"] >= 0)

@@ -27,7 +27,8 @@ from .plot import add_plot_parser
 # The options that define a training run (all but the thread count). With --resume the
 # checkpoint's values hold, so one given with another value would be silently ignored: it is
 # refused instead (rnnlm_fast.runs.check_resume_options).
-RUN_OPTIONS = ("vocab",) + tuple(n for n in options.VOCABULARY + options.MODEL + options.TRAINING if n != "threads")
+RUN_OPTIONS = ("vocab",) + tuple(n for n in options.VOCABULARY + options.MODEL + options.TRAINING
+                                 if n != "threads")
 
 
 def cmd_options(args: argparse.Namespace) -> int:

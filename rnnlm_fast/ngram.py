@@ -245,4 +245,5 @@ def interpolated_scores(model: RNNLM, ngram: NgramLM, sentences: Sequence[str], 
     if not len(rnn) == len(ngram_log10) == len(aligned.unknown):
         raise CorpusError(f"the RNNLM scored {len(rnn)} positions and KenLM {len(ngram_log10)} "
                           f"({len(aligned.unknown)} expected)")
-    return InterpolatedScores(rnn, ngram_log10, interpolate_log10(rnn, ngram_log10, weight), ngram_unk, aligned)
+    return InterpolatedScores(rnn, ngram_log10, interpolate_log10(rnn, ngram_log10, weight), ngram_unk,
+                              aligned)

@@ -44,8 +44,8 @@ def load_eval_ngram(args: argparse.Namespace, model: RNNLM) -> NgramLM | None:
     if args.ngram_interpolate is not None:
         check_weight(args.ngram_interpolate)
         if model.backward:
-            raise ConfigError(f"--ngram-interpolate mixes word by word with a left-to-right LM; '{args.model}' "
-                              "is a backward model")
+            raise ConfigError("--ngram-interpolate mixes word by word with a left-to-right LM; "
+                              f"'{args.model}' is a backward model")
     return NgramLM(args.ngram, progress=not getattr(args, "quiet", False))
 
 
@@ -68,12 +68,14 @@ def report_eval_ngram(model: RNNLM, ngram: NgramLM, args: argparse.Namespace, re
                                      drop_bos=False)
         aligned, ngram_log10, ngram_unk, mixed = scores.aligned, scores.ngram, scores.ngram_unk, scores.mixed
     if len(ngram_log10) != len(res.word_log10):
-        raise CorpusError(f"{args.text}: KenLM scored {len(ngram_log10)} positions, the RNNLM {len(res.word_log10)}")
+        raise CorpusError(f"{args.text}: KenLM scored {len(ngram_log10)} positions, "
+                          f"the RNNLM {len(res.word_log10)}")
     known = ~aligned.unknown
     n = int(known.sum())
     ngram_known = float(ngram_log10[known].sum())
-    print(f"n-gram {ngram.path} (order {ngram.order}): log10 prob {ngram_known:.2f}  PPL {_ppl(ngram_known, n):.2f} "
-          f"on the {n} positions of PPL ({int(ngram_unk.sum())} scored as KenLM's <unk>)"
+    print(f"n-gram {ngram.path} (order {ngram.order}): log10 prob {ngram_known:.2f}  "
+          f"PPL {_ppl(ngram_known, n):.2f} on the {n} positions of PPL ({int(ngram_unk.sum())} scored as "
+          "KenLM's <unk>)"
           + (f"; PPL with OOV {_ppl(float(ngram_log10.sum()), len(ngram_log10)):.2f}" if res.oov else ""))
     if mixed is not None:
         mixed_known = float(mixed[known].sum())

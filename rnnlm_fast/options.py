@@ -1,11 +1,10 @@
 """Every model, vocabulary, training and scoring option, declared once.
 
-Each :class:`Option` holds the name (as the Python API spells it), type, default, valid
-range, help text, command-line flag and rnnlm-0.4b's spelling. From this table come the
-API's defaults and keyword signatures, argparse's options (options_cli.py), what a model file
-and a checkpoint record, and the validation (one rule and one message per option), so a new
-option is added here and nowhere else. Old names go through the one deprecation mechanism
-here (``deprecated``, ``renamed``). ``rnnlm-fast options`` prints the table.
+Each :class:`Option` holds the name (as the Python API spells it), type, default, valid range, help text,
+command-line flag and rnnlm-0.4b's spelling. From this table come the API's defaults and keyword signatures,
+argparse's options (options_cli.py), what a model file and a checkpoint record, and the validation (one rule
+and one message per option), so a new option is added here and nowhere else. Old names go through the one
+deprecation mechanism here (``deprecated``, ``renamed``). ``rnnlm-fast options`` prints the table.
 """
 
 from __future__ import annotations
@@ -46,10 +45,9 @@ class Option:
     type: type
     default: Any
     help: str
-    # "model", "vocabulary", "training" (what one epoch does), "schedule" (across epochs), "stopping"
-    # (when a long run ends: in checkpoints, not in model files, so model files stay as they were),
-    # "distributed" (across MPI processes), "run" (how a run executes: not recorded in the model),
-    # "scoring", "generation"
+    # "model", "vocabulary", "training" (what one epoch does), "schedule" (across epochs), "stopping" (when a
+    # long run ends: in checkpoints, not in model files, so model files stay as they were), "distributed"
+    # (across MPI processes), "run" (how a run executes: not recorded in the model), "scoring", "generation"
     group: str
     low: Optional[float] = None
     high: Optional[float] = None
@@ -81,7 +79,8 @@ class Option:
         if self.low is not None and self.high is not None:
             if self.type is int:
                 return f"an integer in {int(self.low)}..{int(self.high)}"
-            return f"in {'(' if self.open_low else '['}{self.low:g}, {self.high:g}{')' if self.open_high else ']'}"
+            return (f"in {'(' if self.open_low else '['}{self.low:g}, "
+                    f"{self.high:g}{')' if self.open_high else ']'}")
         if self.low is not None:
             if self.low == 0 and self.open_low:
                 return f"a positive {'integer' if self.type is int else 'number'}"
@@ -152,32 +151,34 @@ _ALL = (
            "rnnlm-0.4b's), or a GRU / LSTM cell", "model", choices=tuple(_core.CELLS), flag="--cell",
            deprecated=("activation",)),
     Option("seed", int, 1, "random seed: of the initial weights and dropout masks (train), of the sampled "
-           "sentences (generate)", "model", low=0, high=2**64 - 1,
-           flag="--seed", rnnlm="-rand-seed"),
+           "sentences (generate)", "model", low=0, high=2**64 - 1, flag="--seed", rnnlm="-rand-seed"),
     Option("direct", int, 0, "hashed max-ent direct connections: table size in weights (rnnlm-0.4b's -direct "
            "is in millions; the CLI also takes 2M); 0 = none", "model", low=0, high=_core.MAX_DIRECT_SIZE,
            flag="--direct", rnnlm="-direct", parse=parse_count),
     Option("direct_order", int, 3, "n-gram order of the direct connections", "model", low=1,
            high=_core.MAX_DIRECT_ORDER, flag="--direct-order", rnnlm="-direct-order"),
-    Option("direct_hash", str, "splitmix", "how n-gram features are hashed into the direct table: rnnlm-fast's "
-           "'splitmix' or rnnlm-0.4b's 'rnnlm04b' (models imported from rnnlm-0.4b use it; exporting one needs "
-           "it)", "model", choices=DIRECT_HASHES, flag="--direct-hash", older_files_lack=True),
+    Option("direct_hash", str, "splitmix", "how n-gram features are hashed into the direct table: "
+           "rnnlm-fast's 'splitmix' or rnnlm-0.4b's 'rnnlm04b' (models imported from rnnlm-0.4b use it; "
+           "exporting one needs it)", "model", choices=DIRECT_HASHES, flag="--direct-hash",
+           older_files_lack=True),
     Option("direction", str, "forward", "'backward' reads every sentence last word first (</s> still ends "
            "it): a rescoring partner for a forward model", "model", choices=DIRECTIONS, flag="--direction",
            shortcuts=(("--backward", "backward"),)),
     # --- the vocabulary -------------------------------------------------------------------------
     Option("min_count", int, 1, "rarer words become <unk>", "vocabulary", low=1, flag="--min-count"),
-    Option("max_size", int, 0, "keep at most this many words (0 = all)", "vocabulary", low=0, flag="--max-size"),
+    Option("max_size", int, 0, "keep at most this many words (0 = all)", "vocabulary", low=0,
+           flag="--max-size"),
     Option("classes", int, 100, "word classes of the factored softmax", "vocabulary", low=1, flag="--classes",
            rnnlm="-class"),
     Option("class_method", str, "sqrt", "rnnlm-0.4b's sqrt-frequency binning, or plain frequency "
-           "('old classes')", "vocabulary", choices=CLASS_METHODS, flag="--class-method", rnnlm="-old-classes"),
+           "('old classes')", "vocabulary", choices=CLASS_METHODS, flag="--class-method",
+           rnnlm="-old-classes"),
     Option("max_line_bytes", int, _core.DEFAULT_MAX_LINE_BYTES, "reject longer lines as corrupt input",
            "vocabulary", low=1, flag="--max-line-bytes"),
-    # --- training: one epoch, then the schedule across epochs -------------------------------------------------------------------------------
+    # --- training: one epoch, then the schedule across epochs ---------------------------------
     Option("lr", float, None, "initial learning rate; None: the cell's ("
-           + ", ".join(f"{cell} {lr:g}" for cell, lr in DEFAULT_LR.items()) + ")", "training", low=0, open_low=True,
-           none_ok=True, flag="--lr", rnnlm="-alpha", default_text="the cell's"),
+           + ", ".join(f"{cell} {lr:g}" for cell, lr in DEFAULT_LR.items()) + ")", "training",
+           low=0, open_low=True, none_ok=True, flag="--lr", rnnlm="-alpha", default_text="the cell's"),
     Option("l2", float, 1e-6, "L2 regularisation, applied every 10th word as rnnlm-0.4b does", "training",
            low=0, flag="--l2", rnnlm="-beta", deprecated=("beta",), stored_as="beta"),
     Option("bptt", int, 4, "steps of backpropagation through time (1 = plain backprop)", "training", low=1,
@@ -191,20 +192,20 @@ _ALL = (
     Option("dropout", float, 0.0, "drop rate of the hidden units feeding the output layer while training",
            "training", low=0, high=1, open_high=True, flag="--dropout", older_files_lack=True),
     Option("input_dropout", float, 0.0, "rate at which a training step's input word is dropped "
-           "(word-level embedding dropout)", "training", low=0, high=1, open_high=True, flag="--input-dropout",
-           older_files_lack=True),
+           "(word-level embedding dropout)", "training", low=0, high=1, open_high=True,
+           flag="--input-dropout", older_files_lack=True),
     Option("min_improvement", float, 1.003, "relative validation improvement below which the learning rate "
            "is halved", "schedule", low=1, flag="--min-improvement", rnnlm="-min-improvement"),
     Option("max_epochs", int, 100, "hard limit on epochs", "schedule", low=1, flag="--max-epochs"),
     # --- when a long run stops (kept in checkpoints, not in model files: rnnlm_fast/schedule.py) ---
-    Option("patience", int, 0, "epochs in a row below min_improvement tolerated before the halving starts, and "
-           "again before training stops (0: rnnlm-0.4b's rule)", "stopping", low=0, high=100, flag="--patience",
-           older_files_lack=True),
-    Option("min_lr", float, 0.0, "stop once halving takes the learning rate below this (0: no floor)", "stopping",
-           low=0, flag="--min-lr", older_files_lack=True),
-    Option("time_budget", float, 0.0, "seconds of training and validation the run may take (the CLI also takes "
-           "90m or 3h; 0: none): the halving starts when only budget_halvings epochs fit in what is left, and no "
-           "epoch starts that would not end within it", "stopping", low=0, flag="--time-budget",
+    Option("patience", int, 0, "epochs in a row below min_improvement tolerated before the halving starts, "
+           "and again before training stops (0: rnnlm-0.4b's rule)", "stopping", low=0, high=100,
+           flag="--patience", older_files_lack=True),
+    Option("min_lr", float, 0.0, "stop once halving takes the learning rate below this (0: no floor)",
+           "stopping", low=0, flag="--min-lr", older_files_lack=True),
+    Option("time_budget", float, 0.0, "seconds of training and validation the run may take (the CLI also "
+           "takes 90m or 3h; 0: none): the halving starts when only budget_halvings epochs fit in what is "
+           "left, and no epoch starts that would not end within it", "stopping", low=0, flag="--time-budget",
            older_files_lack=True, parse=parse_duration),
     Option("budget_halvings", int, 4, "with time_budget: epochs of the budget kept for the halving phase",
            "stopping", low=1, high=100, flag="--budget-halvings", older_files_lack=True),
@@ -215,8 +216,8 @@ _ALL = (
     Option("sync", str, "bmuf", "distributed training: how the processes' weights are combined: plain "
            "model averaging, or block momentum (BMUF, Chen and Huo 2016)", "distributed", choices=SYNC_RULES,
            flag="--sync", older_files_lack=True),
-    Option("block_momentum", float, None, "BMUF's block momentum; None: 1 - 1/processes", "distributed", low=0,
-           high=1, open_high=True, none_ok=True, flag="--block-momentum", older_files_lack=True),
+    Option("block_momentum", float, None, "BMUF's block momentum; None: 1 - 1/processes", "distributed",
+           low=0, high=1, open_high=True, none_ok=True, flag="--block-momentum", older_files_lack=True),
     Option("block_lr", float, 1.0, "BMUF's block learning rate", "distributed", low=0, open_low=True,
            flag="--block-lr", older_files_lack=True),
     Option("sync_timeout", float, 600.0, "distributed training: seconds a process waits for the others at a "
@@ -226,8 +227,8 @@ _ALL = (
     Option("threads", int, 1, "threads (0 = all cores); 1 is bit-reproducible", "run", low=0,
            high=_core.MAX_THREADS, flag="--threads"),
     Option("streams", int, 1, "independent streams of sentences each thread trains in lockstep, so the "
-           "products become matrix-matrix (faster for big models); the learning rate is scaled by streams^-0.4; "
-           "1 is rnnlm-0.4b's online SGD",
+           "products become matrix-matrix (faster for big models); the learning rate is scaled by "
+           "streams^-0.4; 1 is rnnlm-0.4b's online SGD",
            "run", low=1, high=_core.MAX_STREAMS, flag="--streams", older_files_lack=True),
     Option("on_divergence", str, "rollback", "on NaN/Inf: restore the last good weights and halve the "
            "learning rate, or raise at once", "run", choices=DIVERGENCE_POLICIES, flag="--on-divergence"),
@@ -242,14 +243,15 @@ _ALL = (
            "'lower' or 'upper')", "scoring", choices=CASES, flag="--case"),
     Option("max_oov_rate", float, 0.9, "refuse text whose share of words outside the vocabulary exceeds this "
            "(1: never refuse; a warning above 20%)", "scoring", low=0, high=1, flag="--max-oov-rate"),
-    Option("ngram_interpolate", float, None, "mix the n-gram LM of --ngram into the RNNLM word by word with this "
-           "weight: P = w * P_ngram + (1 - w) * P_rnn (rnnlm-0.4b's -lm-prob with -lambda 1-w); None: no mixing",
-           "scoring", low=0, high=1, none_ok=True, flag="--ngram-interpolate"),
+    Option("ngram_interpolate", float, None, "mix the n-gram LM of --ngram into the RNNLM word by word "
+           "with this weight: P = w * P_ngram + (1 - w) * P_rnn (rnnlm-0.4b's -lm-prob with -lambda 1-w); "
+           "None: no mixing", "scoring", low=0, high=1, none_ok=True, flag="--ngram-interpolate"),
     Option("carry_state", bool, False, "carry the hidden state from one line (hypothesis) to the next, as "
            "rnnlm-0.4b does; by default each is scored from a fresh state (the API's independent=True)",
            "scoring", flag="--carry-state"),
-    Option("dynamic", float, 0.0, "dynamic evaluation: keep training a copy of the model on the text as it "
-           "is scored, with this learning rate (0: static)", "scoring", low=0, flag="--dynamic", rnnlm="-dynamic"),
+    Option("dynamic", float, 0.0, "dynamic evaluation: keep training a copy of the model on the text as "
+           "it is scored, with this learning rate (0: static)", "scoring", low=0, flag="--dynamic",
+           rnnlm="-dynamic"),
     # --- generation -----------------------------------------------------------------------------
     Option("max_words", int, 100, "stop a sampled sentence after this many words if no </s> was drawn",
            "generation", low=1, flag="--max-words"),
@@ -270,15 +272,15 @@ def group(*names: str) -> list[Option]:
 
 EPOCH = tuple(o.name for o in group("training"))  # what train_epoch takes
 RECORDED = tuple(o.name for o in group("training", "schedule"))  # what a model file's train_options holds
-TRAINING = tuple(o.name for o in group("training", "schedule", "stopping", "distributed", "run"))  # train takes, checkpoints hold
+# what train takes and checkpoints hold
+TRAINING = tuple(o.name for o in group("training", "schedule", "stopping", "distributed", "run"))
 MODEL = tuple(o.name for o in group("model"))
 VOCABULARY = tuple(o.name for o in group("vocabulary"))
 
 
-# With B streams a step adds B words' gradients computed at the same weights (the engine sums
-# them), so the learning rate is scaled by B ** -STREAMS_LR_POWER. Measured on PTB (300k words,
-# two epochs, H=200): at B=32 the GRU diverges with lr unscaled and matches B=1 with lr / 4;
-# the sigmoid cell is best with lr / 2 and 5% behind with lr / 4. 0.4 gives lr / 4 at B=32.
+# With B streams a step sums B words' gradients computed at the same weights, so the learning rate is scaled
+# by B ** -STREAMS_LR_POWER: on PTB (300k words, two epochs, H=200) at B=32 the GRU diverges with lr unscaled
+# and matches B=1 with lr / 4 (32 ** -0.4); the sigmoid cell is best with lr / 2, 5% behind with lr / 4.
 STREAMS_LR_POWER = 0.4
 
 
@@ -296,8 +298,7 @@ def resolve(names: Iterable[str], given: dict[str, Any], what: str = "option") -
     """Check ``given`` (API spellings; deprecated names accepted with a warning) and fill in
     the defaults of ``names``: every option named, as its plain Python type.
 
-    Raises ConfigError on an unknown name, an option given twice, or a value against its rule.
-    """
+    Raises ConfigError on an unknown name, an option given twice, or a value against its rule."""
     names = tuple(names)
     out: dict[str, Any] = {}
     for key, value in given.items():

@@ -53,8 +53,8 @@ def read_history(path: PathLike) -> list[dict[str, Any]]:
         try:
             data = json.loads(p.read_text(encoding="utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise CorpusError(f"{p}: not a training history (a JSON list of epochs from train --history-json, "
-                              f"or a model or checkpoint file): {e}") from None
+            raise CorpusError(f"{p}: not a training history (a JSON list of epochs from "
+                              f"train --history-json, or a model or checkpoint file): {e}") from None
         records = data.get("history") if isinstance(data, dict) else data
     if not isinstance(records, list) or not records:
         raise CorpusError(f"{p}: holds no training epochs")
@@ -92,7 +92,8 @@ def plot_histories(histories: Sequence[Sequence[dict]], labels: Sequence[str], o
     colours = [f"C{i % 10}" for i in range(len(histories))]
     for records, label, colour in zip(histories, labels, colours):
         epochs = [r["epoch"] for r in records]
-        ppl.plot(epochs, [r["valid_ppl"] for r in records], "-o", color=colour, markersize=3, label=f"{label} valid")
+        ppl.plot(epochs, [r["valid_ppl"] for r in records], "-o", color=colour, markersize=3,
+                 label=f"{label} valid")
         ppl.plot(epochs, [r["train_ppl"] for r in records], "--", color=colour, label=f"{label} train")
         restored = [r for r in records if r.get("kept") is False]
         if restored:
@@ -146,12 +147,13 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 def add_plot_parser(sub: argparse._SubParsersAction) -> None:
     """Add the ``plot`` subcommand to ``sub``."""
-    p = sub.add_parser("plot", help="plot training histories: perplexity and learning rate by epoch (needs the "
-                                    "plot extra)",
-                       description="Draw train and valid perplexity and the learning rate by epoch, several runs "
-                                   "overlaid, into a PNG. A history is a train --history-json file, a model file "
-                                   f"or a checkpoint. Needs matplotlib: {INSTALL_HINT}")
-    p.add_argument("history", nargs="+", help="history files (train --history-json), model files or checkpoints")
+    p = sub.add_parser("plot", help="plot training histories: perplexity and learning rate by epoch "
+                                    "(needs the plot extra)",
+                       description="Draw train and valid perplexity and the learning rate by epoch, several "
+                                   "runs overlaid, into a PNG. A history is a train --history-json file, a "
+                                   f"model file or a checkpoint. Needs matplotlib: {INSTALL_HINT}")
+    p.add_argument("history", nargs="+",
+                   help="history files (train --history-json), model files or checkpoints")
     p.add_argument("-o", "--output", required=True, help="the PNG to write")
     p.add_argument("--width", type=int, default=900, help="in pixels (default 900)")
     p.add_argument("--height", type=int, default=650, help="in pixels (default 650)")

@@ -120,15 +120,15 @@ def _run_epoch(core: Any, enc: Encoded, engine: "_core.TrainOptions", progress: 
     finally:
         if bar is not None:
             bar.close()
-    return EpochStats(st["logprob"], st["words"], st["processed"], time.perf_counter() - start, st["diverged"],
-                      st["diverged_at"], st["interrupted"], st.get("positions"))
+    return EpochStats(st["logprob"], st["words"], st["processed"], time.perf_counter() - start,
+                      st["diverged"], st["diverged_at"], st["interrupted"], st.get("positions"))
 
 
 @options.keyword_signature(options.EPOCH)
 def train_epoch(model: Trainable, text: Text, *, seed: int = options.DEFAULTS["seed"],
                 threads: int = options.DEFAULTS["threads"],
-                streams: int = options.DEFAULTS["streams"], progress: bool = False, return_positions: bool = False,
-                **training: Any) -> EpochStats:
+                streams: int = options.DEFAULTS["streams"], progress: bool = False,
+                return_positions: bool = False, **training: Any) -> EpochStats:
     """One epoch of online SGD with truncated BPTT over ``text``, updating ``model`` in place.
 
     No validation, schedule or rollback (see :class:`Trainer`): what benchmarks and tests
@@ -147,8 +147,8 @@ def train_epoch(model: Trainable, text: Text, *, seed: int = options.DEFAULTS["s
     streams = options.OPTIONS["streams"].check(streams)
     if return_positions and streams != 1:
         raise ConfigError("return_positions needs streams=1 (positions are scored in order)")
-    stats = _run_epoch(model._core, enc, engine_options(values, lr, seed, resolve_threads(threads), streams), progress,
-                       f"epoch lr {lr:.4g}", return_positions)
+    stats = _run_epoch(model._core, enc, engine_options(values, lr, seed, resolve_threads(threads), streams),
+                       progress, f"epoch lr {lr:.4g}", return_positions)
     if stats.interrupted:
         raise KeyboardInterrupt("training interrupted")
     return stats
@@ -160,7 +160,8 @@ def dynamic_positions(model: Trainable, enc: Encoded, independent: bool, lr: flo
     each word is scored, then trained on with ``lr`` and the model's BPTT settings and L2."""
     if len(enc.ids) == 0:
         return np.zeros(0)
-    values = options.resolve(options.EPOCH, {k: v for k, v in model.train_options.items() if k in options.EPOCH})
+    values = options.resolve(options.EPOCH,
+                             {k: v for k, v in model.train_options.items() if k in options.EPOCH})
     values["independent"], values["dropout"], values["input_dropout"] = independent, 0.0, 0.0
     stats = _run_epoch(model._core.copy(), enc, engine_options(values, lr, 1, 1), progress,
                        f"dynamic evaluation lr {lr:g}", return_positions=True)
@@ -189,16 +190,19 @@ class Trainer:
 
     def __init__(self, model: Trainable, train: Text, valid: Text, values: dict[str, Any], *,
                  checkpoint: Optional[PathLike] = None, progress: bool = True,
-                 callback: Optional[Callable[[EpochRecord], None]] = None, resumed: Optional[Checkpoint] = None):
+                 callback: Optional[Callable[[EpochRecord], None]] = None,
+                 resumed: Optional[Checkpoint] = None):
         self.model, self.values, self.progress, self.callback = model, values, progress, callback
         self.threads = resolve_threads(values["threads"])
         self.lr = values["lr"] if values["lr"] is not None else options.lr_for(model.cell)
-        self.train_text, self.valid_text = as_encoded(model, train, progress), as_encoded(model, valid, progress)
+        self.train_text, self.valid_text = (as_encoded(model, train, progress),
+                                            as_encoded(model, valid, progress))
         # what the model file records: the options that shaped the weights, not how the run was executed
         model.train_options = {n: (self.lr if n == "lr" else values[n]) for n in options.RECORDED}
         self.saver: Optional[CheckpointWriter] = None
         if checkpoint is not None:
-            data = {"train": data_fingerprint(train, self.train_text), "valid": data_fingerprint(valid, self.valid_text)}
+            data = {"train": data_fingerprint(train, self.train_text),
+                    "valid": data_fingerprint(valid, self.valid_text)}
             if resumed is not None:
                 check_resumed_data(checkpoint, data, resumed.data)
             self.saver = CheckpointWriter(checkpoint, dict(values, lr=self.lr), data)
@@ -233,13 +237,15 @@ class Trainer:
                 self.step()
             elif self.saver is not None:  # its time budget is spent (a resumed run): the checkpoint says so
                 self.saver.save(self.model, self.schedule, self.rollbacks, self.good)
-        log.info("training stopped after epoch %d (%s)", self.schedule.epoch, self.schedule.stop_reason or "done")
+        log.info("training stopped after epoch %d (%s)", self.schedule.epoch,
+                 self.schedule.stop_reason or "done")
         return self.model.history
 
     def step(self) -> EpochRecord:
         """One epoch, its validation and the schedule's decision; returns its record."""
         model, schedule = self.model, self.schedule
-        engine = engine_options(self.values, schedule.lr, _epoch_seed(model.seed, schedule.epoch, self.rollbacks),
+        engine = engine_options(self.values, schedule.lr,
+                                _epoch_seed(model.seed, schedule.epoch, self.rollbacks),
                                 self.threads, self.values["streams"])
         stats = self._train_epoch(engine, f"epoch {schedule.epoch + 1} lr {schedule.lr:.4g}")
         if stats.interrupted:
@@ -282,8 +288,9 @@ class Trainer:
     def _validate(self) -> float:
         """The validation log-likelihood (natural log) of the current weights."""
         valid = self.valid_text
-        return float(_core.score_positions(self.model._core, valid.mapped, valid.offsets, self.values["independent"],
-                                           self.threads, None)[valid.ids >= 0].sum())
+        positions = _core.score_positions(self.model._core, valid.mapped, valid.offsets,
+                                          self.values["independent"], self.threads, None)
+        return float(positions[valid.ids >= 0].sum())
 
     def _decide(self, valid_logprob: float, seconds: float) -> bool:
         """The schedule's decision after an epoch (``seconds`` of training and validation): keep

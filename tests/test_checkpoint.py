@@ -94,8 +94,9 @@ def test_corrupt_checkpoint_is_refused(tmp_path, run_data):
 
 
 @pytest.mark.parametrize("field, value", [
-    (["train", "file"], [1]), (["train", "file"], None), (["train", "file", "size"], "12"), (["valid", "file", "sha256"], 5),
-    (["valid", "encoded_sha256"], ["x"]), (["train", "words"], 1.5), (["train", "path"], {}),
+    (["train", "file"], [1]), (["train", "file"], None), (["train", "file", "size"], "12"),
+    (["valid", "file", "sha256"], 5), (["valid", "encoded_sha256"], ["x"]), (["train", "words"], 1.5),
+    (["train", "path"], {}),
 ])
 def test_malformed_data_fingerprints_are_refused(tmp_path, run_data, field, value):
     """Every field the resume reads from the checkpoint has its type checked first (a list
@@ -199,10 +200,12 @@ def test_stopping_options_resume_bit_identical(tmp_path, run_data, patience, min
     full = RNNLM(vocab, hidden=8, seed=3)
     full.train(train, valid, progress=False, **opts)
     ckpt = tmp_path / "run.ckpt"
-    stopped_run(RNNLM(vocab, hidden=8, seed=3), train, valid, ckpt, 2, **{k: opts[k] for k in ("min_improvement", "patience", "min_lr")})
+    stopped_run(RNNLM(vocab, hidden=8, seed=3), train, valid, ckpt, 2,
+                **{k: opts[k] for k in ("min_improvement", "patience", "min_lr")})
     resumed = RNNLM.resume(ckpt, train, valid, progress=False)
     assert same_model(resumed, full)
-    assert [(r.epoch, r.lr, r.kept) for r in resumed.history] == [(r.epoch, r.lr, r.kept) for r in full.history]
+    assert ([(r.epoch, r.lr, r.kept) for r in resumed.history]
+            == [(r.epoch, r.lr, r.kept) for r in full.history])
     state = read_model(ckpt)[0]["checkpoint"]
     assert state["options"]["patience"] == patience and state["schedule"]["patience"] == patience
     assert state["schedule"]["done"] and state["schedule"]["stop_reason"]
@@ -277,7 +280,8 @@ def test_a_checkpoint_from_before_the_stopping_options_resumes(tmp_path, run_dat
 
     def older(header):
         state = header["checkpoint"]
-        for key in ("patience", "min_lr", "time_budget", "budget_halvings", "poor_epochs", "elapsed", "stop_reason"):
+        for key in ("patience", "min_lr", "time_budget", "budget_halvings", "poor_epochs", "elapsed",
+                    "stop_reason"):
             del state["schedule"][key]
         for key in ("patience", "min_lr", "time_budget", "budget_halvings"):
             del state["options"][key]

@@ -15,8 +15,9 @@ from rnnlm_fast.runs import check_resume_options
 def test_train_with_rnnlm04b_hashing(capsys, tmp_path):
     corpus = write_corpus(tmp_path / "train.txt", 50, seed=3)
     out = tmp_path / "m.rnnlm"
-    rc, _, err = run_main(capsys, "train", "--train", str(corpus), "--valid", str(corpus), "--output", str(out),
-                          "--hidden", "4", "--classes", "4", "--direct", "200", "--direct-order", "2",
+    rc, _, err = run_main(capsys, "train", "--train", str(corpus), "--valid", str(corpus),
+                          "--output", str(out), "--hidden", "4", "--classes", "4", "--direct", "200",
+                          "--direct-order", "2",
                           "--direct-hash", "rnnlm04b", "--max-epochs", "1", "--quiet", "--no-checkpoint")
     assert rc == 0, err
     assert read_header(out)["config"]["direct_hash"] == "rnnlm04b"

@@ -172,6 +172,7 @@ def test_output_writers(tmp_path):
     feats = nb.build_features(lists, lm)
     np.testing.assert_allclose([h.scores["total"] for h in flat], feats.totals(w))
     # The columns are the features: total is recomputed from them and the weights.
-    recomputed = [h.scores["am"] + w.lam * h.scores["rnnlm_ln"] + w.word_bonus * h.scores["n_words"] for h in flat]
+    recomputed = [h.scores["am"] + w.lam * h.scores["rnnlm_ln"] + w.word_bonus * h.scores["n_words"]
+                  for h in flat]
     np.testing.assert_allclose([h.scores["total"] for h in flat], recomputed, rtol=1e-12)
     assert [h.scores["n_words"] for h in flat] == [len(h.text.split()) for h in flat]

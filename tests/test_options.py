@@ -65,8 +65,8 @@ def test_bad_generation_options(toy_model):
         toy_model.generate(2, max_words=0)
 
 
-@pytest.mark.parametrize("text,seconds", [("5400", 5400.0), ("90m", 5400.0), ("3h", 10800.0), ("1.5H", 5400.0),
-                                          ("45s", 45.0), ("0", 0.0)])
+@pytest.mark.parametrize("text,seconds", [("5400", 5400.0), ("90m", 5400.0), ("3h", 10800.0),
+                                          ("1.5H", 5400.0), ("45s", 45.0), ("0", 0.0)])
 def test_time_budget_flag_takes_units(text, seconds):
     assert options.parse_duration(text) == seconds
     p = argparse.ArgumentParser()

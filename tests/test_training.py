@@ -96,7 +96,8 @@ def test_seeded_one_thread_training_is_bit_identical(corpus, valid_corpus):
     assert not np.array_equal(a.weights()["recurrent"], c.weights()["recurrent"])
 
 
-@pytest.mark.parametrize("option,value,changed", [("dropout", 0.3, "word_w"), ("input_dropout", 0.2, "embed")])
+@pytest.mark.parametrize("option,value,changed", [("dropout", 0.3, "word_w"),
+                                                  ("input_dropout", 0.2, "embed")])
 def test_dropout_training_is_seeded_and_recorded(corpus, valid_corpus, tmp_path, option, value, changed):
     a = trained(corpus, valid_corpus, seed=7, **{option: value})
     b = trained(corpus, valid_corpus, seed=7, **{option: value})

@@ -94,6 +94,7 @@ def check_oov_rate(model: RNNLM, lists: Sequence[NbestList], case: str, max_oov_
     fix = case_mapping(case)
     sentences = [fix(h.text) for nb in lists for h in nb.hyps]
     enc = model.encode_sentences(sentences)
-    rate = encoding_check_oov_rate(model.vocab, enc, max_oov_rate, case=case, words=lambda: sample_words(sentences),
-                 what=f"the hypotheses of {what}", stacklevel=2)
+    rate = encoding_check_oov_rate(model.vocab, enc, max_oov_rate, case=case,
+                                   words=lambda: sample_words(sentences), what=f"the hypotheses of {what}",
+                                   stacklevel=2)
     return rate, len(enc.ids) - enc.sentences, len(enc.ids)

@@ -71,7 +71,8 @@ def add_rescore_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--vocab", help="check the model against this vocabulary file")
     g.add_argument("--nbest", required=True, help="n-best lists to rescore (file or directory)")
     g.add_argument("--format", choices=FORMATS, help="format of --nbest (detected when omitted)")
-    g.add_argument("--refs", help="reference transcripts of --nbest ('utt-id words' lines) for the WER report")
+    g.add_argument("--refs",
+                   help="reference transcripts of --nbest ('utt-id words' lines) for the WER report")
     g.add_argument("--tune-nbest", help="dev n-best lists to tune lambda, word bonus, gamma (and mu) on")
     g.add_argument("--tune-refs", help="references of the dev lists (needed with --tune-nbest)")
     g.add_argument("--tune-format", choices=FORMATS, help="format of --tune-nbest (detected when omitted)")
@@ -161,7 +162,8 @@ def _plan_models(args: argparse.Namespace) -> tuple[list[str], np.ndarray, str |
 
 def _check_paths(args: argparse.Namespace) -> None:
     """Every model file present and every output path writable, before anything is read."""
-    for flag, path in [("--model", args.model), ("--vocab", args.vocab), ("--second-model", args.second_model),
+    for flag, path in [("--model", args.model), ("--vocab", args.vocab),
+                       ("--second-model", args.second_model),
                        *(("--mix-model", m) for m in args.mix_model), ("--ngram", args.ngram)]:
         if path:
             require_file(path, f"{flag} file")
@@ -174,7 +176,8 @@ def _check_paths(args: argparse.Namespace) -> None:
         check_output(args.report, "--report")
     if args.plot:
         if not args.tune_nbest:
-            raise ConfigError("--plot draws the WER of the tuning set: it needs --tune-nbest (and --tune-refs)")
+            raise ConfigError("--plot draws the WER of the tuning set: it needs --tune-nbest "
+                              "(and --tune-refs)")
         require_matplotlib()
         check_output(args.plot, "--plot")
 
@@ -216,7 +219,8 @@ def cmd_rescore(args: argparse.Namespace) -> int:
     lists, refs = _read_set(args.nbest, args.format, args.refs, "--refs", listed_key)
     dev = dev_refs = None
     if args.lam is None:
-        dev, dev_refs = _read_set(args.tune_nbest, args.tune_format, args.tune_refs, "--tune-refs", listed_key)
+        dev, dev_refs = _read_set(args.tune_nbest, args.tune_format, args.tune_refs, "--tune-refs",
+                                  listed_key)
     vocab = Vocabulary.load(args.vocab) if args.vocab else None
     model = RNNLM.load(args.model, vocab=vocab)
     ngram = load_ngram(args, model)  # None without --ngram
@@ -226,7 +230,8 @@ def cmd_rescore(args: argparse.Namespace) -> int:
     with oov_warnings_to_stderr():
         if dev is not None:
             check_oov_rate(model, dev, args.case, args.max_oov_rate, args.tune_nbest)
-        oov_rate, n_words, n_positions = check_oov_rate(model, lists, args.case, args.max_oov_rate, args.nbest)
+        oov_rate, n_words, n_positions = check_oov_rate(model, lists, args.case, args.max_oov_rate,
+                                                        args.nbest)
     show = progress_wanted(args.quiet)
     opts = {"case": args.case, "oov": args.oov, "oov_penalty": args.oov_penalty,
             "carry_state": args.carry_state, "threads": args.threads, "progress": show,
@@ -247,12 +252,13 @@ def cmd_rescore(args: argparse.Namespace) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", OovWarning)  # said above, once per set
         if dev is not None:
-            dev_lm, dev_seconds = score_with_ngram(dev, models, mix, mu_model, ngram, args.ngram_interpolate, **opts)
+            dev_lm, dev_seconds = score_with_ngram(dev, models, mix, mu_model, ngram, args.ngram_interpolate,
+                                                   **opts)
             gamma_grid = None if args.oov_weight is None else [args.oov_weight]
             ngram_grid = None if args.ngram_weight is None else [args.ngram_weight]
             dev_oov = oov_counts(model, dev, case=args.case)
-            tuned = tune_weights(dev, dev_lm, dev_refs, old_lm_key=old_lm_key, n_oov=dev_oov, gamma_grid=gamma_grid,
-                                 ngram_key=ngram_key, ngram_grid=ngram_grid)
+            tuned = tune_weights(dev, dev_lm, dev_refs, old_lm_key=old_lm_key, n_oov=dev_oov,
+                                 gamma_grid=gamma_grid, ngram_key=ngram_key, ngram_grid=ngram_grid)
             weights = tuned.weights
             if args.plot:
                 lams, wers = wer_by_lam(dev, dev_lm, dev_refs, weights, old_lm_key=old_lm_key, n_oov=dev_oov,

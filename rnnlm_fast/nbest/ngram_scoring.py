@@ -34,8 +34,9 @@ __all__ = ["NGRAM_KEY", "score_with_ngram"]
 NGRAM_KEY = "ngram_ln"
 
 
-def score_with_ngram(lists: Sequence[NbestList], models: Sequence[RNNLM], mix: np.ndarray, mu_model: RNNLM | None,
-                     ngram: NgramLM | None, weight: float | None, **options) -> tuple[np.ndarray, float]:
+def score_with_ngram(lists: Sequence[NbestList], models: Sequence[RNNLM], mix: np.ndarray,
+                     mu_model: RNNLM | None, ngram: NgramLM | None, weight: float | None,
+                     **options) -> tuple[np.ndarray, float]:
     """``score_models``, with the n-gram's score attached to every hypothesis as ``NGRAM_KEY``
     (natural log) and, with an interpolation ``weight``, the LM score the word-by-word mixture
     of ``models[0]`` and the n-gram. Returns (natural-log LM score per hypothesis, seconds)."""
@@ -51,13 +52,13 @@ def score_with_ngram(lists: Sequence[NbestList], models: Sequence[RNNLM], mix: n
         return lm, seconds + time.perf_counter() - start
     start = time.perf_counter()
     scores = interpolated_scores(models[0], ngram, sentences, weight, independent=not options["carry_state"],
-                                 oov=oov, oov_penalty=options["oov_penalty"], threads=options["threads"], case=case,
-                                 max_oov_rate=options["max_oov_rate"])
+                                 oov=oov, oov_penalty=options["oov_penalty"], threads=options["threads"],
+                                 case=case, max_oov_rate=options["max_oov_rate"])
     lm = scores.aligned.per_sentence(scores.mixed) * LN10
     attach_scores(lists, NGRAM_KEY, scores.aligned.per_sentence(scores.ngram) * LN10)
     bad = np.flatnonzero(~np.isfinite(lm))
     if bad.size:
-        raise ConfigError(f"hypothesis {sentences[int(bad[0])]!r} has probability 0 in the interpolation: the RNNLM "
-                          "has no <unk>, so its unknown words get the n-gram's share only; use "
+        raise ConfigError(f"hypothesis {sentences[int(bad[0])]!r} has probability 0 in the interpolation: "
+                          "the RNNLM has no <unk>, so its unknown words get the n-gram's share only; use "
                           "--ngram-interpolate above 0")
     return lm, time.perf_counter() - start

@@ -336,12 +336,12 @@ def rescored_lists(
 ) -> list[NbestList]:
     """Copies of ``lists`` with every feature of the combined score and the ``"total"`` added.
 
-    Each hypothesis keeps its scores and gains ``lm_name`` (the new LM score, natural log: the column is named for its unit),
-    ``"n_words"`` (words without sentence marks), ``"n_oov"`` (when ``n_oov`` is given) and
-    ``"total"``, so that ``total = am + lam * rnnlm_ln + mu * old_lm + word_bonus * n_words +
-    gamma * n_oov + ngram * ngram_ln`` can be recomputed from the columns and the weights (the
-    n-gram's column, ``ngram_key``, is among the kept scores). Ranks stay the first-pass ranks;
-    sort by ``scores["total"]`` for the new order.
+    Each hypothesis keeps its scores and gains ``lm_name`` (the new LM score, natural log: the column is
+    named for its unit), ``"n_words"`` (words without sentence marks), ``"n_oov"`` (when ``n_oov`` is
+    given) and ``"total"``, so that ``total = am + lam * rnnlm_ln + mu * old_lm + word_bonus * n_words +
+    gamma * n_oov + ngram * ngram_ln`` can be recomputed from the columns and the weights (the n-gram's
+    column, ``ngram_key``, is among the kept scores). Ranks stay the first-pass ranks; sort by
+    ``scores["total"]`` for the new order.
     """
     features = build_features(lists, lm_scores, am_key=am_key, old_lm_key=old_lm_key, n_oov=n_oov,
                               ngram_key=ngram_key)

@@ -192,7 +192,8 @@ def tune_weights(
         axis(g, tidy(default * scale) if scale != 1.0 else default, used=u)
         for g, default, u in zip(
             given,
-            (DEFAULT_LAM_GRID, DEFAULT_WORD_BONUS_GRID, DEFAULT_MU_GRID, DEFAULT_GAMMA_GRID, DEFAULT_NGRAM_GRID),
+            (DEFAULT_LAM_GRID, DEFAULT_WORD_BONUS_GRID, DEFAULT_MU_GRID, DEFAULT_GAMMA_GRID,
+             DEFAULT_NGRAM_GRID),
             used,
         )
     ]
