@@ -1,11 +1,13 @@
-// Python bindings of the matrix kernels (csrc/gemm.h, kernels.h) on NumPy float32 arrays, for
+// Python bindings of the matrix kernels (csrc/gemm.h, kernels.h) and the kept BLAS (blas.h) on NumPy float32 arrays, for
 // the kernel tests and benchmarks: the binding glue of bindings.cc, kept apart so each file
 // holds one job. No engine logic.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <algorithm>
 #include <string>
 
+#include "blas.h"
 #include "errors.h"
 #include "gemm.h"
 #include "kernels.h"
@@ -22,6 +24,13 @@ using CArray = py::array_t<T, py::array::c_style>;
 int dim(const CArray<float>& a, int axis, const char* what) {
   if (a.ndim() != 2 || a.shape(axis) > (1 << 30)) throw ConfigError(std::string(what) + " must be a 2-D float32 array");
   return static_cast<int>(a.shape(axis));
+}
+
+// The BLAS test hooks take arrays as they are (noconvert): C-contiguous float32, else a TypeError.
+void check_blas_operand(const CArray<float>& a, const char* what) {
+  if (a.ndim() != 2 || a.shape(0) > (1 << 30) || a.shape(1) > (1 << 30)) {
+    throw ConfigError(std::string("blas_sgemm: ") + what + " must be a 2-D float32 array");
+  }
 }
 
 }  // namespace
@@ -64,5 +73,61 @@ void add_kernel_bindings(py::module_& mod) {
     matvec(M.data(), rows, cols, x.data(), nullptr, yp);
     return y;
   }, py::arg("M"), py::arg("x"), "M @ x with the engine's one-vector kernel.");
-}
 
+  mod.def("blas_name", [] { return std::string(blas::name()); },
+          "The BLAS the engine's products go through: library, version and the core it dispatched to.");
+  mod.def("blas_threads", [] { return blas::threads(); }, "Threads the BLAS may use inside one call.");
+  mod.def("blas_set_threads", [](int n) { blas::set_threads(n); }, py::arg("n"),
+          "Set the threads the BLAS may use inside one call (process-wide; 1 when the extension loads).");
+  mod.def("blas_sgemm", [](const CArray<float>& a, const CArray<float>& b, py::object c, bool trans_a, bool trans_b,
+                           float alpha, float beta) {
+    check_blas_operand(a, "a");
+    check_blas_operand(b, "b");
+    const int m = static_cast<int>(a.shape(trans_a ? 1 : 0)), k = static_cast<int>(a.shape(trans_a ? 0 : 1));
+    const int n = static_cast<int>(b.shape(trans_b ? 0 : 1));
+    if (b.shape(trans_b ? 1 : 0) != k) throw ConfigError("blas_sgemm: op(a)'s columns must equal op(b)'s rows");
+    CArray<float> out;
+    if (c.is_none()) {
+      out = CArray<float>({m, n});
+      if (beta != 0.0f) throw ConfigError("blas_sgemm: beta != 0 needs c");
+    } else {
+      if (!CArray<float>::check_(c)) throw ConfigError("blas_sgemm: c must be a C-contiguous float32 array");
+      out = py::reinterpret_borrow<CArray<float>>(c);
+      if (out.ndim() != 2 || out.shape(0) != m || out.shape(1) != n) throw ConfigError("blas_sgemm: c must be m x n");
+    }
+    float* cp = out.mutable_data();
+    const int lda = static_cast<int>(a.shape(1)), ldb = static_cast<int>(b.shape(1));
+    {
+      py::gil_scoped_release nogil;
+      blas::sgemm(trans_a, trans_b, m, n, k, alpha, a.data(), std::max(lda, 1), b.data(), std::max(ldb, 1), beta, cp,
+                  std::max(n, 1));
+    }
+    return out;
+  }, py::arg("a").noconvert(), py::arg("b").noconvert(), py::arg("c") = py::none(), py::arg("trans_a") = false,
+     py::arg("trans_b") = false, py::arg("alpha") = 1.0f, py::arg("beta") = 0.0f,
+     "alpha * op(a) @ op(b) + beta * c through the kept BLAS; c (updated in place and returned) or a new array.");
+  mod.def("blas_sgemv", [](const CArray<float>& a, const CArray<float>& x, py::object y, bool trans_a, float alpha,
+                           float beta) {
+    check_blas_operand(a, "a");
+    const int m = static_cast<int>(a.shape(0)), n = static_cast<int>(a.shape(1));
+    const int len_x = trans_a ? m : n, len_y = trans_a ? n : m;
+    if (x.ndim() != 1 || x.shape(0) != len_x) throw ConfigError("blas_sgemv: x must be a vector of op(a)'s columns");
+    CArray<float> out;
+    if (y.is_none()) {
+      out = CArray<float>({len_y});
+      if (beta != 0.0f) throw ConfigError("blas_sgemv: beta != 0 needs y");
+    } else {
+      if (!CArray<float>::check_(y)) throw ConfigError("blas_sgemv: y must be a C-contiguous float32 array");
+      out = py::reinterpret_borrow<CArray<float>>(y);
+      if (out.ndim() != 1 || out.shape(0) != len_y) throw ConfigError("blas_sgemv: y must be a vector of op(a)'s rows");
+    }
+    float* yp = out.mutable_data();
+    {
+      py::gil_scoped_release nogil;
+      blas::sgemv(trans_a, m, n, alpha, a.data(), std::max(n, 1), x.data(), beta, yp);
+    }
+    return out;
+  }, py::arg("a").noconvert(), py::arg("x").noconvert(), py::arg("y") = py::none(), py::arg("trans_a") = false,
+     py::arg("alpha") = 1.0f, py::arg("beta") = 0.0f,
+     "alpha * op(a) @ x + beta * y through the kept BLAS; y (updated in place and returned) or a new array.");
+}
