@@ -5,7 +5,9 @@
 #include <pybind11/pybind11.h>
 
 #include <algorithm>
+#include <ctime>
 #include <string>
+#include <vector>
 
 #include "blas.h"
 #include "errors.h"
@@ -31,6 +33,31 @@ void check_blas_operand(const CArray<float>& a, const char* what) {
   if (a.ndim() != 2 || a.shape(0) > (1 << 30) || a.shape(1) > (1 << 30)) {
     throw ConfigError(std::string("blas_sgemm: ") + what + " must be a 2-D float32 array");
   }
+}
+
+// Seconds per call of f over `repeats` calls after one warm-up call; the GIL released. Wall time, or
+// with cpu_time the calling thread's CPU time (one library thread on a shared machine: the time the
+// thread was preempted is not counted).
+template <typename F>
+double seconds_per_call(int repeats, bool cpu_time, F f) {
+  if (repeats < 1) throw ConfigError("blas_time: repeats must be >= 1");
+  py::gil_scoped_release nogil;
+  const auto now = [cpu_time] {
+    timespec ts;
+    clock_gettime(cpu_time ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC, &ts);
+    return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+  };
+  f();
+  const double start = now();
+  for (int i = 0; i < repeats; ++i) f();
+  return (now() - start) / repeats;
+}
+
+std::vector<float> operand(long long size, int salt) {
+  if (size < 0 || size > (1LL << 31)) throw ConfigError("blas_time: sizes must be >= 0 and the operands < 8 GB");
+  std::vector<float> v(static_cast<std::size_t>(size));
+  for (std::size_t i = 0; i < v.size(); ++i) v[i] = 0.01f * static_cast<float>(static_cast<int>((i * 7 + salt) % 23) - 11);
+  return v;
 }
 
 }  // namespace
@@ -130,4 +157,24 @@ void add_kernel_bindings(py::module_& mod) {
   }, py::arg("a").noconvert(), py::arg("x").noconvert(), py::arg("y") = py::none(), py::arg("trans_a") = false,
      py::arg("alpha") = 1.0f, py::arg("beta") = 0.0f,
      "alpha * op(a) @ x + beta * y through the kept BLAS; y (updated in place and returned) or a new array.");
+  mod.def("blas_time_sgemm", [](int m, int n, int k, bool trans_a, bool trans_b, float beta, int repeats,
+                                bool cpu_time) {
+    const std::vector<float> a = operand(1LL * m * k, 1), b = operand(1LL * k * n, 2);
+    std::vector<float> c = operand(1LL * m * n, 3);
+    const int lda = std::max(trans_a ? m : k, 1), ldb = std::max(trans_b ? k : n, 1);
+    return seconds_per_call(repeats, cpu_time, [&] {
+      blas::sgemm(trans_a, trans_b, m, n, k, 1.0f, a.data(), lda, b.data(), ldb, beta, c.data(), std::max(n, 1));
+    });
+  }, py::arg("m"), py::arg("n"), py::arg("k"), py::arg("trans_a") = false, py::arg("trans_b") = false,
+     py::arg("beta") = 0.0f, py::arg("repeats") = 10, py::arg("cpu_time") = false,
+     "Seconds per call of the kept BLAS's sgemm at one shape (operands made and timed in C++, no Python per call;\n"
+     "cpu_time: the calling thread's CPU time instead of wall time, for one library thread).");
+  mod.def("blas_time_sgemv", [](int m, int n, bool trans_a, int repeats, bool cpu_time) {
+    const std::vector<float> a = operand(1LL * m * n, 1), x = operand(trans_a ? m : n, 2);
+    std::vector<float> y = operand(trans_a ? n : m, 3);
+    return seconds_per_call(repeats, cpu_time, [&] {
+      blas::sgemv(trans_a, m, n, 1.0f, a.data(), std::max(n, 1), x.data(), 0.0f, y.data());
+    });
+  }, py::arg("m"), py::arg("n"), py::arg("trans_a") = false, py::arg("repeats") = 10, py::arg("cpu_time") = false,
+     "Seconds per call of the kept BLAS's sgemv at one shape (timed in C++; cpu_time as blas_time_sgemm's).");
 }
