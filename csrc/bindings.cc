@@ -344,4 +344,5 @@ PYBIND11_MODULE(_core, mod) {
       "Samples sentences (lists of ids, without </s>) continuing `prefix`.");
 
   bind_kernels(mod);
+  bind_blas(mod);
 }

@@ -127,5 +127,6 @@ inline void check_corpus(const Model& m, const CArray<std::int32_t>& ids,
 void bind_training(py::module_& mod);
 // The matrix kernels on NumPy arrays, for tests and benchmarks (bindings_kernels.cc).
 void bind_kernels(py::module_& mod);
+void bind_blas(py::module_& mod);  // bindings_blas.cc
 
 }  // namespace rnnlm::binding

@@ -9,6 +9,10 @@ The public API::
     model.perplexity("test.txt"), model.score(["a sentence"]), model.save("lm.rnnlm")
 """
 
+# Loads OpenBLAS (the package's own loader, RTLD_GLOBAL) before anything imports the extension that links
+# it: found so wherever pip put the package (editable, --user, --target installs); docs/blas.md.
+import scipy_openblas32  # noqa: F401
+
 from . import errors
 from .errors import *  # noqa: F403  (the exception hierarchy is public: errors.__all__)
 from .kenlm_api import State

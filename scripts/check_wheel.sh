@@ -79,6 +79,14 @@ done
         "$WORK/venv/"*) say "rnnlm_fast imported from the wheel: $location" ;;
         *) say "rnnlm_fast imported from $location, not from the installed wheel"; exit 1 ;;
     esac
+    # The BLAS: the package's import loads scipy_openblas32's library; the extension's rpath finds the
+    # same file on its own (docs/blas.md)
+    core=$(python -c "import rnnlm_fast._core as c; print(c.__file__)")
+    if command -v ldd > /dev/null; then
+        ldd "$core" | grep -q "libscipy_openblas.so => $WORK/venv/.*/scipy_openblas32/lib/" \
+            || { ldd "$core"; say "the extension does not find OpenBLAS in the environment by its rpath"; exit 1; }
+    fi
+    say "BLAS: $(python -c "from rnnlm_fast import _core; print(_core.blas_name())")"
     rnnlm-fast --version
     rnnlm-fast demo --quiet
     export RNNLM_DATA=${RNNLM_DATA:-$ROOT/../shared/data}

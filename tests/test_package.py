@@ -298,7 +298,8 @@ def test_license_file_is_mit_and_travels_in_the_wheel(tmp_path):
 @needs_source
 def test_one_version_and_metadata(tmp_path):
     """The version is written once (rnnlm_fast/__init__.py); the wheel's metadata has it,
-    classifiers, URLs, and only numpy and tqdm as base requirements (jiwer is the rescore extra)."""
+    classifiers, URLs, and only numpy, tqdm and the extension's BLAS (scipy-openblas32) as base
+    requirements (jiwer is the rescore extra)."""
     pytest.importorskip("setuptools", minversion="77")
     tomllib = pytest.importorskip("tomllib")
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
@@ -308,7 +309,7 @@ def test_one_version_and_metadata(tmp_path):
     meta = email.message_from_string(wheel_metadata(tmp_path))
     assert meta["Version"] == rnnlm_fast.__version__
     base = [r for r in meta.get_all("Requires-Dist") if "extra ==" not in r]
-    assert sorted(re.split("[<>=; ]", r)[0] for r in base) == ["numpy", "tqdm"]
+    assert sorted(re.split("[<>=; ]", r)[0] for r in base) == ["numpy", "scipy-openblas32", "tqdm"]
     assert 'jiwer>=3.0; extra == "rescore"' in meta.get_all("Requires-Dist")
     assert 'jiwer>=3.0; extra == "test"' in meta.get_all("Requires-Dist")  # CI runs the rescoring tests
     for extra, requirement in (("kenlm", "kenlm>=0.2"), ("plot", "matplotlib>=3.5")):
