@@ -193,6 +193,7 @@ PYBIND11_MODULE(_core, mod) {
   mod.attr("HAS_OPENMP") = false;
 #endif
   bind_distributed(mod);
+  bind_block(mod);
 
   mod.def(
       "split_words",

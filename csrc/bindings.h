@@ -88,5 +88,7 @@ inline void check_corpus(const Model& m, const CArray<std::int32_t>& ids, const 
 }
 // The distributed-training classes and functions (bindings_distributed.cc).
 void bind_distributed(py::module_& mod);
+// Block-synchronous training (bindings_block.cc).
+void bind_block(py::module_& mod);
 
 }  // namespace rnnlm::binding
