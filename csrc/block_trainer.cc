@@ -188,7 +188,7 @@ double BlockTrainer::forward(const Model& m, bool dropout) {
       StepState st{h_.data() + row * sH, lstm_ ? c_.data() + row * sH : nullptr,
                    gates_.empty() ? nullptr : gates_.data() + row * sGH, gru_ ? un_.data() + row * sH : nullptr,
                    lstm_ ? tc_.data() + row * sH : nullptr};
-      m.cell_update(in_[row], u_.data() + bh, hp + bh, lstm_ ? cprev_.data() + row * sH : nullptr, st);
+      m.cell_update(in_[row], u_.data() + static_cast<std::size_t>(b) * sGH, hp + bh, lstm_ ? cprev_.data() + row * sH : nullptr, st);
       std::memcpy(h_cur_.data() + bh, st.h, sizeof(float) * sH);
       if (lstm_) std::memcpy(c_cur_.data() + bh, st.c, sizeof(float) * sH);
     }
