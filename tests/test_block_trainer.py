@@ -214,3 +214,24 @@ def test_option_dicts_are_checked():
     del o["steps"]
     with pytest.raises(ConfigError, match="'steps' is missing"):
         _core.train_block_epoch(m, ids, offsets, o)
+
+
+@pytest.mark.parametrize("clip", [0.0, 0.5])
+def test_one_block_epoch_is_one_sgd_step_on_block_gradient(clip):
+    """A corpus that fits in one block: the epoch moves every weight by -lr * (s * g + l2 * W)
+    (l2 on recurrent and class_w only), s = min(1, clip / |g without direct|)."""
+    m = tiny_model("gru", True)
+    ids, offsets = corpus(6)
+    o = options(batch=2, steps=int(offsets[-1]), clip_norm=clip, l2=0.01, lr=0.3)
+    grad, _ = _core.block_gradient(m, ids, offsets, o)
+    g = grad.arrays()
+    before = {k: v.copy() for k, v in m.arrays().items()}
+    st = _core.train_block_epoch(m, ids, offsets, o)
+    assert st["blocks"] == 1
+    norm = np.sqrt(sum(float((v.astype(np.float64) ** 2).sum()) for k, v in g.items() if k != "direct"))
+    s = min(1.0, clip / norm) if clip > 0 else 1.0
+    assert clip == 0 or s < 1  # the clipped case really clips
+    for name, w in m.arrays().items():
+        decay = o["l2"] * before[name] if name in ("recurrent", "class_w") else 0
+        expected = before[name] - o["lr"] * (s * g[name] + decay)
+        np.testing.assert_allclose(w, expected, rtol=1e-5, atol=1e-6, err_msg=name)
