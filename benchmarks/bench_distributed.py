@@ -43,7 +43,7 @@ def _mpiexec() -> str:
 
 @pytest.fixture(scope="session")
 def books5m(tmp_path_factory) -> Path:
-    """README's 5M-word book slice: every 8th line of the book corpus (line numbers 3, 11, ...),
+    """docs/performance.md's 5M-word book slice: every 8th line of the book corpus (line numbers 3, 11, ...),
     shuffled with seed 3."""
     src = _data_dir() / "gutenberg" / "train.txt.gz"
     if not src.is_file():
@@ -108,8 +108,8 @@ def test_distributed_ptb(benchmark, tmp_path, ptb_dir, ranks, sync):
 
 @pytest.mark.parametrize("ranks", [1, 2], ids=lambda r: f"r{r}")
 def test_distributed_books(benchmark, tmp_path, ptb_dir, books5m, ranks):
-    """The 5M-word book slice: words seen 3 times or more (40,548), 200 classes, hidden 100 (README's
-    book table), the default K and rule."""
+    """The 5M-word book slice: words seen 3 times or more (40,548), 200 classes, hidden 100 (the book
+    table of docs/performance.md), the default K and rule."""
     benchmark.group = "distributed: 5M-word book epoch (H=100, 200 classes), processes x 1 thread"
     _epoch(benchmark, tmp_path, "books", ranks, _books_spec(books5m, ptb_dir))
 
@@ -140,7 +140,7 @@ def test_distributed_speedup_interleaved(benchmark, tmp_path, request, ptb_dir, 
 
 @pytest.mark.parametrize("sync_words", [10_000, 50_000], ids=lambda k: f"K{k // 1000}k")
 def test_distributed_sync_cost_75k(benchmark, tmp_path, ptb_dir, books5m, sync_words):
-    """The README's scale model for a large vocabulary: the book slice's 75,000 most frequent words,
+    """docs/distributed.md's scale model for a large vocabulary: the book slice's 75,000 most frequent words,
     H=200, 200 classes, 2 processes on the first 100,000 lines: words/s, floats per combination and the
     combination's time (``-k sync_cost``)."""
     benchmark.group = "distributed: 75k-word vocabulary (H=200, 200 classes), 2 processes x 1 thread"

@@ -3,12 +3,10 @@
 It implements the same model (Elman, GRU or LSTM cell; class-factored softmax; hashed
 max-ent direct connections) and the same online training algorithm (rnnlm-0.4b's truncated
 BPTT with blocks, L2 every 10th word, error clipping), written plainly and independently
-of the C++ code.
+of the C++ code. The batched-streams epoch (streams=B) is in reference_streams.py.
 """
 
 from __future__ import annotations
-
-import bisect
 
 import numpy as np
 
@@ -134,7 +132,8 @@ class ReferenceRNNLM:
         cls = [x % (size // 2 - C + 1) for x in hash_orders(history, self.order, 1)]
         half, span = size // 2, size - size // 2
         n = self.class_begin[c + 1] - self.class_begin[c]
-        words = [[half + (x + j) % span for j in range(n)] for x in hash_orders(history, self.order, 2 + (c << 8))]
+        hashes = hash_orders(history, self.order, 2 + (c << 8))
+        words = [[half + (x + j) % span for j in range(n)] for x in hashes]
         return cls, words
 
     def output(self, h, target: int, history=()):
@@ -160,7 +159,7 @@ class ReferenceRNNLM:
                 out[t] = np.exp(self.output(h, t, history)[0])
         return out
 
-    def _push(self, history, word_in):
+    def push_history(self, history, word_in):
         return ([word_in] + list(history))[: max(self.order - 1, 1)]
 
     def sentence_logprobs(self, ids) -> np.ndarray:
@@ -170,7 +169,7 @@ class ReferenceRNNLM:
         out, prev = [], 0
         for t in ids:
             h, c, _ = self.step(prev, h, c)
-            history = self._push(history, prev)
+            history = self.push_history(history, prev)
             out.append(self.output(h, t, history)[0])
             prev = t
         return np.array(out)
@@ -211,7 +210,7 @@ class ReferenceRNNLM:
         prev = 0
         for t in ids:
             h, c, cache = self.step(prev, h, c)
-            history = self._push(history, prev)
+            history = self.push_history(history, prev)
             _, e = self._output_gradient(h, t, history, g)
             err_out.append(e)
             states.append((h, c, cache))
@@ -248,8 +247,7 @@ class ReferenceRNNLM:
         p_input = float(np.float32(input_dropout))
         scale = float(np.float32(1.0) / (np.float32(1.0) - np.float32(dropout)))
         max_steps = 1 if bptt <= 1 else max(1, bptt + bptt_block - 2)
-        ends = set(int(o) - 1 for o in offsets[1:])
-        counter = 0
+        ends = {int(o) - 1 for o in offsets[1:]}
         logprob = 0.0
 
         def reset():
@@ -260,8 +258,8 @@ class ReferenceRNNLM:
         for k in range(len(ids)):
             word_in = 0 if k == 0 else int(ids[k - 1])
             target = int(ids[k])
-            counter += 1
-            history = self._push(history, word_in)  # the true word, even when dropped below
+            counter = k + 1  # positions so far, this one included
+            history = self.push_history(history, word_in)  # the true word, even when dropped below
             if input_dropout > 0 and word_in >= 0 and uniform() < p_input:
                 word_in = -1
             h, c, cache = self.step(word_in, states[-1][0], states[-1][1])
@@ -290,15 +288,15 @@ class ReferenceRNNLM:
         return logprob
 
     def _bptt(self, states, errs, ins, n_steps, lr, keep, cutoff):
-        DU, DX, X = self._bptt_sweep(states, errs, ins, n_steps, cutoff)
+        DU, DX, X = self.bptt_sweep(states, errs, ins, n_steps, cutoff)
         w = self.w
         w["recurrent"] = keep * w["recurrent"] + lr * sum(np.outer(d, x) for d, x in zip(DU, X))
         w["hidden_bias"] += lr * sum(DX)
-        self._embed_update(ins, DX, n_steps, lr, keep)
+        self.embed_update(ins, DX, n_steps, lr, keep)
         for i in range(len(errs)):
             errs[i] = np.zeros_like(errs[i])
 
-    def _bptt_sweep(self, states, errs, ins, n_steps, cutoff):
+    def bptt_sweep(self, states, errs, ins, n_steps, cutoff):
         """The truncated sweep back from the last step through the current weights (nothing
         is updated): the per-step (d_u, d_x, h_prev), most recent step first."""
         w = self.w
@@ -320,7 +318,7 @@ class ReferenceRNNLM:
                 dc = np.clip(dc_prev, -cutoff, cutoff)
         return DU, DX, X
 
-    def _embed_update(self, ins, DX, n_steps, lr, keep):
+    def embed_update(self, ins, DX, n_steps, lr, keep):
         """Input embeddings after a sweep: one decay per distinct word, then all its steps."""
         w, t, done = self.w, len(ins) - 1, set()
         for s in range(n_steps):
@@ -330,174 +328,3 @@ class ReferenceRNNLM:
             done.add(word)
             total = sum(DX[r] for r in range(s, n_steps) if ins[t - r] == word)
             w["embed"][word] = keep * w["embed"][word] + lr * total
-
-    # --- batched streams (the engine's streams=B option) -------------------------------
-    def _output_batch(self, rows, lr, keep, direct_keep):
-        """The output layer for one step of several lanes: ``rows`` holds (h, target, history)
-        per scored lane. Every row's ln P and dlnP/dh come from the weights as they were;
-        then class_w and each used class's word rows decay once by ``keep`` and move by lr
-        times the summed gradients; biases move by the sums; each row's direct weights decay
-        by ``direct_keep`` and move, row by row. Returns [(ln P, dlnP/dh)] in row order."""
-        w, grads = self.w, []
-        if not rows:  # no scored lane: nothing moves, not even by the decay
-            return []
-        for h, t, history in rows:
-            lp, pc, pw, c, b, feats = self.output(h, t, history)
-            gc = -pc
-            gc[c] += 1
-            gw = -pw
-            gw[t - b] += 1
-            e = w["class_w"].T @ gc + w["word_w"][b:b + len(gw)].T @ gw
-            grads.append((lp, e, h, gc, gw, c, b, feats))
-        w["class_w"] = keep * w["class_w"] + lr * sum(np.outer(g[3], g[2]) for g in grads)
-        w["class_b"] += lr * sum(g[3] for g in grads)
-        for c in sorted({g[5] for g in grads}):
-            mine = [g for g in grads if g[5] == c]
-            b, n = mine[0][6], len(mine[0][4])
-            w["word_w"][b:b + n] = keep * w["word_w"][b:b + n] + lr * sum(np.outer(g[4], g[2]) for g in mine)
-            w["word_b"][b:b + n] += lr * sum(g[4] for g in mine)
-        # Direct weights row by row. The engine goes through the rows sorted by target class
-        # (stably); the order only matters at O(lr * l2 * lr * g) where rows share a weight.
-        C = len(self.class_begin) - 1
-        for g in sorted(grads, key=lambda g: g[5]):
-            gc, gw, feats = g[3], g[4], g[7]
-            for s in feats[0]:
-                w["direct"][s:s + C] = direct_keep * w["direct"][s:s + C] + lr * gc
-            for idx in feats[1]:
-                for j, k in enumerate(idx):
-                    w["direct"][k] = direct_keep * w["direct"][k] + lr * gw[j]
-        return [(g[0], g[1]) for g in grads]
-
-    def train_epoch_streams(self, ids, offsets, *, streams=2, lr=0.1, l2=1e-6, gradient_cutoff=15.0, bptt=4,
-                            bptt_block=10, independent=False, dropout=0.0, input_dropout=0.0, seed=1) -> float:
-        """One epoch of one training thread with ``streams`` lanes in lockstep (the engine's
-        ``streams=B`` with threads=1), in place; returns the sum of ln P over scored words.
-
-        The sentences are split into ``streams`` contiguous parts of about equal word counts
-        (shard_sentences); lane b walks part b. Each step, every lane that still has words
-        takes one: all lanes' forward steps and output gradients through the same weights
-        (those before the step's updates), then the summed output-layer updates. The L2
-        decay keeps rnnlm-0.4b's every-10th-word rate counted over the positions of all
-        lanes: keep = (1 - lr*l2)^(tenths passed this step). BPTT runs for every active lane
-        when the global step count is a multiple of ``bptt_block`` (or bptt <= 1), and with
-        ``independent`` for a lane whose sentence ended (then the lane is reset); the sweeps
-        of a step all read the weights before its BPTT updates, which are summed over (step,
-        lane) rows with ``keep`` once; embeddings are updated lane after lane, as one stream
-        would. Lane b draws its dropout masks from splitmix64 stream b: seed + golden * b."""
-        # The API's learning-rate rule for several streams (options.lr_for_streams): the
-        # engine sums the lanes' gradients, applied with lr * streams ** -0.4.
-        if streams > 1:
-            lr = lr * streams ** -0.4
-        ids = np.asarray(ids)
-        offsets = [int(o) for o in offsets]
-        n_sentences = len(offsets) - 1
-        parts = shard_sentences(offsets, n_sentences, streams)
-        begin, end = [offsets[parts[b]] for b in range(streams)], [offsets[parts[b + 1]] for b in range(streams)]
-        ends = {o - 1 for o in offsets[1:]}
-        p = float(np.float32(dropout))
-        p_input = float(np.float32(input_dropout))
-        scale = float(np.float32(1.0) / (np.float32(1.0) - np.float32(dropout)))
-        max_steps = 1 if bptt <= 1 else max(1, bptt + bptt_block - 2)
-        decay = 1.0 - float(np.float32(lr)) * float(np.float32(l2))
-        direct_keep = 1.0 - lr * l2
-        n_hist = max(self.order - 1, 1)
-
-        class Lane:
-            def __init__(lane, b):
-                lane.rng = Splitmix64(seed + 0x9E3779B97F4A7C15 * b)
-                lane.reset()
-
-            def reset(lane):
-                h, c = self.initial_state()
-                lane.states, lane.errs, lane.ins, lane.history = [(h, c, {})], [], [], [0] * n_hist
-
-        lanes = [Lane(b) for b in range(streams)]
-        k = list(begin)
-        t = 0  # steps taken
-        positions = 0  # active positions so far, for the every-10th-word L2 decay
-        logprob = 0.0
-        while True:
-            active = [b for b in range(streams) if k[b] < end[b]]
-            if not active:
-                break
-            # Forward: every active lane through the same weights.
-            scored, rows, masks = [], [], {}
-            for b in active:
-                lane = lanes[b]
-                word_in = 0 if k[b] == begin[b] else int(ids[k[b] - 1])
-                target = int(ids[k[b]])
-                lane.history = self._push(lane.history, word_in)  # the true word
-                if input_dropout > 0 and word_in >= 0 and lane.rng.uniform() < p_input:
-                    word_in = -1
-                h, c, cache = self.step(word_in, lane.states[-1][0], lane.states[-1][1])
-                lane.states.append((h, c, cache))
-                lane.errs.append(np.zeros(self.H))
-                lane.ins.append(word_in)
-                if target >= 0:
-                    mask = np.ones(self.H)
-                    if dropout > 0:
-                        for i in range(self.H):
-                            mask[i] = 0.0 if lane.rng.uniform() < p else scale
-                    masks[b] = mask
-                    scored.append(b)
-                    rows.append((h * mask, target, lane.history))
-            tenths = (positions + len(active)) // 10 - positions // 10
-            positions += len(active)
-            keep = decay ** tenths
-            for b, (lp, e) in zip(scored, self._output_batch(rows, lr, keep, direct_keep)):
-                logprob += lp
-                lanes[b].errs[-1] = np.clip(e * masks[b], -gradient_cutoff, gradient_cutoff)
-            t += 1
-            # BPTT: every due lane's sweep through the weights before this step's BPTT updates.
-            block = bptt <= 1 or t % bptt_block == 0
-            due = [b for b in active if block or (independent and k[b] in ends)]
-            sweeps = {}
-            for b in due:
-                lane = lanes[b]
-                n_steps = min(max_steps, len(lane.errs))
-                sweeps[b] = (n_steps,) + self._bptt_sweep(lane.states, lane.errs, lane.ins, n_steps, gradient_cutoff)
-            if due:
-                w = self.w
-                w["recurrent"] = keep * w["recurrent"] + lr * sum(
-                    np.outer(d, x) for b in due for d, x in zip(sweeps[b][1], sweeps[b][3]))
-                w["hidden_bias"] += lr * sum(d for b in due for d in sweeps[b][2])
-                for b in due:
-                    lane = lanes[b]
-                    self._embed_update(lane.ins, sweeps[b][2], sweeps[b][0], lr, keep)
-                    lane.errs = [np.zeros(self.H) for _ in lane.errs]
-            for b in active:
-                lane = lanes[b]
-                if independent and k[b] in ends:
-                    lane.reset()
-                elif len(lane.states) > max_steps + 2:  # bounded, as the engine's ring
-                    del lane.states[0], lane.errs[0], lane.ins[0]
-                k[b] += 1
-        return logprob
-
-
-class Splitmix64:
-    """The engine's Rng: splitmix64; uniform() takes the top 53 bits of a draw."""
-
-    def __init__(self, seed: int):
-        self.state = seed & M64
-
-    def uniform(self) -> float:
-        draw = (mix(self.state) >> 11) * 2.0 ** -53
-        self.state = (self.state + 0x9E3779B97F4A7C15) & M64
-        return draw
-
-
-def shard_sentences(offsets, n_sentences: int, parts: int) -> list[int]:
-    """csrc/corpus.cc's shard_sentences: sentence bounds of ``parts`` contiguous parts of about
-    equal word counts. Part p ends at the first sentence boundary at or after p/parts of the
-    words (never before the previous part's end), so parts may be empty."""
-    offsets = [int(o) for o in offsets[:n_sentences + 1]]
-    parts = max(1, parts)
-    bounds = [0]
-    total = offsets[n_sentences] - offsets[0]
-    for p in range(1, parts):
-        target = offsets[0] + total * p // parts
-        s = min(bisect.bisect_left(offsets, target), n_sentences)
-        bounds.append(max(s, bounds[-1]))
-    bounds.append(n_sentences)
-    return bounds

@@ -123,7 +123,7 @@ def test_scores_do_not_depend_on_thread_count(independent):
 
 @pytest.mark.parametrize("model_name", ["trained_sigmoid", "trained_gru"])
 def test_carried_state_is_within_a_tenth_of_a_percent_of_one_sequential_pass(model_name, request, tmp_path):
-    """README: carried-state perplexity, computed in chunks of 256 sentences each warmed up on
+    """docs/guide.md: carried-state perplexity, computed in chunks of 256 sentences each warmed up on
     the 4 before, "differs from one sequential pass by well under 0.1%". The sequential pass is
     the engine's one-word step (rnnlm_fast.State's) carried through the whole text."""
     model = request.getfixturevalue(model_name)

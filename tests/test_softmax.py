@@ -19,5 +19,5 @@ def test_distribution_sums_to_one_and_matches_reference(tmp_path, activation):
     history = [0] * max(ref.order - 1, 1)
     for w in [0, model.vocab["w3"], model.vocab["w5"]]:
         h, c, _ = ref.step(w, h, c)
-        history = ref._push(history, w)
+        history = ref.push_history(history, w)
     np.testing.assert_allclose(p, ref.distribution(h, history), rtol=1e-4, atol=1e-7)

@@ -1,5 +1,5 @@
 """Batched streams (streams=B, csrc/batch_trainer.cc) against the NumPy reference's batched
-epoch (ReferenceRNNLM.train_epoch_streams): every cell with and without direct connections,
+epoch (reference_streams.train_epoch_streams): every cell with and without direct connections,
 dropout, independent sentences, bptt=1; and the reference's batched epoch with one stream
 against its own one-stream epoch."""
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from helpers import ACTIVATIONS, reference_of, small_model
-from reference import shard_sentences
+from reference_streams import shard_sentences, train_epoch_streams
 
 OPTS = {"lr": 0.1, "l2": 1e-3, "gradient_cutoff": 15.0, "bptt": 4, "bptt_block": 10, "independent": False}
 
@@ -27,7 +27,7 @@ def check_epoch(tmp_path, activation: str, streams: int, lines=None, seed: int =
     enc = model.encode_sentences(lines or corpus_lines())
     opts = {**OPTS, **opts}
     stats = model.train_epoch(enc, threads=1, streams=streams, seed=seed, **opts)
-    expected = ref.train_epoch_streams(enc.mapped, enc.offsets, streams=streams, seed=seed, **opts)
+    expected = train_epoch_streams(ref, enc.mapped, enc.offsets, streams=streams, seed=seed, **opts)
     assert stats.processed == len(enc.mapped)
     assert abs(stats.logprob - expected) < 1e-4 * abs(expected), (stats.logprob, expected)
     for name, w in model.weights().items():
@@ -58,7 +58,7 @@ def test_reference_one_stream_is_its_one_stream_epoch(tmp_path):
         enc = model.encode_sentences(corpus_lines(12))
         opts = {**OPTS, **extra}
         lp_a = a.train_epoch(enc.mapped, enc.offsets, seed=5, **opts)
-        lp_b = b.train_epoch_streams(enc.mapped, enc.offsets, streams=1, seed=5, **opts)
+        lp_b = train_epoch_streams(b, enc.mapped, enc.offsets, streams=1, seed=5, **opts)
         assert lp_a == pytest.approx(lp_b, rel=1e-12)
         for name in a.w:
             np.testing.assert_allclose(a.w[name], b.w[name], rtol=1e-8, atol=1e-10, err_msg=name)

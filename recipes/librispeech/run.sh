@@ -6,8 +6,8 @@
 #   DATA=/path/to/data WORK=exp/ls bash recipes/librispeech/run.sh
 #
 # Every stage skips when its output exists and prints its wall time; an interrupted training
-# resumes from its checkpoint. Settings (environment variables, defaults below) are README's
-# "LibriSpeech recipe" section. SMOKE=1 is the test suite's tiny version (a small slice, minutes).
+# resumes from its checkpoint. Settings (environment variables, defaults below) are in
+# docs/rescoring.md, "The recipe". SMOKE=1 is the test suite's tiny version (a small slice, minutes).
 set -euo pipefail
 
 DATA=${DATA:-../shared/data}

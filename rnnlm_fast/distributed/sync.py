@@ -69,7 +69,7 @@ class WeightSync:
         self.start: dict[str, np.ndarray] = {}
         self.delta: dict[str, np.ndarray] = {}
         self._buffers: dict[str, np.ndarray] = {}
-        self.floats = 0  # floats summed by the last combination (for the scale model in README)
+        self.floats = 0  # floats summed by the last combination (docs/distributed.md's scale model)
 
     def _block_length(self, name: str) -> int:
         w = self.weights[name]

@@ -96,7 +96,7 @@ class DistributedTrainer(Trainer):
         self.on_sync: Optional[Callable[[DistributedTrainer, int, int], None]] = None
         self.trained_positions: list[int] = []  # this process's positions trained, per epoch run
         # seconds of the last epoch this process spent training, waiting for the others at the
-        # end of a block, and combining (the benchmark and README's scale model read them)
+        # end of a block, and combining (the benchmark and docs/distributed.md's scale model read them)
         self.phase_seconds = {"train": 0.0, "wait": 0.0, "combine": 0.0}
         self.watchdog = Watchdog(comm, (values or options.DEFAULTS)["sync_timeout"])
         with fatal_errors(comm):
