@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "blas.h"
+#include "corpus.h"
 #include "errors.h"
 
 namespace rnnlm {
@@ -106,15 +107,9 @@ void BlockTrainer::start_streams(const Model& m, const std::int32_t* ids, const 
                                  std::int64_t n) {
   ids_ = ids;
   offsets_ = offsets;
-  const std::int64_t P = offsets[n] - offsets[0];
-  // Stream b: sentences [s_b, s_{b+1}), s_b the first sentence with start - offsets[0] >= b * P / B.
-  std::int64_t s = 0;
-  std::vector<std::int64_t> first(static_cast<std::size_t>(B_) + 1, n);
-  for (int b = 0; b < B_; ++b) {
-    const __int128 goal = static_cast<__int128>(b) * P;
-    while (s < n && static_cast<__int128>(offsets[s] - offsets[0]) * B_ < goal) ++s;
-    first[static_cast<std::size_t>(b)] = s;
-  }
+  // Stream b: sentences [first[b], first[b+1]), cut at sentence starts as evenly as possible by
+  // positions (corpus.h's shard_sentences, the split the threads of online training use).
+  const std::vector<std::int64_t> first = shard_sentences(offsets, n, B_);
   ngram_.clear();
   rng_.clear();
   for (int b = 0; b < B_; ++b) {

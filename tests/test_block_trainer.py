@@ -235,3 +235,46 @@ def test_one_block_epoch_is_one_sgd_step_on_block_gradient(clip):
         decay = o["l2"] * before[name] if name in ("recurrent", "class_w") else 0
         expected = before[name] - o["lr"] * (s * g[name] + decay)
         np.testing.assert_allclose(w, expected, rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+# --- against the NumPy oracle (tests/reference_block.py, float64) ------------------------
+def oracle_of(m: _core.Model):
+    from reference_block import BlockReference
+
+    return BlockReference(m.arrays(), np.asarray(m.class_begin), m.cell, direct_order=m.direct_order)
+
+
+@pytest.mark.parametrize("independent", [False, True])
+@pytest.mark.parametrize("direct", [False, True])
+@pytest.mark.parametrize("cell", ["sigmoid", "tanh", "gru", "lstm"])
+def test_block_gradient_matches_the_oracle(cell, direct, independent):
+    m = tiny_model(cell, direct)
+    ids, offsets = corpus(12)
+    o = options(batch=3, steps=5, independent=independent)
+    grad, loss = _core.block_gradient(m, ids, offsets, o)
+    ref = oracle_of(m)
+    ref.independent = independent
+    ref.start(ids, offsets, o["batch"])
+    logprob, _, expected = ref.block_gradient(o["steps"])
+    assert loss == pytest.approx(-logprob / o["batch"], rel=1e-5)
+    for name, g in grad.arrays().items():
+        e = expected[name]
+        assert np.abs(e).max() > 1e-3, name  # not a vacuous comparison
+        np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-4 * np.abs(e).max(), err_msg=name)
+
+
+@pytest.mark.parametrize("cell,direct,independent", [("sigmoid", False, False), ("gru", True, True),
+                                                     ("lstm", True, False)])
+def test_epoch_matches_the_oracle(cell, direct, independent):
+    """A whole epoch of many blocks (state carried between blocks, clipping active, the last
+    block ragged) against the oracle's epoch, dropout off."""
+    m = tiny_model(cell, direct)
+    ids, offsets = corpus(30, seed=7)
+    o = options(batch=4, steps=3, lr=0.2, clip_norm=0.5, l2=0.01, independent=independent)
+    ref = oracle_of(m)
+    expected = ref.train_epoch_blocks(ids, offsets, batch=o["batch"], steps=o["steps"], lr=o["lr"],
+                                      clip_norm=o["clip_norm"], l2=o["l2"], independent=independent)
+    st = _core.train_block_epoch(m, ids, offsets, o)
+    assert st["logprob"] == pytest.approx(expected, rel=1e-4)
+    for name, w in m.arrays().items():
+        np.testing.assert_allclose(w, ref.w[name], rtol=1e-4, atol=1e-5, err_msg=name)
