@@ -7,6 +7,7 @@
 #include "blas.h"
 #include "class_softmax.h"
 #include "kernels.h"
+#include "simd.h"
 
 namespace rnnlm {
 namespace {
@@ -20,6 +21,25 @@ void for_word_features(const Model& m, const DirectFeatures& features, int n, F 
     const int used = static_cast<int>(
         std::min<std::uint64_t>(static_cast<std::uint64_t>(n), features.word_limit[static_cast<std::size_t>(a)]));
     for (int j = 0; j < used; ++j) f(direct_word_index(start, j, size), j);
+  }
+}
+
+// sum x[i] * y[i] in double (one fixed order: reproducible).
+RNNLM_CLONES
+double dot_double(const float* x, const float* y, std::size_t n) {
+  double s = 0;
+#pragma omp simd reduction(+ : s)
+  for (std::size_t i = 0; i < n; ++i) s += static_cast<double>(x[i]) * y[i];
+  return s;
+}
+
+// w = beta * w + alpha * g (beta 0: w's old values are not read).
+RNNLM_CLONES
+void scale_add(float* __restrict w, const float* __restrict g, std::size_t n, float beta, float alpha) {
+  if (beta == 0.0f) {
+    for (std::size_t i = 0; i < n; ++i) w[i] = alpha * g[i];
+  } else {
+    for (std::size_t i = 0; i < n; ++i) w[i] = beta * w[i] + alpha * g[i];
   }
 }
 
@@ -47,7 +67,10 @@ BlockOutput::BlockOutput(const Model& m, int capacity)
       word_off_(static_cast<std::size_t>(capacity)),
       d_h_(static_cast<std::size_t>(capacity) * m.hidden()),
       features_(m.direct_order() > 0 ? static_cast<std::size_t>(capacity) : 0),
-      count_(static_cast<std::size_t>(m.n_classes()) + 1) {
+      count_(static_cast<std::size_t>(m.n_classes()) + 1),
+      stored_(static_cast<std::size_t>(m.n_classes())),
+      gram_z_(static_cast<std::size_t>(kGramRows) * kGramRows),
+      gram_h_(static_cast<std::size_t>(kGramRows) * kGramRows) {
   used_.reserve(static_cast<std::size_t>(m.n_classes()));
   group_start_.reserve(static_cast<std::size_t>(m.n_classes()) + 1);
 }
@@ -124,8 +147,8 @@ void BlockOutput::forward(const Model& m, int n, const float* h, const std::int3
   }
 }
 
-void BlockOutput::backward(const Model& m, float scale, float* d_h, float* g_class_w, float* g_class_b,
-                           float* g_word_w, float* g_word_b, int threads) {
+double BlockOutput::backward(const Model& m, float scale, float* d_h, float* g_class_w, float* g_class_b,
+                             float* g_word_w, float* g_word_b, int threads) {
   const int n = n_, H = m.hidden(), C = m.n_classes();
   const auto& class_begin = m.class_begin();
   // dL/dlogits = scale * (probabilities - one-hot), L = scale * -sum ln P.
@@ -147,16 +170,29 @@ void BlockOutput::backward(const Model& m, float scale, float* d_h, float* g_cla
     const float* gc = class_z_.data() + static_cast<std::size_t>(r) * C;
     for (int k = 0; k < C; ++k) g_class_b[k] += gc[k];
   }
+  double word_norm2 = 0;
   for (std::size_t g = 0; g < used_.size(); ++g) {
-    const int r0 = group_start_[g], r1 = group_start_[g + 1];
+    const int r0 = group_start_[g], r1 = group_start_[g + 1], rows = r1 - r0;
     const std::int32_t c = used_[g], b = class_begin[c];
     const int nc = class_begin[c + 1] - b;
     const float* zg = word_z_.data() + word_off_[static_cast<std::size_t>(r0)];
+    const float* hg = h_.data() + static_cast<std::size_t>(r0) * H;
     const float* wc = m.word_w.data() + static_cast<std::size_t>(b) * H;
-    block_sgemm(false, false, r1 - r0, H, nc, 1.0f, zg, nc, wc, H, 1.0f, d_h_.data() + static_cast<std::size_t>(r0) * H,
-                H);
-    block_sgemm(true, false, nc, H, r1 - r0, 1.0f, zg, nc, h_.data() + static_cast<std::size_t>(r0) * H, H, 0.0f,
-                g_word_w + static_cast<std::size_t>(b) * H, H);
+    block_sgemm(false, false, rows, H, nc, 1.0f, zg, nc, wc, H, 1.0f, d_h_.data() + static_cast<std::size_t>(r0) * H, H);
+    // The class's word_w gradient G = Z^T Hg (nc x H). Where the rows are few, its squared
+    // norm comes from the Gram matrices, sum (Z Z^T) .* (Hg Hg^T), and G itself is only
+    // formed by the update's product; otherwise G is kept in g_word_w.
+    const bool gram = rows <= kGramRows && static_cast<double>(rows) * (nc + H) <= 2.0 * nc * H;
+    stored_[g] = gram ? 0 : 1;
+    if (gram) {
+      block_sgemm(false, true, rows, rows, nc, 1.0f, zg, nc, zg, nc, 0.0f, gram_z_.data(), rows);
+      block_sgemm(false, true, rows, rows, H, 1.0f, hg, H, hg, H, 0.0f, gram_h_.data(), rows);
+      word_norm2 += dot_double(gram_z_.data(), gram_h_.data(), static_cast<std::size_t>(rows) * rows);
+    } else {
+      float* gw = g_word_w + static_cast<std::size_t>(b) * H;
+      block_sgemm(true, false, nc, H, rows, 1.0f, zg, nc, hg, H, 0.0f, gw, H);
+      word_norm2 += dot_double(gw, gw, static_cast<std::size_t>(nc) * H);
+    }
     float* gb = g_word_b + b;
     std::fill(gb, gb + nc, 0.0f);
     for (int r = r0; r < r1; ++r) {
@@ -168,6 +204,25 @@ void BlockOutput::backward(const Model& m, float scale, float* d_h, float* g_cla
   for (int r = 0; r < n; ++r) {
     std::memcpy(d_h + static_cast<std::size_t>(order_[r]) * H, d_h_.data() + static_cast<std::size_t>(r) * H,
                 sizeof(float) * H);
+  }
+  return word_norm2;
+}
+
+void BlockOutput::word_update(const Model& m, const float* g_word_w, float* w, float alpha, float beta) const {
+  const int H = m.hidden();
+  const auto& class_begin = m.class_begin();
+  for (std::size_t g = 0; g < used_.size(); ++g) {
+    const int r0 = group_start_[g], r1 = group_start_[g + 1];
+    const std::int32_t c = used_[g], b = class_begin[c];
+    const int nc = class_begin[c + 1] - b;
+    float* wc = w + static_cast<std::size_t>(b) * H;
+    if (stored_[g]) {
+      const float* gc = g_word_w + static_cast<std::size_t>(b) * H;
+      scale_add(wc, gc, static_cast<std::size_t>(nc) * H, beta, alpha);
+    } else {
+      block_sgemm(true, false, nc, H, r1 - r0, alpha, word_z_.data() + word_off_[static_cast<std::size_t>(r0)], nc,
+                  h_.data() + static_cast<std::size_t>(r0) * H, H, beta, wc, H);
+    }
   }
 }
 

@@ -32,10 +32,17 @@ class BlockOutput {
 
   // After forward: d_h (n x H, row i for position i) = dL/dh with L = scale * -sum_i ln P_i;
   // the gradients of class_w, class_b into g_class_w / g_class_b (overwritten), of each used
-  // class's word rows and biases into the same rows of g_word_w / g_word_b (overwritten; other
-  // rows untouched; used_classes() lists them).
-  void backward(const Model& m, float scale, float* d_h, float* g_class_w, float* g_class_b, float* g_word_w,
-                float* g_word_b, int threads);
+  // class's word biases into the same entries of g_word_b (overwritten; used_classes() lists
+  // the classes). Returns the squared norm of the word_w gradient, which it keeps in g_word_w
+  // only for the classes where that is cheaper than forming it again in word_update (a class
+  // with few rows gets its norm from two small Gram matrices instead).
+  double backward(const Model& m, float scale, float* d_h, float* g_class_w, float* g_class_b, float* g_word_w,
+                  float* g_word_b, int threads);
+
+  // After backward: w = beta * w + alpha * (word_w gradient) on the used classes' rows of a
+  // V x H array `w` (the model's word_w to update it, a gradient array with beta 0 to read
+  // it); `g_word_w` is the array backward was given. Reads the weights only through w.
+  void word_update(const Model& m, const float* g_word_w, float* w, float alpha, float beta) const;
 
   // target[i] += factor * dL/d direct[i] for every direct weight the block used (sparse;
   // scatter in position order, so deterministic). No-op without direct weights.
@@ -58,6 +65,9 @@ class BlockOutput {
   std::vector<std::int32_t> used_;        // classes present, increasing
   std::vector<int> group_start_;          // sorted row where each used class starts, then n
   std::vector<int> count_;                // per class: rows (counting sort)
+  std::vector<std::uint8_t> stored_;      // per used class: its word_w gradient is in g_word_w
+  static constexpr int kGramRows = 128;   // most rows of a class whose norm comes from Gram matrices
+  std::vector<float> gram_z_, gram_h_;    // kGramRows x kGramRows
 };
 
 }  // namespace rnnlm

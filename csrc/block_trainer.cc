@@ -8,14 +8,30 @@
 #include "blas.h"
 #include "corpus.h"
 #include "errors.h"
+#include "simd.h"
 
 namespace rnnlm {
 namespace {
 
+// Sum of squares in double; the simd reduction fixes one summation order (reproducible).
+RNNLM_CLONES
 double squared_norm(const float* x, std::size_t n) {
   double s = 0;
+#pragma omp simd reduction(+ : s)
   for (std::size_t i = 0; i < n; ++i) s += static_cast<double>(x[i]) * x[i];
   return s;
+}
+
+// w = keep * w - a * g.
+RNNLM_CLONES
+void step_down(float* __restrict w, const float* __restrict g, std::size_t n, float keep, float a) {
+  for (std::size_t i = 0; i < n; ++i) w[i] = keep * w[i] - a * g[i];
+}
+
+// y += x.
+RNNLM_CLONES
+void add_to(float* __restrict y, const float* __restrict x, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) y[i] += x[i];
 }
 
 // Restores the BLAS thread count on scope exit.
@@ -230,8 +246,8 @@ double BlockTrainer::backward(const Model& m) {
   const std::size_t sH = static_cast<std::size_t>(H), sGH = static_cast<std::size_t>(GH);
   const std::size_t TB = static_cast<std::size_t>(T_) * B;
   const int threads = o_.threads;
-  out_.backward(m, 1.0f / static_cast<float>(B), dhd_.data(), g_class_w_.data(), g_class_b_.data(),
-                g_word_w_.data(), g_word_b_.data(), threads);
+  const double word_norm2 = out_.backward(m, 1.0f / static_cast<float>(B), dhd_.data(), g_class_w_.data(),
+                                          g_class_b_.data(), g_word_w_.data(), g_word_b_.data(), threads);
   // Output errors reaching h_t (through the dropout mask).
   std::fill(e_.begin(), e_.end(), 0.0f);
   const bool masked = dropout_applied_;
@@ -297,10 +313,7 @@ double BlockTrainer::backward(const Model& m) {
   const int K = static_cast<int>(TB);
   block_sgemm(true, false, GH, H, K, 1.0f, du_.data(), GH, hprev_.data(), H, 0.0f, g_recurrent_.data(), H);
   std::fill(g_hidden_bias_.begin(), g_hidden_bias_.end(), 0.0f);
-  for (std::size_t row = 0; row < TB; ++row) {
-    const float* dx = dx_.data() + row * sGH;
-    for (std::size_t i = 0; i < sGH; ++i) g_hidden_bias_[i] += dx[i];
-  }
+  for (std::size_t row = 0; row < TB; ++row) add_to(g_hidden_bias_.data(), dx_.data() + row * sGH, sGH);
   // Embedding rows: the scatter-add of the d_x rows of each input word.
   for (std::int32_t w : embed_words_) embed_slot_[static_cast<std::size_t>(w)] = -1;
   embed_words_.clear();
@@ -314,8 +327,7 @@ double BlockTrainer::backward(const Model& m) {
       embed_words_.push_back(w);
       std::memcpy(g_embed_.data() + static_cast<std::size_t>(slot) * sGH, dx, sizeof(float) * sGH);
     } else {
-      float* g = g_embed_.data() + static_cast<std::size_t>(slot) * sGH;
-      for (std::size_t i = 0; i < sGH; ++i) g[i] += dx[i];
+      add_to(g_embed_.data() + static_cast<std::size_t>(slot) * sGH, dx, sGH);
     }
   }
   // The squared norm over every gradient except the direct weights'.
@@ -327,19 +339,16 @@ double BlockTrainer::backward(const Model& m) {
   const auto& class_begin = m.class_begin();
   for (std::int32_t c : out_.used_classes()) {
     const std::size_t b = static_cast<std::size_t>(class_begin[c]), e = static_cast<std::size_t>(class_begin[c + 1]);
-    norm2 += squared_norm(g_word_w_.data() + b * sH, (e - b) * sH);
     norm2 += squared_norm(g_word_b_.data() + b, e - b);
   }
-  return norm2;
+  return norm2 + word_norm2;
 }
 
 void BlockTrainer::apply_update(Model& m, float scale) {
-  const std::size_t sH = static_cast<std::size_t>(H_), sGH = static_cast<std::size_t>(GH_);
+  const std::size_t sGH = static_cast<std::size_t>(GH_);
   const float a = o_.lr * scale;
   const float keep = 1.0f - o_.lr * o_.l2;
-  auto dense = [&](float* w, const float* g, std::size_t n, float k) {
-    for (std::size_t i = 0; i < n; ++i) w[i] = k * w[i] - a * g[i];
-  };
+  auto dense = [&](float* w, const float* g, std::size_t n, float k) { step_down(w, g, n, k, a); };
   dense(m.recurrent.data(), g_recurrent_.data(), g_recurrent_.size(), keep);
   dense(m.class_w.data(), g_class_w_.data(), g_class_w_.size(), keep);
   dense(m.hidden_bias.data(), g_hidden_bias_.data(), g_hidden_bias_.size(), 1.0f);
@@ -347,9 +356,9 @@ void BlockTrainer::apply_update(Model& m, float scale) {
   const auto& class_begin = m.class_begin();
   for (std::int32_t c : out_.used_classes()) {
     const std::size_t b = static_cast<std::size_t>(class_begin[c]), e = static_cast<std::size_t>(class_begin[c + 1]);
-    dense(m.word_w.data() + b * sH, g_word_w_.data() + b * sH, (e - b) * sH, 1.0f);
     dense(m.word_b.data() + b, g_word_b_.data() + b, e - b, 1.0f);
   }
+  out_.word_update(m, g_word_w_.data(), m.word_w.data(), -a, 1.0f);
   for (std::size_t s = 0; s < embed_words_.size(); ++s) {
     dense(m.embed.data() + static_cast<std::size_t>(embed_words_[s]) * sGH, g_embed_.data() + s * sGH, sGH, 1.0f);
   }
@@ -357,7 +366,7 @@ void BlockTrainer::apply_update(Model& m, float scale) {
 }
 
 void BlockTrainer::gradient_into(const Model& m, Model& grad) const {
-  const std::size_t sH = static_cast<std::size_t>(H_), sGH = static_cast<std::size_t>(GH_);
+  const std::size_t sGH = static_cast<std::size_t>(GH_);
   std::copy(g_recurrent_.begin(), g_recurrent_.end(), grad.recurrent.begin());
   std::copy(g_hidden_bias_.begin(), g_hidden_bias_.end(), grad.hidden_bias.begin());
   std::copy(g_class_w_.begin(), g_class_w_.end(), grad.class_w.begin());
@@ -365,11 +374,10 @@ void BlockTrainer::gradient_into(const Model& m, Model& grad) const {
   const auto& class_begin = m.class_begin();
   for (std::int32_t c : out_.used_classes()) {
     const std::size_t b = static_cast<std::size_t>(class_begin[c]), e = static_cast<std::size_t>(class_begin[c + 1]);
-    std::copy(g_word_w_.begin() + static_cast<std::ptrdiff_t>(b * sH),
-              g_word_w_.begin() + static_cast<std::ptrdiff_t>(e * sH), grad.word_w.begin() + b * sH);
     std::copy(g_word_b_.begin() + static_cast<std::ptrdiff_t>(b), g_word_b_.begin() + static_cast<std::ptrdiff_t>(e),
               grad.word_b.begin() + b);
   }
+  out_.word_update(m, g_word_w_.data(), grad.word_w.data(), 1.0f, 0.0f);
   for (std::size_t s = 0; s < embed_words_.size(); ++s) {
     std::copy(g_embed_.begin() + static_cast<std::ptrdiff_t>(s * sGH),
               g_embed_.begin() + static_cast<std::ptrdiff_t>((s + 1) * sGH),
