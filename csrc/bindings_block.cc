@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "bindings.h"
 #include "blas.h"
@@ -121,6 +122,47 @@ void bind_block(py::module_& mod) {
       py::arg("model"), py::arg("ids"), py::arg("offsets"), py::arg("options"),
       "(gradient, loss) of the first block (batch streams x steps from the reset state, no dropout, clipping "
       "or update): loss = -(1/batch) * sum ln P, gradient = dloss/dweights as a Model holding gradients.");
+
+  mod.def(
+      "profile_block_epoch",
+      [](Model& m, const CArray<std::int32_t>& ids, const CArray<std::int64_t>& offsets, const py::object& options) {
+        check_corpus(m, ids, offsets);
+        const BlockTrainOptions o = block_options(options);
+        BlockTrainer trainer(m, o);
+        std::vector<GemmShape> calls;
+        BlockEpochStats r;
+        double replay = 0, flops = 0;
+        {
+          py::gil_scoped_release nogil;
+          block_sgemm_record(&calls);
+          try {
+            r = trainer.train_epoch(m, ids.data(), offsets.data(), offsets.shape(0) - 1, nullptr);
+          } catch (...) {
+            block_sgemm_record(nullptr);
+            throw;
+          }
+          block_sgemm_record(nullptr);
+          const int saved = blas::threads();
+          blas::set_threads(o.threads);
+          replay = block_sgemm_replay(calls, &flops);
+          blas::set_threads(saved);
+        }
+        py::dict d;
+        d["processed"] = r.stats.processed;
+        d["words"] = r.stats.words;
+        d["logprob"] = r.stats.logprob;
+        d["blocks"] = r.blocks;
+        d["seconds"] = r.seconds;
+        d["gemm_seconds"] = r.gemm_seconds;
+        d["gemm_calls"] = calls.size();
+        d["gemm_flops"] = flops;
+        d["replay_seconds"] = replay;
+        return d;
+      },
+      py::arg("model"), py::arg("ids"), py::arg("offsets"), py::arg("options"),
+      "Benchmarks only: train_block_epoch recording its sgemm calls, then the same calls replayed alone. "
+      "Returns processed, words, logprob, blocks, seconds, gemm_seconds (inside the epoch), gemm_calls, "
+      "gemm_flops, replay_seconds.");
 
   mod.def("blas_name", [] { return std::string(blas::name()); }, "The BLAS library the block products run on.");
 }

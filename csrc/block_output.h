@@ -18,6 +18,17 @@ void block_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, c
                  const float* b, int ldb, float beta, float* c, int ldc);
 double& block_sgemm_seconds();
 
+// Profiling: the shapes of the block_sgemm calls made on this thread while recording, and
+// the same calls replayed alone on scratch operands (returns their seconds; `flops` gets
+// 2 m n k summed). Not for production paths.
+struct GemmShape {
+  bool trans_a, trans_b;
+  int m, n, k, lda, ldb, ldc;
+  float beta;
+};
+void block_sgemm_record(std::vector<GemmShape>* into);  // nullptr: stop recording
+double block_sgemm_replay(const std::vector<GemmShape>& calls, double* flops);
+
 class BlockOutput {
  public:
   // Buffers for up to `capacity` positions, allocated once.
