@@ -88,7 +88,6 @@ BlockOutput::BlockOutput(const Model& m, int capacity)
       row_word_(static_cast<std::size_t>(capacity)),
       h_(static_cast<std::size_t>(capacity) * m.hidden()),
       class_z_(static_cast<std::size_t>(capacity) * m.n_classes()),
-      word_z_(static_cast<std::size_t>(capacity) * m.max_class_size()),
       word_off_(static_cast<std::size_t>(capacity)),
       d_h_(static_cast<std::size_t>(capacity) * m.hidden()),
       features_(m.direct_order() > 0 ? static_cast<std::size_t>(capacity) : 0),
@@ -133,6 +132,8 @@ void BlockOutput::forward(const Model& m, int n, const float* h, const std::int3
     word_off_[static_cast<std::size_t>(r)] = off;
     off += class_begin[c + 1] - class_begin[c];
   }
+  // Sized by the block's own classes (grows to the largest block seen, then stays).
+  if (word_z_.size() < static_cast<std::size_t>(off)) word_z_.resize(static_cast<std::size_t>(off));
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
   for (int r = 0; r < n; ++r) {
     std::memcpy(h_.data() + static_cast<std::size_t>(r) * H, h + static_cast<std::size_t>(order_[r]) * H,

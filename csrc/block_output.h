@@ -69,7 +69,7 @@ class BlockOutput {
   std::vector<std::int32_t> row_word_;    // target's index within its class, sorted row i
   std::vector<float> h_;                  // n x H in sorted order
   std::vector<float> class_z_;            // n x C: logits -> probabilities -> dL/dlogits
-  std::vector<float> word_z_;             // packed per group: n_c x nc each
+  std::vector<float> word_z_;             // packed per group: n_c x nc each (grows as needed)
   std::vector<std::int64_t> word_off_;    // start of each sorted row's word values in word_z_
   std::vector<float> d_h_;                // n x H in sorted order
   std::vector<DirectFeatures> features_;  // per sorted row

@@ -56,6 +56,9 @@ void BlockTrainOptions::validate() const {
   if (batch < 1 || batch > 4096) throw ConfigError("batch must be in 1..4096");
   if (steps < 1 || steps > 1000) throw ConfigError("steps must be in 1..1000");
   if (threads < 1 || threads > 4096) throw ConfigError("threads must be in 1..4096");
+  if (static_cast<std::int64_t>(batch) * steps > kMaxBlockPositions) {
+    throw ConfigError("batch * steps must be at most " + std::to_string(kMaxBlockPositions) + " positions per block");
+  }
 }
 
 BlockTrainer::BlockTrainer(const Model& m, const BlockTrainOptions& o)

@@ -15,6 +15,9 @@
 
 namespace rnnlm {
 
+// Positions of one block (batch * steps) at most: the block's buffers hold all of them.
+constexpr std::int64_t kMaxBlockPositions = 65536;
+
 // Every field must be set by the caller (the defaults will live in rnnlm_fast/options.py).
 struct BlockTrainOptions {
   float lr{};          // learning rate of the block's averaged gradient
@@ -27,7 +30,8 @@ struct BlockTrainOptions {
   std::uint64_t seed{};  // of the dropout masks (stream b: seed + 0x9E3779B97F4A7C15 * (b + 1))
   int threads{};       // OpenMP threads of the elementwise and output work, and BLAS threads
   // lr > 0, l2 >= 0, clip_norm >= 0, dropout in [0, 1), batch in 1..4096, steps in 1..1000,
-  // threads in 1..4096; all finite. Throws ConfigError with a one-line message.
+  // threads in 1..4096, batch * steps <= kMaxBlockPositions; all finite. Throws ConfigError
+  // with a one-line message.
   void validate() const;
 };
 

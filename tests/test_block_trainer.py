@@ -205,6 +205,13 @@ def test_bad_options_are_config_errors(field, value, message):
         _core.block_gradient(m, ids, offsets, options(**{field: value}))
 
 
+def test_block_size_is_bounded():
+    m = tiny_model("gru", False)
+    ids, offsets = corpus(5)
+    with pytest.raises(ConfigError, match=r"batch \* steps must be at most 65536 positions per block"):
+        _core.train_block_epoch(m, ids, offsets, options(batch=4096, steps=17))
+
+
 def test_option_dicts_are_checked():
     m = tiny_model("gru", False)
     ids, offsets = corpus(5)
