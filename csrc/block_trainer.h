@@ -1,8 +1,10 @@
-// Block-synchronous mini-batch training (docs: /work/wt/issues/block_spec.md, issue 27): the
+// Block-synchronous mini-batch training (issue 27; tests/reference_block.py is its NumPy oracle): the
 // corpus cut into B streams of whole sentences, all advanced T steps per block with the
 // weights fixed; the output layer over the block's T*B positions at once; exact BPTT through
 // the block; one clipped SGD update per block. The products go through blas.h (few, large
-// sgemm calls); the elementwise cell code reuses Model::cell_update / backward_step.
+// sgemm calls); the elementwise cell code reuses Model::cell_update / backward_step, run over
+// the B streams (and the output's per-position work over the block's positions) by an OpenMP
+// loop when threads > 1; every reduction has one fixed order, so a run is reproducible.
 #pragma once
 
 #include <cstdint>

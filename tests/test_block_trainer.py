@@ -34,9 +34,8 @@ def corpus(n: int, seed: int = 0, oov: bool = True) -> tuple[np.ndarray, np.ndar
 
 
 def options(**kw) -> dict:
-    o = dict(lr=0.5, l2=0.0, clip_norm=5.0, dropout=0.0, batch=3, steps=5, independent=False, seed=1, threads=1)
-    o.update(kw)
-    return o
+    return {"lr": 0.5, "l2": 0.0, "clip_norm": 5.0, "dropout": 0.0, "batch": 3, "steps": 5, "independent": False,
+            "seed": 1, "threads": 1, **kw}
 
 
 # Central differences of a float32 loss: each difference taken at two step sizes, which must
