@@ -19,12 +19,13 @@ NBEST_SENTENCES = 10_000
 
 @pytest.fixture(scope="module")
 def model(ptb_vocab):
-    return RNNLM(ptb_vocab, hidden=PTB["hidden"], activation=PTB["activation"], seed=SEED)
+    return RNNLM(ptb_vocab, hidden=PTB["hidden"], cell=PTB["activation"], seed=SEED)
 
 
 @pytest.fixture(scope="module")
 def backward_model(ptb_vocab):
-    return RNNLM(ptb_vocab, hidden=PTB["hidden"], activation=PTB["activation"], seed=SEED, direction="backward")
+    return RNNLM(ptb_vocab, hidden=PTB["hidden"], cell=PTB["activation"], seed=SEED,
+                 direction="backward")
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +39,8 @@ def sentences(ptb_dir):
 def test_score_corpus_threads(benchmark, model, ptb_train, independent, threads):
     benchmark.group = "score: whole ptb/train.txt"
     result = benchmark.pedantic(model.perplexity, args=(ptb_train,),
-                                kwargs={"independent": independent, "threads": threads}, rounds=2, iterations=1)
+                                kwargs={"independent": independent, "threads": threads},
+                                rounds=2, iterations=1)
     assert result.words > 0
     record(benchmark, len(ptb_train.ids), threads=threads, independent=independent, hidden=model.hidden,
            classes=model.n_classes)
@@ -96,4 +98,5 @@ def test_dynamic_evaluation(benchmark, model, ptb_valid):
     result = benchmark.pedantic(model.perplexity, args=(ptb_valid,), kwargs={"dynamic": 0.005}, rounds=2,
                                 iterations=1)
     assert result.words > 0
-    record(benchmark, len(ptb_valid.ids), threads=1, hidden=model.hidden, classes=model.n_classes, dynamic=0.005)
+    record(benchmark, len(ptb_valid.ids), threads=1, hidden=model.hidden, classes=model.n_classes,
+           dynamic=0.005)

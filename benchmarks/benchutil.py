@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
+from glob import glob
+from pathlib import Path
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -38,3 +42,49 @@ def record(benchmark, positions: int, **info) -> None:
         mean = benchmark.stats.stats.mean
         benchmark.extra_info["words_per_sec"] = round(positions / mean, 1)
         benchmark.extra_info["us_per_word"] = round(mean / positions * 1e6, 4)
+
+
+# --- the machine's sgemm, as the yardstick of bench_gemm.py -----------------------------------------
+_ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
+_SGEMM_NAMES = ("scipy_cblas_sgemm64_", "cblas_sgemm64_", "scipy_cblas_sgemm", "cblas_sgemm")
+
+
+def _find_sgemm() -> Optional[tuple[Callable, type]]:
+    """``cblas_sgemm`` of the OpenBLAS NumPy itself loaded (its wheel bundles one; the same handle,
+    so the same OPENBLAS_NUM_THREADS), and its integer type (64-bit in the ``64_`` builds)."""
+    top = Path(np.__file__).resolve().parent
+    candidates = glob(str(top.parent / "numpy.libs" / "*openblas*"))
+    candidates += glob(str(top / ".dylibs" / "*openblas*"))
+    for path in candidates:
+        lib = ctypes.CDLL(path)
+        for name in _SGEMM_NAMES:
+            fn = getattr(lib, name, None)
+            if fn is not None:
+                return fn, (ctypes.c_int64 if "64" in name else ctypes.c_int)
+    return None
+
+
+_SGEMM = _find_sgemm()
+
+
+def sgemm(a: np.ndarray, b: np.ndarray, c: np.ndarray, *, alpha: float = 1.0, beta: float = 0.0,
+          trans_a: bool = False, trans_b: bool = False) -> None:
+    """In place: ``c = alpha * op(a) @ op(b) + beta * c`` by one ``cblas_sgemm`` call on C-contiguous
+    float32 arrays (op: transposed with ``trans_*``): the library's product and nothing else, no
+    temporary and no extra pass over ``c``. Skips the calling test where NumPy's OpenBLAS has no
+    ``cblas_sgemm`` to call."""
+    if _SGEMM is None:
+        import pytest
+
+        pytest.skip("NumPy's OpenBLAS (cblas_sgemm) not found: the sgemm baseline needs NumPy's wheel")
+    fn, blasint = _SGEMM
+    for x in (a, b, c):
+        assert x.dtype == np.float32 and x.flags.c_contiguous
+    m, k = (a.shape[1], a.shape[0]) if trans_a else a.shape
+    n = b.shape[0] if trans_b else b.shape[1]
+    assert c.shape == (m, n) and (b.shape[1] if trans_b else b.shape[0]) == k
+    op_a, op_b = (_TRANS if t else _NO_TRANS for t in (trans_a, trans_b))
+    fn(ctypes.c_int(_ROW_MAJOR), ctypes.c_int(op_a), ctypes.c_int(op_b), blasint(m), blasint(n), blasint(k),
+       ctypes.c_float(alpha), ctypes.c_void_p(a.ctypes.data), blasint(a.shape[1]),
+       ctypes.c_void_p(b.ctypes.data), blasint(b.shape[1]),
+       ctypes.c_float(beta), ctypes.c_void_p(c.ctypes.data), blasint(c.shape[1]))

@@ -36,7 +36,8 @@ def ptb_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def nbest_hypotheses() -> list[list[str]]:
-    """The hypotheses of the LibriSpeech dev_other ESPnet 10-best lists, lower-cased for the PTB vocabulary."""
+    """The hypotheses of the LibriSpeech dev_other ESPnet 10-best lists, lower-cased for the PTB
+    vocabulary."""
     from rnnlm_fast.nbest import read_nbest
 
     d = _data_dir() / "nbest" / "librispeech_espnet_10best" / "inference" / "dev_other"
@@ -84,8 +85,9 @@ def ptb_train(ptb_vocab: Vocabulary, ptb_dir: Path) -> Encoded:
 
 # --- a words/s summary after the pytest-benchmark tables (extra_info is not shown in them) ---------------
 _SUMMARY: list[tuple[str, dict]] = []
-_KEYS = ("words_per_sec", "sentences_per_sec", "us_per_word", "speedup_vs_numpy", "train_over_score", "speedup",
-         "sync_mb", "model_mb", "combine_ms", "compute_us_per_word")
+_KEYS = ("words_per_sec", "sentences_per_sec", "us_per_word", "speedup_vs_numpy", "train_over_score",
+         "speedup", "sync_mb", "model_mb", "combine_ms", "compute_us_per_word", "wait_us_per_word", "gflops",
+         "noise")
 
 
 @pytest.fixture(autouse=True)

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <string>
 
 #include "errors.h"
 #include "kernels.h"
@@ -55,6 +56,7 @@ BatchedStreams::BatchedStreams(const Model& m, const TrainOptions& o, int stream
   dc_.assign(B * H, 0.0f);
   dc_prev_.assign(B * H, 0.0f);
   row_of_.assign(S * B, -1);
+  due_.assign(B, 0);
   part_.reserve(B);
   for (int b = 0; b < streams; ++b) std::fill(h_at(-1, b), h_at(-1, b) + H, reset_value_);
 }
@@ -135,20 +137,13 @@ void BatchedStreams::step(const Model& m, Model& dst, const std::int32_t* in, co
     }
   }
   ++t_;
-  std::uint8_t due[1024];
-  std::vector<std::uint8_t> due_big;
-  std::uint8_t* d = due;
-  if (B > 1024) {
-    due_big.assign(static_cast<std::size_t>(B), 0);
-    d = due_big.data();
-  }
   const bool block = o_.bptt <= 1 || t_ % o_.bptt_block == 0;
   bool any = false;
   for (int b = 0; b < B; ++b) {
-    d[b] = active[b] && (block || (o_.independent && sentence_end[b])) ? 1 : 0;
-    any = any || d[b];
+    due_[b] = active[b] && (block || (o_.independent && sentence_end[b])) ? 1 : 0;
+    any = any || due_[b];
   }
-  if (any) backprop_through_time(m, dst, d, keep);
+  if (any) backprop_through_time(m, dst, due_.data(), keep);
 }
 
 void BatchedStreams::backprop_through_time(const Model& m, Model& dst, const std::uint8_t* due, float keep) {
@@ -223,22 +218,19 @@ void BatchedStreams::backprop_through_time(const Model& m, Model& dst, const std
   }
 }
 
-Model batch_gradient(const Model& m, const std::int32_t* ids, const std::int64_t* offsets, int n) {
-  if (n < 1) throw ConfigError("batch_gradient needs at least one sentence");
+Model batch_gradient(const Model& m, const std::int32_t* ids, const std::int64_t* offsets,
+                     std::int64_t n_sentences) {
+  if (n_sentences < 1 || n_sentences > kMaxStreams) {
+    throw ConfigError("batch_gradient takes 1.." + std::to_string(kMaxStreams) + " sentences");
+  }
+  const int n = static_cast<int>(n_sentences);
   std::int64_t longest = 0;
   for (int i = 0; i < n; ++i) {
     if (offsets[i + 1] <= offsets[i]) throw ConfigError("batch_gradient: empty sentence");
     longest = std::max(longest, offsets[i + 1] - offsets[i]);
   }
-  if (longest > 900) throw ConfigError("batch_gradient is meant for short sentences (<= 900 words)");
-  Model grad(m.vocab_size(), m.hidden(), m.class_begin(), m.cell(), m.direct_size(), m.direct_order());
-  TrainOptions o;
-  o.lr = 1.0f;
-  o.gradient_cutoff = 1e30f;
-  o.bptt = static_cast<int>(std::min<std::int64_t>(longest + 2, 1000));
-  o.bptt_block = 1000;
-  o.independent = true;
-  o.threads = 1;
+  const TrainOptions o = gradient_options(longest, "batch_gradient");
+  Model grad = m.zeros_like();
   BatchedStreams lanes(m, o, n, 0, 1);
   std::vector<std::int32_t> in(static_cast<std::size_t>(n)), target(static_cast<std::size_t>(n));
   std::vector<std::uint8_t> end(static_cast<std::size_t>(n)), active(static_cast<std::size_t>(n));

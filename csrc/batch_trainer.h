@@ -76,11 +76,15 @@ class BatchedStreams {
   std::vector<float> d_u_, d_x_, x_, e_, e_prev_, dh_direct_, dc_, dc_prev_;
   std::vector<int> row_of_;  // [step][lane] -> row in d_u_/d_x_/x_, or -1
   std::vector<int> part_;    // lanes taking part in the current sweep step
+  std::vector<std::uint8_t> due_;  // per lane: its BPTT runs after this step
 };
 
-// The summed gradient of ln P over `n` sentences scored side by side, one per lane, with full
-// BPTT from the reset state (as sentence_gradient for each): the check that batching adds
-// the per-sentence gradients and nothing else. sentences[i] = ids[offsets[i] .. offsets[i+1]).
-Model batch_gradient(const Model& m, const std::int32_t* ids, const std::int64_t* offsets, int n);
+// The summed gradient of ln P over `n_sentences` sentences scored side by side, one per lane,
+// with full BPTT from the reset state (as sentence_gradient for each): the check that batching
+// adds the per-sentence gradients and nothing else. sentences[i] = ids[offsets[i] ..
+// offsets[i+1]). Throws ConfigError outside 1..kMaxStreams sentences, for an empty sentence or
+// one over kMaxGradientWords words.
+Model batch_gradient(const Model& m, const std::int32_t* ids, const std::int64_t* offsets,
+                     std::int64_t n_sentences);
 
 }  // namespace rnnlm

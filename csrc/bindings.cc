@@ -1,7 +1,11 @@
-// With bindings_distributed.cc and bindings.h, the only files that see Python: conversions, GIL policy and exception mapping. Arguments
-// have no defaults here: they live in rnnlm_fast/options.py, and the package passes them all.
-// Every call that can run long releases the GIL; progress callbacks re-take it on the
-// calling thread only, and also poll for Ctrl-C there.
+// The module: exception mapping, the engine's constants, vocabularies, encoding, models,
+// scoring and decoding (training: bindings_training.cc; matrix kernels: bindings_kernels.cc).
+// With those and bindings.h, the only files that see Python: conversions, GIL policy and
+// exception mapping, no engine logic. Option values have no defaults in this layer (they live
+// in rnnlm_fast/options.py and the package passes them all); only plumbing has: progress
+// callbacks (None), train_epoch's return_positions (False), and block_momentum_step's scale (1)
+// and addend (None). Every call that can run long releases the GIL; progress callbacks re-take
+// it on the calling thread only, and also poll for Ctrl-C there.
 #include <pybind11/functional.h>
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
@@ -13,7 +17,6 @@
 #include <string>
 #include <vector>
 
-#include "batch_trainer.h"
 #include "bindings.h"
 #include "corpus.h"
 #include "errors.h"
@@ -21,13 +24,9 @@
 #include "rnn.h"
 #include "scorer.h"
 #include "text_reader.h"
-#include "trainer.h"
 #include "vocab.h"
 
 namespace py = pybind11;
-
-// bindings_kernels.cc: the matrix kernels, for tests and benchmarks.
-void add_kernel_bindings(py::module_& mod);
 using namespace rnnlm;
 using namespace rnnlm::binding;
 
@@ -81,7 +80,8 @@ EncodedCorpus encode_file_py(const Vocab& vocab, const std::string& path, bool b
   return corpus;
 }
 
-EncodedCorpus encode_sentences_py(const Vocab& vocab, const std::vector<std::string>& sentences, bool backward) {
+EncodedCorpus encode_sentences_py(const Vocab& vocab, const std::vector<std::string>& sentences,
+                                  bool backward) {
   py::gil_scoped_release nogil;
   return encode_sentences(vocab, sentences, backward);
 }
@@ -99,42 +99,11 @@ py::dict corpus_dict(EncodedCorpus&& c) {
   return d;
 }
 
-py::dict train_epoch_py(Model& m, const CArray<std::int32_t>& ids, const CArray<std::int64_t>& offsets,
-                        const TrainOptions& o, py::object progress, bool return_positions) {
-  check_corpus(m, ids, offsets);
-  PythonProgress report(std::move(progress));
-  EpochStats st;
-  std::vector<double> positions(return_positions ? static_cast<std::size_t>(ids.shape(0)) : 0, 0.0);
-  {
-    py::gil_scoped_release nogil;
-    st = train_epoch(m, ids.data(), offsets.data(), offsets.shape(0) - 1, o,
-                     [&](std::int64_t done, double lp) { return report(done, lp); },
-                     return_positions ? positions.data() : nullptr);
-  }
-  py::dict r;
-  if (return_positions) r["positions"] = to_numpy(std::move(positions));
-  r["logprob"] = st.logprob;
-  r["words"] = st.words;
-  r["processed"] = st.processed;
-  r["diverged"] = st.diverged;
-  r["diverged_at"] = st.diverged_at;
-  r["interrupted"] = st.interrupted;
-  // A Ctrl-C seen by the callback is reported as interrupted; the caller decides.
-  if (st.interrupted && report.has_pending()) {
-    try {
-      report.rethrow();
-    } catch (py::error_already_set& e) {
-      if (!e.matches(PyExc_KeyboardInterrupt)) throw;
-    }
-  }
-  return r;
-}
-
 std::shared_ptr<Model> make_model(std::int32_t vocab_size, std::int32_t hidden,
                                   std::vector<std::int32_t> class_begin, const std::string& cell,
                                   std::uint64_t direct, int direct_order, const std::string& direct_hash) {
-  return std::make_shared<Model>(vocab_size, hidden, std::move(class_begin), parse_cell(cell), direct, direct_order,
-                                 parse_direct_hash(direct_hash));
+  return std::make_shared<Model>(vocab_size, hidden, std::move(class_begin), parse_cell(cell), direct,
+                                 direct_order, parse_direct_hash(direct_hash));
 }
 
 }  // namespace
@@ -175,12 +144,18 @@ PYBIND11_MODULE(_core, mod) {
     }
   });
 
-  mod.attr("DEFAULT_MAX_LINE_BYTES") = kDefaultMaxLineBytes;
-  mod.attr("SCORE_CHUNK_SENTENCES") = kScoreChunkSentences;
-  mod.attr("SCORE_WARMUP_SENTENCES") = kScoreWarmupSentences;
+  // engine_limits.h
   mod.attr("MAX_HIDDEN") = kMaxHidden;
   mod.attr("MAX_DIRECT_ORDER") = kMaxDirectOrder;
   mod.attr("MAX_DIRECT_SIZE") = kMaxDirectSize;
+  mod.attr("MAX_BPTT") = kMaxBptt;
+  mod.attr("MAX_BPTT_BLOCK") = kMaxBpttBlock;
+  mod.attr("MAX_THREADS") = kMaxThreads;
+  mod.attr("MAX_STREAMS") = kMaxStreams;
+  mod.attr("MAX_GRADIENT_WORDS") = kMaxGradientWords;
+  mod.attr("DEFAULT_MAX_LINE_BYTES") = kDefaultMaxLineBytes;
+  mod.attr("SCORE_CHUNK_SENTENCES") = kScoreChunkSentences;
+  mod.attr("SCORE_WARMUP_SENTENCES") = kScoreWarmupSentences;
   mod.attr("WHITESPACE") = py::str(kWhitespace);
   mod.attr("CELLS") = py::tuple(py::cast(std::vector<std::string>(kCellNames.begin(), kCellNames.end())));
   mod.attr("DIRECT_HASHES") =
@@ -192,7 +167,7 @@ PYBIND11_MODULE(_core, mod) {
 #else
   mod.attr("HAS_OPENMP") = false;
 #endif
-  bind_distributed(mod);
+  bind_training(mod);
   bind_block(mod);
 
   mod.def(
@@ -222,7 +197,8 @@ PYBIND11_MODULE(_core, mod) {
       "Name -> shape of a model's weights, in file order (the table Model allocates from).");
 
   py::class_<Vocab, std::shared_ptr<Vocab>>(mod, "Vocab")
-      .def(py::init([](std::vector<std::string> words, const py::sequence& counts, const py::sequence& word_class) {
+      .def(py::init([](std::vector<std::string> words, const py::sequence& counts,
+                       const py::sequence& word_class) {
              auto c = to_integers(counts, "count", 64);
              auto k = to_integers(word_class, "class", 32);
              return std::make_shared<Vocab>(std::move(words), std::move(c),
@@ -233,9 +209,9 @@ PYBIND11_MODULE(_core, mod) {
       .def_property_readonly("n_classes", &Vocab::n_classes)
       .def_property_readonly("unk_id", &Vocab::unk_id)
       .def_property_readonly("words", [](const Vocab& v) { return v.words(); })
-      .def_property_readonly("counts", [](const Vocab& v) { return to_numpy(std::vector<std::int64_t>(v.counts())); })
-      .def_property_readonly("word_class", [](const Vocab& v) { return to_numpy(std::vector<std::int32_t>(v.word_class())); })
-      .def_property_readonly("class_begin", [](const Vocab& v) { return to_numpy(std::vector<std::int32_t>(v.class_begin())); })
+      .def_property_readonly("counts", [](const Vocab& v) { return to_numpy(v.counts()); })
+      .def_property_readonly("word_class", [](const Vocab& v) { return to_numpy(v.word_class()); })
+      .def_property_readonly("class_begin", [](const Vocab& v) { return to_numpy(v.class_begin()); })
       .def("id", [](const Vocab& v, const std::string& w) { return v.id(w); }, py::arg("word"));
 
   mod.def(
@@ -296,8 +272,9 @@ PYBIND11_MODULE(_core, mod) {
       .def_property_readonly("cell", [](const Model& m) { return std::string(cell_name(m.cell())); })
       .def_property_readonly("direct", &Model::direct_size)
       .def_property_readonly("direct_order", &Model::direct_order)
-      .def_property_readonly("direct_hash", [](const Model& m) { return std::string(direct_hash_name(m.direct_hash())); })
-      .def_property_readonly("class_begin", [](const Model& m) { return to_numpy(std::vector<std::int32_t>(m.class_begin())); })
+      .def_property_readonly("direct_hash",
+                             [](const Model& m) { return std::string(direct_hash_name(m.direct_hash())); })
+      .def_property_readonly("class_begin", [](const Model& m) { return to_numpy(m.class_begin()); })
       .def(
           "arrays",
           [](py::object self) {
@@ -306,36 +283,8 @@ PYBIND11_MODULE(_core, mod) {
             for (const auto& w : weight_shapes(m)) d[w.name] = view(m.*w.array, w.shape, self);
             return d;
           },
-          "Writable NumPy views of the weights, by name as weight_shapes gives them (they keep the model alive).");
-
-  py::class_<TrainOptions>(mod, "TrainOptions",
-                           "Options of one training epoch; every field is required (the defaults live in "
-                           "rnnlm_fast/options.py).")
-      .def(py::init([](float lr, float l2, float gradient_cutoff, int bptt, int bptt_block, bool independent,
-                       float dropout, float input_dropout, std::uint64_t seed, int threads, int streams) {
-             return TrainOptions{lr, l2, gradient_cutoff, bptt, bptt_block, independent, dropout, input_dropout,
-                                 seed, threads, streams};
-           }),
-           py::kw_only(), py::arg("lr"), py::arg("l2"), py::arg("gradient_cutoff"), py::arg("bptt"),
-           py::arg("bptt_block"), py::arg("independent"), py::arg("dropout"), py::arg("input_dropout"),
-           py::arg("seed"), py::arg("threads"), py::arg("streams"))
-      .def_readwrite("lr", &TrainOptions::lr)
-      .def_readwrite("l2", &TrainOptions::l2)
-      .def_readwrite("gradient_cutoff", &TrainOptions::gradient_cutoff)
-      .def_readwrite("bptt", &TrainOptions::bptt)
-      .def_readwrite("bptt_block", &TrainOptions::bptt_block)
-      .def_readwrite("independent", &TrainOptions::independent)
-      .def_readwrite("dropout", &TrainOptions::dropout)
-      .def_readwrite("input_dropout", &TrainOptions::input_dropout)
-      .def_readwrite("seed", &TrainOptions::seed)
-      .def_readwrite("threads", &TrainOptions::threads)
-      .def_readwrite("streams", &TrainOptions::streams)
-      .def("validate", &TrainOptions::validate, "Raises ConfigError when the engine cannot run with these.");
-
-  mod.def("train_epoch", &train_epoch_py, py::arg("model"), py::arg("ids"), py::arg("offsets"),
-          py::arg("options"), py::arg("progress") = py::none(), py::arg("return_positions") = false,
-          "One epoch of online SGD with truncated BPTT over the sentences; updates the model in place. "
-          "With return_positions, also ln P of every position before its update ('positions').");
+          "Writable NumPy views of the weights, by name as weight_shapes gives them (they keep the model "
+          "alive).");
 
   mod.def(
       "score_positions",
@@ -345,8 +294,8 @@ PYBIND11_MODULE(_core, mod) {
         PythonProgress report(std::move(progress));
         std::vector<double> out(static_cast<std::size_t>(ids.shape(0)), 0.0);
         run_released(report, [&] {
-          score_positions(m, ids.data(), offsets.data(), offsets.shape(0) - 1, independent, threads, out.data(),
-                          [&](std::int64_t done) { return report(done); });
+          score_positions(m, ids.data(), offsets.data(), offsets.shape(0) - 1, independent, threads,
+                          out.data(), [&](std::int64_t done) { return report(done); });
         });
         return to_numpy(std::move(out));
       },
@@ -356,12 +305,13 @@ PYBIND11_MODULE(_core, mod) {
 
   // One word at a time (a decoder's calls): too short to be worth releasing the GIL.
   py::class_<DecoderState, std::shared_ptr<DecoderState>>(
-      mod, "DecoderState", "A decoder's position in a sentence: recurrent state and the input word still to read.")
+      mod, "DecoderState",
+      "A decoder's position in a sentence: recurrent state and the input word still to read.")
       .def(py::init([](const Model& m) { return std::make_shared<DecoderState>(m); }), py::arg("model"))
       .def("copy", [](const DecoderState& s) { return std::make_shared<DecoderState>(s); })
       .def("assign", [](DecoderState& s, const DecoderState& other) { s = other; }, py::arg("other"))
-      .def_property_readonly("hidden", [](const DecoderState& s) { return to_numpy(std::vector<float>(s.st.h)); })
-      .def_property_readonly("cell_state", [](const DecoderState& s) { return to_numpy(std::vector<float>(s.st.c)); })
+      .def_property_readonly("hidden", [](const DecoderState& s) { return to_numpy(s.st.h); })
+      .def_property_readonly("cell_state", [](const DecoderState& s) { return to_numpy(s.st.c); })
       .def_property_readonly("pending", [](const DecoderState& s) { return s.pending; })
       .def_property_readonly("length", [](const DecoderState& s) { return s.length; });
   mod.def("begin_sentence", &begin_sentence, py::arg("state"), "The state at a sentence start.");
@@ -394,29 +344,5 @@ PYBIND11_MODULE(_core, mod) {
       py::arg("temperature"), py::arg("seed"),
       "Samples sentences (lists of ids, without </s>) continuing `prefix`.");
 
-  mod.def(
-      "sentence_gradient",
-      [](const Model& m, const CArray<std::int32_t>& ids) {
-        if (ids.ndim() != 1) throw ConfigError("ids must be a 1-D array");
-        const std::int64_t offsets[2] = {0, ids.shape(0)};
-        check_ids(ids.data(), ids.shape(0), offsets, 2, m.vocab_size());
-        py::gil_scoped_release nogil;
-        return std::make_shared<Model>(sentence_gradient(m, ids.data(), ids.shape(0)));
-      },
-      py::arg("model"), py::arg("ids"),
-      "Gradient of ln P(sentence) by full BPTT, as a Model holding gradients in its arrays.");
-
-  mod.def(
-      "batch_gradient",
-      [](const Model& m, const CArray<std::int32_t>& ids, const CArray<std::int64_t>& offsets) {
-        check_corpus(m, ids, offsets);
-        if (offsets.shape(0) - 1 > 1024) throw ConfigError("batch_gradient takes at most 1024 sentences");
-        py::gil_scoped_release nogil;
-        return std::make_shared<Model>(
-            batch_gradient(m, ids.data(), offsets.data(), static_cast<int>(offsets.shape(0) - 1)));
-      },
-      py::arg("model"), py::arg("ids"), py::arg("offsets"),
-      "Summed gradient of ln P over the sentences, scored side by side as one batch of streams with full BPTT.");
-
-  add_kernel_bindings(mod);
+  bind_kernels(mod);
 }

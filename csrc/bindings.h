@@ -1,5 +1,6 @@
-// The binding layer's shared helpers (bindings.cc, bindings_distributed.cc): array types,
-// vectors handed to NumPy, progress callbacks that poll for Ctrl-C, corpus checks.
+// The binding layer's shared helpers (bindings.cc, bindings_training.cc, bindings_kernels.cc):
+// array types, vectors handed to NumPy, progress callbacks that poll for Ctrl-C, an epoch's
+// stats as a dict, corpus checks.
 #pragma once
 
 #include <pybind11/functional.h>
@@ -15,6 +16,7 @@
 #include "corpus.h"
 #include "errors.h"
 #include "rnn.h"
+#include "trainer.h"
 
 namespace rnnlm::binding {
 
@@ -29,6 +31,11 @@ inline py::array_t<T> to_numpy(std::vector<T>&& v) {
   auto* heap = new std::vector<T>(std::move(v));
   py::capsule owner(heap, [](void* p) { delete static_cast<std::vector<T>*>(p); });
   return py::array_t<T>({static_cast<py::ssize_t>(heap->size())}, {sizeof(T)}, heap->data(), owner);
+}
+// A NumPy copy of a vector.
+template <typename T>
+inline py::array_t<T> to_numpy(const std::vector<T>& v) {
+  return to_numpy(std::vector<T>(v));
 }
 
 // Wraps an optional Python callable so C++ can call it from the calling thread with the GIL
@@ -81,14 +88,46 @@ void run_released(PythonProgress& report, Kernel&& kernel) {
   report.rethrow();
 }
 
+// Runs `kernel` (an epoch or a part of one, returning its EpochStats) without the GIL; returns
+// the stats as {"logprob", "words", "processed", "diverged", "diverged_at", "interrupted"}.
+// A Ctrl-C seen by `report` comes back as interrupted (the caller decides what to do); any
+// other exception raised in the callback is raised here.
+template <typename Kernel>
+py::dict run_epoch_released(PythonProgress& report, Kernel&& kernel) {
+  EpochStats st;
+  {
+    py::gil_scoped_release nogil;
+    st = kernel();
+  }
+  py::dict d;
+  d["logprob"] = st.logprob;
+  d["words"] = st.words;
+  d["processed"] = st.processed;
+  d["diverged"] = st.diverged;
+  d["diverged_at"] = st.diverged_at;
+  d["interrupted"] = st.interrupted;
+  if (st.interrupted && report.has_pending()) {
+    try {
+      report.rethrow();
+    } catch (py::error_already_set& e) {
+      if (!e.matches(PyExc_KeyboardInterrupt)) throw;
+    }
+  }
+  return d;
+}
+
 // Shapes of the caller's arrays (conversion), then the engine's check of their contents.
-inline void check_corpus(const Model& m, const CArray<std::int32_t>& ids, const CArray<std::int64_t>& offsets) {
+inline void check_corpus(const Model& m, const CArray<std::int32_t>& ids,
+                         const CArray<std::int64_t>& offsets) {
   if (ids.ndim() != 1 || offsets.ndim() != 1) throw ConfigError("ids and offsets must be 1-D arrays");
   check_ids(ids.data(), ids.shape(0), offsets.data(), offsets.shape(0), m.vocab_size());
 }
-// The distributed-training classes and functions (bindings_distributed.cc).
-void bind_distributed(py::module_& mod);
+// Training: options, epochs (whole or in parts), gradient checks, the distributed helpers
+// (bindings_training.cc).
+void bind_training(py::module_& mod);
 // Block-synchronous training (bindings_block.cc).
 void bind_block(py::module_& mod);
+// The matrix kernels on NumPy arrays, for tests and benchmarks (bindings_kernels.cc).
+void bind_kernels(py::module_& mod);
 
 }  // namespace rnnlm::binding

@@ -4,9 +4,11 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <string>
 
 #include "blas.h"
 #include "corpus.h"
+#include "engine_limits.h"
 #include "errors.h"
 #include "simd.h"
 
@@ -55,7 +57,7 @@ void BlockTrainOptions::validate() const {
   if (!(dropout >= 0 && dropout < 1)) throw ConfigError("dropout must be in [0, 1)");
   if (batch < 1 || batch > 4096) throw ConfigError("batch must be in 1..4096");
   if (steps < 1 || steps > 1000) throw ConfigError("steps must be in 1..1000");
-  if (threads < 1 || threads > 4096) throw ConfigError("threads must be in 1..4096");
+  if (threads < 1 || threads > kMaxThreads) throw ConfigError("threads must be in 1.." + std::to_string(kMaxThreads));
   if (static_cast<std::int64_t>(batch) * steps > kMaxBlockPositions) {
     throw ConfigError("batch * steps must be at most " + std::to_string(kMaxBlockPositions) + " positions per block");
   }

@@ -32,7 +32,7 @@ struct BlockTrainOptions {
   std::uint64_t seed{};  // of the dropout masks (stream b: seed + 0x9E3779B97F4A7C15 * (b + 1))
   int threads{};       // OpenMP threads of the elementwise and output work, and BLAS threads
   // lr > 0, l2 >= 0, clip_norm >= 0, dropout in [0, 1), batch in 1..4096, steps in 1..1000,
-  // threads in 1..4096, batch * steps <= kMaxBlockPositions; all finite. Throws ConfigError
+  // threads in 1..kMaxThreads, batch * steps <= kMaxBlockPositions; all finite. Throws ConfigError
   // with a one-line message.
   void validate() const;
 };

@@ -2,6 +2,7 @@
 
 #include <limits>
 
+#include "engine_limits.h"
 #include "errors.h"
 #include "names.h"
 
@@ -48,7 +49,7 @@ constexpr std::uint32_t kPrimes[] = {
     629629243, 656789717, 716048933, 718518067, 725925469, 733332871, 753085943, 755555077, 782715551,
     790122953, 812345159, 814814293, 893826581, 923456189, 940740127, 953085797, 985184539, 990122807};
 constexpr std::uint32_t kPrimeCount = sizeof(kPrimes) / sizeof(kPrimes[0]);
-static_assert(kPrimeCount > 32, "orders up to kMaxDirectOrder index the primes");
+static_assert(kPrimeCount > kMaxDirectOrder, "orders up to kMaxDirectOrder index the primes");
 // The first two primes' product, taken in 32-bit unsigned arithmetic as rnnlm-0.4b does.
 constexpr std::uint64_t kBase = static_cast<std::uint32_t>(kPrimes[0] * kPrimes[1]);
 

@@ -92,6 +92,8 @@ class DenseSync {
   int tid_;
 };
 
+using Clock = std::chrono::steady_clock;
+
 // Per-thread tallies the calling thread reads for progress; one cache line each.
 struct alignas(64) Tally {
   std::atomic<std::int64_t> processed{0};
@@ -117,6 +119,7 @@ struct EpochRun::Shard {
   double logprob = 0;
   std::int64_t words = 0;
   Tally tally;
+  Clock::time_point last_report;  // of the reporting thread's last progress call
 };
 
 struct EpochRun::Shared {
@@ -132,6 +135,9 @@ EpochRun::EpochRun(Model& m, const std::int32_t* ids, const std::int64_t* offset
                    const TrainOptions& o, double* position_logprob, UpdateMarks* marks)
     : m_(m), ids_(ids), offsets_(offsets), o_(o), position_logprob_(position_logprob), marks_(marks) {
   o.validate();
+  if (marks != nullptr && !marks->made_for(m)) {
+    throw ConfigError("marks were made for a model of other sizes");
+  }
   threads_ = static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(o.threads, n_sentences)));
   const auto bounds = shard_sentences(offsets, n_sentences, threads_);
   for (int t = 0; t < threads_; ++t) {
@@ -156,7 +162,6 @@ std::int64_t EpochRun::positions() const { return shards_.back()->end - shards_.
 
 void EpochRun::run_shard(Shard& s, std::int64_t until, std::int64_t part, std::int64_t parts, bool reports,
                          const TrainProgress& progress) {
-  using Clock = std::chrono::steady_clock;
   if (o_.streams > 1) {
     run_lanes(s, part, parts, reports, progress);
     return;
@@ -174,7 +179,7 @@ void EpochRun::run_shard(Shard& s, std::int64_t until, std::int64_t part, std::i
   }
   Model& w = s.view ? *s.view : m_;
   Shared& sh = *shared_;
-  auto last_report = Clock::now();
+  s.last_report = Clock::now();
   std::int64_t k = s.k;
   const std::int64_t begin = s.begin;
   for (; k < until; ++k) {
@@ -188,40 +193,18 @@ void EpochRun::run_shard(Shard& s, std::int64_t until, std::int64_t part, std::i
     if (s.sync && (k - begin + 1) % kDenseSyncWords == 0) s.sync->merge(m_, w, sh.locks);
     if (target >= 0) {
       if (!std::isfinite(lp)) {
-        sh.diverged.store(true);
-        std::int64_t expected = -1;
-        sh.diverged_at.compare_exchange_strong(expected, k);
-        sh.stop.store(true);
+        diverge(k);
         break;
       }
       s.logprob += lp;
       ++s.words;
     }
     if (o_.independent && sentence_end) s.stream->reset();
-    if (((k - begin + 1) & 255) == 0) {
-      s.tally.processed.store(k - begin + 1, std::memory_order_relaxed);
-      s.tally.words.store(s.words, std::memory_order_relaxed);
-      s.tally.logprob.store(s.logprob, std::memory_order_relaxed);
-      if (reports && progress && Clock::now() - last_report > std::chrono::milliseconds(200)) {
-        last_report = Clock::now();
-        std::int64_t done = 0;
-        double lp_sum = 0;
-        for (auto& t : shards_) {
-          done += t->tally.processed.load(std::memory_order_relaxed);
-          lp_sum += t->tally.logprob.load(std::memory_order_relaxed);
-        }
-        if (!progress(done, lp_sum)) {
-          sh.interrupted.store(true);
-          sh.stop.store(true);
-        }
-      }
-    }
+    if (((k - begin + 1) & 255) == 0) publish(s, k - begin + 1, reports, progress);
   }
   s.k = k;
   if (s.sync) s.sync->merge(m_, w, sh.locks);
-  s.tally.processed.store(k - begin, std::memory_order_relaxed);
-  s.tally.words.store(s.words, std::memory_order_relaxed);
-  s.tally.logprob.store(s.logprob, std::memory_order_relaxed);
+  publish(s, k - begin, false, progress);
 }
 
 // B streams per thread: the shard split into B contiguous parts of about equal word counts,
@@ -229,7 +212,6 @@ void EpochRun::run_shard(Shard& s, std::int64_t until, std::int64_t part, std::i
 // runs each lane to the same fraction of its own part.
 void EpochRun::run_lanes(Shard& s, std::int64_t part, std::int64_t parts, bool reports,
                          const TrainProgress& progress) {
-  using Clock = std::chrono::steady_clock;
   const int B = o_.streams;
   if (!s.lanes) {
     if (threads_ > 1) {
@@ -262,7 +244,7 @@ void EpochRun::run_lanes(Shard& s, std::int64_t part, std::int64_t parts, bool r
   std::vector<std::uint8_t> sentence_end(B), active(B);
   std::vector<double> lp(B);
   std::int64_t since_merge = 0, since_report = 0;
-  auto last_report = Clock::now();
+  s.last_report = Clock::now();
   for (; s.lane_steps < until_step; ++s.lane_steps) {
     if (sh.stop.load(std::memory_order_relaxed)) break;
     int n_active = 0;
@@ -281,12 +263,7 @@ void EpochRun::run_lanes(Shard& s, std::int64_t part, std::int64_t parts, bool r
     for (int b = 0; b < B; ++b) {
       if (!active[b]) continue;
       if (target[b] >= 0) {
-        if (!std::isfinite(lp[b])) {
-          sh.diverged.store(true);
-          std::int64_t expected = -1;
-          sh.diverged_at.compare_exchange_strong(expected, s.lane_k[b]);
-          sh.stop.store(true);
-        }
+        if (!std::isfinite(lp[b])) diverge(s.lane_k[b]);
         s.logprob += lp[b];
         ++s.words;
       }
@@ -302,31 +279,39 @@ void EpochRun::run_lanes(Shard& s, std::int64_t part, std::int64_t parts, bool r
     }
     if (since_report >= 256) {
       since_report = 0;
-      s.tally.processed.store(s.processed, std::memory_order_relaxed);
-      s.tally.words.store(s.words, std::memory_order_relaxed);
-      s.tally.logprob.store(s.logprob, std::memory_order_relaxed);
-      if (reports && progress && Clock::now() - last_report > std::chrono::milliseconds(200)) {
-        last_report = Clock::now();
-        std::int64_t done = 0;
-        double lp_sum = 0;
-        for (auto& t : shards_) {
-          done += t->tally.processed.load(std::memory_order_relaxed);
-          lp_sum += t->tally.logprob.load(std::memory_order_relaxed);
-        }
-        if (!progress(done, lp_sum)) {
-          sh.interrupted.store(true);
-          sh.stop.store(true);
-        }
-      }
+      publish(s, s.processed, reports, progress);
     }
   }
   bool done = true;
   for (int b = 0; b < B; ++b) done = done && s.lane_k[b] >= s.lane_end[b];
   if (done) s.k = s.end;
   if (s.sync) s.sync->merge(m_, w, sh.locks);
-  s.tally.processed.store(s.processed, std::memory_order_relaxed);
+  publish(s, s.processed, false, progress);
+}
+
+void EpochRun::publish(Shard& s, std::int64_t processed, bool reports, const TrainProgress& progress) {
+  s.tally.processed.store(processed, std::memory_order_relaxed);
   s.tally.words.store(s.words, std::memory_order_relaxed);
   s.tally.logprob.store(s.logprob, std::memory_order_relaxed);
+  if (!reports || !progress || Clock::now() - s.last_report <= std::chrono::milliseconds(200)) return;
+  s.last_report = Clock::now();
+  std::int64_t done = 0;
+  double lp_sum = 0;
+  for (auto& t : shards_) {
+    done += t->tally.processed.load(std::memory_order_relaxed);
+    lp_sum += t->tally.logprob.load(std::memory_order_relaxed);
+  }
+  if (!progress(done, lp_sum)) {
+    shared_->interrupted.store(true);
+    shared_->stop.store(true);
+  }
+}
+
+void EpochRun::diverge(std::int64_t k) {
+  shared_->diverged.store(true);
+  std::int64_t expected = -1;
+  shared_->diverged_at.compare_exchange_strong(expected, k);
+  shared_->stop.store(true);
 }
 
 EpochStats EpochRun::run(std::int64_t part, std::int64_t parts, const TrainProgress& progress) {

@@ -19,7 +19,7 @@ class EpochRun {
  public:
   // Sentence i is ids[offsets[i] .. offsets[i+1]), checked by the caller; `m`, the arrays,
   // `position_logprob` (as train_epoch's) and `marks` (sparse writes are marked there) must
-  // outlive the run. Validates `o` (ConfigError).
+  // outlive the run. Throws ConfigError when `o` fails validate() or `marks` do not fit `m`.
   EpochRun(Model& m, const std::int32_t* ids, const std::int64_t* offsets, std::int64_t n_sentences,
            const TrainOptions& o, double* position_logprob = nullptr, UpdateMarks* marks = nullptr);
   ~EpochRun();
@@ -41,6 +41,12 @@ class EpochRun {
   void run_shard(Shard& s, std::int64_t until, std::int64_t part, std::int64_t parts, bool reports,
                  const TrainProgress& progress);
   void run_lanes(Shard& s, std::int64_t part, std::int64_t parts, bool reports, const TrainProgress& progress);
+  // Stores the shard's tallies (`processed` positions so far) for the reporting thread; with
+  // `reports`, at most every 200 ms, passes the totals of all shards to `progress` and stops
+  // the run when it returns false.
+  void publish(Shard& s, std::int64_t processed, bool reports, const TrainProgress& progress);
+  // Stops the run on a non-finite probability, keeping the first position `k` reported.
+  void diverge(std::int64_t k);
 
   Model& m_;
   const std::int32_t* ids_;

@@ -67,10 +67,16 @@ Model::Model(std::int32_t vocab_size, std::int32_t hidden, std::vector<std::int3
   if (direct_size > 0 && direct_size < 2 * static_cast<std::uint64_t>(std::max<std::int32_t>(n - 1, max_class_size_))) {
     throw ConfigError("direct hash size must be at least twice the number of classes and of the largest class");
   }
-  if (direct_size > kMaxDirectSize) throw ConfigError("direct hash size above 2^34 weights");
+  if (direct_size > kMaxDirectSize) {
+    throw ConfigError("direct hash size above 2^" + std::to_string(kMaxDirectSizeLog2) + " weights");
+  }
   for (const auto& w : weight_shapes(vocab_size, hidden, static_cast<std::int64_t>(n) - 1, cell, direct_size)) {
     (this->*w.array).assign(w.size(), 0.0f);
   }
+}
+
+Model Model::zeros_like() const {
+  return Model(vocab_size_, hidden_, class_begin_, cell_, direct_size(), direct_order_, direct_hash_);
 }
 
 Model Model::thread_view() {

@@ -11,6 +11,7 @@
 
 #include "direct.h"
 #include "kernels.h"
+#include "engine_limits.h"
 #include "weights.h"
 
 namespace rnnlm {
@@ -26,11 +27,6 @@ inline constexpr std::array<const char*, 5> kCellNames = {"sigmoid", "tanh", "re
 Cell parse_cell(const std::string& name);  // throws ConfigError
 const char* cell_name(Cell cell);
 int cell_gates(Cell cell);  // rows of the recurrent matrix per hidden unit: 1, 3 or 4
-
-// Limits of a model's sizes, checked by Model's constructor (Python's _core.MAX_*).
-constexpr std::int32_t kMaxHidden = 100000;
-constexpr int kMaxDirectOrder = 32;
-constexpr std::uint64_t kMaxDirectSize = std::uint64_t{1} << 34;
 
 // One step's values that the backward pass needs; views into caller-owned buffers.
 struct StepState {
@@ -97,6 +93,10 @@ class Model {
   // hidden bias, class layer) are private copies that the trainer merges back now and then,
   // so threads do not fight over the cache lines every word writes. Keep `this` alive.
   Model thread_view();
+
+  // A model of the same sizes, cell and direct hashing with every weight zero: what the
+  // gradient checks accumulate into.
+  Model zeros_like() const;
 
   // The densely written arrays a thread view keeps private: recurrent, hidden_bias,
   // class_w, class_b (in that order).

@@ -7,9 +7,9 @@
 #include <string_view>
 #include <vector>
 
-namespace rnnlm {
+#include "engine_limits.h"
 
-constexpr std::size_t kDefaultMaxLineBytes = 256 * 1024;
+namespace rnnlm {
 
 // The engine's one whitespace rule: these six ASCII characters separate words, and no
 // vocabulary word contains one; nothing else is whitespace (not U+00A0, not U+2028).

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <string>
 
 #include "epoch_run.h"
 #include "errors.h"
@@ -14,10 +15,15 @@ void TrainOptions::validate() const {
   if (!(lr > 0) || !std::isfinite(lr)) throw ConfigError("lr must be a positive number");
   if (!(l2 >= 0) || !std::isfinite(l2)) throw ConfigError("beta (L2) must be >= 0");
   if (!(gradient_cutoff > 0)) throw ConfigError("gradient_cutoff must be positive");
-  if (bptt < 1 || bptt > 1000) throw ConfigError("bptt must be in 1..1000");
-  if (bptt_block < 1 || bptt_block > 1000) throw ConfigError("bptt_block must be in 1..1000");
-  if (threads < 1 || threads > 4096) throw ConfigError("threads must be in 1..4096");
-  if (streams < 1 || streams > 1024) throw ConfigError("streams must be in 1..1024");
+  auto check_range = [](int value, int high, const char* name) {
+    if (value < 1 || value > high) {
+      throw ConfigError(std::string(name) + " must be in 1.." + std::to_string(high));
+    }
+  };
+  check_range(bptt, kMaxBptt, "bptt");
+  check_range(bptt_block, kMaxBpttBlock, "bptt_block");
+  check_range(threads, kMaxThreads, "threads");
+  check_range(streams, kMaxStreams, "streams");
   if (!(dropout >= 0 && dropout < 1)) throw ConfigError("dropout must be in [0, 1)");
   if (!(input_dropout >= 0 && input_dropout < 1)) throw ConfigError("input_dropout must be in [0, 1)");
 }
@@ -162,20 +168,27 @@ void BpttStream::backprop_through_time(const Model& m, Model& dst, int n_steps, 
   std::fill(hist_e_.begin(), hist_e_.end(), 0.0f);
 }
 
-Model sentence_gradient(const Model& m, const std::int32_t* ids, std::int64_t n) {
-  if (n < 1) throw ConfigError("sentence_gradient needs at least one word");
-  Model grad(m.vocab_size(), m.hidden(), m.class_begin(), m.cell(), m.direct_size(), m.direct_order(),
-             m.direct_hash());
+TrainOptions gradient_options(std::int64_t longest, const char* who) {
+  if (longest > kMaxGradientWords) {
+    throw ConfigError(std::string(who) + " is meant for short sentences (<= " +
+                      std::to_string(kMaxGradientWords) + " words)");
+  }
   TrainOptions o;
   o.lr = 1.0f;
   o.l2 = 0.0f;
   o.gradient_cutoff = 1e30f;
-  o.bptt = static_cast<int>(std::min<std::int64_t>(n + 2, 1000));
-  o.bptt_block = 1000;
+  o.bptt = static_cast<int>(longest + 2);
+  o.bptt_block = kMaxBpttBlock;
   o.independent = true;
   o.threads = 1;
-  if (n > 900) throw ConfigError("sentence_gradient is meant for short sentences (<= 900 words)");
-  BpttStream stream(m, o);
+  o.streams = 1;
+  return o;
+}
+
+Model sentence_gradient(const Model& m, const std::int32_t* ids, std::int64_t n) {
+  if (n < 1) throw ConfigError("sentence_gradient needs at least one word");
+  Model grad = m.zeros_like();
+  BpttStream stream(m, gradient_options(n, "sentence_gradient"));
   for (std::int64_t k = 0; k < n; ++k) {
     stream.step(m, grad, k == 0 ? 0 : ids[k - 1], ids[k], k + 1 == n);
   }

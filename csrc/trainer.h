@@ -15,24 +15,45 @@
 
 namespace rnnlm {
 
+// The options of one epoch, declared once as X(type, name, help) lists that generate the
+// struct's fields and the binding's conversion from Python keywords. The first list is
+// rnnlm_fast/options.py's EPOCH, in its order (Python sees it as _core.EPOCH_OPTIONS; a test
+// checks the two agree); the second says how this run executes and is not recorded.
+#define RNNLM_EPOCH_OPTIONS(X)                                                               \
+  X(float, lr, "learning rate (rnnlm-0.4b's alpha)")                                          \
+  X(float, l2, "L2 decay per update, applied every 10th word (rnnlm-0.4b's beta)")            \
+  X(int, bptt, "steps of backpropagation through time (1 = plain BP)")                       \
+  X(int, bptt_block, "words between BPTT updates")                                           \
+  X(bool, independent, "reset the state at each sentence")                                   \
+  X(float, gradient_cutoff, "errors reaching the hidden layer are clipped to +-this")        \
+  X(float, dropout, "drop rate of the hidden units feeding the output layer")                \
+  X(float, input_dropout, "rate at which a step's input word is dropped (no embedding)")
+#define RNNLM_RUN_OPTIONS(X)                                                                 \
+  X(std::uint64_t, seed, "of the dropout masks (each stream derives its own)")               \
+  X(int, threads, "threads of the epoch's OpenMP region")                                    \
+  X(int, streams, "independent streams per thread, advanced in lockstep (batch_trainer.h)")
+
+// The fields' names in declaration order: EPOCH's (the first kEpochOptionCount), then the run's.
+#define RNNLM_OPTION_NAME(type, name, help) #name,
+#define RNNLM_OPTION_ONE(type, name, help) +1
+inline constexpr const char* kTrainOptionNames[] = {RNNLM_EPOCH_OPTIONS(RNNLM_OPTION_NAME)
+                                                        RNNLM_RUN_OPTIONS(RNNLM_OPTION_NAME)};
+inline constexpr std::size_t kEpochOptionCount = 0 RNNLM_EPOCH_OPTIONS(RNNLM_OPTION_ONE);
+#undef RNNLM_OPTION_NAME
+#undef RNNLM_OPTION_ONE
+
 // Every field must be set by the caller: the defaults live in one Python table
 // (rnnlm_fast/options.py), so none are repeated here; a value-initialised TrainOptions is
 // all zeros and fails validate().
 struct TrainOptions {
-  float lr{};               // learning rate (rnnlm-0.4b's alpha)
-  float l2{};               // L2 decay per update, applied every 10th word (rnnlm's beta)
-  float gradient_cutoff{};  // errors reaching the hidden layer are clipped to +-this
-  int bptt{};               // steps of backpropagation through time (1 = plain BP)
-  int bptt_block{};         // words between BPTT updates
-  bool independent{};       // reset the state at each sentence
-  float dropout{};          // drop rate of the hidden units feeding the output layer
-  float input_dropout{};    // rate at which a step's input word is dropped (no embedding)
-  std::uint64_t seed{};     // of the dropout masks (each stream derives its own)
-  int threads{};
-  int streams{};            // independent streams per thread, advanced in lockstep (batch_trainer.h)
+#define RNNLM_OPTION_FIELD(type, name, help) type name{};
+  RNNLM_EPOCH_OPTIONS(RNNLM_OPTION_FIELD)
+  RNNLM_RUN_OPTIONS(RNNLM_OPTION_FIELD)
+#undef RNNLM_OPTION_FIELD
   // The engine's own preconditions (they protect memory and the arithmetic, not policy):
-  // lr > 0, l2 >= 0, gradient_cutoff > 0, bptt and bptt_block in 1..1000, threads in
-  // 1..4096, streams in 1..1024, dropout rates in [0, 1). Throws ConfigError.
+  // lr > 0, l2 >= 0, gradient_cutoff > 0, bptt in 1..kMaxBptt, bptt_block in 1..kMaxBpttBlock,
+  // threads in 1..kMaxThreads, streams in 1..kMaxStreams (engine_limits.h), dropout rates in
+  // [0, 1). Throws ConfigError.
   void validate() const;
 };
 
@@ -61,7 +82,13 @@ EpochStats train_epoch(Model& m, const std::int32_t* ids, const std::int64_t* of
 // The gradient of ln P(sentence) with full BPTT (no truncation, no clipping below 1e30)
 // for one sentence `ids` (ending with </s>) from the reset state: the C++ half of the
 // finite-difference and NumPy-reference checks. Returns a model holding the gradients.
+// Throws ConfigError for an empty sentence or one over kMaxGradientWords words.
 Model sentence_gradient(const Model& m, const std::int32_t* ids, std::int64_t n);
+
+// What the gradient checks train with (sentence_gradient, batch_gradient): lr 1, no decay, no
+// clipping below 1e30, one thread, full BPTT over sentences of up to `longest` words (ConfigError
+// above kMaxGradientWords). `who` names the caller in the message.
+TrainOptions gradient_options(std::int64_t longest, const char* who);
 
 // One stream of training: the state history and BPTT buffers of one thread.
 class BpttStream {

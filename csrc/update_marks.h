@@ -27,6 +27,8 @@ class UpdateMarks {
   // Direct weights [begin, begin + n), n >= 1, within the table.
   void direct_range(std::uint64_t begin, std::uint64_t n);
 
+  // Whether these marks fit a model of m's sizes (vocabulary, classes, direct table).
+  bool made_for(const Model& m) const;
   std::size_t size() const { return size_; }
   std::size_t embed_rows() const { return embed_rows_; }
   std::size_t classes() const { return classes_; }
@@ -43,12 +45,12 @@ class UpdateMarks {
 static_assert(sizeof(std::atomic<std::uint8_t>) == 1, "marks are read as plain bytes");
 
 // The floats of block b of an array of n floats in blocks of `block` (the last may be short):
-// [first, first + length). Throws ConfigError when b is out of range.
+// [first, first + length). Throws ConfigError when b is out of range or block is 0.
 std::pair<std::size_t, std::size_t> block_span(std::size_t n, std::size_t block, std::int64_t b);
 
 // Copies blocks idx[0..count) of `block` floats of array[0..n) (the last block may be short:
 // padded with zeros) one after the other into out[count * block]. Throws ConfigError on a
-// block index out of range. Reads only; thread-safe.
+// block index out of range (or a block of 0 floats). Reads only; thread-safe.
 void pack_blocks(const float* array, std::size_t n, std::size_t block, const std::int64_t* idx,
                  std::size_t count, float* out);
 // The reverse, scaling: block idx[i] of `array` = in[i * block ...] * scale. Throws ConfigError

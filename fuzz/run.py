@@ -66,8 +66,9 @@ def run_target(name: str, *, minutes: float, examples: int, seed: int, hang_seco
                 stats["failures"] += 1
                 stats["last_failure"] = f"{type(e).__name__}: {e}"[:500]
                 traceback.print_exception(e, file=sys.stderr)
-                print(f"fuzz target {name} failed in round {round_}; replay: python fuzz/run.py --target {name} "
-                      f"--seed {seed} --minutes {minutes:g} --examples {examples}", file=sys.stderr, flush=True)
+                print(f"fuzz target {name} failed in round {round_}; replay: python fuzz/run.py "
+                      f"--target {name} --seed {seed} --minutes {minutes:g} --examples {examples}",
+                      file=sys.stderr, flush=True)
             round_ += 1
             if stop_at is None or time.monotonic() >= stop_at:
                 break

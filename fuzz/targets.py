@@ -100,14 +100,16 @@ def mutated(seed: Callable[["Workspace"], bytes]) -> st.SearchStrategy:
 _JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers(-(1 << 70), 1 << 70)
     | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=8),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    lambda children: (st.lists(children, max_size=4)
+                      | st.dictionaries(st.text(max_size=8), children, max_size=4)),
     max_leaves=8,
 )
-_HEADER_KEYS = ["config", "train_options", "history", "sections", "format", "checkpoint", "schedule", "options",
-                "data", "rollbacks", "has_good", "version", "lr", "epoch", "previous_logprob", "train", "valid"]
-_HEADER_PATHS = st.lists(st.sampled_from(_HEADER_KEYS + ["vocab_size", "hidden", "classes", "activation", "seed",
-                                                         "shape", "offset", "size", "dtype", "name", "crc32",
-                                                         0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1]),
+_HEADER_KEYS = ["config", "train_options", "history", "sections", "format", "checkpoint", "schedule",
+                "options", "data", "rollbacks", "has_good", "version", "lr", "epoch", "previous_logprob",
+                "train", "valid"]
+_HEADER_PATHS = st.lists(st.sampled_from(_HEADER_KEYS + ["vocab_size", "hidden", "classes", "activation",
+                                                         "seed", "shape", "offset", "size", "dtype", "name",
+                                                         "crc32", 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, -1]),
                          min_size=1, max_size=4)
 
 
@@ -149,7 +151,8 @@ MODEL_INPUTS = st.one_of(
     mutated(lambda ws: ws.model_bytes).map(lambda x: ("mutate", x)),
     mutated(lambda ws: ws.ckpt_bytes).map(lambda x: ("mutate", x)),
     st.lists(st.tuples(_HEADER_PATHS, _JSON_VALUES), min_size=1, max_size=3).map(lambda x: ("header", x)),
-    st.lists(st.tuples(_HEADER_PATHS, _JSON_VALUES), min_size=1, max_size=3).map(lambda x: ("ckpt-header", x)),
+    st.lists(st.tuples(_HEADER_PATHS, _JSON_VALUES), min_size=1, max_size=3)
+    .map(lambda x: ("ckpt-header", x)),
     st.tuples(st.lists(st.tuples(_HEADER_PATHS, _JSON_VALUES), min_size=1, max_size=2), _OPS)
     .map(lambda x: ("header+mutate", x)),
     st.integers(0, (1 << 32) - 1).map(lambda v: ("version", v)),
@@ -199,10 +202,11 @@ def check_model(ws: Workspace, case) -> None:
 
 
 # --- checkpoints ---------------------------------------------------------------------------
-_CKPT_PATHS = st.lists(st.sampled_from(["schedule", "rollbacks", "options", "data", "has_good", "version", "train",
-                                        "valid", "file", "size", "sha256", "encoded_sha256", "words", "path",
-                                        "lr", "epoch", "done", "halving", "max_epochs", "previous_logprob",
-                                        "threads", "bptt", "hidden", 0, 1]), min_size=1, max_size=4)
+_CKPT_PATHS = st.lists(st.sampled_from(["schedule", "rollbacks", "options", "data", "has_good", "version",
+                                        "train", "valid", "file", "size", "sha256", "encoded_sha256", "words",
+                                        "path", "lr", "epoch", "done", "halving", "max_epochs",
+                                        "previous_logprob", "threads", "bptt", "hidden", 0, 1]),
+                       min_size=1, max_size=4)
 CHECKPOINT_INPUTS = st.one_of(
     mutated(lambda ws: ws.ckpt_bytes).map(lambda x: ("mutate", x)),
     st.lists(st.tuples(_CKPT_PATHS, _JSON_VALUES), min_size=1, max_size=4).map(lambda x: ("ckpt-header", x)),
@@ -251,8 +255,8 @@ def check_checkpoint(ws: Workspace, case) -> None:
 
 
 # --- vocabulary files ---------------------------------------------------------------------
-_INT_TEXT = st.one_of(st.integers(-(1 << 70), 1 << 70).map(str), st.sampled_from(["", "-0", "+1", "1e3", "٣", " 1",
-                                                                                   "0x10", "1_000", "9" * 5000]))
+_INT_TEXT = st.one_of(st.integers(-(1 << 70), 1 << 70).map(str),
+                      st.sampled_from(["", "-0", "+1", "1e3", "٣", " 1", "0x10", "1_000", "9" * 5000]))
 _VOCAB_LINES = st.lists(st.one_of(
     st.tuples(_INT_TEXT, st.text(max_size=6), _INT_TEXT, _INT_TEXT).map(lambda t: "\t".join(t)),
     st.text(max_size=20),
@@ -272,7 +276,8 @@ def check_vocab(ws: Workspace, case) -> None:
     elif kind == "mutate":
         data = _mutate(arg[0](ws), arg[1])
     else:
-        data = ("# rnnlm-fast vocabulary v1\n0\t</s>\t5\t0\n" + "\n".join(arg) + "\n").encode("utf-8", "surrogatepass")
+        data = ("# rnnlm-fast vocabulary v1\n0\t</s>\t5\t0\n" + "\n".join(arg) + "\n").encode(
+            "utf-8", "surrogatepass")
     p = ws.path("fuzz.vocab")
     p.write_bytes(data)
     try:
@@ -285,8 +290,8 @@ def check_vocab(ws: Workspace, case) -> None:
 
 
 # --- corpora ------------------------------------------------------------------------------
-_WORDS = st.sampled_from(["the", "cat", "\ufeff", "\r", "\t", " ", "\n", "\x00", "\xff", "é", "\u2028", "<unk>",
-                          "</s>", "\x0b", "\x0c", "a" * 300])
+_WORDS = st.sampled_from(["the", "cat", "\ufeff", "\r", "\t", " ", "\n", "\x00", "\xff", "é", "\u2028",
+                          "<unk>", "</s>", "\x0b", "\x0c", "a" * 300])
 CORPUS_INPUTS = st.tuples(
     st.one_of(
         st.binary(max_size=2048).map(lambda b: ("raw", b)),
@@ -306,7 +311,8 @@ def check_corpus(ws: Workspace, case) -> None:
     elif kind == "mutate":
         data = _mutate(arg[0](ws), arg[1])
     else:
-        data = "".join(w if w in ("\n", " ", "\t", "\r") else w + " " for w in arg).encode("utf-8", "surrogatepass")
+        data = "".join(w if w in ("\n", " ", "\t", "\r") else w + " " for w in arg).encode(
+            "utf-8", "surrogatepass")
     if container == "plain":
         p = ws.path("fuzz.txt")
     else:
@@ -335,7 +341,8 @@ def check_corpus(ws: Workspace, case) -> None:
 # --- n-best lists -------------------------------------------------------------------------
 _NBEST_SEEDS = {
     "rnnlm": b"u1 the cat sat\nu1 the cat sad\nu2 a dog\n",
-    "srilm": b"NBestList2.0\n(-100) the ( st: 0.0 et: 0.5 g: -10 a: -90 ) cat ( st: 0.5 et: 1.0 g: -5 a: -5 )\n",
+    "srilm": b"NBestList2.0\n"
+             b"(-100) the ( st: 0.0 et: 0.5 g: -10 a: -90 ) cat ( st: 0.5 et: 1.0 g: -5 a: -5 )\n",
     "srilm-plain": b"-12.5 -3.25 2 the cat\n-13 -4 2 the mat\n",
     "tsv": b"utt_id\trank\tam\tlm\ttext\nu1\t1\t-1.5\t-2\tthe cat\nu1\t2\t-2\t-2.5\tthe mat\n",
     "kaldi.text": b"u1-1 the cat\nu1-2 the mat\nu2-1 a dog\n",

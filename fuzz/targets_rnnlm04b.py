@@ -20,8 +20,8 @@ from rnnlm_fast.rnnlm04b import load_rnnlm04b, save_rnnlm04b
 _HEADER_KEYS = ["version", "file format", "input layer size", "hidden layer size", "compression layer size",
                 "output layer size", "direct connections", "direct order", "vocabulary size", "class size",
                 "old classes", "bptt", "starting learning rate", "training data file", "colour"]
-_VALUES = st.one_of(st.integers(-(1 << 40), 1 << 40).map(str), st.sampled_from(["", "x", "1e3", "nan", "-0", "9" * 30]),
-                    st.text(max_size=6))
+_VALUES = st.one_of(st.integers(-(1 << 40), 1 << 40).map(str),
+                    st.sampled_from(["", "x", "1e3", "nan", "-0", "9" * 30]), st.text(max_size=6))
 
 
 def seeds(ws) -> dict[str, bytes]:
@@ -43,8 +43,8 @@ def inputs(ops: st.SearchStrategy) -> st.SearchStrategy:
     return st.one_of(
         st.binary(max_size=1024).map(lambda b: ("raw", b)),
         st.tuples(kind, ops).map(lambda x: ("mutate", x)),
-        st.tuples(kind, st.lists(st.tuples(st.sampled_from(_HEADER_KEYS), _VALUES), min_size=1, max_size=3), ops,
-                  st.booleans()).map(lambda x: ("header", x)),
+        st.tuples(kind, st.lists(st.tuples(st.sampled_from(_HEADER_KEYS), _VALUES), min_size=1, max_size=3),
+                  ops, st.booleans()).map(lambda x: ("header", x)),
         st.tuples(kind, st.lists(st.tuples(st.integers(-3, 9), st.text(max_size=12)), min_size=1, max_size=4))
         .map(lambda x: ("vocab", x)),
     )

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Iterator, Union
 
-from .errors import MissingFileError
+from .errors import ConfigError, MissingFileError
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -20,6 +20,29 @@ def require_file(path: PathLike, what: str = "file") -> Path:
         raise MissingFileError(f"{what} '{p}' does not exist")
     if p.is_dir():
         raise MissingFileError(f"{what} '{p}' is a directory, expected a file")
+    return p
+
+
+def check_output(path: PathLike, what: str = "", *, overwrite: bool = True, directory: bool = False) -> Path:
+    """``path`` as a Path, once it is known that it can be written, before any work: its directory
+    exists (else MissingFileError), it is not a directory (a ``directory`` output: not a file),
+    it is writable and, unless ``overwrite``, it does not exist yet (else ConfigError). ``what``
+    (e.g. the flag) starts the messages. The one output check of every command."""
+    p = Path(path)
+    lead = f"{what} " if what else ""
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        state = "is not a directory" if parent.exists() else "does not exist"
+        raise MissingFileError(f"{lead}cannot write '{p}': directory '{parent}' {state}")
+    if directory and p.exists() and not p.is_dir():
+        raise ConfigError(f"{lead}cannot write '{p}': it is a file; this output format writes a directory")
+    if not directory and p.is_dir():
+        raise ConfigError(f"{lead}cannot write '{p}': it is a directory")
+    target = p if p.exists() else parent
+    if not os.access(target, os.W_OK):
+        raise ConfigError(f"{lead}cannot write '{p}': '{target}' is not writable")
+    if not overwrite and p.exists():
+        raise ConfigError(f"{lead}'{p}' exists; pass --overwrite to replace it")
     return p
 
 

@@ -9,6 +9,11 @@ from typing import Callable, Optional
 from tqdm.auto import tqdm
 
 
+def wanted(quiet: bool) -> bool:
+    """Whether a command shows progress bars: not ``quiet``, and stderr a terminal."""
+    return not quiet and sys.stderr.isatty()
+
+
 def make_bar(enabled: bool, total: Optional[int], desc: str, unit: str = "word") -> Optional[tqdm]:
     if not enabled:
         return None

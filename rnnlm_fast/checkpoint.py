@@ -39,6 +39,7 @@ from .encoding import Encoded
 from .errors import CheckpointError, ConfigError, ModelFormatError
 from .model_file import read_model, write_model
 from .schedule import Schedule
+from .trainable import M, Trainable
 
 log = logging.getLogger("rnnlm_fast")
 
@@ -49,8 +50,8 @@ _EDGE = 1 << 20
 _SCHEDULE_FIELDS = {"lr": float, "min_improvement": float, "max_epochs": int, "epoch": int, "halving": bool,
                     "previous_logprob": float, "done": bool}
 # fields later versions added: an older checkpoint lacks them and takes the defaults (off)
-_SCHEDULE_LATER = {"patience": int, "min_lr": float, "time_budget": float, "budget_halvings": int, "poor_epochs": int,
-                   "elapsed": float, "stop_reason": str}
+_SCHEDULE_LATER = {"patience": int, "min_lr": float, "time_budget": float, "budget_halvings": int,
+                   "poor_epochs": int, "elapsed": float, "stop_reason": str}
 
 
 def _typed(value: Any, kind: type) -> bool:
@@ -120,7 +121,7 @@ class CheckpointWriter:
         self.options = options.to_file(values)
         self.data = data
 
-    def save(self, model: Any, schedule: Schedule, rollbacks: int, good: dict[str, np.ndarray]) -> None:
+    def save(self, model: Trainable, schedule: Schedule, rollbacks: int, good: dict[str, np.ndarray]) -> None:
         """Write the model with its schedule state atomically; the last good weights are
         stored only when they differ from the current ones."""
         header, arrays, version = model.file_content()
@@ -177,8 +178,10 @@ def _check_state(path: Path, state: Any) -> Checkpoint:
         raise CheckpointError(f"{path}: checkpoint version {state.get('version')!r}, this rnnlm-fast reads "
                               f"{CHECKPOINT_VERSION}")
     sched, data = state.get("schedule"), state.get("data")
-    ok = (isinstance(sched, dict) and set(_SCHEDULE_FIELDS) <= set(sched) <= set(_SCHEDULE_FIELDS) | set(_SCHEDULE_LATER)
-          and all(_typed(sched[k], t) for k, t in {**_SCHEDULE_FIELDS, **_SCHEDULE_LATER}.items() if k in sched)
+    ok = (isinstance(sched, dict)
+          and set(_SCHEDULE_FIELDS) <= set(sched) <= set(_SCHEDULE_FIELDS) | set(_SCHEDULE_LATER)
+          and all(_typed(sched[k], t) for k, t in {**_SCHEDULE_FIELDS, **_SCHEDULE_LATER}.items()
+                  if k in sched)
           and isinstance(data, dict)
           and isinstance(data.get("train"), dict) and isinstance(data.get("valid"), dict)
           and type(state.get("rollbacks")) is int and state["rollbacks"] >= 0)
@@ -203,7 +206,7 @@ def _check_file(path: Path, which: str, given: Union[PathLike, Encoded], stored:
         )
 
 
-def load_checkpoint(cls: type, path: PathLike) -> tuple[Any, Checkpoint]:
+def load_checkpoint(cls: type[M], path: PathLike) -> tuple[M, Checkpoint]:
     """Read a checkpoint: (a ``cls`` model with the current weights and history, the run's state).
 
     Raises

@@ -9,8 +9,8 @@ from typing import Optional
 
 import numpy as np
 
-from ._files import PathLike, require_file
-from .errors import ConfigError, MissingFileError, ModelFormatError
+from ._files import PathLike, check_output, require_file
+from .errors import ConfigError, ModelFormatError
 from .model import RNNLM
 from .model_file import MAGIC, describe_foreign
 from .rnnlm04b import load_rnnlm04b, looks_like_rnnlm04b, save_rnnlm04b
@@ -35,8 +35,9 @@ def detect_model_format(path: PathLike) -> str:
                            f"{'an empty file' if not head else describe_foreign(head)}")
 
 
-def convert_model(source: PathLike, output: PathLike, *, from_format: str = "auto", to_format: Optional[str] = None,
-                  binary: bool = False, fold_biases: bool = False) -> tuple[RNNLM, str, str]:
+def convert_model(source: PathLike, output: PathLike, *, from_format: str = "auto",
+                  to_format: Optional[str] = None, binary: bool = False,
+                  fold_biases: bool = False) -> tuple[RNNLM, str, str]:
     """Read the model at ``source`` and write it to ``output``; returns (model, from, to).
 
     ``from_format`` "auto" detects the format from the file. ``to_format`` defaults to the
@@ -72,30 +73,27 @@ def convert_model(source: PathLike, output: PathLike, *, from_format: str = "aut
 def add_convert_parser(sub: argparse._SubParsersAction) -> None:
     """Add the ``convert`` subcommand to ``sub``."""
     p = sub.add_parser("convert", help="convert a model between rnnlm-fast's format and rnnlm-0.4b's",
-                       description="Convert a model file between rnnlm-fast's format and rnnlm-0.4b's (text or "
-                                   "-binary), either way. The input's format is detected; the output's is the "
-                                   "other one unless --to says otherwise.")
+                       description="Convert a model file between rnnlm-fast's format and rnnlm-0.4b's "
+                                   "(text or -binary), either way. The input's format is detected; the "
+                                   "output's is the other one unless --to says otherwise.")
     p.add_argument("model", help="the model file to read")
     p.add_argument("--output", required=True, help="the model file to write")
     p.add_argument("--from", dest="from_format", choices=("auto",) + MODEL_FORMATS, default="auto",
                    help="the input's format (default: detected from the file)")
     p.add_argument("--to", dest="to_format", choices=MODEL_FORMATS, default=None,
-                   help="the output's format (default: the other one; rnnlm04b with --binary or --fold-biases)")
-    p.add_argument("--binary", action="store_true", help="write rnnlm-0.4b's -binary format instead of its text")
+                   help="the output's format (default: the other one; rnnlm04b with --binary or "
+                        "--fold-biases)")
+    p.add_argument("--binary", action="store_true",
+                   help="write rnnlm-0.4b's -binary format instead of its text")
     p.add_argument("--fold-biases", action="store_true",
-                   help="rnnlm-0.4b has no biases: carry non-zero ones in one extra hidden unit held at 1.0 (the "
-                        "scores stay the same up to float rounding)")
+                   help="rnnlm-0.4b has no biases: carry non-zero ones in one extra hidden unit held at 1.0 "
+                        "(the scores stay the same up to float rounding)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --output")
     p.set_defaults(func=cmd_convert)
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    out = Path(args.output)
-    parent = out.parent if str(out.parent) else Path(".")
-    if not parent.is_dir():
-        raise MissingFileError(f"cannot write '{out}': directory '{parent}' does not exist")
-    if out.is_dir() or (out.exists() and not args.overwrite):
-        raise ConfigError(f"'{out}' {'is a directory' if out.is_dir() else 'exists; pass --overwrite to replace it'}")
+    out = check_output(args.output, overwrite=args.overwrite)
     if out.exists() and out.resolve() == Path(args.model).resolve():
         raise ConfigError(f"--output '{out}' is the input model")
     model, src, dst = convert_model(args.model, out, from_format=args.from_format, to_format=args.to_format,
@@ -103,8 +101,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
     kind = {"rnnlm-fast": "rnnlm-fast", "rnnlm04b": "rnnlm-0.4b " + ("binary" if args.binary else "text")}
     folded = dst == "rnnlm04b" and args.fold_biases and any(
         np.any(model.weights()[name] != 0) for name in ("hidden_bias", "class_b", "word_b"))
-    print(f"{args.model} ({'rnnlm-0.4b' if src == 'rnnlm04b' else src}) -> {out} ({kind[dst]}): {len(model.vocab)} "
-          f"words, {model.n_classes} classes, {model.hidden} hidden units"
+    print(f"{args.model} ({'rnnlm-0.4b' if src == 'rnnlm04b' else src}) -> {out} ({kind[dst]}): "
+          f"{len(model.vocab)} words, {model.n_classes} classes, {model.hidden} hidden units"
           + (" (+1 holding the folded biases)" if folded else "")
           + (f", direct connections {model.direct} of order {model.direct_order}" if model.direct else ""))
     return 0

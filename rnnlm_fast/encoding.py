@@ -11,15 +11,16 @@ import contextlib
 import sys
 import warnings
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator, Optional, Sequence
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Optional, Sequence, Union
 
 import numpy as np
 
 from . import _core
 from ._files import PathLike, require_file
 from ._progress import counter_callback, make_bar
-from .errors import ConfigError, CorpusError, OovError, OovWarning
-from .options import OPTIONS
+from .errors import ConfigError, CorpusError, MissingFileError, OovError, OovWarning, VocabularyError
+from .options import DEFAULTS, OPTIONS
 from .vocab import Vocabulary
 
 
@@ -100,7 +101,7 @@ def case_mapping(case: str) -> Callable[[str], str]:
     return CASE_MAPPINGS[case]
 
 
-def prepare_sentences(vocab: Vocabulary, sentences: Iterable[str], case: str = "keep") -> list[str]:
+def prepare_sentences(vocab: Vocabulary, sentences: Iterable[str], case: str = DEFAULTS["case"]) -> list[str]:
     """Sentences mapped to ``case``, a leading ``<s>`` (the sentence start, KenLM's spelling)
     dropped. ``<s>`` anywhere else, when the vocabulary does not hold it, scores as an unknown
     word: an OovWarning says so. Sentences are checked to be strings (ConfigError)."""
@@ -127,7 +128,29 @@ def prepare_sentences(vocab: Vocabulary, sentences: Iterable[str], case: str = "
     return out
 
 
-def check_oov_rate(vocab: Vocabulary, enc: Encoded, max_oov_rate: float, *, case: str = "keep",
+def encode_checked(vocab: Vocabulary, sentences: Sequence[str], case: str, max_oov_rate: float, *,
+                   backward: bool = False, stacklevel: int = 4) -> Encoded:
+    """Sentences (a leading <s> dropped, mapped to ``case``) encoded, their OOV rate checked
+    (``check_oov_rate``; ``stacklevel`` points its warning at the caller's caller)."""
+    sentences = prepare_sentences(vocab, sentences, case)
+    enc = encode_sentences(vocab, sentences, backward=backward)
+    check_oov_rate(vocab, enc, max_oov_rate, case=case, words=lambda: sample_words(sentences),
+                   stacklevel=stacklevel)
+    return enc
+
+
+def oov_policy(vocab: Vocabulary, oov: str) -> str:
+    """How unknown words score: "unk" (as ``<unk>``) or "penalty" (``oov_penalty``); "auto"
+    picks "unk" when ``vocab`` holds ``<unk>``. VocabularyError for "unk" without one."""
+    oov = OPTIONS["oov"].check(oov)
+    if oov == "auto":
+        return "unk" if vocab.unk_id >= 0 else "penalty"
+    if oov == "unk" and vocab.unk_id < 0:
+        raise VocabularyError("oov='unk' but the vocabulary has no <unk>; use oov='penalty'")
+    return oov
+
+
+def check_oov_rate(vocab: Vocabulary, enc: Encoded, max_oov_rate: float, *, case: str = DEFAULTS["case"],
                    words: Optional[Callable[[], list[str]]] = None, what: str = "the text",
                    stacklevel: int = 3) -> float:
     """The share of a text's words (``</s>`` not counted) outside the vocabulary. Above
@@ -171,7 +194,7 @@ def oov_warnings_to_stderr() -> Iterator[None]:
                     warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
-def case_hint(vocab: Vocabulary, words: Sequence[str], case: str = "keep") -> str:
+def case_hint(vocab: Vocabulary, words: Sequence[str], case: str = DEFAULTS["case"]) -> str:
     """'the model's vocabulary is lowercase; pass case='lower'' when mapping the unknown
     ``words`` to that case puts most of them in the vocabulary; '' otherwise."""
     unknown = [w for w in words if w not in vocab]
@@ -255,3 +278,34 @@ def split_keys(lines: Sequence[str], name: str) -> tuple[list[str], list[str]]:
 
 
 split_words = _core.split_words  # a line's words, as the engine splits them
+
+
+def encode_for(vocab: Vocabulary, backward: bool, text: Union[PathLike, Encoded], progress: bool = False) -> Encoded:
+    """A file encoded for a model of ``vocab`` and reading order, or an Encoded checked to be in
+    that reading order."""
+    if not isinstance(text, Encoded):
+        return encode_file(vocab, text, backward=backward, progress=progress)
+    if text.backward != backward:
+        raise ConfigError(f"this text was encoded for a {'backward' if text.backward else 'forward'} model; "
+                          f"encode it with this {'backward' if backward else 'forward'} model's "
+                          "encode_file/encode_sentences")
+    return text
+
+
+def encode_text(vocab: Vocabulary, backward: bool, path: Union[PathLike, Encoded], case: str,
+                progress: bool) -> tuple[Encoded, Optional[Callable[[], list[str]]]]:
+    """A file (or an Encoded) for a model, mapped to ``case``; and a function giving a sample of
+    its words (for the OOV message's case hint)."""
+    if isinstance(path, Encoded):
+        if case != "keep":
+            raise ConfigError("case applies to text; this text is already encoded (encode it with the "
+                              "words mapped to the model's case)")
+        return encode_for(vocab, backward, path, progress), None
+    if isinstance(path, str) and not Path(path).exists():
+        raise MissingFileError(f"text file '{path}' does not exist (a str is a file path here; to score "
+                               "the text itself pass perplexity(text=...), score(sentence) or "
+                               "score([...]), or use rnnlm_fast.kenlm.Model)")
+    if case == "keep":
+        return encode_for(vocab, backward, path, progress), lambda: sample_words(read_lines(path)[:1000])
+    lines = [case_mapping(case)(line) for line in read_lines(path)]
+    return encode_sentences(vocab, lines, backward=backward), lambda: sample_words(lines[:1000])

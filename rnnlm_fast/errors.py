@@ -62,8 +62,8 @@ class OovError(VocabularyMismatchError):
 
 
 class OovWarning(UserWarning):
-    """Many words of a scored text are outside the model's vocabulary (above 20%, or 50% in a short text), or ``<s>``
-    stands inside a sentence; the message names a case mismatch when there is one."""
+    """Many words of a scored text are outside the model's vocabulary (above 20%, or 50% in a short
+    text), or ``<s>`` stands inside a sentence; the message names a case mismatch when there is one."""
 
 
 class ConfigError(RnnlmError, ValueError):

@@ -1,13 +1,14 @@
-"""KenLM's Python calls on an RNNLM (``full_scores``, ``in``, ``order``, the state API), and
-where text meets the model: case mapping, ``<s>``, the share of unknown words.
+"""RNNLM's KenLM-style calls (mixed into it): ``full_scores``, ``in``, ``order``, the decoder's
+``State`` with ``begin_sentence_write`` / ``null_context_write`` / ``base_score`` (KenLM's
+names too), and ``next_word_distribution``. Every value is log10, as KenLM's. The state API
+steps the C++ engine one word per call (``_core.score_step``): the slow path, for decoders;
+whole sentences and batches go through ``score`` / ``score_words`` in one call.
 
-A KenLM user's code runs unchanged where it uses these: ``model.score(sentence, bos=True,
-eos=True)`` (in rnnlm_fast/model.py, next to the batch form), ``model.full_scores(...)``,
-``model.perplexity(text=sentence)``, ``word in model``, ``model.order``, and the decoder's
-``State`` with ``BeginSentenceWrite`` / ``NullContextWrite`` / ``BaseScore`` (snake_case
-names too). Every value is log10, as KenLM's. The state API steps the C++ engine one word
-per call (``_core.score_step``): the slow path, for decoders; whole sentences and batches
-go through ``score`` / ``score_words`` in one call.
+Code written for KenLM's module runs unchanged on ``rnnlm_fast.kenlm.Model`` (rnnlm_fast/kenlm.py),
+the drop-in built over these calls; on an RNNLM itself ``perplexity(path)`` names a file and
+the batch calls take lists. The two halves of RNNLM call each other's public names only: these
+methods use ``word_logprobs``, ``encode_sentences``, ``vocab``, ``backward`` and the engine
+handle the model holds; rnnlm_fast/model.py uses ``full_scores``.
 
 What differs, by the nature of an RNN: the context is the whole sentence so far, so
 ``ngram_length`` is the number of words the prediction rests on (``<s>`` and the word
@@ -16,17 +17,15 @@ itself included, as KenLM counts, never capped) and ``order`` is unbounded (``UN
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Callable, Iterator, Optional, Sequence, Union
+from typing import Any, Iterator, Optional, Sequence, Union
 
 import numpy as np
 
 from . import _core
-from ._files import PathLike
-from .encoding import BOS, Encoded, case_mapping, check_oov_rate, prepare_sentences, read_lines, sample_words
-from .errors import ConfigError, MissingFileError
+from .encoding import (BOS, Encoded, case_mapping, check_oov_rate, encode_checked, oov_policy,
+                       prepare_sentences)
+from .errors import ConfigError
 from .options import DEFAULTS
-from .training import as_encoded
 from .units import LN10
 
 RNNLM = Any  # the class this is mixed into (rnnlm_fast.model imports this module)
@@ -42,30 +41,42 @@ class State:
     state after ``word`` into ``out_state`` (``in_state`` is left as it was).
 
     Two states are equal when they hold the same recurrent state, the same pending input
-    word and the same length; they hash accordingly (so decoders can merge hypotheses).
+    word and the same length; they hash accordingly (so decoders can merge hypotheses), and
+    order consistently with that (KenLM's states sort too).
     """
 
-    __slots__ = ("_core", "_model")
+    __slots__ = ("_core", "_model", "_bos")
 
     def __init__(self) -> None:
         self._core: Optional[_core.DecoderState] = None
         self._model: Optional[RNNLM] = None
+        self._bos = False
 
     @property
     def length(self) -> int:
         """Words scored since the sentence start (or the null context)."""
         return 0 if self._core is None else self._core.length
 
+    @property
+    def context_length(self) -> int:
+        """Words the next prediction rests on, counted as KenLM counts an n-gram's context:
+        ``<s>`` (from the sentence start) and the words scored since."""
+        return self.length + (1 if self._core is not None and self._bos else 0)
+
     def __copy__(self) -> "State":
         out = State()
         if self._core is not None:
-            out._core, out._model = self._core.copy(), self._model
+            out._core, out._model, out._bos = self._core.copy(), self._model, self._bos
         return out
+
+    def __deepcopy__(self, memo: dict) -> "State":
+        return self.__copy__()  # the recurrent state copied, the model shared
 
     def _key(self) -> tuple:
         if self._core is None:
             return ()
-        return (self._core.pending, self._core.length, self._core.hidden.tobytes(), self._core.cell_state.tobytes())
+        core = self._core
+        return (core.pending, core.length, core.hidden.tobytes(), core.cell_state.tobytes())
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, State):
@@ -74,6 +85,22 @@ class State:
 
     def __hash__(self) -> int:
         return hash(self._key())
+
+    def __lt__(self, other: "State") -> bool:
+        if not isinstance(other, State):
+            return NotImplemented
+        return self._key() < other._key()
+
+    def __le__(self, other: "State") -> bool:
+        return self == other or self < other
+
+    def __gt__(self, other: "State") -> bool:
+        if not isinstance(other, State):
+            return NotImplemented
+        return other < self
+
+    def __ge__(self, other: "State") -> bool:
+        return self == other or self > other
 
     def __repr__(self) -> str:
         return "State(empty)" if self._core is None else f"State(length={self.length})"
@@ -129,31 +156,23 @@ class KenlmApi:
     def _sentence_log10(self: "RNNLM", sentence: str, bos: bool, eos: bool, case: str, oov: str,
                         oov_penalty: float, max_oov_rate: float) -> tuple[list[str], np.ndarray, bool]:
         """The words of one sentence (case-mapped, a leading <s> dropped), their log10
-        probabilities (then </s>'s, with ``eos``), and whether it starts at <s>."""
+        probabilities (then </s>'s, with ``eos``), and whether it starts at <s>. Public calls
+        of the model only: ``word_logprobs`` from <s>, the state API from the null context."""
         if not isinstance(sentence, str):
             raise ConfigError(f"sentence must be a str, not {type(sentence).__name__}")
         words = _core.split_words(case_mapping(case)(sentence))
         if words and words[0] == BOS and BOS not in self.vocab:
             words, bos = words[1:], True
         if bos:
-            lp = self.word_logprobs(" ".join(words), oov=oov, oov_penalty=oov_penalty, max_oov_rate=max_oov_rate)
+            lp = self.word_logprobs(" ".join(words), oov=oov, oov_penalty=oov_penalty,
+                                    max_oov_rate=max_oov_rate)
         else:
             if self.backward:
                 raise ConfigError("bos=False (the null context) is defined for a forward model only; "
                                   "a backward model reads every sentence from its end")
-            self._encode_checked([" ".join(words)], "keep", max_oov_rate)  # the OOV check only
+            encode_checked(self.vocab, [" ".join(words)], "keep", max_oov_rate, backward=False, stacklevel=5)
             lp = self._step_through(words, oov, oov_penalty)
         return words, lp if eos else lp[:-1], bos
-
-    def _sentence_perplexity(self: "RNNLM", path: Any, text: Optional[str], case: str, oov_penalty: float,
-                             max_oov_rate: float) -> float:
-        """KenLM's perplexity of one sentence: 10 ** (-log10 P / (words + 1))."""
-        if path is not None:
-            raise ConfigError("give perplexity a file (path) or one sentence (text=), not both")
-        if text is None:
-            raise ConfigError("perplexity needs a text file (path) or one sentence (text=...)")
-        _, lp, _ = self._sentence_log10(text, True, True, case, DEFAULTS["oov"], oov_penalty, max_oov_rate)
-        return float(10.0 ** (-float(lp.sum()) / len(lp)))
 
     def _step_through(self: "RNNLM", words: list[str], oov: str, oov_penalty: float) -> np.ndarray:
         """log10 of each word and of </s>, stepped one word at a time from the null context."""
@@ -179,14 +198,17 @@ class KenlmApi:
     def begin_sentence_write(self: "RNNLM", state: State) -> None:
         """Make ``state`` the sentence start (after ``<s>``); KenLM's ``BeginSentenceWrite``."""
         _core.begin_sentence(self._fill(state))
+        state._bos = True
 
     def null_context_write(self: "RNNLM", state: State) -> None:
         """Make ``state`` the null context: the reset recurrent state with no word read (not
         even ``<s>``); KenLM's ``NullContextWrite``."""
         _core.null_context(self._fill(state))
+        state._bos = False
 
-    def base_score(self: "RNNLM", in_state: State, word: str, out_state: State, *, case: str = DEFAULTS["case"],
-                   oov: str = DEFAULTS["oov"], oov_penalty: float = DEFAULTS["oov_penalty"]) -> float:
+    def base_score(self: "RNNLM", in_state: State, word: str, out_state: State, *,
+                   case: str = DEFAULTS["case"], oov: str = DEFAULTS["oov"],
+                   oov_penalty: float = DEFAULTS["oov_penalty"]) -> float:
         """log10 P(word | in_state), writing the state after ``word`` to ``out_state``
         (KenLM's ``BaseScore``); ``in_state`` is unchanged (it may be ``out_state``).
         ``word`` is one word; ``</s>`` scores the sentence end. Unknown words score as in
@@ -203,43 +225,18 @@ class KenlmApi:
             raise ConfigError(f"word must be one word (a str without spaces), not {word!r}")
         word = case_mapping(case)(word.strip())
         wid = self.vocab.get(word, self.vocab.unk_id)
-        policy = self._oov_policy(oov)
+        policy = oov_policy(self.vocab, oov)
         out = self._fill(out_state)
         if out is not in_state._core:
             out.assign(in_state._core)
+            out_state._bos = in_state._bos
         lp = _core.score_step(self._core, out, int(wid)) / LN10
         if wid < 0 or (word not in self.vocab and policy == "penalty"):
             return float(oov_penalty)
         return float(lp)
 
-    # --- text meets the model: case, <s>, the share of unknown words ------------------------------
-    def _encode_text(self: "RNNLM", path: Union[PathLike, Encoded], case: str, progress: bool) -> tuple[Encoded, Callable]:
-        """A file (or an Encoded) for this model, mapped to ``case``; and a function giving a
-        sample of its words (for the OOV message's case hint)."""
-        fix = case_mapping(case)
-        if isinstance(path, Encoded):
-            if case != "keep":
-                raise ConfigError("case applies to text; this text is already encoded (encode it with the "
-                                  "words mapped to the model's case)")
-            return as_encoded(self, path, progress), None
-        if isinstance(path, str) and not Path(path).exists():
-            raise MissingFileError(f"text file '{path}' does not exist (a str is a file path here; to score the "
-                                   "text itself pass perplexity(text=...), score(sentence) or score([...]))")
-        if case == "keep":
-            enc = as_encoded(self, path, progress)
-            return enc, lambda: sample_words(read_lines(path)[:1000])
-        lines = [fix(line) for line in read_lines(path)]
-        return self.encode_sentences(lines), lambda: sample_words(lines[:1000])
-
-    def _encode_checked(self: "RNNLM", sentences: Sequence[str], case: str, max_oov_rate: float) -> Encoded:
-        """Sentences (a leading <s> dropped, mapped to ``case``) encoded, their OOV rate checked."""
-        sentences = prepare_sentences(self.vocab, sentences, case)
-        enc = self.encode_sentences(sentences)
-        check_oov_rate(self.vocab, enc, max_oov_rate, case=case, words=lambda: sample_words(sentences),
-                       stacklevel=4)
-        return enc
-
-    def next_word_distribution(self: "RNNLM", context: Union[str, Sequence[str]] = (), *, case: str = DEFAULTS["case"],
+    def next_word_distribution(self: "RNNLM", context: Union[str, Sequence[str]] = (), *,
+                               case: str = DEFAULTS["case"],
                                max_oov_rate: float = DEFAULTS["max_oov_rate"]) -> np.ndarray:
         """P(w | <s> context) over the whole vocabulary (float32, sums to 1); for a backward
         model, P(w | context </s>): the distribution of the word before ``context``.
@@ -261,8 +258,8 @@ class KenlmApi:
             ids[-1] = 0
             check_oov_rate(self.vocab, Encoded(ids, np.array([0, len(ids)], dtype=np.int64), unknown, ids),
                            max_oov_rate, case=case, words=lambda: context, what="the context")
-        ids = np.array([self.vocab.get(w, self.vocab.unk_id) for w in self._reading_order(context)],
-                       dtype=np.int32)
+        reading_order = context[::-1] if self.backward else context
+        ids = np.array([self.vocab.get(w, self.vocab.unk_id) for w in reading_order], dtype=np.int32)
         return _core.next_word_distribution(self._core, ids)
 
     # KenLM's names

@@ -2,12 +2,12 @@
 
 The model: weights, perplexity, scoring, generation, save and load; KenLM's calls come from
 rnnlm_fast/kenlm_api.py, training from rnnlm_fast/training.py (``train``, ``train_epoch`` and
-``resume`` hand over to it), encoding from rnnlm_fast/encoding.py; the C++ engine does the work.
+``resume`` hand over to its Trainer, or across MPI processes to rnnlm_fast/distributed/),
+encoding from rnnlm_fast/encoding.py; the C++ engine does the work.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Any, Callable, Optional, Sequence, Union
 
@@ -16,16 +16,26 @@ import numpy as np
 from . import _core, options
 from ._files import PathLike
 from ._progress import counter_callback, make_bar
-from .encoding import Encoded, check_oov_rate, encode_file, encode_sentences
-from .errors import ConfigError, ModelFormatError, VocabularyError
+from .encoding import (Encoded, check_oov_rate, encode_checked, encode_file, encode_sentences, encode_text,
+                       oov_policy)
+from .errors import ConfigError, ModelFormatError
 from .kenlm_api import KenlmApi, State, check_single_sentence_options  # noqa: F401  (State: public)
+from .model_content import file_content, read_content
 from .model_file import read_model, write_model
 from .options import DEFAULTS, OPTIONS
 from .results import PerplexityResult
-from .runs import resume, train as run_training
-from .training import EpochRecord, EpochStats, dynamic_positions, power, resolve_threads, train_epoch
+from .training import EpochRecord, EpochStats, Trainer, dynamic_positions, resolve_threads, train_epoch
+from .training import resume as resume_training
 from .units import LN10
 from .vocab import Vocabulary
+
+POSITIONAL = 3  # RNNLM(vocab, hidden, cell, seed): the first model options may be given by position
+
+
+def _engine_option(name: str) -> property:
+    """A read-only property: the model option ``name`` as the engine holds it."""
+    return property(lambda self: getattr(self._core, name), doc=f"The {name} option: {OPTIONS[name].help}.")
+
 
 class RNNLM(KenlmApi):
     """A recurrent neural network language model with a class-factored softmax.
@@ -38,16 +48,11 @@ class RNNLM(KenlmApi):
     vocab : Vocabulary
         Words and classes; fixes the output layer.
     hidden, cell, seed, direct, direct_order, direct_hash, direction
-        The model options (rnnlm_fast/options.py, listed below). ``cell`` is the recurrent
-        cell: an Elman layer with that nonlinearity (sigmoid is rnnlm-0.4b's), or a GRU /
-        LSTM cell; ``activation`` is accepted as another name for it. ``direct`` is the size
-        of the hashed max-ent "direct connections" table, in weights (rnnlm-0.4b's
-        ``-direct`` is in millions); ``direct_hash`` how n-gram features are hashed into
-        it ("rnnlm04b": rnnlm-0.4b's, as imported models have). A backward model reads every sentence from its last
-        word to its first (``</s>`` still ends it): it scores P(w_i | w_i+1 ... w_n).
-        Training, scoring and per-word results take and give text in its usual order; the
-        reversal is internal. Backward and forward models of the same text make a strong
-        pair for n-best rescoring.
+        The model options (rnnlm_fast/options.py; ``help(RNNLM.__init__)`` lists them), the
+        first three also by position (``activation``, the old name of ``cell``, is
+        deprecated). A backward model scores P(w_i | w_i+1 ... w_n); it takes and gives text
+        in its usual order (the reversal is internal) and pairs well with a forward model
+        for n-best rescoring.
 
     Examples
     --------
@@ -57,53 +62,35 @@ class RNNLM(KenlmApi):
     >>> model.perplexity("test.txt").ppl                                # doctest: +SKIP
     """
 
-    def __init__(self, vocab: Vocabulary, hidden: int = DEFAULTS["hidden"], cell: str = DEFAULTS["cell"],
-                 seed: int = DEFAULTS["seed"], *, direct: int = DEFAULTS["direct"],
-                 direct_order: int = DEFAULTS["direct_order"], activation: Optional[str] = None,
-                 direction: str = DEFAULTS["direction"], direct_hash: str = DEFAULTS["direct_hash"]):
+    @options.keyword_signature(options.MODEL, positional=POSITIONAL)
+    def __init__(self, vocab: Vocabulary, *args: Any, **given: Any):
         if not isinstance(vocab, Vocabulary):
             raise ConfigError("vocab must be a rnnlm_fast.Vocabulary")
-        given = dict(hidden=hidden, cell=cell if activation is None else activation, seed=seed, direct=direct,
-                     direction=direction, direct_hash=direct_hash)
-        if direct:  # the order matters only with a table
-            given["direct_order"] = direct_order
+        given = options.bind_positional(options.MODEL[:POSITIONAL], args, given, "RNNLM")
+        if not given.get("direct"):  # the order matters only with a table
+            given.pop("direct_order", None)
         values = options.resolve(options.MODEL, given, "model option")
+        self._build(vocab, values)
+        self._core.init_random(values["seed"])
+        self.history: list[EpochRecord] = []
+        self.train_options: dict[str, Any] = {}
+
+    def _build(self, vocab: Vocabulary, values: dict[str, Any]) -> None:
+        """The vocabulary and an engine model of these (resolved) model options."""
         self.vocab = vocab
         self._direction = values["direction"]
         self._core = _core.Model(len(vocab), values["hidden"], vocab.class_begin, values["cell"],
                                  direct=values["direct"], direct_order=values["direct_order"] if values["direct"] else 0,
                                  direct_hash=values["direct_hash"])
-        self._core.init_random(values["seed"])
         self.seed = values["seed"]
-        self.history: list[EpochRecord] = []
-        self.train_options: dict[str, Any] = {}
 
-    # --- properties ------------------------------------------------------------------
-    @property
-    def hidden(self) -> int:
-        return self._core.hidden
-
-    @property
-    def cell(self) -> str:
-        return self._core.cell
-
-    @property
-    def activation(self) -> str:
-        """The cell's name (rnnlm-0.4b calls the simple cells' nonlinearity the activation)."""
-        return self._core.cell
-
-    @property
-    def direct(self) -> int:
-        return self._core.direct
-
-    @property
-    def direct_order(self) -> int:
-        return self._core.direct_order
-
-    @property
-    def direct_hash(self) -> str:
-        """How n-gram features are hashed: "splitmix" (rnnlm-fast's) or "rnnlm04b" (rnnlm-0.4b's)."""
-        return self._core.direct_hash
+    # --- properties: the model options the engine holds (docs from the options table) ----------
+    hidden = _engine_option("hidden")
+    cell = _engine_option("cell")
+    direct = _engine_option("direct")
+    direct_order = _engine_option("direct_order")
+    direct_hash = _engine_option("direct_hash")
+    activation = _engine_option("cell")  # the cell's old name (rnnlm-0.4b's, for the simple cells)
 
     @property
     def n_classes(self) -> int:
@@ -154,7 +141,7 @@ class RNNLM(KenlmApi):
         After each epoch the validation log-likelihood decides: worse -> restore the previous
         weights; an improvement below ``min_improvement`` starts halving the learning rate
         every epoch; the next such epoch (or ``max_epochs``) stops training. The options
-        are listed below; a Trainer (rnnlm_fast.training) runs the loop (rnnlm_fast/runs.py picks it).
+        are listed below; a Trainer (rnnlm_fast.training) runs the loop, a DistributedTrainer with ``comm``.
 
         Parameters
         ----------
@@ -180,12 +167,18 @@ class RNNLM(KenlmApi):
             On Ctrl-C, after restoring the last good weights (``self.history`` is kept).
         DivergenceError, ConfigError, CorpusError, MissingFileError
         """
-        return run_training(self, train, valid, checkpoint=checkpoint, progress=progress, callback=callback, comm=comm,
-                            **training)
+        values = options.resolve(options.TRAINING, training, "training option")
+        run = dict(checkpoint=checkpoint, progress=progress, callback=callback)
+        if comm is None:
+            return Trainer(self, train, valid, values, **run).run()
+        from .distributed import DistributedTrainer
+
+        return DistributedTrainer(self, train, valid, values, comm, **run).run()
 
     @options.keyword_signature(options.EPOCH)
-    def train_epoch(self, text: Union[PathLike, Encoded], *, seed: int = 1, threads: int = DEFAULTS["threads"],
-                    progress: bool = False, **training: Any) -> EpochStats:
+    def train_epoch(self, text: Union[PathLike, Encoded], *, seed: int = DEFAULTS["seed"],
+                    threads: int = DEFAULTS["threads"], progress: bool = False,
+                    **training: Any) -> EpochStats:
         """One epoch of online SGD over ``text`` with these options, no validation or schedule
         (see :func:`rnnlm_fast.training.train_epoch`); returns its EpochStats."""
         return train_epoch(self, text, seed=seed, threads=threads, progress=progress, **training)
@@ -206,8 +199,12 @@ class RNNLM(KenlmApi):
         ------
         CheckpointError, ModelFormatError, MissingFileError, and whatever :meth:`train` raises
         """
-        return resume(cls, checkpoint, train, valid, threads=threads, checkpoint=checkpoint_to, progress=progress,
-                      callback=callback, comm=comm)
+        run = dict(threads=threads, checkpoint=checkpoint_to, progress=progress, callback=callback)
+        if comm is None:
+            return resume_training(cls, checkpoint, train, valid, **run)
+        from .distributed import resume as resume_distributed
+
+        return resume_distributed(cls, checkpoint, train, valid, comm, **run)
 
     # --- scoring ---------------------------------------------------------------------
     def _score_positions(self, enc: Encoded, independent: bool, threads: int, progress: bool = False) -> np.ndarray:
@@ -222,23 +219,15 @@ class RNNLM(KenlmApi):
             if bar is not None:
                 bar.close()
 
-    def _oov_policy(self, oov: str) -> str:
-        oov = OPTIONS["oov"].check(oov)
-        if oov == "auto":
-            return "unk" if self.vocab.unk_id >= 0 else "penalty"
-        if oov == "unk" and self.vocab.unk_id < 0:
-            raise VocabularyError("oov='unk' but the vocabulary has no <unk>; use oov='penalty'")
-        return oov
-
     def _log10_positions(self, enc: Encoded, independent: bool, threads: int, oov: str,
                          oov_penalty: float, progress: bool = False) -> np.ndarray:
         lp = self._score_positions(enc, independent, threads, progress) / LN10
-        if self._oov_policy(oov) == "penalty":
+        if oov_policy(self.vocab, oov) == "penalty":
             lp[enc.ids < 0] = oov_penalty
         return enc.in_text_order(lp)
 
     def perplexity(self, path: Union[PathLike, Encoded, None] = None, *, text: Optional[str] = None,
-                   independent: bool = False, threads: int = DEFAULTS["threads"],
+                   independent: bool = DEFAULTS["independent"], threads: int = DEFAULTS["threads"],
                    oov_penalty: float = DEFAULTS["oov_penalty"], dynamic: float = DEFAULTS["dynamic"], per_word: bool = False,
                    progress: bool = False, case: str = DEFAULTS["case"],
                    max_oov_rate: float = DEFAULTS["max_oov_rate"]) -> Union[PerplexityResult, float]:
@@ -261,9 +250,12 @@ class RNNLM(KenlmApi):
         ``per_word`` also returns the log10 probability of every position in ``word_log10``.
         ``case`` and ``max_oov_rate`` as in :meth:`score`.
         """
-        if text is not None or path is None:
-            return self._sentence_perplexity(path, text, case, oov_penalty, max_oov_rate)
-        enc, words = self._encode_text(path, case, progress)
+        if text is not None or path is None:  # one sentence, KenLM's formula over word_logprobs
+            if path is not None or text is None:
+                raise ConfigError("perplexity needs a text file (path) or one sentence (text=...), not both")
+            lp = self.word_logprobs(text, oov_penalty=oov_penalty, case=case, max_oov_rate=max_oov_rate)
+            return float(10.0 ** (-float(lp.sum()) / len(lp)))
+        enc, words = encode_text(self.vocab, self.backward, path, case, progress)
         check_oov_rate(self.vocab, enc, max_oov_rate, case=case, words=words,
                        what=f"'{path}'" if not isinstance(path, Encoded) else "the text")
         dynamic = OPTIONS["dynamic"].check(dynamic)
@@ -273,30 +265,12 @@ class RNNLM(KenlmApi):
         else:
             ln = self._score_positions(enc, independent, threads, progress)
         seconds = time.perf_counter() - start
-        known = enc.ids >= 0
-        n = int(known.sum())
-        log10_known = float(ln[known].sum()) / LN10
-        if self.vocab.unk_id >= 0:
-            log10_all = float(ln.sum()) / LN10
-        else:
-            log10_all = log10_known + oov_penalty * enc.oov
-        word_log10 = None
-        if per_word:
-            word_log10 = ln / LN10
-            if self.vocab.unk_id < 0:
-                word_log10[~known] = oov_penalty
-            word_log10 = enc.in_text_order(word_log10)
-        return PerplexityResult(
-            ppl=power(10.0, -log10_known / max(n, 1)),
-            ppl_with_oov=power(10.0, -log10_all / max(len(enc.ids), 1)),
-            log10_prob=log10_known, entropy=-log10_known / max(n, 1) * math.log2(10),
-            words=n, oov=enc.oov, sentences=enc.sentences, seconds=seconds, word_log10=word_log10,
-            log10_prob_with_oov=log10_all,
-        )
+        return PerplexityResult.of_positions(ln, enc, self.vocab.unk_id >= 0, oov_penalty, seconds, per_word)
 
     def score(self, sentences: Union[str, Sequence[str]], bos: bool = True, eos: bool = True, *,
-              independent: bool = True, oov: str = DEFAULTS["oov"], oov_penalty: float = DEFAULTS["oov_penalty"],
-              threads: int = DEFAULTS["threads"], progress: bool = False, case: str = DEFAULTS["case"],
+              independent: bool = not DEFAULTS["carry_state"], oov: str = DEFAULTS["oov"],
+              oov_penalty: float = DEFAULTS["oov_penalty"], threads: int = DEFAULTS["threads"],
+              progress: bool = False, case: str = DEFAULTS["case"],
               max_oov_rate: float = DEFAULTS["max_oov_rate"]) -> Union[np.ndarray, float]:
         """log10 P of each sentence, ``</s>`` included; or, given one sentence as a str, its
         log10 P as a float (KenLM's ``score(sentence, bos=True, eos=True)``).
@@ -309,7 +283,8 @@ class RNNLM(KenlmApi):
         bos, eos : bool
             For a str (KenLM's): start at ``<s>`` (else the null context) and score ``</s>``.
         independent : bool
-            Reset the state at each sentence (default); False carries it as rnnlm-0.4b does.
+            Reset the state at each sentence (default: the ``carry_state`` option's opposite);
+            False carries it as rnnlm-0.4b does.
         oov : {"auto", "unk", "penalty"}
             Unknown words score as ``<unk>`` ("unk"), or ``oov_penalty`` log10 ("penalty");
             "auto" picks "unk" when the vocabulary has ``<unk>``.
@@ -325,12 +300,13 @@ class RNNLM(KenlmApi):
         -------
         numpy.ndarray of float64, one log10 probability per sentence; a float for a str.
         """
-        if isinstance(sentences, str):  # one sentence; with bos and eos summed as a batch is
-            one = (sentences, bos, eos, case, oov, oov_penalty, max_oov_rate)
-            return float(self._sentence_log10(*one)[1].sum() if not (bos and eos) else self.score([sentences],
-                         oov=oov, oov_penalty=oov_penalty, case=case, max_oov_rate=max_oov_rate)[0])
+        if isinstance(sentences, str):  # one sentence: as a batch with bos and eos, else summed full_scores
+            one = dict(oov=oov, oov_penalty=oov_penalty, case=case, max_oov_rate=max_oov_rate)
+            if bos and eos:
+                return float(self.score([sentences], **one)[0])
+            return float(np.sum([lp for lp, _, _ in self.full_scores(sentences, bos, eos, **one)]))
         check_single_sentence_options(bos, eos)
-        enc = self._encode_checked(sentences, case, max_oov_rate)
+        enc = encode_checked(self.vocab, sentences, case, max_oov_rate, backward=self.backward)
         lp = self._log10_positions(enc, independent, threads, oov, oov_penalty, progress)
         if enc.sentences == 0:
             return np.zeros(0)
@@ -340,32 +316,24 @@ class RNNLM(KenlmApi):
                       case: str = DEFAULTS["case"], max_oov_rate: float = DEFAULTS["max_oov_rate"]) -> np.ndarray:
         """log10 P of each word of one sentence and of its final ``</s>`` (``case`` and
         ``max_oov_rate`` as in :meth:`score`)."""
-        enc = self._encode_checked([sentence], case, max_oov_rate)
+        enc = encode_checked(self.vocab, [sentence], case, max_oov_rate, backward=self.backward)
         return self._log10_positions(enc, True, 1, oov, oov_penalty)
 
-    def score_words(self, sentences: Sequence[str], *, independent: bool = True, oov: str = DEFAULTS["oov"],
-                    oov_penalty: float = DEFAULTS["oov_penalty"], threads: int = DEFAULTS["threads"],
-                    case: str = DEFAULTS["case"], max_oov_rate: float = DEFAULTS["max_oov_rate"]) -> list[np.ndarray]:
+    def score_words(self, sentences: Sequence[str], *, independent: bool = not DEFAULTS["carry_state"],
+                    oov: str = DEFAULTS["oov"], oov_penalty: float = DEFAULTS["oov_penalty"],
+                    threads: int = DEFAULTS["threads"], case: str = DEFAULTS["case"],
+                    max_oov_rate: float = DEFAULTS["max_oov_rate"]) -> list[np.ndarray]:
         """Per-word log10 probabilities (``</s>`` last) for each sentence of a batch (``case``
         and ``max_oov_rate`` as in :meth:`score`)."""
-        enc = self._encode_checked(sentences, case, max_oov_rate)
+        enc = encode_checked(self.vocab, sentences, case, max_oov_rate, backward=self.backward)
         lp = self._log10_positions(enc, independent, threads, oov, oov_penalty)
         return [lp[a:b] for a, b in zip(enc.offsets[:-1], enc.offsets[1:])]
 
     def generate(self, n: int = 1, *, prefix: str = "", max_words: int = DEFAULTS["max_words"],
                  temperature: float = DEFAULTS["temperature"], seed: int = DEFAULTS["seed"]) -> list[str]:
-        """Sample ``n`` sentences (as rnnlm-0.4b's ``-gen``), each continuing ``prefix``.
-
-        Parameters
-        ----------
-        prefix : str
-            Words the sentences start with (not repeated in the output).
-        max_words : int
-            Stop a sentence after this many words if no ``</s>`` was drawn.
-        temperature : float
-            Divides the logits: below 1 sharper, above 1 flatter.
-        seed : int
-            The same seed gives the same sentences.
+        """Sample ``n`` sentences (as rnnlm-0.4b's ``-gen``), each continuing ``prefix`` (words the
+        sentences start with, not repeated in the output); ``max_words``, ``temperature`` and
+        ``seed`` are the options table's (the same seed gives the same sentences).
 
         A backward model writes each sentence from its end: ``prefix`` is then the end of
         the sentences (not repeated), and they come back in the usual word order.
@@ -388,23 +356,9 @@ class RNNLM(KenlmApi):
         write_model(path, header, arrays, version=version)
 
     def file_content(self) -> tuple[dict[str, Any], dict[str, np.ndarray], int]:
-        """What :meth:`save` writes: (header, named arrays, format version)."""
-        words_blob = "\n".join(self.vocab.words).encode("utf-8")
-        arrays = {
-            "vocab.words": np.frombuffer(words_blob, dtype=np.uint8),
-            "vocab.counts": self.vocab.counts.astype(np.int64),
-            "vocab.word_class": self.vocab.word_class.astype(np.int32),
-        }
-        arrays.update({f"weights.{k}": v for k, v in self.weights().items()})
-        header = {
-            "format": "rnnlm-fast",
-            "config": {"vocab_size": len(self.vocab), "hidden": self.hidden, "classes": self.n_classes,
-                       "cell": self.cell, "direct": self.direct, "direct_order": self.direct_order,
-                       "seed": self.seed, "direction": self.direction,
-                       **({} if self.direct_hash == DEFAULTS["direct_hash"] else {"direct_hash": self.direct_hash})},
-            "train_options": options.to_file(self.train_options),
-            "history": [vars(r) for r in self.history],
-        }
+        """What :meth:`save` writes: (header, named arrays, format version); model_content.py."""
+        header, arrays = file_content(self.vocab, {n: getattr(self, n) for n in options.MODEL},
+                                      self.weights(), self.train_options, [vars(r) for r in self.history])
         return header, arrays, 2 if self.backward else 1
 
     @classmethod
@@ -430,53 +384,13 @@ class RNNLM(KenlmApi):
     def from_file_content(cls, path: PathLike, header: dict[str, Any], arrays: dict[str, np.ndarray]) -> "RNNLM":
         """The model held by a model file's (header, arrays), as :func:`read_model` returns them;
         ``path`` names the file in errors."""
-        try:
-            cfg = header["config"]
-            V, H, C = int(cfg["vocab_size"]), int(cfg["hidden"]), int(cfg["classes"])
-            cell = str(cfg.get("cell", cfg.get("activation")))
-            direct, direct_order = int(cfg.get("direct", 0)), int(cfg.get("direct_order", 0))
-            direction = str(cfg.get("direction", "forward"))
-            direct_hash = str(cfg.get("direct_hash", DEFAULTS["direct_hash"]))  # older files lack it
-            words = arrays["vocab.words"].tobytes().decode("utf-8").split("\n")
-            counts, word_class = arrays["vocab.counts"], arrays["vocab.word_class"]
-        except (KeyError, TypeError, ValueError, UnicodeDecodeError) as e:
-            raise ModelFormatError(f"{path}: incomplete or inconsistent model header ({e})") from None
-        if cell not in OPTIONS["cell"].choices:
-            raise ModelFormatError(f"{path}: unknown cell {cell!r}")
-        for name, value in (("direction", direction), ("direct_hash", direct_hash)):
-            if value not in OPTIONS[name].choices:
-                raise ModelFormatError(f"{path}: unknown {name} {value!r}")
-        try:
-            expected = _core.weight_shapes(V, H, C, cell, direct)
-        except (ConfigError, OverflowError, TypeError) as e:
-            raise ModelFormatError(f"{path}: inconsistent model configuration: {e}") from None
-        for name, shape in expected.items():
-            shape = tuple(shape)
-            a = arrays.get(f"weights.{name}")
-            if a is None or a.shape != shape or a.dtype != np.float32:
-                raise ModelFormatError(f"{path}: weights.{name} missing or not float32 {shape}")
-        if len(words) != V or counts.shape != (V,) or word_class.shape != (V,):
-            raise ModelFormatError(f"{path}: vocabulary of {len(words)} words does not match vocab_size {V}")
-        try:
-            stored = Vocabulary(words, counts, word_class)
-        except VocabularyError as e:
-            raise ModelFormatError(f"{path}: invalid vocabulary: {e}") from None
-        if stored.n_classes != C:
-            raise ModelFormatError(f"{path}: {stored.n_classes} classes in the vocabulary, header says {C}")
+        content = read_content(path, header, arrays)
         model = cls.__new__(cls)
-        model.vocab = stored
-        model._direction = direction
         try:
-            model._core = _core.Model(V, H, stored.class_begin, cell, direct=direct, direct_order=direct_order,
-                                      direct_hash=direct_hash)
+            model._build(content.vocab, content.values)
         except ConfigError as e:
             raise ModelFormatError(f"{path}: inconsistent model configuration: {e}") from None
-        model.seed = int(cfg.get("seed", 0))
         for name, view in model.weights().items():
-            np.copyto(view, arrays[f"weights.{name}"])
-        model.train_options = options.from_file(dict(header.get("train_options") or {}))
-        try:
-            model.history = [EpochRecord(**r) for r in header.get("history") or [] if isinstance(r, dict)]
-        except TypeError as e:  # a record with missing or unknown fields
-            raise ModelFormatError(f"{path}: malformed training history ({e})") from None
+            np.copyto(view, content.weights[name])
+        model.train_options, model.history = content.train_options, content.history
         return model

@@ -62,8 +62,8 @@ def describe_foreign(head: bytes) -> str:
     if head.startswith(b"PK\x03\x04"):
         return "a zip archive"
     if head.startswith(b"version:") or head.startswith(b"version: "):
-        return ("an rnnlm-0.4b model (convert it: rnnlm-fast convert MODEL --output NEW.rnnlm, or load it with "
-                "rnnlm_fast.rnnlm04b.load_rnnlm04b)")
+        return ("an rnnlm-0.4b model (convert it: rnnlm-fast convert MODEL --output NEW.rnnlm, or load it "
+                "with rnnlm_fast.rnnlm04b.load_rnnlm04b)")
     if head.startswith(b"\x93NUMPY"):
         return "a NumPy .npy file"
     for cut in range(4):  # the prelude-sized head may end inside a multi-byte character
@@ -77,7 +77,8 @@ def describe_foreign(head: bytes) -> str:
     return "an unknown binary format"
 
 
-def write_model(path: PathLike, header: dict[str, Any], arrays: dict[str, np.ndarray], version: int = 1) -> None:
+def write_model(path: PathLike, header: dict[str, Any], arrays: dict[str, np.ndarray],
+                version: int = 1) -> None:
     """Write ``header`` (JSON-able) and named arrays atomically to ``path``.
 
     ``version`` is the oldest format version whose readers understand the content; pass 2
@@ -145,8 +146,9 @@ def read_model(path: PathLike) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         end = 0
         for name, _, _, offset, size, _ in entries:
             if offset != end:
-                raise ModelFormatError(f"{p}: section {name!r} declared at offset {offset} (byte {start + offset}), "
-                                       f"expected {end}: the section table is corrupt")
+                raise ModelFormatError(f"{p}: section {name!r} declared at offset {offset} "
+                                       f"(byte {start + offset}), expected {end}: "
+                                       "the section table is corrupt")
             end += -(-size // _ALIGN) * _ALIGN
         arrays: dict[str, np.ndarray] = {}
         for entry in entries:
@@ -177,7 +179,8 @@ def _read_header(f: BinaryIO, p: Path, file_size: int) -> tuple[dict[str, Any], 
             )
         raise ModelFormatError(f"{p}: not an rnnlm-fast model: this looks like {describe_foreign(prelude)}")
     if len(prelude) < _PRELUDE.size:
-        raise ModelFormatError(f"{p}: truncated: {file_size} bytes, shorter than the {_PRELUDE.size}-byte prelude")
+        raise ModelFormatError(f"{p}: truncated: {file_size} bytes, shorter than the "
+                               f"{_PRELUDE.size}-byte prelude")
     _, version, head_size, head_crc = _PRELUDE.unpack(prelude)
     if version > MAX_PLAUSIBLE_VERSION:
         raise ModelFormatError(
@@ -197,7 +200,8 @@ def _read_header(f: BinaryIO, p: Path, file_size: int) -> tuple[dict[str, Any], 
         )
     head = f.read(head_size)
     if zlib.crc32(head) != head_crc:
-        raise ModelFormatError(f"{p}: header checksum mismatch at bytes {_PRELUDE.size}..{_PRELUDE.size + head_size}: the file is corrupted")
+        raise ModelFormatError(f"{p}: header checksum mismatch at bytes "
+                               f"{_PRELUDE.size}..{_PRELUDE.size + head_size}: the file is corrupted")
     try:
         header = json.loads(head.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
@@ -213,8 +217,9 @@ _CONFIG_INTS = ("vocab_size", "hidden", "classes", "seed", "direct", "direct_ord
 _CONFIG_STRS = ("cell", "activation", "direction", "direct_hash")
 # The fields of a history record (rnnlm_fast.training.EpochRecord; tests/test_model_file.py
 # checks the two agree) and their JSON types: an int is a valid float, a bool is no number.
-HISTORY_FIELDS = {"epoch": int, "lr": float, "train_entropy": float, "train_ppl": float, "valid_entropy": float,
-                  "valid_ppl": float, "words_per_sec": float, "seconds": float, "kept": bool, "diverged": bool}
+HISTORY_FIELDS = {"epoch": int, "lr": float, "train_entropy": float, "train_ppl": float,
+                  "valid_entropy": float, "valid_ppl": float, "words_per_sec": float, "seconds": float,
+                  "kept": bool, "diverged": bool}
 _U64 = 1 << 64
 
 
@@ -244,19 +249,22 @@ def _check_header(p: Path, header: dict[str, Any]) -> None:
         for key in _CONFIG_INTS:
             v = cfg.get(key)
             if v is not None and not _is_int(v):
-                raise ModelFormatError(f"{p}: header config {key!r} is {_short(v)}, expected a non-negative integer")
+                raise ModelFormatError(f"{p}: header config {key!r} is {_short(v)}, "
+                                       "expected a non-negative integer")
         for key in _CONFIG_STRS:
             v = cfg.get(key)
             if v is not None and not isinstance(v, str):
                 raise ModelFormatError(f"{p}: header config {key!r} is {_short(v)}, expected a string")
     opts = header.get("train_options")
-    if opts is not None and (not isinstance(opts, dict) or not all(isinstance(v, _SCALARS) for v in opts.values())):
+    if opts is not None and (not isinstance(opts, dict)
+                             or not all(isinstance(v, _SCALARS) for v in opts.values())):
         raise ModelFormatError(f"{p}: header 'train_options' is not an object of plain values")
     state = header.get("checkpoint")  # its fields: rnnlm_fast/checkpoint.py
     if state is not None and not isinstance(state, dict):
         raise ModelFormatError(f"{p}: header 'checkpoint' is {_short(state)}, expected an object")
     if state is not None and state.get("options") is not None and (
-            not isinstance(state["options"], dict) or not all(isinstance(v, _SCALARS) for v in state["options"].values())):
+            not isinstance(state["options"], dict)
+            or not all(isinstance(v, _SCALARS) for v in state["options"].values())):
         raise ModelFormatError(f"{p}: header checkpoint 'options' is not an object of plain values")
     hist = header.get("history")
     if hist is not None:
@@ -267,8 +275,9 @@ def _check_header(p: Path, header: dict[str, Any]) -> None:
                 raise ModelFormatError(f"{p}: header history record {i} is not an object of plain values")
             for key, kind in HISTORY_FIELDS.items():
                 if key in r and not _json_typed(r[key], kind):
-                    raise ModelFormatError(f"{p}: header history record {i}: {key!r} is {_short(r[key])}, "
-                                           f"expected {'a number' if kind is float else 'an ' + kind.__name__}")
+                    raise ModelFormatError(
+                        f"{p}: header history record {i}: {key!r} is {_short(r[key])}, "
+                        f"expected {'a number' if kind is float else 'an ' + kind.__name__}")
             if "epoch" in r and r["epoch"] < 0:
                 raise ModelFormatError(f"{p}: header history record {i}: negative epoch {r['epoch']}")
 
@@ -290,14 +299,15 @@ def _section_entry(p: Path, i: int, s: Any) -> tuple[str, str, list[int], int, i
     if not isinstance(name, str) or not name:
         raise ModelFormatError(f"{p}: section entry {i} has name {_short(name)}, expected a non-empty string")
     if not isinstance(key, str) or key not in _DTYPES:
-        raise ModelFormatError(f"{p}: section {name!r} has dtype {_short(key)}, expected one of {sorted(_DTYPES)}")
+        raise ModelFormatError(f"{p}: section {name!r} has dtype {_short(key)}, "
+                               f"expected one of {sorted(_DTYPES)}")
     if not isinstance(shape, list) or len(shape) > 8 or not all(_is_int(d, 1 << 63) for d in shape):
-        raise ModelFormatError(f"{p}: section {name!r} has shape {_short(shape)}, expected a list of at most 8 "
-                               "non-negative integers")
+        raise ModelFormatError(f"{p}: section {name!r} has shape {_short(shape)}, "
+                               "expected a list of at most 8 non-negative integers")
     for field, limit in (("offset", 1 << 63), ("size", 1 << 63), ("crc32", 1 << 32)):
         if not _is_int(s[field], limit):
-            raise ModelFormatError(f"{p}: section {name!r} has {field} {_short(s[field])}, expected an integer "
-                                   f"in [0, {limit})")
+            raise ModelFormatError(f"{p}: section {name!r} has {field} {_short(s[field])}, "
+                                   f"expected an integer in [0, {limit})")
     return name, key, shape, s["offset"], s["size"], s["crc32"]
 
 
@@ -309,7 +319,8 @@ def _read_section(f, p: Path, entry: tuple[str, str, list[int], int, int, int], 
     for d in shape:  # Python integers: no overflow (np.prod wraps around at 2**63)
         expected *= d
     if expected != size:
-        raise ModelFormatError(f"{p}: section {name!r} declares {size} bytes but shape {shape} needs {expected}")
+        raise ModelFormatError(f"{p}: section {name!r} declares {size} bytes but shape {shape} "
+                               f"needs {expected}")
     if start + offset + size > file_size:
         raise ModelFormatError(
             f"{p}: truncated: section {name!r} needs bytes {start + offset}..{start + offset + size} "

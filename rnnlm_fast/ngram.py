@@ -30,6 +30,7 @@ natural logs.
 from __future__ import annotations
 
 import itertools
+import numbers
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,8 +49,8 @@ from .vocab import UNK
 if TYPE_CHECKING:
     from .model import RNNLM
 
-__all__ = ["INSTALL_HINT", "AlignedText", "NgramLM", "aligned_text", "interpolate_log10", "interpolated_scores",
-           "ngram_sentence_scores", "require_kenlm"]
+__all__ = ["INSTALL_HINT", "AlignedText", "NgramLM", "aligned_text", "check_weight", "interpolate_log10",
+           "interpolated_scores", "ngram_sentence_scores", "require_kenlm"]
 
 INSTALL_HINT = 'pip install "rnnlm-fast[kenlm]"'
 
@@ -174,17 +175,28 @@ def ngram_sentence_scores(model: RNNLM, ngram: NgramLM, sentences: Sequence[str]
     return ngram.sentence_log10(aligned_text(model, sentences, case=case, oov=oov).texts)
 
 
-def interpolate_log10(rnn_log10: np.ndarray, ngram_log10: np.ndarray, weight: float) -> np.ndarray:
-    """Per position ``log10(weight * P_ngram + (1 - weight) * P_rnn)``; an RNN log10 of -inf
-    (probability 0) leaves the n-gram's share. ``weight`` in [0, 1] (ConfigError else)."""
-    if not 0.0 <= weight <= 1.0:
-        raise ConfigError(f"the n-gram interpolation weight must be in [0, 1], not {weight}")
+def check_weight(weight: float, name: str = "ngram_interpolate") -> float:
+    """The one check of an interpolation weight: ConfigError '<name> must be in [0, 1], not <w>'."""
+    if isinstance(weight, bool) or not isinstance(weight, numbers.Real) or not 0.0 <= weight <= 1.0:
+        raise ConfigError(f"{name} must be in [0, 1], not {weight!r}")
+    return float(weight)
+
+
+def interpolate_log10(rnn_log10: np.ndarray, other_log10: np.ndarray, weight: float) -> np.ndarray:
+    """The one per-word linear interpolation of the RNNLM with another LM (an n-gram, or the
+    probabilities of rnnlm-0.4b's ``-lm-prob`` file): per position
+    ``log10(weight * P_other + (1 - weight) * P_rnn)``. ``weight`` is the OTHER LM's (the table's
+    ``ngram_interpolate``; rnnlm-0.4b's ``-lambda`` and ``eval --lambda`` are the RNN's, 1 - weight).
+    An RNN log10 of -inf (probability 0, an unknown word) leaves the other LM's share.
+    ConfigError on a weight outside [0, 1] (:func:`check_weight`)."""
+    weight = check_weight(weight)
     if weight == 0.0:
         return np.asarray(rnn_log10, dtype=np.float64).copy()
     if weight == 1.0:
-        return np.asarray(ngram_log10, dtype=np.float64).copy()
-    ln = np.logaddexp(np.log(weight) + np.asarray(ngram_log10) * LN10,
-                      np.log1p(-weight) + np.asarray(rnn_log10) * LN10)
+        return np.asarray(other_log10, dtype=np.float64).copy()
+    with np.errstate(divide="ignore"):  # log(0) = -inf is the intended value
+        ln = np.logaddexp(np.log(weight) + np.asarray(other_log10) * LN10,
+                          np.log1p(-weight) + np.asarray(rnn_log10) * LN10)
     return ln / LN10
 
 
@@ -202,7 +214,7 @@ class InterpolatedScores:
 
 
 def interpolated_scores(model: RNNLM, ngram: NgramLM, sentences: Sequence[str], weight: float, *,
-                        rnn_log10: np.ndarray | None = None, independent: bool = True,
+                        rnn_log10: np.ndarray | None = None, independent: bool = not DEFAULTS["carry_state"],
                         oov: str = DEFAULTS["oov"], oov_penalty: float = DEFAULTS["oov_penalty"],
                         threads: int = DEFAULTS["threads"], case: str = DEFAULTS["case"],
                         max_oov_rate: float = DEFAULTS["max_oov_rate"], drop_bos: bool = True,
@@ -220,8 +232,7 @@ def interpolated_scores(model: RNNLM, ngram: NgramLM, sentences: Sequence[str], 
     if model.backward:
         raise ConfigError("n-gram interpolation mixes word by word with a left-to-right LM; this RNNLM "
                           "is a backward model")
-    if not 0.0 <= weight <= 1.0:
-        raise ConfigError(f"the n-gram interpolation weight must be in [0, 1], not {weight}")
+    check_weight(weight)
     aligned = aligned_text(model, sentences, case=case, oov=oov, drop_bos=drop_bos)
     if rnn_log10 is None:
         per_sentence = model.score_words(sentences, independent=independent, oov=oov, oov_penalty=oov_penalty,
@@ -234,4 +245,5 @@ def interpolated_scores(model: RNNLM, ngram: NgramLM, sentences: Sequence[str], 
     if not len(rnn) == len(ngram_log10) == len(aligned.unknown):
         raise CorpusError(f"the RNNLM scored {len(rnn)} positions and KenLM {len(ngram_log10)} "
                           f"({len(aligned.unknown)} expected)")
-    return InterpolatedScores(rnn, ngram_log10, interpolate_log10(rnn, ngram_log10, weight), ngram_unk, aligned)
+    return InterpolatedScores(rnn, ngram_log10, interpolate_log10(rnn, ngram_log10, weight), ngram_unk,
+                              aligned)

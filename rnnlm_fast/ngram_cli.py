@@ -1,5 +1,6 @@
-"""``rnnlm-fast eval --ngram LM [--ngram-interpolate W]``: an n-gram LM's perplexity on the
-positions eval scores, and its word-by-word mixture with the RNNLM (rnnlm_fast/ngram.py)."""
+"""The n-gram flags of the command line (rnnlm_fast/ngram.py does the work): ``rnnlm-fast eval
+--ngram LM [--ngram-interpolate W]``, an n-gram LM's perplexity on the positions eval scores and
+its word-by-word mixture with the RNNLM; ``rnnlm-fast rescore --ngram LM``, its flags and report."""
 
 from __future__ import annotations
 
@@ -10,13 +11,15 @@ import numpy as np
 
 from .encoding import read_lines
 from .errors import ConfigError, CorpusError
-from .ngram import NgramLM, aligned_text, interpolated_scores
-from .options import OPTIONS, add_arguments
+from .nbest.ngram_scoring import NGRAM_KEY
+from .ngram import NgramLM, aligned_text, check_weight, interpolated_scores
+from .options_cli import add_arguments
 
 if TYPE_CHECKING:
     from .model import RNNLM, PerplexityResult
 
-__all__ = ["add_ngram_arguments", "load_eval_ngram", "report_eval_ngram"]
+__all__ = ["add_ngram_arguments", "add_rescore_ngram_arguments", "check_ngram_args", "load_eval_ngram",
+           "load_ngram", "ngram_report", "report_eval_ngram"]
 
 NGRAM_HELP = ("an n-gram LM (ARPA file or KenLM binary), scored in process by KenLM (the kenlm extra: "
               'pip install "rnnlm-fast[kenlm]")')
@@ -39,10 +42,10 @@ def load_eval_ngram(args: argparse.Namespace, model: RNNLM) -> NgramLM | None:
     if args.lm_prob:
         raise ConfigError("--ngram and --lm-prob both mix another LM into the RNNLM; give one of them")
     if args.ngram_interpolate is not None:
-        OPTIONS["ngram_interpolate"].check(args.ngram_interpolate)
+        check_weight(args.ngram_interpolate)
         if model.backward:
-            raise ConfigError(f"--ngram-interpolate mixes word by word with a left-to-right LM; '{args.model}' "
-                              "is a backward model")
+            raise ConfigError("--ngram-interpolate mixes word by word with a left-to-right LM; "
+                              f"'{args.model}' is a backward model")
     return NgramLM(args.ngram, progress=not getattr(args, "quiet", False))
 
 
@@ -65,12 +68,14 @@ def report_eval_ngram(model: RNNLM, ngram: NgramLM, args: argparse.Namespace, re
                                      drop_bos=False)
         aligned, ngram_log10, ngram_unk, mixed = scores.aligned, scores.ngram, scores.ngram_unk, scores.mixed
     if len(ngram_log10) != len(res.word_log10):
-        raise CorpusError(f"{args.text}: KenLM scored {len(ngram_log10)} positions, the RNNLM {len(res.word_log10)}")
+        raise CorpusError(f"{args.text}: KenLM scored {len(ngram_log10)} positions, "
+                          f"the RNNLM {len(res.word_log10)}")
     known = ~aligned.unknown
     n = int(known.sum())
     ngram_known = float(ngram_log10[known].sum())
-    print(f"n-gram {ngram.path} (order {ngram.order}): log10 prob {ngram_known:.2f}  PPL {_ppl(ngram_known, n):.2f} "
-          f"on the {n} positions of PPL ({int(ngram_unk.sum())} scored as KenLM's <unk>)"
+    print(f"n-gram {ngram.path} (order {ngram.order}): log10 prob {ngram_known:.2f}  "
+          f"PPL {_ppl(ngram_known, n):.2f} on the {n} positions of PPL ({int(ngram_unk.sum())} scored as "
+          "KenLM's <unk>)"
           + (f"; PPL with OOV {_ppl(float(ngram_log10.sum()), len(ngram_log10)):.2f}" if res.oov else ""))
     if mixed is not None:
         mixed_known = float(mixed[known].sum())
@@ -79,3 +84,54 @@ def report_eval_ngram(model: RNNLM, ngram: NgramLM, args: argparse.Namespace, re
         if res.oov:
             line += f"  PPL with OOV {_ppl(float(mixed.sum()), len(mixed)):.2f}"
         print(line)
+
+
+# --- rescore --ngram (rnnlm_fast/nbest/ngram_scoring.py scores) ---------------------------------------
+
+def add_rescore_ngram_arguments(p: argparse.ArgumentParser) -> None:
+    """``--ngram``, ``--ngram-interpolate`` and ``--ngram-weight``."""
+    g = add_ngram_arguments(p, "an n-gram LM (ARPA file or KenLM binary) scored in process by KenLM (the "
+                               'kenlm extra: pip install "rnnlm-fast[kenlm]"): its natural-log score is a '
+                               "feature weighted by the n-gram weight, tuned with the others")
+    g.add_argument("--ngram-weight", type=float, default=None,
+                   help="the n-gram feature's weight: fixed (not tuned); needed with --lam")
+
+
+def check_ngram_args(args: argparse.Namespace) -> None:
+    """Refuse n-gram flags that do not fit together, before anything is read."""
+    if not args.ngram:
+        for flag, value in (("--ngram-interpolate", args.ngram_interpolate),
+                            ("--ngram-weight", args.ngram_weight)):
+            if value is not None:
+                raise ConfigError(f"{flag} needs --ngram (the n-gram LM)")
+        return
+    if args.ngram_interpolate is not None:
+        check_weight(args.ngram_interpolate)
+        if args.ngram_weight is not None:
+            raise ConfigError("--ngram-weight weighs the n-gram as a feature of its own; with "
+                              "--ngram-interpolate the n-gram is mixed into the LM score (weighted by "
+                              "--lam): give one of them")
+        if args.mix_model or args.second_model:
+            raise ConfigError("--ngram-interpolate mixes the n-gram word by word with --model alone; it "
+                              "cannot be combined with --mix-model or --second-model")
+    elif args.lam is not None and args.ngram_weight is None:
+        raise ConfigError("--lam fixes the weights: give the n-gram's too (--ngram-weight), or tune them "
+                          "with --tune-nbest")
+
+
+def load_ngram(args: argparse.Namespace, model: RNNLM) -> NgramLM | None:
+    """The n-gram of ``--ngram`` (None without it). A backward RNNLM cannot be interpolated."""
+    if not args.ngram:
+        return None
+    if args.ngram_interpolate is not None and model.backward:
+        raise ConfigError(f"--ngram-interpolate mixes word by word with a left-to-right LM; '{args.model}' "
+                          "is a backward model")
+    return NgramLM(args.ngram, progress=not getattr(args, "quiet", False))
+
+
+def ngram_report(args: argparse.Namespace, ngram: NgramLM | None) -> dict | None:
+    """The report's ``ngram`` entry."""
+    if ngram is None:
+        return None
+    return {"path": ngram.path, "order": ngram.order, "interpolate": args.ngram_interpolate,
+            "as_feature": args.ngram_interpolate is None, "score_key": NGRAM_KEY}

@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ._files import PathLike, require_file
-from .errors import ConfigError, CorpusError, MissingFileError
+from ._files import PathLike, check_output, require_file
+from .errors import ConfigError, CorpusError
 from .model_file import MAGIC, read_header
 
 __all__ = ["INSTALL_HINT", "add_plot_parser", "plot_histories", "plot_wer_curve", "read_history",
@@ -53,8 +53,8 @@ def read_history(path: PathLike) -> list[dict[str, Any]]:
         try:
             data = json.loads(p.read_text(encoding="utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise CorpusError(f"{p}: not a training history (a JSON list of epochs from train --history-json, "
-                              f"or a model or checkpoint file): {e}") from None
+            raise CorpusError(f"{p}: not a training history (a JSON list of epochs from "
+                              f"train --history-json, or a model or checkpoint file): {e}") from None
         records = data.get("history") if isinstance(data, dict) else data
     if not isinstance(records, list) or not records:
         raise CorpusError(f"{p}: holds no training epochs")
@@ -92,7 +92,8 @@ def plot_histories(histories: Sequence[Sequence[dict]], labels: Sequence[str], o
     colours = [f"C{i % 10}" for i in range(len(histories))]
     for records, label, colour in zip(histories, labels, colours):
         epochs = [r["epoch"] for r in records]
-        ppl.plot(epochs, [r["valid_ppl"] for r in records], "-o", color=colour, markersize=3, label=f"{label} valid")
+        ppl.plot(epochs, [r["valid_ppl"] for r in records], "-o", color=colour, markersize=3,
+                 label=f"{label} valid")
         ppl.plot(epochs, [r["train_ppl"] for r in records], "--", color=colour, label=f"{label} train")
         restored = [r for r in records if r.get("kept") is False]
         if restored:
@@ -132,21 +133,9 @@ def plot_wer_curve(lams: Sequence[float], wers: Sequence[float], tuned_lam: floa
     _save(fig, output)
 
 
-def _check_png(path: str, overwrite: bool = True) -> Path:
-    out = Path(path)
-    parent = out.parent if str(out.parent) else Path(".")
-    if not parent.is_dir():
-        raise MissingFileError(f"cannot write '{out}': directory '{parent}' does not exist")
-    if out.is_dir():
-        raise ConfigError(f"cannot write '{out}': it is a directory")
-    if out.exists() and not overwrite:
-        raise ConfigError(f"'{out}' exists; pass --overwrite to replace it")
-    return out
-
-
 def cmd_plot(args: argparse.Namespace) -> int:
     require_matplotlib()
-    out = _check_png(args.output, args.overwrite)
+    out = check_output(args.output, overwrite=args.overwrite)
     labels = args.labels.split(",") if args.labels else [Path(p).stem for p in args.history]
     if len(labels) != len(args.history):
         raise ConfigError(f"--labels gives {len(labels)} names for {len(args.history)} history files")
@@ -158,12 +147,13 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 def add_plot_parser(sub: argparse._SubParsersAction) -> None:
     """Add the ``plot`` subcommand to ``sub``."""
-    p = sub.add_parser("plot", help="plot training histories: perplexity and learning rate by epoch (needs the "
-                                    "plot extra)",
-                       description="Draw train and valid perplexity and the learning rate by epoch, several runs "
-                                   "overlaid, into a PNG. A history is a train --history-json file, a model file "
-                                   f"or a checkpoint. Needs matplotlib: {INSTALL_HINT}")
-    p.add_argument("history", nargs="+", help="history files (train --history-json), model files or checkpoints")
+    p = sub.add_parser("plot", help="plot training histories: perplexity and learning rate by epoch "
+                                    "(needs the plot extra)",
+                       description="Draw train and valid perplexity and the learning rate by epoch, several "
+                                   "runs overlaid, into a PNG. A history is a train --history-json file, a "
+                                   f"model file or a checkpoint. Needs matplotlib: {INSTALL_HINT}")
+    p.add_argument("history", nargs="+",
+                   help="history files (train --history-json), model files or checkpoints")
     p.add_argument("-o", "--output", required=True, help="the PNG to write")
     p.add_argument("--width", type=int, default=900, help="in pixels (default 900)")
     p.add_argument("--height", type=int, default=650, help="in pixels (default 650)")

@@ -7,10 +7,12 @@ halved every epoch; training stops at the next such epoch or at ``max_epochs``.
 Stopping options for long runs (all off by default, which is rnnlm-0.4b's schedule exactly):
 ``patience`` poor epochs in a row are tolerated before halving starts and again before
 training stops (dropout makes single epochs noisy); ``min_lr`` stops training once halving
-takes the rate below it; ``time_budget`` (seconds of training and validation) starts the
-halving phase when only ``budget_halvings`` epochs of the budget are left, and starts no epoch
-that would not end within it (the last epoch's time is the estimate).
-Kept apart from the engine so it can be checkpointed and resumed.
+takes the rate below it; ``time_budget`` (seconds of training, validation and checkpoint
+writes) starts the halving phase when only ``budget_halvings`` epochs of the budget are left,
+and starts no epoch that would not end within it (the last epoch's time is the estimate; a
+resumed run whose budget is spent stops before its next epoch, :meth:`before_epoch`).
+Kept apart from the engine so it can be checkpointed and resumed; the defaults are the options
+table's (rnnlm_fast/options.py).
 """
 
 from __future__ import annotations
@@ -18,20 +20,22 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+from .options import DEFAULTS
+
 
 @dataclass
 class Schedule:
     lr: float
-    min_improvement: float = 1.003
-    max_epochs: int = 100
+    min_improvement: float = DEFAULTS["min_improvement"]
+    max_epochs: int = DEFAULTS["max_epochs"]
     epoch: int = 0
     halving: bool = False
     previous_logprob: float = -math.inf  # validation log-likelihood of the last epoch
     done: bool = False
-    patience: int = 0
-    min_lr: float = 0.0
-    time_budget: float = 0.0  # seconds; 0: none
-    budget_halvings: int = 4
+    patience: int = DEFAULTS["patience"]
+    min_lr: float = DEFAULTS["min_lr"]
+    time_budget: float = DEFAULTS["time_budget"]  # seconds; 0: none
+    budget_halvings: int = DEFAULTS["budget_halvings"]
     poor_epochs: int = 0  # epochs in a row below min_improvement, since the last phase change
     elapsed: float = 0.0  # seconds of training and validation so far (rollbacks included)
     stop_reason: str = ""
@@ -70,6 +74,12 @@ class Schedule:
         if self.epoch >= self.max_epochs:
             self._stop("max_epochs")
         return keep
+
+    def before_epoch(self) -> bool:
+        """Whether another epoch may start: a run whose time budget is spent (a resumed one) stops."""
+        if self.time_budget > 0 and self.elapsed >= self.time_budget:
+            self._stop("time budget: spent before the epoch started")
+        return not self.done
 
     def _stop(self, reason: str) -> None:
         if not self.done:

@@ -29,9 +29,10 @@ from .checkpoint import (
     load_checkpoint,
     remove_stale_temporaries,
 )
-from .encoding import Encoded, encode_file
+from .encoding import Encoded, encode_for
 from .errors import ConfigError, DivergenceError
 from .schedule import Schedule
+from .trainable import M, Trainable
 
 log = logging.getLogger("rnnlm_fast")
 
@@ -97,22 +98,16 @@ class EpochStats:
         return -self.logprob / max(self.words, 1) / math.log(2)
 
 
-def as_encoded(model: Any, text: Text, progress: bool = False) -> Encoded:
+def as_encoded(model: Trainable, text: Text, progress: bool = False) -> Encoded:
     """A file encoded for ``model``, or an Encoded checked to be in its reading order."""
-    if not isinstance(text, Encoded):
-        return encode_file(model.vocab, text, backward=model.backward, progress=progress)
-    if text.backward != model.backward:
-        raise ConfigError(f"this text was encoded for a {'backward' if text.backward else 'forward'} model; "
-                          f"encode it with this {model.direction} model's encode_file/encode_sentences")
-    return text
+    return encode_for(model.vocab, model.backward, text, progress)
 
 
-def engine_options(values: dict[str, Any], lr: float, seed: int, threads: int, streams: int = 1) -> "_core.TrainOptions":
+def engine_options(values: dict[str, Any], lr: float, seed: int, threads: int,
+                   streams: int = options.DEFAULTS["streams"]) -> "_core.TrainOptions":
     """The engine's options of one epoch, from resolved training options."""
-    return _core.TrainOptions(lr=options.lr_for_streams(lr, streams), l2=values["l2"], gradient_cutoff=values["gradient_cutoff"], bptt=values["bptt"],
-                              bptt_block=values["bptt_block"], independent=values["independent"],
-                              dropout=values["dropout"], input_dropout=values["input_dropout"], seed=seed,
-                              threads=threads, streams=streams)
+    epoch = {name: values[name] for name in options.EPOCH} | {"lr": options.lr_for_streams(lr, streams)}
+    return _core.TrainOptions(**epoch, seed=seed, threads=threads, streams=streams)
 
 
 def _run_epoch(core: Any, enc: Encoded, engine: "_core.TrainOptions", progress: bool, desc: str,
@@ -125,14 +120,15 @@ def _run_epoch(core: Any, enc: Encoded, engine: "_core.TrainOptions", progress: 
     finally:
         if bar is not None:
             bar.close()
-    return EpochStats(st["logprob"], st["words"], st["processed"], time.perf_counter() - start, st["diverged"],
-                      st["diverged_at"], st["interrupted"], st.get("positions"))
+    return EpochStats(st["logprob"], st["words"], st["processed"], time.perf_counter() - start,
+                      st["diverged"], st["diverged_at"], st["interrupted"], st.get("positions"))
 
 
 @options.keyword_signature(options.EPOCH)
-def train_epoch(model: Any, text: Text, *, seed: int = 1, threads: int = options.DEFAULTS["threads"],
-                streams: int = options.DEFAULTS["streams"], progress: bool = False, return_positions: bool = False,
-                **training: Any) -> EpochStats:
+def train_epoch(model: Trainable, text: Text, *, seed: int = options.DEFAULTS["seed"],
+                threads: int = options.DEFAULTS["threads"],
+                streams: int = options.DEFAULTS["streams"], progress: bool = False,
+                return_positions: bool = False, **training: Any) -> EpochStats:
     """One epoch of online SGD with truncated BPTT over ``text``, updating ``model`` in place.
 
     No validation, schedule or rollback (see :class:`Trainer`): what benchmarks and tests
@@ -151,19 +147,21 @@ def train_epoch(model: Any, text: Text, *, seed: int = 1, threads: int = options
     streams = options.OPTIONS["streams"].check(streams)
     if return_positions and streams != 1:
         raise ConfigError("return_positions needs streams=1 (positions are scored in order)")
-    stats = _run_epoch(model._core, enc, engine_options(values, lr, seed, resolve_threads(threads), streams), progress,
-                       f"epoch lr {lr:.4g}", return_positions)
+    stats = _run_epoch(model._core, enc, engine_options(values, lr, seed, resolve_threads(threads), streams),
+                       progress, f"epoch lr {lr:.4g}", return_positions)
     if stats.interrupted:
         raise KeyboardInterrupt("training interrupted")
     return stats
 
 
-def dynamic_positions(model: Any, enc: Encoded, independent: bool, lr: float, progress: bool) -> np.ndarray:
+def dynamic_positions(model: Trainable, enc: Encoded, independent: bool, lr: float,
+                      progress: bool) -> np.ndarray:
     """ln P of every position under rnnlm-0.4b's dynamic evaluation, on a copy of the weights:
     each word is scored, then trained on with ``lr`` and the model's BPTT settings and L2."""
     if len(enc.ids) == 0:
         return np.zeros(0)
-    values = options.resolve(options.EPOCH, {k: v for k, v in model.train_options.items() if k in options.EPOCH})
+    values = options.resolve(options.EPOCH,
+                             {k: v for k, v in model.train_options.items() if k in options.EPOCH})
     values["independent"], values["dropout"], values["input_dropout"] = independent, 0.0, 0.0
     stats = _run_epoch(model._core.copy(), enc, engine_options(values, lr, 1, 1), progress,
                        f"dynamic evaluation lr {lr:g}", return_positions=True)
@@ -190,18 +188,21 @@ class Trainer:
     and after every epoch; :func:`resume` continues from it.
     """
 
-    def __init__(self, model: Any, train: Text, valid: Text, values: dict[str, Any], *,
+    def __init__(self, model: Trainable, train: Text, valid: Text, values: dict[str, Any], *,
                  checkpoint: Optional[PathLike] = None, progress: bool = True,
-                 callback: Optional[Callable[[EpochRecord], None]] = None, resumed: Optional[Checkpoint] = None):
+                 callback: Optional[Callable[[EpochRecord], None]] = None,
+                 resumed: Optional[Checkpoint] = None):
         self.model, self.values, self.progress, self.callback = model, values, progress, callback
         self.threads = resolve_threads(values["threads"])
         self.lr = values["lr"] if values["lr"] is not None else options.lr_for(model.cell)
-        self.train_text, self.valid_text = as_encoded(model, train, progress), as_encoded(model, valid, progress)
+        self.train_text, self.valid_text = (as_encoded(model, train, progress),
+                                            as_encoded(model, valid, progress))
         # what the model file records: the options that shaped the weights, not how the run was executed
         model.train_options = {n: (self.lr if n == "lr" else values[n]) for n in options.RECORDED}
         self.saver: Optional[CheckpointWriter] = None
         if checkpoint is not None:
-            data = {"train": data_fingerprint(train, self.train_text), "valid": data_fingerprint(valid, self.valid_text)}
+            data = {"train": data_fingerprint(train, self.train_text),
+                    "valid": data_fingerprint(valid, self.valid_text)}
             if resumed is not None:
                 check_resumed_data(checkpoint, data, resumed.data)
             self.saver = CheckpointWriter(checkpoint, dict(values, lr=self.lr), data)
@@ -218,6 +219,7 @@ class Trainer:
         if resumed is not None and resumed.good is not None:
             for k, v in resumed.good.items():
                 np.copyto(self.good[k], v)
+        self._since = time.perf_counter()  # the last decision: the budget counts checkpoint writes too
         if self.saver is not None and resumed is None:
             self.saver.save(model, self.schedule, self.rollbacks, self.good)
 
@@ -231,16 +233,20 @@ class Trainer:
         Raises KeyboardInterrupt (after restoring the last good weights), DivergenceError.
         """
         while not self.done:
-            self.step()
-        log.info("training stopped after epoch %d (%s)", self.schedule.epoch, self.schedule.stop_reason or "done")
+            if self.schedule.before_epoch():
+                self.step()
+            elif self.saver is not None:  # its time budget is spent (a resumed run): the checkpoint says so
+                self.saver.save(self.model, self.schedule, self.rollbacks, self.good)
+        log.info("training stopped after epoch %d (%s)", self.schedule.epoch,
+                 self.schedule.stop_reason or "done")
         return self.model.history
 
     def step(self) -> EpochRecord:
         """One epoch, its validation and the schedule's decision; returns its record."""
         model, schedule = self.model, self.schedule
-        engine = engine_options(self.values, schedule.lr, _epoch_seed(model.seed, schedule.epoch, self.rollbacks),
+        engine = engine_options(self.values, schedule.lr,
+                                _epoch_seed(model.seed, schedule.epoch, self.rollbacks),
                                 self.threads, self.values["streams"])
-        started = time.perf_counter()
         stats = self._train_epoch(engine, f"epoch {schedule.epoch + 1} lr {schedule.lr:.4g}")
         if stats.interrupted:
             self._restore()
@@ -254,7 +260,8 @@ class Trainer:
             raise
         n_valid = int((self.valid_text.ids >= 0).sum())
         epoch_lr = schedule.lr
-        kept = self._decide(valid_logprob, time.perf_counter() - started)
+        now = time.perf_counter()
+        kept, self._since = self._decide(valid_logprob, now - self._since), now
         if kept:
             for k, v in model.weights().items():
                 np.copyto(self.good[k], v)
@@ -281,8 +288,9 @@ class Trainer:
     def _validate(self) -> float:
         """The validation log-likelihood (natural log) of the current weights."""
         valid = self.valid_text
-        return float(_core.score_positions(self.model._core, valid.mapped, valid.offsets, self.values["independent"],
-                                           self.threads, None)[valid.ids >= 0].sum())
+        positions = _core.score_positions(self.model._core, valid.mapped, valid.offsets,
+                                          self.values["independent"], self.threads, None)
+        return float(positions[valid.ids >= 0].sum())
 
     def _decide(self, valid_logprob: float, seconds: float) -> bool:
         """The schedule's decision after an epoch (``seconds`` of training and validation): keep
@@ -309,14 +317,15 @@ class Trainer:
         self.model.history.append(record)
         schedule.lr /= 2
         schedule.elapsed += stats.seconds
+        self._since += stats.seconds  # (counted here)
         if self.saver is not None:
             self.saver.save(self.model, schedule, self.rollbacks, self.good)
         return record
 
 
-def resume(cls: type, path: PathLike, train: Text, valid: Text, *, threads: Optional[int] = None,
+def resume(cls: type[M], path: PathLike, train: Text, valid: Text, *, threads: Optional[int] = None,
            checkpoint: Optional[PathLike] = None, progress: bool = True,
-           callback: Optional[Callable[[EpochRecord], None]] = None) -> Any:
+           callback: Optional[Callable[[EpochRecord], None]] = None) -> M:
     """Body of ``RNNLM.resume``: load the checkpoint at ``path`` as a ``cls``, check the data,
     and run the rest of its training (checkpoints keep going to ``checkpoint`` or ``path``)."""
     model, state = load_checkpoint(cls, path)

@@ -100,7 +100,8 @@ class Vocabulary:
         if not files:
             raise VocabularyError("no corpus files given")
         o = resolve(VOCABULARY, dict(min_count=min_count, max_size=max_size, classes=classes,
-                                     class_method=class_method, max_line_bytes=max_line_bytes), "vocabulary option")
+                                     class_method=class_method, max_line_bytes=max_line_bytes),
+                    "vocabulary option")
         bar = make_bar(progress, None, "counting words", unit="B")
         try:
             core, tokens, lines, distinct = _core.build_vocab(
@@ -159,7 +160,8 @@ class Vocabulary:
 
     def with_classes(self, classes: int, class_method: str = DEFAULTS["class_method"]) -> "Vocabulary":
         """The same words and counts with a different number of classes."""
-        o = resolve(("classes", "class_method"), dict(classes=classes, class_method=class_method), "vocabulary option")
+        o = resolve(("classes", "class_method"), dict(classes=classes, class_method=class_method),
+                    "vocabulary option")
         cls_ids = _core.assign_classes(self.counts.tolist(), o["classes"], o["class_method"])
         return Vocabulary(self.words, self.counts, cls_ids)
 
@@ -185,7 +187,8 @@ class Vocabulary:
         )
 
     def __repr__(self) -> str:
-        return f"Vocabulary({len(self)} words, {self.n_classes} classes, unk={'yes' if self.unk_id >= 0 else 'no'})"
+        return (f"Vocabulary({len(self)} words, {self.n_classes} classes, "
+                f"unk={'yes' if self.unk_id >= 0 else 'no'})")
 
     # --- text file -------------------------------------------------------------------
     def save(self, path: PathLike) -> None:
@@ -228,7 +231,8 @@ class Vocabulary:
                     continue
                 fields = line.split("\t")
                 if len(fields) != 4:
-                    raise VocabularyError(f"{where}: expected 'id<TAB>word<TAB>count<TAB>class', found {len(fields)} fields")
+                    raise VocabularyError(f"{where}: expected 'id<TAB>word<TAB>count<TAB>class', "
+                                          f"found {len(fields)} fields")
                 try:
                     idx, count, cls_id = int(fields[0]), int(fields[2]), int(fields[3])
                 except ValueError:

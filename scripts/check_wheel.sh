@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Build the sdist and the wheel (python -m build: the wheel is built from the sdist), install the
-# wheel into a fresh virtual environment on a PATH without any C/C++ compiler, and run the demo
-# and the test suite against the installed wheel, from a directory where the checkout's
-# rnnlm_fast cannot be imported. Exits non-zero on any failure.
+# wheel with its test and mpi extras into a fresh virtual environment on a PATH without any C/C++
+# compiler, and run the demo and the test suite (the distributed tests included: they may not skip
+# there) against the installed wheel, from a directory where the checkout's rnnlm_fast cannot be
+# imported. Exits non-zero on any failure.
 #
 #   scripts/check_wheel.sh               # work in a new temporary directory, removed at the end
 #   WHEEL_CHECK_DIR=/tmp/w scripts/check_wheel.sh    # work (and keep everything) there
@@ -39,8 +40,8 @@ if grep -E -- "-march=native" "$WORK/build.log"; then
     say "the wheel was compiled with -march=native: it would not run on older CPUs"; exit 1
 fi
 
-# 2. Wheels of every dependency of the wheel and its test extra (compilers still available).
-"$WORK/tools/bin/python" -m pip wheel -q --wheel-dir "$WORK/deps" "$WHEEL[test]"
+# 2. Wheels of every dependency of the wheel and its test and mpi extras (compilers still available).
+"$WORK/tools/bin/python" -m pip wheel -q --wheel-dir "$WORK/deps" "$WHEEL[test,mpi]"
 
 # 3. A PATH without compilers: every program of the current PATH except C/C++ compilers.
 NOCC=$WORK/nocc-bin
@@ -67,7 +68,7 @@ done
     say "no compiler on PATH (command -v g++ gcc cc c++ clang: none found)"
     rm -rf "$WORK/venv"
     "$PY" -m venv "$WORK/venv"
-    python -m pip install -q --no-index --only-binary :all: --find-links "$WORK/deps" "$WHEEL[test]"
+    python -m pip install -q --no-index --only-binary :all: --find-links "$WORK/deps" "$WHEEL[test,mpi]"
 
     # 5. Tests, fuzz targets and the recipe (tests/test_recipe.py runs it) copied out of the checkout; pytest's configuration from pyproject.toml.
     rm -rf "$WORK/run" && mkdir -p "$WORK/run"
@@ -81,6 +82,7 @@ done
     rnnlm-fast --version
     rnnlm-fast demo --quiet
     export RNNLM_DATA=${RNNLM_DATA:-$ROOT/../shared/data}
+    export RNNLM_FAST_REQUIRE_MPI=1  # the distributed tests (mpiexec -n 2 and -n 3) run here: none may skip
     python -m pytest tests -q -p no:cacheprovider "$@"
 )
 say "ok: the wheel installs and passes its tests without a compiler"

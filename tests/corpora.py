@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import os
 import random
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -70,3 +72,20 @@ def levenshtein(ref: list[str], hyp: list[str]) -> int:
             cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h)))
         prev = cur
     return prev[-1]
+
+
+def bigram_arpa(text: Path, out: Path) -> Path:
+    """A bigram ARPA file of ``text``: maximum-likelihood bigrams, unigrams (``<unk>`` given a
+    count of 1) backing off with weight 10**-0.1. Not normalised; KenLM reads it."""
+    lines = [["<s>", *line.split(), "</s>"] for line in text.read_text(encoding="utf-8").splitlines()]
+    uni = Counter(w for ws in lines for w in ws[1:])
+    uni["<unk>"] = 1
+    bi = Counter(pair for ws in lines for pair in zip(ws, ws[1:]))
+    ctx = Counter(w for ws in lines for w in ws[:-1])
+    total = sum(uni.values())
+    arpa = ["\\data\\", f"ngram 1={len(uni) + 1}", f"ngram 2={len(bi)}", "", "\\1-grams:", "-99\t<s>\t-0.1"]
+    arpa += [f"{math.log10(c / total):.6f}\t{w}\t-0.1" for w, c in sorted(uni.items())]
+    arpa += ["", "\\2-grams:"]
+    arpa += [f"{math.log10(c / ctx[a]):.6f}\t{a} {b}" for (a, b), c in sorted(bi.items())]
+    out.write_text("\n".join(arpa + ["", "\\end\\", ""]), encoding="utf-8")
+    return out

@@ -175,14 +175,15 @@ def cli_case(root: Path, files: dict[str, Path], cell: str, direct: int, backwar
         argv.append("--backward")
     out: dict[str, str] = {"train_stdout": _run_cli(argv, root)}
     out["model_file"] = model_file_digest(model)
-    out["eval"] = _run_cli(["eval", "--model", str(model), "--text", str(files["test"]), "--per-word", "--quiet"], root)
+    out["eval"] = _run_cli(["eval", "--model", str(model), "--text", str(files["test"]), "--per-word",
+                            "--quiet"], root)
     out["score"] = _run_cli(["score", "--model", str(model), "--text", str(files["test"])], root)
     if not backward:
         best, tsv = root / f"{name}.1best", root / f"{name}.tsv"
-        out["rescore"] = _run_cli(["rescore", "--model", str(model), "--nbest", str(files["nbest"]), "--refs",
-                                   str(files["refs"]), "--tune-nbest", str(files["nbest"]), "--tune-refs",
-                                   str(files["refs"]), "--threads", "1", "--quiet", "--output-1best", str(best),
-                                   "--output-nbest", str(tsv)], root)
+        out["rescore"] = _run_cli(["rescore", "--model", str(model), "--nbest", str(files["nbest"]),
+                                   "--refs", str(files["refs"]), "--tune-nbest", str(files["nbest"]),
+                                   "--tune-refs", str(files["refs"]), "--threads", "1", "--quiet",
+                                   "--output-1best", str(best), "--output-nbest", str(tsv)], root)
         out["rescore_1best"] = best.read_text()
         out["rescore_tsv"] = _sha(tsv.read_bytes())
     return out
@@ -195,7 +196,8 @@ def cases() -> list[tuple[str, Callable[[Path, dict[str, Path]], dict[str, str]]
         for direct in (0, 4000):
             for direction in ("forward", "backward"):
                 out.append((f"api/{cell}/direct{direct}/{direction}",
-                            lambda root, files, c=cell, d=direct, r=direction: api_case(root, files, c, d, r)))
+                            lambda root, files, c=cell, d=direct, r=direction:
+                                api_case(root, files, c, d, r)))
     for cell in ("sigmoid", "lstm"):
         for direct in (0, 4000):
             for backward in (False, True):

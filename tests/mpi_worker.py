@@ -6,7 +6,9 @@ equals the plain one, bit for bit), ``shards`` (shards in proportion to the proc
 threads), ``syncs`` (the weights' checksum after every combination, the shard, its positions
 and the positions trained in each epoch), ``fail`` (rank 1 raises in epoch 2), ``hang`` (rank
 1 stops answering), ``disagree`` (rank 1 has another learning rate), ``combine`` (the
-combinations against NumPy's average and BMUF step of every process's weights).
+combinations against NumPy's average and BMUF step of every process's weights), ``bmuf``
+(``train()`` with BMUF's options set, every combination recorded in DIR/bmuf.train: see
+mpi_cli.py), ``budget`` (resume DIR/budget.ckpt, whose time budget is spent).
 """
 
 from __future__ import annotations
@@ -42,14 +44,16 @@ def main(mode: str, d: Path) -> None:
     out: dict = {"rank": rank, "size": comm.Get_size(), "cases": []}
     if mode == "equal":
         for cell, direct, dropout, direction in CASES:
-            kw = dict(RUN, dropout=dropout, input_dropout=dropout, progress=False, streams=4 if cell == "gru" else 1)
+            kw = dict(RUN, dropout=dropout, input_dropout=dropout, progress=False,
+                      streams=4 if cell == "gru" else 1)
             plain = model(vocab, cell, direct, direction)
             plain.train(train, valid, **kw)
             dist = model(vocab, cell, direct, direction)
             dist.train(train, valid, comm=comm, sync_words=100, **kw)
             same = all(np.array_equal(v, dist.weights()[k]) for k, v in plain.weights().items())
             out["cases"].append({"case": [cell, direct, dropout, direction], "same": same,
-                                 "history": [r.valid_ppl for r in plain.history] == [r.valid_ppl for r in dist.history]})
+                                 "history": ([r.valid_ppl for r in plain.history]
+                                             == [r.valid_ppl for r in dist.history])})
     elif mode == "syncs":
         for i, (cell, direct, dropout, direction) in enumerate(CASES):
             values = options.resolve(options.TRAINING, dict(RUN, dropout=dropout, sync_words=60,
@@ -77,8 +81,8 @@ def main(mode: str, d: Path) -> None:
         def callback(record):
             if rank == 1 and record.epoch == 1:
                 raise RuntimeError("injected failure")
-        model(vocab, "sigmoid", 0, "forward").train(train, valid, comm=comm, callback=callback, progress=False,
-                                                   **dict(RUN, max_epochs=3))
+        model(vocab, "sigmoid", 0, "forward").train(train, valid, comm=comm, callback=callback,
+                                                   progress=False, **dict(RUN, max_epochs=3))
     elif mode == "hang":  # rank 1 stops answering: the others' watchdog ends the job
         def stall(record):
             if rank == 1:
@@ -91,6 +95,15 @@ def main(mode: str, d: Path) -> None:
                                                        **dict(RUN, lr=0.2 if rank == 1 else 0.1))
         except ConfigError as e:
             out["error"] = str(e)
+    elif mode == "bmuf":
+        from mpi_cli import record_combinations
+
+        record_combinations(d / "bmuf.train")
+        model(vocab, "sigmoid", 300, "forward").train(train, valid, comm=comm, progress=False, sync="bmuf",
+                                                     sync_words=60, block_lr=0.7, block_momentum=0.3, **RUN)
+    elif mode == "budget":
+        resumed = RNNLM.resume(d / "budget.ckpt", train, valid, comm=comm, progress=False)
+        out["epochs"] = [r.epoch for r in resumed.history]
     elif mode == "combine":
         for rule in ("average", "bmuf"):
             out["cases"].append(check_combinations(model(vocab, "lstm", 300, "forward"), comm, rule))
@@ -103,7 +116,8 @@ def check_combinations(m: RNNLM, comm, rule: str, rounds: int = 3) -> dict:
     marked) of all the processes' weights."""
     rank, size = comm.Get_rank(), comm.Get_size()
     marks = _core.UpdateMarks(m._core)
-    sync = WeightSync(m, comm, marks, rule, block_lr=0.9, words_per_combination=2000)  # slices cut by frequency
+    # slices cut by frequency
+    sync = WeightSync(m, comm, marks, rule, block_lr=0.9, words_per_combination=2000)
     w = m.weights()
     sync.begin_epoch()
     start = {k: v.copy() for k, v in w.items()}

@@ -43,7 +43,8 @@ def assign_classes(counts, n_classes: int, old_classes: bool) -> list[int]:
 class Rnnlm04b:
     """A network as rnnlm-0.4b holds it: syn0 (H x (V + H)), syn1 ((V + C) x H), syn_d (D)."""
 
-    def __init__(self, syn0, syn1, direct, counts, n_classes: int, direct_order: int, old_classes: bool = False):
+    def __init__(self, syn0, syn1, direct, counts, n_classes: int, direct_order: int,
+                 old_classes: bool = False):
         self.syn0, self.syn1 = np.asarray(syn0, np.float64), np.asarray(syn1, np.float64)
         self.direct = np.asarray(direct, np.float64)
         self.H, self.V, self.C = self.syn0.shape[0], len(counts), n_classes
@@ -67,7 +68,8 @@ class Rnnlm04b:
             h[a] = h[a] % (self.D // 2) if word_class is None else h[a] % (self.D // 2) + self.D // 2
         return h, a
 
-    def step(self, hidden: np.ndarray, last_word: int, word: int, history: list[int]) -> tuple[float, np.ndarray]:
+    def step(self, hidden: np.ndarray, last_word: int, word: int,
+             history: list[int]) -> tuple[float, np.ndarray]:
         """P(word) after reading last_word (-1: none) from state `hidden`, and the new state."""
         x = self.syn0[:, self.V:] @ hidden
         if last_word != -1:
@@ -120,8 +122,9 @@ class Rnnlm04b:
         return out
 
 
-def write_model(path: Path, words, counts, word_class, syn0, syn1, direct, n_classes: int, direct_order: int, *,
-                binary: bool = False, digits: str = "exact", old_classes: bool = False) -> None:
+def write_model(path: Path, words, counts, word_class, syn0, syn1, direct, n_classes: int,
+                direct_order: int, *, binary: bool = False, digits: str = "exact",
+                old_classes: bool = False) -> None:
     """A model file as rnnlm-0.4b's saveNet writes one. ``digits``: "exact" writes each float32
     so that it reads back unchanged, "rnnlm" as rnnlm-0.4b does (4 decimals, 2 for direct)."""
     H, V = np.shape(syn0)[0], len(words)
@@ -131,9 +134,10 @@ def write_model(path: Path, words, counts, word_class, syn0, syn1, direct, n_cla
              "current probability of training data: 0.000000", "save after processing # words: 0",
              "# of training words: 1000", f"input layer size: {V + H}", f"hidden layer size: {H}",
              "compression layer size: 0", f"output layer size: {V + n_classes}",
-             f"direct connections: {len(direct)}", f"direct order: {direct_order}", "bptt: 5", "bptt block: 10",
-             f"vocabulary size: {V}", f"class size: {n_classes}", f"old classes: {int(old_classes)}",
-             "independent sentences mode: 1", "starting learning rate: 0.100000", "current learning rate: 0.050000",
+             f"direct connections: {len(direct)}", f"direct order: {direct_order}", "bptt: 5",
+             "bptt block: 10", f"vocabulary size: {V}", f"class size: {n_classes}",
+             f"old classes: {int(old_classes)}", "independent sentences mode: 1",
+             "starting learning rate: 0.100000", "current learning rate: 0.050000",
              "learning rate decrease: 1", "", "", "Vocabulary:"]
     lines += [f"{i:6d}\t{c:10d}\t{w}\t{k}" for i, (w, c, k) in enumerate(zip(words, counts, word_class))]
     hidden_state = np.full(H, 0.25, np.float32)
@@ -152,4 +156,5 @@ def write_model(path: Path, words, counts, word_class, syn0, syn1, direct, n_cla
 
 def as_written(a: np.ndarray, fmt: str) -> np.ndarray:
     """The float32 values a text file written with ``fmt`` gives back."""
-    return np.array([float(fmt % v) for v in np.asarray(a, np.float32).ravel()], np.float32).reshape(np.shape(a))
+    return np.array([float(fmt % v) for v in np.asarray(a, np.float32).ravel()],
+                    np.float32).reshape(np.shape(a))

@@ -117,7 +117,8 @@ def test_generate_and_next_word_read_right_to_left(vocab):
     got = bwd.generate(4, prefix="w3 w4", seed=9)
     want = fwd.generate(4, prefix="w4 w3", seed=9)
     assert got == [" ".join(reversed(s.split())) for s in want]
-    np.testing.assert_array_equal(bwd.next_word_distribution(["w1", "w2"]), fwd.next_word_distribution(["w2", "w1"]))
+    np.testing.assert_array_equal(bwd.next_word_distribution(["w1", "w2"]),
+                                  fwd.next_word_distribution(["w2", "w1"]))
 
 
 def test_checkpoint_resume_keeps_the_direction(vocab, corpus, valid_corpus, tmp_path):

@@ -42,8 +42,8 @@ MIN_SAMPLED_GRADIENT = 1e-4
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_reference_gradient_matches_finite_differences(tmp_path, activation):
-    """Six coordinates per weight (fewer where it has fewer), drawn only among those the sentence has a gradient for
-    (rows of the words in it, hashed n-gram slots it touches): a coordinate whose gradient
+    """Six coordinates per weight (fewer where it has fewer), drawn only among those the sentence has a
+    gradient for (rows of the words in it, hashed n-gram slots it touches): a coordinate whose gradient
     is exactly zero would compare 0 with 0 and prove nothing."""
     model = small_model(tmp_path, activation)
     ref = reference_of(model)

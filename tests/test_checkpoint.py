@@ -94,8 +94,9 @@ def test_corrupt_checkpoint_is_refused(tmp_path, run_data):
 
 
 @pytest.mark.parametrize("field, value", [
-    (["train", "file"], [1]), (["train", "file"], None), (["train", "file", "size"], "12"), (["valid", "file", "sha256"], 5),
-    (["valid", "encoded_sha256"], ["x"]), (["train", "words"], 1.5), (["train", "path"], {}),
+    (["train", "file"], [1]), (["train", "file"], None), (["train", "file", "size"], "12"),
+    (["valid", "file", "sha256"], 5), (["valid", "encoded_sha256"], ["x"]), (["train", "words"], 1.5),
+    (["train", "path"], {}),
 ])
 def test_malformed_data_fingerprints_are_refused(tmp_path, run_data, field, value):
     """Every field the resume reads from the checkpoint has its type checked first (a list
@@ -199,17 +200,25 @@ def test_stopping_options_resume_bit_identical(tmp_path, run_data, patience, min
     full = RNNLM(vocab, hidden=8, seed=3)
     full.train(train, valid, progress=False, **opts)
     ckpt = tmp_path / "run.ckpt"
-    stopped_run(RNNLM(vocab, hidden=8, seed=3), train, valid, ckpt, 2, **{k: opts[k] for k in ("min_improvement", "patience", "min_lr")})
+    stopped_run(RNNLM(vocab, hidden=8, seed=3), train, valid, ckpt, 2,
+                **{k: opts[k] for k in ("min_improvement", "patience", "min_lr")})
     resumed = RNNLM.resume(ckpt, train, valid, progress=False)
     assert same_model(resumed, full)
-    assert [(r.epoch, r.lr, r.kept) for r in resumed.history] == [(r.epoch, r.lr, r.kept) for r in full.history]
+    assert ([(r.epoch, r.lr, r.kept) for r in resumed.history]
+            == [(r.epoch, r.lr, r.kept) for r in full.history])
     state = read_model(ckpt)[0]["checkpoint"]
     assert state["options"]["patience"] == patience and state["schedule"]["patience"] == patience
     assert state["schedule"]["done"] and state["schedule"]["stop_reason"]
 
 
-def test_time_budget_is_counted_across_a_resume(tmp_path, run_data):
-    """The schedule's elapsed seconds are checkpointed: a run resumed past its budget trains no more."""
+@pytest.mark.parametrize("spent,epochs,reason", [
+    (3600.0, 2, "time budget: spent before the epoch started"),
+    (3600.0 - 1e-6, 3, "time budget: another epoch would not end within it"),
+])
+def test_time_budget_is_counted_across_a_resume(tmp_path, run_data, spent, epochs, reason):
+    """The schedule's elapsed seconds are checkpointed and the budget is checked before each
+    epoch: a run resumed with its budget spent trains no more (its weights are the
+    checkpoint's); one with a moment left trains one epoch, after which the budget ends it."""
     from test_model_file import rewrite_header
 
     train, valid, vocab = run_data
@@ -218,14 +227,45 @@ def test_time_budget_is_counted_across_a_resume(tmp_path, run_data):
     sched = read_model(ckpt)[0]["checkpoint"]["schedule"]
     assert sched["time_budget"] == 3600.0 and 0 < sched["elapsed"] < 3600 and not sched["done"]
 
-    def spent(header):  # as if the two epochs had taken the hour
-        header["checkpoint"]["schedule"]["elapsed"] = 3600.0
+    def used(header):  # as if the two epochs had taken (nearly) the hour
+        header["checkpoint"]["schedule"]["elapsed"] = spent
 
-    ckpt.write_bytes(rewrite_header(ckpt.read_bytes(), spent))
+    ckpt.write_bytes(rewrite_header(ckpt.read_bytes(), used))
+    before = RNNLM.load(ckpt)
     resumed = RNNLM.resume(ckpt, train, valid, progress=False)
-    assert len(resumed.history) == 3  # the epoch the checkpoint had decided to run, then the budget ends it
+    assert [r.epoch for r in resumed.history] == list(range(1, epochs + 1))
+    assert same_model(resumed, before) == (epochs == 2)
     sched = read_model(ckpt)[0]["checkpoint"]["schedule"]
-    assert sched["done"] and sched["stop_reason"].startswith("time budget")
+    assert sched["done"] and sched["stop_reason"] == reason and sched["epoch"] == epochs
+
+
+def test_time_budget_counts_the_checkpoint_writes(tmp_path, run_data, monkeypatch):
+    """Writing a checkpoint takes time of the budget too (a large model's write can take a
+    minute): with writes slowed to 0.3 s each, the elapsed seconds a checkpoint records hold every
+    write before it, and a 1 s budget ends the run after the epoch that would overrun it."""
+    from rnnlm_fast.checkpoint import CheckpointWriter
+
+    real, writes = CheckpointWriter.save, []
+
+    def slow(self, model, schedule, *rest):
+        time.sleep(0.3)
+        writes.append(schedule.elapsed)
+        real(self, model, schedule, *rest)
+
+    monkeypatch.setattr(CheckpointWriter, "save", slow)
+    train, valid, vocab = run_data
+    ckpt = tmp_path / "run.ckpt"
+    stopped_run(RNNLM(vocab, hidden=8, seed=3), train, valid, ckpt, 3, time_budget=3600.0)
+    # the initial write and those of epochs 1 and 2 were counted by epoch 3's decision
+    assert len(writes) == 4 and read_model(ckpt)[0]["checkpoint"]["schedule"]["elapsed"] == writes[-1]
+    assert writes[0] == 0 and all(b - a >= 0.3 for a, b in zip(writes, writes[1:]))  # a write each at least
+    model = RNNLM(vocab, hidden=8, seed=3)
+    model.train(train, valid, progress=False, checkpoint=tmp_path / "budget.ckpt",
+                **{**RUN_OPTS, "time_budget": 1.0})
+    sched = read_model(tmp_path / "budget.ckpt")[0]["checkpoint"]["schedule"]
+    assert sched["stop_reason"] == "time budget: another epoch would not end within it", sched
+    # (epochs take milliseconds: 3 fit with the writes counted, all 8 without; a loaded machine, fewer)
+    assert 1 <= len(model.history) <= 3 and sched["elapsed"] >= 0.3 * len(model.history)
 
 
 def test_a_checkpoint_from_before_the_stopping_options_resumes(tmp_path, run_data):
@@ -240,7 +280,8 @@ def test_a_checkpoint_from_before_the_stopping_options_resumes(tmp_path, run_dat
 
     def older(header):
         state = header["checkpoint"]
-        for key in ("patience", "min_lr", "time_budget", "budget_halvings", "poor_epochs", "elapsed", "stop_reason"):
+        for key in ("patience", "min_lr", "time_budget", "budget_halvings", "poor_epochs", "elapsed",
+                    "stop_reason"):
             del state["schedule"][key]
         for key in ("patience", "min_lr", "time_budget", "budget_halvings"):
             del state["options"][key]

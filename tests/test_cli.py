@@ -259,7 +259,8 @@ def test_cli_resume_refuses_run_options_that_differ(tmp_path, run_data, capsys):
     refused = [(["--hidden", "16"], "--hidden 16 differs"), (["--hid=16"], "--hidden 16 differs"),
                (["--cell", "gru"], "--cell gru differs"), (["--lr", "0.3"], "--lr 0.3 differs"),
                (["--seed", "4"], "--seed 4 differs"), (["--dropout", "0.1"], "--dropout 0.1 differs"),
-               (["--min-count", "2"], "--min-count cannot be given"), (["--backward"], "--direction backward differs")]
+               (["--min-count", "2"], "--min-count cannot be given"),
+               (["--backward"], "--direction backward differs")]
     for extra, message in refused:
         assert main(base + extra) == 2, extra
         err = capsys.readouterr().err
@@ -274,16 +275,16 @@ def test_cli_resume_with_backward_checks_the_checkpoint(corpus, valid_corpus, tm
     ckpt = tmp_path / "f.rnnlm.ckpt"
     RNNLM(Vocabulary.from_corpus(corpus, classes=5), hidden=8).train(
         corpus, valid_corpus, max_epochs=1, threads=1, progress=False, checkpoint=ckpt)
-    assert main(["train", "--train", str(corpus), "--valid", str(valid_corpus), "--output", str(tmp_path / "f.rnnlm"),
-                 "--resume", "--backward", "--quiet"]) == 2
+    assert main(["train", "--train", str(corpus), "--valid", str(valid_corpus),
+                 "--output", str(tmp_path / "f.rnnlm"), "--resume", "--backward", "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "--direction backward differs" in err and "(forward)" in err and "f.rnnlm.ckpt" in err
     # a backward checkpoint resumes with or without the flag
     bckpt = tmp_path / "b.rnnlm.ckpt"
     RNNLM(Vocabulary.from_corpus(corpus, classes=5), hidden=8, direction="backward").train(
         corpus, valid_corpus, max_epochs=1, threads=1, progress=False, checkpoint=bckpt)
-    assert main(["train", "--train", str(corpus), "--valid", str(valid_corpus), "--output", str(tmp_path / "b.rnnlm"),
-                 "--resume", "--backward", "--quiet"]) == 0
+    assert main(["train", "--train", str(corpus), "--valid", str(valid_corpus),
+                 "--output", str(tmp_path / "b.rnnlm"), "--resume", "--backward", "--quiet"]) == 0
     assert RNNLM.load(tmp_path / "b.rnnlm").direction == "backward"
 
 
@@ -369,7 +370,7 @@ def test_error_divergence(capsys, toy, tmp_path):
     out = tmp_path / "lm.rnnlm"
     rc, stdout, err = run_main(capsys, "train", "--train", str(toy["train"]), "--valid", str(toy["valid"]),
                                "--output", str(out), "--hidden", str(HIDDEN), "--classes", str(CLASSES),
-                               "--activation", "relu", "--lr", "1e6", "--on-divergence", "raise", "--quiet")
+                               "--cell", "relu", "--lr", "1e6", "--on-divergence", "raise", "--quiet")
     assert_one_line_error(rc, stdout, err, "diverged")
     assert not out.exists()
 

@@ -186,7 +186,8 @@ def test_cli_eval_dynamic(tmp_path, capsys, trained_sigmoid, valid_corpus):
     trained_sigmoid.save(path)
     ppl = {}
     for rate in ("0", "0.1"):
-        assert main(["eval", "--model", str(path), "--text", str(valid_corpus), "--dynamic", rate, "--quiet"]) == 0
+        assert main(["eval", "--model", str(path), "--text", str(valid_corpus), "--dynamic", rate,
+                     "--quiet"]) == 0
         out = capsys.readouterr().out
         ppl[rate] = float(re.search(r"PPL ([0-9.]+)", out).group(1))
     assert ppl["0"] == pytest.approx(trained_sigmoid.perplexity(valid_corpus).ppl, rel=1e-4)
@@ -226,7 +227,8 @@ def test_cli_train_backward_eval_and_generate(corpus, valid_corpus, tmp_path, ca
     words = [line.split("\t")[0] for line in lines[:7]]
     assert words == ["w1", "w2", "w3", "</s>", "w4", "w5", "</s>"]
     per_word = np.array([float(line.split("\t")[1]) for line in lines[:7]])
-    np.testing.assert_allclose(per_word, np.concatenate(model.score_words(["w1 w2 w3", "w4 w5"], independent=False)),
+    np.testing.assert_allclose(per_word,
+                               np.concatenate(model.score_words(["w1 w2 w3", "w4 w5"], independent=False)),
                                atol=1e-6)
     probs = tmp_path / "p.txt"
     probs.write_text("0.1\n" * 7, encoding="utf-8")
@@ -245,8 +247,8 @@ def test_uppercase_text_on_a_lowercase_model_fails_loudly(capsys, toy_lm, tmp_pa
     p = tmp_path / "upper.txt"
     p.write_text("\n".join(UPPER) + "\n", encoding="utf-8")
     rc, out, err = run_main(capsys, command, "--model", str(toy_lm), "--text", str(p), "--quiet")
-    assert_one_line_error(rc, out, err, str(p) if command == "eval" else "the text", "not in the model's vocabulary",
-                          "lowercase", "--case lower", "--max-oov-rate")
+    assert_one_line_error(rc, out, err, str(p) if command == "eval" else "the text",
+                          "not in the model's vocabulary", "lowercase", "--case lower", "--max-oov-rate")
     assert out == ""
     # allowed: the scores, and the warning as one line on stderr naming the problem
     rc, out, err = run_main(capsys, command, "--model", str(toy_lm), "--text", str(p), "--max-oov-rate", "1")
@@ -258,7 +260,8 @@ def test_uppercase_text_on_a_lowercase_model_fails_loudly(capsys, toy_lm, tmp_pa
     rc, mapped, err = run_main(capsys, command, "--model", str(toy_lm), "--text", str(p), "--case", "lower")
     assert rc == 0 and err == "", err
     rc, plain, _ = run_main(capsys, command, "--model", str(toy_lm), "--text", str(lower))
-    untimed = [re.sub(r"\(\d+ words/s\)", "", out.replace(str(f), "<text>")) for out, f in ((mapped, p), (plain, lower))]
+    untimed = [re.sub(r"\(\d+ words/s\)", "", out.replace(str(f), "<text>"))
+               for out, f in ((mapped, p), (plain, lower))]
     assert untimed[0] == untimed[1]
 
 
@@ -298,7 +301,8 @@ def test_nul_bytes_are_refused_by_eval_and_score_alike(capsys, toy_lm, tmp_path,
 @pytest.mark.parametrize("with_unk", [True, False])
 def test_eval_per_word_prints_the_input_words_and_a_total_they_sum_to(capsys, tmp_path, with_unk):
     train = tmp_path / "train.txt"
-    train.write_text("the cat sat\nthe dog sat\n" * 20 + ("the <unk> sat\n" if with_unk else ""), encoding="utf-8")
+    train.write_text("the cat sat\nthe dog sat\n" * 20 + ("the <unk> sat\n" if with_unk else ""),
+                     encoding="utf-8")
     vocab = Vocabulary.from_corpus(train, classes=2)
     assert ("<unk>" in vocab) == with_unk
     model_path = tmp_path / "m.rnnlm"

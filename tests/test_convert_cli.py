@@ -40,8 +40,8 @@ def test_rnnlm04b_to_rnnlm_fast_and_on_to_eval(capsys, tmp_path, rnnlm04b_model)
     out = tmp_path / "x.rnnlm"
     rc, stdout, err = run_main(capsys, "convert", str(rnnlm04b_model), "--output", str(out))
     assert rc == 0, err
-    assert stdout == (f"{rnnlm04b_model} (rnnlm-0.4b) -> {out} (rnnlm-fast): 8 words, 3 classes, 4 hidden units, "
-                      "direct connections 40 of order 3\n")
+    assert stdout == (f"{rnnlm04b_model} (rnnlm-0.4b) -> {out} (rnnlm-fast): 8 words, 3 classes, "
+                      "4 hidden units, direct connections 40 of order 3\n")
     text = tmp_path / "t.txt"
     text.write_text("w1 w2 w3\nw7 w1\n")
     assert np.array_equal(RNNLM.load(out).perplexity(text, per_word=True).word_log10,
@@ -60,12 +60,14 @@ def test_rnnlm_fast_to_rnnlm04b_needs_its_biases_folded(capsys, tmp_path, traine
     rc, stdout, err = run_main(capsys, "convert", str(trained), "--output", str(out), "--fold-biases", *flags)
     assert rc == 0, err
     kind = "binary" if binary else "text"
-    assert f"-> {out} (rnnlm-0.4b {kind}): " in stdout and "6 hidden units (+1 holding the folded biases)" in stdout
+    assert (f"-> {out} (rnnlm-0.4b {kind}): " in stdout
+            and "6 hidden units (+1 holding the folded biases)" in stdout)
     content = read_file(out)
     assert content.binary == binary and content.hidden == 7
     assert detect_model_format(out) == "rnnlm04b" and detect_model_format(trained) == "rnnlm-fast"
     sentences = ["w1 w8 w15", "w3"]
-    np.testing.assert_allclose(load_rnnlm04b(out).score(sentences), RNNLM.load(trained).score(sentences), atol=1e-5)
+    np.testing.assert_allclose(load_rnnlm04b(out).score(sentences), RNNLM.load(trained).score(sentences),
+                               atol=1e-5)
 
 
 def test_rnnlm04b_text_to_binary_and_back(tmp_path, rnnlm04b_model):
@@ -91,7 +93,8 @@ def test_output_checks(capsys, tmp_path, rnnlm04b_model):
     rc, stdout, err = run_main(capsys, "convert", str(rnnlm04b_model), "--output", str(out))
     assert_one_line_error(rc, stdout, err, str(out), "exists; pass --overwrite")
     assert out.read_text() == "keep me"
-    rc, stdout, err = run_main(capsys, "convert", str(rnnlm04b_model), "--output", str(rnnlm04b_model), "--overwrite")
+    rc, stdout, err = run_main(capsys, "convert", str(rnnlm04b_model), "--output", str(rnnlm04b_model),
+                               "--overwrite")
     assert_one_line_error(rc, stdout, err, str(rnnlm04b_model), "is the input model")
     rc, stdout, err = run_main(capsys, "convert", str(rnnlm04b_model), "--output", str(tmp_path / "no" / "o"))
     assert_one_line_error(rc, stdout, err, str(tmp_path / "no"), "does not exist")

@@ -29,18 +29,21 @@ def reference_encoded(ids: np.ndarray, offsets: np.ndarray, oov: int, unk: int, 
     return ids, ids if mapped is ids else np.ascontiguousarray(mapped[order]), offsets, oov, order
 
 
-SENTENCES = ["the cat sat", "", "a dog  barked at\tthe zebra", "unseen", "the the cat", "cat\u00a0dog x\u2028y"]
+SENTENCES = ["the cat sat", "", "a dog  barked at\tthe zebra", "unseen", "the the cat",
+             "cat\u00a0dog x\u2028y"]
 
 
 def vocabulary(with_unk: bool) -> Vocabulary:
-    words = ["</s>", "the", "cat", "<unk>", "a", "dog", "sat"] if with_unk else ["</s>", "the", "cat", "a", "dog", "sat"]
+    words = (["</s>", "the", "cat", "<unk>", "a", "dog", "sat"] if with_unk
+             else ["</s>", "the", "cat", "a", "dog", "sat"])
     n = len(words)
     return Vocabulary(words, [n - i for i in range(n)], [0] * (n // 2) + [1] * (n - n // 2))
 
 
 def assert_same(got: dict, want: tuple, unk: int) -> None:
     ids, mapped, offsets, oov, order = want
-    assert got["ids"].dtype == np.int32 and got["mapped"].dtype == np.int32 and got["offsets"].dtype == np.int64
+    assert (got["ids"].dtype == np.int32 and got["mapped"].dtype == np.int32
+            and got["offsets"].dtype == np.int64)
     np.testing.assert_array_equal(got["ids"], ids)
     np.testing.assert_array_equal(got["mapped"], mapped)
     np.testing.assert_array_equal(got["offsets"], offsets)
@@ -122,7 +125,8 @@ def test_cells_and_limits():
         _core.cell_gates("elman")
     assert (_core.MAX_HIDDEN, _core.MAX_DIRECT_ORDER, _core.MAX_DIRECT_SIZE) == (100000, 32, 2**34)
     with pytest.raises(ConfigError, match="100000"):
-        _core.Model(4, _core.MAX_HIDDEN + 1, [0, 4], "sigmoid", direct=0, direct_order=0, direct_hash="splitmix")
+        _core.Model(4, _core.MAX_HIDDEN + 1, [0, 4], "sigmoid", direct=0, direct_order=0,
+                    direct_hash="splitmix")
     with pytest.raises(ConfigError, match="32"):
         _core.Model(4, 2, [0, 4], "sigmoid", direct=64, direct_order=_core.MAX_DIRECT_ORDER + 1,
                     direct_hash="splitmix")
@@ -164,7 +168,8 @@ def test_every_train_option_reaches_the_engine(cell: str):
     """The same options train bit-identically; changing any one field changes the weights."""
     vocab = vocabulary(True)
     enc = _core.encode_sentences(vocab._core, SENTENCES * 5, backward=False)
-    base = _core.Model(len(vocab), 6, vocab.class_begin, cell, direct=32, direct_order=2, direct_hash="splitmix")
+    base = _core.Model(len(vocab), 6, vocab.class_begin, cell, direct=32, direct_order=2,
+                       direct_hash="splitmix")
     base.init_random(3)
     same = _epoch(base, enc)
     again = _epoch(base, enc)
@@ -174,3 +179,37 @@ def test_every_train_option_reaches_the_engine(cell: str):
                              dropout=0.5, input_dropout=0.5, seed=8, streams=3).items():
         changed = _epoch(base, enc, **{field: value})
         assert any(not np.array_equal(same[k], changed[k]) for k in same), field
+
+
+@pytest.mark.parametrize("direct_hash", ["splitmix", "rnnlm04b"])
+def test_gradient_models_keep_the_models_direct_hash(direct_hash: str):
+    """sentence_gradient and batch_gradient accumulate into a zeroed copy of the model's layout."""
+    vocab = vocabulary(True)
+    enc = _core.encode_sentences(vocab._core, SENTENCES[:3], backward=False)
+    m = _core.Model(len(vocab), 4, vocab.class_begin, "gru", direct=32, direct_order=2,
+                    direct_hash=direct_hash)
+    m.init_random(5)
+    ids = enc["mapped"][enc["offsets"][0]:enc["offsets"][1]]
+    for grad in (_core.sentence_gradient(m, ids), _core.batch_gradient(m, enc["mapped"], enc["offsets"])):
+        assert (grad.direct_hash, grad.cell, grad.direct, grad.direct_order) == (direct_hash, "gru", 32, 2)
+        assert list(grad.class_begin) == list(m.class_begin)
+
+
+def test_the_engine_checks_marks_and_block_sizes():
+    """Checks of the engine, not of the binding glue: marks made for another model, blocks of 0 floats."""
+    vocab = vocabulary(True)
+    enc = _core.encode_sentences(vocab._core, SENTENCES, backward=False)
+    m = _core.Model(len(vocab), 4, vocab.class_begin, "sigmoid", direct=64, direct_order=2,
+                    direct_hash="splitmix")
+    other = _core.Model(len(vocab), 4, vocab.class_begin, "sigmoid", direct=128, direct_order=2,
+                        direct_hash="splitmix")
+    options = _core.TrainOptions(**OPTIONS)
+    _core.EpochRun(m, enc["mapped"], enc["offsets"], options, _core.UpdateMarks(m))
+    with pytest.raises(ConfigError, match="other sizes"):
+        _core.EpochRun(m, enc["mapped"], enc["offsets"], options, _core.UpdateMarks(other))
+    a, buf = np.zeros(8, np.float32), np.zeros(8, np.float32)
+    idx = np.array([0], np.int64)
+    with pytest.raises(ConfigError, match="block size must be positive"):
+        _core.pack_blocks(a, 0, idx, buf)
+    with pytest.raises(ConfigError, match="block size must be positive"):
+        _core.block_momentum_step_blocks(a, a.copy(), a.copy(), 0, idx, buf, 1.0, 0.5, 1.0, False)

@@ -8,15 +8,16 @@ from corpora import write_corpus
 from helpers import run_main
 
 from rnnlm_fast import RNNLM, ConfigError, Vocabulary
-from rnnlm_fast.cli import _check_resume_options
 from rnnlm_fast.model_file import read_header
+from rnnlm_fast.runs import check_resume_options
 
 
 def test_train_with_rnnlm04b_hashing(capsys, tmp_path):
     corpus = write_corpus(tmp_path / "train.txt", 50, seed=3)
     out = tmp_path / "m.rnnlm"
-    rc, _, err = run_main(capsys, "train", "--train", str(corpus), "--valid", str(corpus), "--output", str(out),
-                          "--hidden", "4", "--classes", "4", "--direct", "200", "--direct-order", "2",
+    rc, _, err = run_main(capsys, "train", "--train", str(corpus), "--valid", str(corpus),
+                          "--output", str(out), "--hidden", "4", "--classes", "4", "--direct", "200",
+                          "--direct-order", "2",
                           "--direct-hash", "rnnlm04b", "--max-epochs", "1", "--quiet", "--no-checkpoint")
     assert rc == 0, err
     assert read_header(out)["config"]["direct_hash"] == "rnnlm04b"
@@ -35,7 +36,7 @@ def test_resume_compares_the_hash_scheme_with_the_checkpoints(tmp_path):
         model = RNNLM(vocab, hidden=4, direct=200, direct_order=2, direct_hash=scheme)
         model.train(corpus, corpus, max_epochs=1, progress=False, checkpoint=ckpt)
         assert ("direct_hash" in read_header(ckpt)["config"]) == (scheme != "splitmix")
-        _check_resume_options(ckpt, {"direct_hash": scheme})  # as the run had it: accepted
+        check_resume_options(ckpt, {"direct_hash": scheme})  # as the run had it: accepted
         other = "rnnlm04b" if scheme == "splitmix" else "splitmix"
         with pytest.raises(ConfigError, match=f"--direct-hash {other} differs from checkpoint"):
-            _check_resume_options(ckpt, {"direct_hash": other})
+            check_resume_options(ckpt, {"direct_hash": other})

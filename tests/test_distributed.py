@@ -1,19 +1,22 @@
 """Distributed training (rnnlm_fast/distributed/, csrc/epoch_run, csrc/update_marks).
 
 In-process: an epoch run in parts equals one call, the engine marks every sparse weight it
-changes, packing, BMUF's step, sharding, BMUF's slices, the install hint without mpi4py. Under mpiexec (subprocesses,
-MPICH from the ``mpi`` extra; skipped without mpi4py): one process equals the plain run bit
-for bit for every cell, direct connections, dropout and backward models; two and three
-processes hold bit-identical weights after every combination and tile the training text;
-disagreeing options and a failing process end the job with one message naming the rank; a
-SIGKILLed process ends it too, and the checkpoint resumes with another number of processes.
+changes, packing, BMUF's step, sharding, BMUF's slices, the install hint without mpi4py. Under
+mpiexec (subprocesses, MPICH from the ``mpi`` extra; skipped without mpi4py, failed where
+RNNLM_FAST_REQUIRE_MPI is set): one process equals the plain run bit for bit for every cell,
+direct connections, dropout and backward models; two and three processes hold bit-identical
+weights after every combination and tile the training text; BMUF's block_lr and block_momentum,
+given to train() and to the command line, give the combinations NumPy replays from the run's
+record; disagreeing options and a failing process end the job with one message naming the rank;
+a SIGKILLed process (rank 1, rank 0 while training or writing a checkpoint, a rank's monitor)
+ends it too, and the last checkpoint resumes (with another number of processes) continuing its
+history, epoch numbers and learning rate; a resumed run whose time budget is spent stops on all.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -25,7 +28,9 @@ import pytest
 from corpora import write_corpus
 
 from rnnlm_fast import RNNLM, ConfigError, Vocabulary, _core, options
+from rnnlm_fast.checkpoint import load_checkpoint
 from rnnlm_fast.cli import main
+from rnnlm_fast.distributed.mpi import INSTALL_HINT, find_mpiexec
 from rnnlm_fast.distributed.sync import WeightSync
 from rnnlm_fast.distributed.trainer import shard_bounds
 from rnnlm_fast.model_file import read_header
@@ -226,10 +231,14 @@ def test_a_launched_process_without_distributed_is_refused(tmp_path, monkeypatch
 
 # --- under mpiexec -------------------------------------------------------------------------
 def _mpiexec() -> str:
-    pytest.importorskip("mpi4py", reason="the mpi extra is not installed (pip install -e '.[mpi]')")
-    found = shutil.which("mpiexec", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    """MPICH's mpiexec; without the mpi extra the test skips, but fails where RNNLM_FAST_REQUIRE_MPI
+    is set (CI's stages, .ci/run and scripts/check_wheel.sh, install the extra: nothing may skip)."""
+    required = bool(os.environ.get("RNNLM_FAST_REQUIRE_MPI"))
+    if required:
+        import mpi4py  # noqa: F401 - an ImportError fails the test
+    found = find_mpiexec()
     if found is None:
-        pytest.skip("mpiexec not found (the mpi extra installs MPICH's)")
+        (pytest.fail if required else pytest.skip)(f"mpi4py or mpiexec not found: {INSTALL_HINT}")
     return found
 
 
@@ -289,6 +298,107 @@ def test_a_combination_is_numpy_s_average_and_block_momentum_step(data, n):
         for case in ranks:
             assert case["worst"] < 1e-6, case
             assert case["exact"] or n == 3, case
+
+
+def replay(directory: Path, momentum: float, block_lr: float) -> tuple[int, bool]:
+    """NumPy's replay of the combinations two processes recorded (mpi_cli.record_combinations):
+    from each process's weights and marks before a combination, the average of the marked
+    blocks, then BMUF's step on them with ``momentum`` and ``block_lr`` (the direct table
+    averaged only), the start and momentum carried from one combination to the next within an
+    epoch. Returns (combinations replayed, whether every process's weights after every one are
+    the replay's, bit for bit)."""
+    def number(path: Path) -> int:
+        return int(path.name.split(".")[1])
+
+    files = [sorted(directory.glob(f"rank{r}.*.npz"), key=number) for r in (0, 1)]
+    assert len(files[0]) == len(files[1]) > 0, files
+    mom, lr, half = np.float32(momentum), np.float32(block_lr), np.float32(0.5)
+    start: dict = {}
+    delta: dict = {}
+    combinations, exact = 0, True
+    for recs in ([np.load(f) for f in pair] for pair in zip(*files)):
+        names = [k[len("after."):] for k in recs[0].files if k.startswith("after.")]
+        assert all(np.array_equal(recs[0][f"after.{k}"], recs[1][f"after.{k}"]) for k in names)
+        if str(recs[0]["kind"]) == "begin":  # the epoch's starting point, no momentum yet
+            start = {k: recs[0][f"after.{k}"].astype(np.float32) for k in names}
+            delta = {k: np.zeros_like(v) for k, v in start.items()}
+            continue
+        last, sizes = bool(recs[0]["last"]), recs[0]["class_sizes"]
+        embed = recs[0]["before.embed"]
+        V, C = embed.shape[0], len(sizes)
+        word_class = np.repeat(np.arange(C), sizes)
+        flags = recs[0]["marks"].astype(bool) | recs[1]["marks"].astype(bool)
+        marked = {"embed": np.repeat(flags[:V], embed.shape[1]).reshape(embed.shape),
+                  "word_w": np.repeat(flags[V:V + C][word_class], embed.shape[1]).reshape(-1, embed.shape[1]),
+                  "word_b": flags[V:V + C][word_class]}
+        if "direct" in names:
+            marked["direct"] = np.repeat(flags[V + C:], _core.DIRECT_BLOCK)[:recs[0]["before.direct"].size]
+        for k in names:
+            before = [rec[f"before.{k}"] for rec in recs]
+            m = marked.get(k, np.ones(before[0].shape, dtype=bool)).reshape(before[0].shape)
+            average = (before[0] + before[1]) * half
+            if k == "direct":
+                want = np.where(m, average, before[0])
+            else:
+                delta[k] = np.where(m, mom * delta[k] + lr * (average - start[k]), delta[k])
+                want = np.where(m, start[k] + delta[k], before[0])
+                if not last:  # the next block starts from the look-ahead
+                    want = start[k] = np.where(m, want + mom * delta[k], start[k])
+            exact = exact and all(np.array_equal(rec[f"after.{k}"], want) for rec in recs)
+        combinations += 1
+    return combinations, exact
+
+
+def test_bmuf_options_given_to_train_are_the_combinations_numpy_replays(data):
+    """block_lr 0.7 and block_momentum 0.3 (not the defaults 1 and 1 - 1/2) through
+    RNNLM.train(comm=...): every combination of the run is NumPy's replay of its inputs with them,
+    bit for bit, and not the replay with the defaults."""
+    proc = run_worker(2, "bmuf", data)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    combinations, exact = replay(data / "bmuf.train", 0.3, 0.7)
+    assert combinations >= 6 and exact
+    assert not replay(data / "bmuf.train", 0.5, 1.0)[1]
+
+
+def test_bmuf_options_given_to_the_command_line_are_the_combinations_numpy_replays(tmp_path):
+    """The same through ``rnnlm-fast train --distributed --block-lr 0.7 --block-momentum 0.3``."""
+    mpiexec = _mpiexec()
+    train, valid = write_corpus(tmp_path / "train.txt", 150), write_corpus(tmp_path / "valid.txt", 30, seed=1)
+    args = ["train", "--train", str(train), "--valid", str(valid), "--output", str(tmp_path / "m.rnnlm"),
+            "--distributed", "--quiet", "--hidden", "8", "--classes", "4", "--direct", "300",
+            "--direct-order", "3", "--max-epochs", "2", "--min-improvement", "1", "--bptt", "3",
+            "--bptt-block", "5", "--threads", "1", "--sync", "bmuf", "--sync-words", "60",
+            "--block-lr", "0.7", "--block-momentum", "0.3"]
+    proc = subprocess.run([mpiexec, "-n", "2", sys.executable, str(HERE / "mpi_cli.py"), "record",
+                           str(tmp_path / "log"), "--", *args], capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    combinations, exact = replay(tmp_path / "log", 0.3, 0.7)
+    assert combinations >= 6 and exact
+    assert not replay(tmp_path / "log", 0.5, 1.0)[1]
+    assert len(RNNLM.load(tmp_path / "m.rnnlm").history) == 2
+
+
+def test_a_distributed_run_resumed_with_its_budget_spent_stops_at_once_on_every_process(data):
+    """The budget is checked before an epoch from the schedule rank 0 sent: every process stops
+    together (none waits for the others in an epoch they do not start)."""
+    from helpers import stopped_run
+    from test_model_file import rewrite_header
+
+    from rnnlm_fast.model_file import read_model
+
+    train, valid, ckpt = data / "train.txt", data / "valid.txt", data / "budget.ckpt"
+    model = RNNLM(Vocabulary.from_corpus(train, classes=4), hidden=8, seed=3)
+    stopped_run(model, train, valid, ckpt, 2, time_budget=3600.0)
+
+    def spent(header):
+        header["checkpoint"]["schedule"]["elapsed"] = 3600.0
+
+    ckpt.write_bytes(rewrite_header(ckpt.read_bytes(), spent))
+    proc = run_worker(2, "budget", data, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert [r["epochs"] for r in results(data, "budget", 2)] == [[1, 2], [1, 2]]
+    sched = read_model(ckpt)[0]["checkpoint"]["schedule"]
+    assert sched["stop_reason"] == "time budget: spent before the epoch started" and sched["epoch"] == 2
 
 
 def test_shards_follow_the_processes_threads(data):
@@ -365,6 +475,44 @@ def _workers_of_rank(root: int, rank: int) -> list[int]:
     return found
 
 
+# A run whose schedule changes before the kill: every epoch after the first gains less than the
+# (huge) min_improvement, 25 such epochs are tolerated, so the rate halves from epoch 28 on and the
+# run stops at epoch 53. A resumed run that started its schedule afresh would renumber the epochs
+# from 1, lose the history and train at 0.1 again.
+KILLED_RUN = ["--hidden", "16", "--classes", "4", "--max-epochs", "60", "--min-improvement", "10",
+              "--patience", "25", "--sync-words", "300"]
+
+
+def _wait_for_checkpoint(job: subprocess.Popen, ckpt: Path, epoch: int, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and job.poll() is None:
+        try:
+            if read_header(ckpt)["checkpoint"]["schedule"]["epoch"] >= epoch:
+                return
+        except Exception:  # not written yet, or being replaced
+            pass
+        time.sleep(0.02)
+
+
+def _history(header: dict) -> list[tuple]:
+    return [(r["epoch"], r["lr"], r["valid_entropy"], r["kept"]) for r in header["history"]]
+
+
+def assert_resumed_from(model: RNNLM, header: dict) -> None:
+    """``model``'s history continues the checkpoint ``header``'s: the same records, then the epoch
+    after the checkpoint's at the checkpoint's learning rate, and onwards to the schedule's stop."""
+    sched = header["checkpoint"]["schedule"]
+    before = _history(header)
+    assert len(before) == sched["epoch"] >= 28 and sched["lr"] < 0.1, sched  # the halving had begun
+    got = [(r.epoch, r.lr, r.valid_entropy, r.kept) for r in model.history]
+    assert got[:len(before)] == before
+    first = model.history[len(before)]
+    assert first.epoch == sched["epoch"] + 1 and first.lr == sched["lr"]
+    assert [r.epoch for r in model.history] == list(range(1, 54))  # the patience runs out at epoch 53
+    resumed_lrs = [r.lr for r in model.history[len(before):]]
+    assert resumed_lrs == [sched["lr"] / 2**i for i in range(53 - len(before))]
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the rank monitor and /proc are Linux's")
 def test_a_killed_process_ends_the_job_and_the_checkpoint_resumes_with_three(tmp_path):
     mpiexec = _mpiexec()
@@ -372,18 +520,10 @@ def test_a_killed_process_ends_the_job_and_the_checkpoint_resumes_with_three(tmp
     out, ckpt = tmp_path / "m.rnnlm", tmp_path / "m.rnnlm.ckpt"
     cli = [sys.executable, "-m", "rnnlm_fast.cli", "train", "--train", str(train), "--valid", str(valid),
            "--output", str(out), "--distributed", "--quiet"]
-    job = subprocess.Popen([mpiexec, "-n", "2", *cli, "--hidden", "16", "--classes", "4", "--max-epochs", "60",
-                            "--min-improvement", "1", "--sync-words", "300"],
+    job = subprocess.Popen([mpiexec, "-n", "2", *cli, *KILLED_RUN],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and job.poll() is None:
-            try:
-                if read_header(ckpt)["checkpoint"]["schedule"]["epoch"] >= 2:
-                    break
-            except Exception:  # not written yet, or being replaced
-                pass
-            time.sleep(0.02)
+        _wait_for_checkpoint(job, ckpt, 28)
         victims = _workers_of_rank(job.pid, 1)
         assert job.poll() is None and len(victims) == 1, "the run ended before it could be killed"
         killed_at = time.monotonic()
@@ -397,9 +537,85 @@ def test_a_killed_process_ends_the_job_and_the_checkpoint_resumes_with_three(tmp
     assert len(ours) == 1, err
     assert "rank 1 of 2" in ours[0] and "SIGKILL" in ours[0] and "--resume" in ours[0] and str(ckpt) in ours[0]
     assert not out.exists() and ckpt.exists()
+    header = read_header(ckpt)
     done = subprocess.run([mpiexec, "-n", "3", *cli, "--resume"], capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
     model = RNNLM.load(out)
     assert not ckpt.exists() and not list(tmp_path.glob(".*.tmp"))  # a write cut short is removed on resume
-    assert [r.epoch for r in model.history] == list(range(1, len(model.history) + 1)) and len(model.history) > 3
-    assert model.history[-1].valid_ppl < model.history[0].valid_ppl
+    assert_resumed_from(model, header)
+    assert min(r.valid_ppl for r in model.history) < model.history[0].valid_ppl
+
+
+def _processes_of(directory: Path) -> list[str]:
+    """Command lines of the running processes that name ``directory`` (a job's leftovers)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if str(directory) in cmdline and int(pid) != os.getpid():
+            found.append(f"{pid}: {cmdline}")
+    return found
+
+
+def _parent(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the rank monitor and /proc are Linux's")
+@pytest.mark.parametrize("victim", ["rank 0", "rank 0 writing", "monitor 0", "monitor 1"])
+def test_rank_0_or_a_monitor_killed_ends_the_job_and_the_last_checkpoint_resumes(tmp_path, victim):
+    """SIGKILL to rank 0's training process (the checkpoint writer: while it trains, and while it
+    writes the checkpoint of epoch 29, its temporary file half written) or to a rank's monitor
+    (the launcher's own process, parent of the training one): the job ends within 60 s with one
+    line and leaves no process behind; the last complete checkpoint loads, and --resume continues
+    it (removing the cut-short temporary file)."""
+    mpiexec = _mpiexec()
+    train, valid = write_corpus(tmp_path / "train.txt", 400), write_corpus(tmp_path / "valid.txt", 40, seed=1)
+    out, ckpt = tmp_path / "m.rnnlm", tmp_path / "m.rnnlm.ckpt"
+    args = ["train", "--train", str(train), "--valid", str(valid), "--output", str(out), "--distributed",
+            "--quiet"]
+    hook = ["stall-write", "29"] if victim == "rank 0 writing" else ["none", ""]
+    job = subprocess.Popen([mpiexec, "-n", "2", sys.executable, str(HERE / "mpi_cli.py"), *hook, "--", *args,
+                            *KILLED_RUN], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        if victim == "rank 0 writing":
+            stalled = Path(f"{ckpt}.stalled")
+            deadline = time.monotonic() + 120
+            while not stalled.exists() and job.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert stalled.exists(), "the checkpoint write did not stall"
+            temporary = Path(stalled.read_text().strip())
+        else:
+            _wait_for_checkpoint(job, ckpt, 28)
+        workers = _workers_of_rank(job.pid, int(victim[-1]) if victim.startswith("monitor") else 0)
+        assert job.poll() is None and len(workers) == 1, "the run ended before it could be killed"
+        killed_at = time.monotonic()
+        os.kill(_parent(workers[0]) if victim.startswith("monitor") else workers[0], signal.SIGKILL)
+        stdout, err = job.communicate(timeout=90)
+    finally:
+        if job.poll() is None:
+            job.kill()
+    assert job.returncode != 0 and time.monotonic() - killed_at < 60
+    time.sleep(0.5)
+    assert _processes_of(tmp_path) == []
+    ours = [line for line in err.splitlines() if line.startswith("rnnlm-fast: error:")]
+    if victim.startswith("rank 0"):
+        assert len(ours) == 1, err
+        assert all(part in ours[0] for part in ("rank 0 of 2", "SIGKILL", "--resume", str(ckpt))), ours
+    else:  # MPICH's launcher SIGKILLs the other monitors at once (their training processes die with them)
+        assert ours == [], err
+        assert stdout.count("YOUR APPLICATION TERMINATED WITH THE EXIT STRING: Killed (signal 9)") == 1, \
+            stdout
+    assert not out.exists()
+    header = read_header(ckpt)
+    _, state = load_checkpoint(RNNLM, ckpt)
+    if victim == "rank 0 writing":  # the last complete checkpoint: epoch 28's; epoch 29's was cut short
+        assert state.schedule["epoch"] == 28 and temporary.name.startswith(".m.rnnlm.ckpt.")
+        assert temporary.exists() and 0 < temporary.stat().st_size < ckpt.stat().st_size
+    cli = [sys.executable, "-m", "rnnlm_fast.cli", *args]
+    done = subprocess.run([mpiexec, "-n", "2", *cli, "--resume"], capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert not ckpt.exists() and not list(tmp_path.glob(".*.tmp"))
+    assert_resumed_from(RNNLM.load(out), header)

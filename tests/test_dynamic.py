@@ -48,8 +48,8 @@ def test_each_sentence_is_scored_by_the_model_trained_on_the_text_before_it(trai
     for j in (1, 3, 5):
         adapted = RNNLM.load(path)
         enc = adapted.encode_sentences(lines[:j])
-        adapted.train_epoch(enc, lr=0.05, l2=opts["l2"], gradient_cutoff=opts["gradient_cutoff"], bptt=opts["bptt"],
-                            bptt_block=opts["bptt_block"], independent=True, threads=1)
+        adapted.train_epoch(enc, lr=0.05, l2=opts["l2"], gradient_cutoff=opts["gradient_cutoff"],
+                            bptt=opts["bptt"], bptt_block=opts["bptt_block"], independent=True, threads=1)
         first = adapted.word_logprobs(lines[j])[0]
         assert first == pytest.approx(dyn[starts[j]], abs=1e-6), j
         assert first != pytest.approx(trained_sigmoid.word_logprobs(lines[j])[0], abs=1e-6)

@@ -30,7 +30,8 @@ def test_empty_corpus(tmp_path, toy_model):
         assert "empty" in said(e.value, p)
 
 
-@pytest.mark.parametrize("content", [b"\xef\xbb\xbf", b"\n\n", b" \t \r\n\n  "], ids=["bom", "newlines", "spaces"])
+@pytest.mark.parametrize("content", [b"\xef\xbb\xbf", b"\n\n", b" \t \r\n\n  "],
+                         ids=["bom", "newlines", "spaces"])
 def test_corpus_without_words(tmp_path, toy_model, content):
     p = tmp_path / "blank.txt"
     p.write_bytes(content)

@@ -29,8 +29,8 @@ def no_temp_files(directory) -> list[str]:
 
 # --- missing files and directories -----------------------------------------------------
 @pytest.mark.parametrize("kind", ["missing", "directory"])
-@pytest.mark.parametrize("call", ["vocab_from_corpus", "encode_file", "perplexity", "train_text", "train_valid",
-                                  "model_load", "vocab_load"])
+@pytest.mark.parametrize("call", ["vocab_from_corpus", "encode_file", "perplexity", "train_text",
+                                  "train_valid", "model_load", "vocab_load"])
 def test_missing_file_or_directory(tmp_path, toy, toy_model, kind, call):
     bad = tmp_path / "nothing_here.txt"
     if kind == "directory":
@@ -135,7 +135,8 @@ WRITER = textwrap.dedent("""
     import sys
     import numpy as np
     from rnnlm_fast import RNNLM, Vocabulary
-    vocab = Vocabulary(["</s>"] + [f"w{i}" for i in range(3999)], [1] * 4000, [i * 8 // 4000 for i in range(4000)])
+    vocab = Vocabulary(["</s>"] + [f"w{i}" for i in range(3999)], [1] * 4000,
+                       [i * 8 // 4000 for i in range(4000)])
     models = [RNNLM(vocab, hidden=192, seed=s) for s in (1, 2)]
     print("ready", flush=True)
     i = 0
@@ -149,7 +150,8 @@ def test_model_save_killed_midway_leaves_old_or_new_file(tmp_path):
     target = tmp_path / "big.rnnlm"
     script = tmp_path / "writer.py"
     script.write_text(WRITER)
-    vocab = Vocabulary(["</s>"] + [f"w{i}" for i in range(3999)], [1] * 4000, [i * 8 // 4000 for i in range(4000)])
+    vocab = Vocabulary(["</s>"] + [f"w{i}" for i in range(3999)], [1] * 4000,
+                       [i * 8 // 4000 for i in range(4000)])
     expected = {}
     for s in (1, 2):
         expected[s] = RNNLM(vocab, hidden=192, seed=s).weights()["word_w"].copy()
@@ -173,7 +175,8 @@ def test_model_save_killed_midway_leaves_old_or_new_file(tmp_path):
         assert len(which) == 1
         seen.add(which[0])
         # Anything else is a temporary file of an interrupted write, never a second final name.
-        assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == ["big.rnnlm", "writer.py"]
+        assert (sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("."))
+                == ["big.rnnlm", "writer.py"])
         left = [p for p in tmp_path.iterdir() if p.name.startswith(".")]
         assert all(p.name.startswith(".big.rnnlm.") and p.name.endswith(".tmp") for p in left)
         mid_write += bool(left)

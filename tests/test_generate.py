@@ -37,7 +37,8 @@ def test_temperature_sharpens(trained_gru):
 
 def test_prefix_conditions_generation(trained_gru):
     p = trained_gru.next_word_distribution(["w3"])
-    firsts = Counter(s.split()[0] if s else "</s>" for s in trained_gru.generate(2000, prefix="w3", max_words=1, seed=9))
+    firsts = Counter(s.split()[0] if s else "</s>"
+                     for s in trained_gru.generate(2000, prefix="w3", max_words=1, seed=9))
     top = trained_gru.vocab.words[int(np.argmax(p))]
     assert abs(firsts[top] / 2000 - p.max()) < 0.05
 

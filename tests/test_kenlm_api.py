@@ -112,7 +112,8 @@ def test_in_and_leading_bos(toy_vocab):
 
 def test_next_word_distribution_takes_a_str(toy_vocab):
     model = _randomised(toy_vocab, "sigmoid", 0)
-    assert np.array_equal(model.next_word_distribution("the noun1"), model.next_word_distribution(["the", "noun1"]))
+    assert np.array_equal(model.next_word_distribution("the noun1"),
+                          model.next_word_distribution(["the", "noun1"]))
     assert np.array_equal(model.next_word_distribution("THE NOUN1", case="lower"),
                           model.next_word_distribution(["the", "noun1"]))
 

@@ -45,13 +45,15 @@ def truncation_points(data: bytes) -> dict[str, int]:
     w0, w1 = lay["sections"]["weights.word_b"]
     return {
         "magic": 3, "version": 10, "prelude-end": _PRELUDE.size - 1, "header-start": _PRELUDE.size,
-        "header-middle": (h0 + h1) // 2, "header-end": h1 - 1, "first-section": lay["sections"]["vocab.words"][0] + 1,
-        "embed": (e0 + e1) // 2, "last-section": w1 - 1, "before-last-section": w0,
+        "header-middle": (h0 + h1) // 2, "header-end": h1 - 1,
+        "first-section": lay["sections"]["vocab.words"][0] + 1, "embed": (e0 + e1) // 2,
+        "last-section": w1 - 1, "before-last-section": w0,
     }
 
 
-@pytest.mark.parametrize("where", ["magic", "version", "prelude-end", "header-start", "header-middle", "header-end",
-                                   "first-section", "embed", "last-section", "before-last-section"])
+@pytest.mark.parametrize("where", ["magic", "version", "prelude-end", "header-start", "header-middle",
+                                   "header-end", "first-section", "embed", "last-section",
+                                   "before-last-section"])
 def test_truncated_model(tmp_path, model_bytes, where):
     cut = truncation_points(model_bytes)[where]
     p = tmp_path / "cut.rnnlm"
@@ -84,7 +86,8 @@ def test_bytes_after_the_last_section_are_rejected_with_their_offset(tmp_path, m
     with pytest.raises(ModelFormatError) as e:
         RNNLM.load(p)
     msg = said(e.value, p)
-    assert f"{len(extra)} unexpected bytes after the last section, from byte offset {len(model_bytes)}" in msg, msg
+    assert (f"{len(extra)} unexpected bytes after the last section, "
+            f"from byte offset {len(model_bytes)}") in msg, msg
     p.write_bytes(model_bytes + model_bytes)  # two models concatenated
     with pytest.raises(ModelFormatError, match=f"byte offset {len(model_bytes)}"):
         RNNLM.load(p)
@@ -193,7 +196,8 @@ def test_an_unedited_rewrite_loads(tmp_path, model_bytes, toy):
 
 def test_history_field_types_agree_with_epoch_record():
     fields = {f.name: f.type for f in dataclasses.fields(EpochRecord)}
-    assert {name: {"int": int, "float": float, "bool": bool}[t] for name, t in fields.items()} == HISTORY_FIELDS
+    assert ({name: {"int": int, "float": float, "bool": bool}[t] for name, t in fields.items()}
+            == HISTORY_FIELDS)
 
 
 # --- flipped bytes -----------------------------------------------------------------------
@@ -231,7 +235,8 @@ def test_every_flipped_byte_is_caught_or_harmless(tmp_path, model_bytes, toy):
     """Sweep the file: a flip is reported, or it hit alignment padding and loads the same model."""
     original = RNNLM.load(toy["model"])
     lay = layout(model_bytes)
-    checked = [range(12, _PRELUDE.size), range(*lay["head"])] + [range(a, b) for a, b in lay["sections"].values()]
+    checked = ([range(12, _PRELUDE.size), range(*lay["head"])]
+               + [range(a, b) for a, b in lay["sections"].values()])
     p = tmp_path / "flipped.rnnlm"
     p.write_bytes(model_bytes)
     fd = os.open(p, os.O_RDWR)

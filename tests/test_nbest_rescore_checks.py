@@ -32,8 +32,8 @@ def no_work(monkeypatch):
 
 
 def run(model: Path, files: dict[str, Path], *extra: str) -> int:
-    return main(["rescore", "--model", str(model), "--nbest", str(files["nbest"]), "--refs", str(files["refs"]),
-                 "--lam", "0.5", "--threads", "1", "--quiet", *extra])
+    return main(["rescore", "--model", str(model), "--nbest", str(files["nbest"]),
+                 "--refs", str(files["refs"]), "--lam", "0.5", "--threads", "1", "--quiet", *extra])
 
 
 def one_error_line(capsys) -> str:
@@ -86,8 +86,9 @@ def test_max_oov_rate_1_scores_anything(lower_model: Path, tmp_path: Path, capsy
 def test_tuning_lists_are_checked_too(lower_model: Path, tmp_path: Path, monkeypatch, capsys):
     test, dev = write_set(tmp_path, "test"), write_set(tmp_path, "dev", upper=True)
     monkeypatch.setattr(RNNLM, "score", lambda *a, **k: pytest.fail("scored before the OOV check"))
-    assert main(["rescore", "--model", str(lower_model), "--nbest", str(test["nbest"]), "--refs", str(test["refs"]),
-                 "--tune-nbest", str(dev["nbest"]), "--tune-refs", str(dev["refs"]), "--quiet"]) == 2
+    assert main(["rescore", "--model", str(lower_model), "--nbest", str(test["nbest"]),
+                 "--refs", str(test["refs"]), "--tune-nbest", str(dev["nbest"]),
+                 "--tune-refs", str(dev["refs"]), "--quiet"]) == 2
     line = one_error_line(capsys)
     assert str(dev["nbest"]) in line and "--case lower" in line
 
@@ -151,7 +152,8 @@ def test_a_missing_references_file_is_called_that(lower_model: Path, tmp_path: P
     ("--output-nbest", []),
     ("--output-nbest", ["--output-format", "kaldi"]),
 ])
-def test_unwritable_outputs_fail_before_any_work(lower_model: Path, tmp_path: Path, no_work, capsys, flag, extra):
+def test_unwritable_outputs_fail_before_any_work(lower_model: Path, tmp_path: Path, no_work, capsys, flag,
+                                                 extra):
     files = write_set(tmp_path, "set")
     target = str(tmp_path / "nodir" / "out")
     assert run(lower_model, files, flag, target, *extra) == 2

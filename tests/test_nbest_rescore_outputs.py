@@ -30,8 +30,8 @@ def lower_model(tmp_path_factory) -> Path:
 
 
 def rescore(model: Path, files: dict[str, Path], *extra: str) -> int:
-    return main(["rescore", "--model", str(model), "--nbest", str(files["nbest"]), "--threads", "1", "--quiet",
-                 *extra])
+    return main(["rescore", "--model", str(model), "--nbest", str(files["nbest"]), "--threads", "1",
+                 "--quiet", *extra])
 
 
 # --------------------------------------------------------------------------- item 5: outputs
@@ -48,7 +48,8 @@ def test_tsv_has_every_feature_of_the_total(lower_model: Path, tmp_path: Path):
     for h in hyps:
         s = h.scores
         assert s["n_words"] == len(h.text.split()) and s["n_oov"] == sum(w.startswith("zz") for w in h.words)
-        recomputed = s["am"] + w["lam"] * s["rnnlm_ln"] + w["word_bonus"] * s["n_words"] + w["gamma"] * s["n_oov"]
+        recomputed = (s["am"] + w["lam"] * s["rnnlm_ln"] + w["word_bonus"] * s["n_words"]
+                      + w["gamma"] * s["n_oov"])
         assert s["total"] == pytest.approx(recomputed, abs=1e-9)
     assert sum(h.scores["n_oov"] for h in hyps) > 0
 
@@ -109,8 +110,9 @@ def test_report_is_in_percent_with_kaldi_counts_and_provenance(lower_model: Path
     assert not any(k in report for k in ("wer_before", "wer_after", "oracle_wer", "ser_before"))
     summary = re.search(r"WER ([0-9.]+) -> ([0-9.]+)  SER ([0-9.]+) -> ([0-9.]+)  oracle WER ([0-9.]+)", out)
     printed = [float(x) for x in summary.groups()]
-    in_report = [report["before"]["wer_percent"], report["after"]["wer_percent"], report["before"]["ser_percent"],
-                 report["after"]["ser_percent"], report["oracle"]["wer_percent"]]
+    in_report = [report["before"]["wer_percent"], report["after"]["wer_percent"],
+                 report["before"]["ser_percent"], report["after"]["ser_percent"],
+                 report["oracle"]["wer_percent"]]
     assert printed == [round(x, 2) for x in in_report]
     assert 0 <= report["tuning"]["wer_percent"] <= report["before"]["wer_percent"]
     for key, label in (("before", "first-pass 1-best"), ("after", "rescored"), ("oracle", "oracle")):

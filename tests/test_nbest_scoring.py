@@ -9,7 +9,9 @@ import pytest
 from nbest_samples import synthetic_set
 
 from rnnlm_fast import nbest as nb
+from rnnlm_fast.errors import ConfigError
 from rnnlm_fast.nbest import Hypothesis, NbestList, Weights
+from rnnlm_fast.ngram import interpolate_log10
 
 # --------------------------------------------------------------------------- LM scores
 
@@ -116,12 +118,19 @@ def test_ln10_factor_changes_the_choice():
 # --------------------------------------------------------------------------- interpolation
 
 
+def _interpolated(rnn: list, other: list, w: float) -> np.ndarray:
+    """Sentence sums of the one interpolation (rnnlm_fast.ngram), weighted as rnnlm-0.4b's -lambda:
+    ``w`` is the RNN's weight."""
+    with np.errstate(divide="ignore"):
+        return np.array([interpolate_log10(r, np.log10(o), 1.0 - w).sum() for r, o in zip(rnn, other)])
+
+
 def test_interpolation_matches_direct_computation():
     rng = np.random.default_rng(2)
     rnn = [np.log10(rng.uniform(0.01, 1.0, size=n)) for n in (1, 4, 7)]
     other = [rng.uniform(0.0, 1.0, size=n) for n in (1, 4, 7)]
     for w in (0.0, 0.3, 0.75, 1.0):
-        got = nb.interpolate_word_probs(rnn, other, w)
+        got = _interpolated(rnn, other, w)
         want = [
             sum(
                 math.log10(w * 10**a + (1 - w) * b) if w * 10**a + (1 - w) * b > 0 else -math.inf
@@ -130,21 +139,18 @@ def test_interpolation_matches_direct_computation():
             for r, o in zip(rnn, other)
         ]
         np.testing.assert_allclose(got, want, rtol=1e-12)
-    np.testing.assert_allclose(nb.interpolate_word_probs(rnn, other, 1.0), [r.sum() for r in rnn])
+    np.testing.assert_allclose(_interpolated(rnn, other, 1.0), [r.sum() for r in rnn])
 
 
 def test_interpolation_oov_keeps_other_share():
-    got = nb.interpolate_word_probs([np.array([-np.inf, -1.0])], [np.array([0.2, 0.1])], 0.5)
+    got = _interpolated([np.array([-np.inf, -1.0])], [np.array([0.2, 0.1])], 0.5)
     assert got[0] == pytest.approx(math.log10(0.5 * 0.2) + math.log10(0.5 * 0.1 + 0.5 * 0.1))
 
 
-def test_interpolation_checks_shapes_and_ranges():
-    with pytest.raises(ValueError, match="must match"):
-        nb.interpolate_word_probs([np.array([-1.0, -1.0])], [np.array([0.5])], 0.5)
-    with pytest.raises(ValueError, match=r"\[0, 1\]"):
-        nb.interpolate_word_probs([np.array([-1.0])], [np.array([1.5])], 0.5)
-    with pytest.raises(ValueError, match="weight"):
-        nb.interpolate_word_probs([np.array([-1.0])], [np.array([0.5])], 1.5)
+def test_interpolation_checks_its_weight_once():
+    for bad in (1.5, -0.1):
+        with pytest.raises(ConfigError, match=r"^ngram_interpolate must be in \[0, 1\], not "):
+            interpolate_log10(np.array([-1.0]), np.array([-1.0]), bad)
 
 
 # --------------------------------------------------------------------------- outputs
@@ -166,6 +172,7 @@ def test_output_writers(tmp_path):
     feats = nb.build_features(lists, lm)
     np.testing.assert_allclose([h.scores["total"] for h in flat], feats.totals(w))
     # The columns are the features: total is recomputed from them and the weights.
-    recomputed = [h.scores["am"] + w.lam * h.scores["rnnlm_ln"] + w.word_bonus * h.scores["n_words"] for h in flat]
+    recomputed = [h.scores["am"] + w.lam * h.scores["rnnlm_ln"] + w.word_bonus * h.scores["n_words"]
+                  for h in flat]
     np.testing.assert_allclose([h.scores["total"] for h in flat], recomputed, rtol=1e-12)
     assert [h.scores["n_words"] for h in flat] == [len(h.text.split()) for h in flat]

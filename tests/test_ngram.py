@@ -114,7 +114,8 @@ def test_the_rnnlms_unknown_words_reach_kenlm_as_unk(arpa, with_unk, without_unk
     <unk> in the RNNLM, or with oov='penalty', KenLM reads the word itself."""
     lm = NgramLM(arpa)
     got = ngram_sentence_scores(with_unk, lm, ["a b c", "<s> a b", "A B C"], case="lower")
-    np.testing.assert_allclose(got, [sum(HAND["a b <unk>"]), sum(HAND["a b"]), sum(HAND["a b <unk>"])], atol=1e-6)
+    np.testing.assert_allclose(got, [sum(HAND["a b <unk>"]), sum(HAND["a b"]), sum(HAND["a b <unk>"])],
+                               atol=1e-6)
     for model, oov in ((without_unk, "auto"), (with_unk, "penalty")):
         got = ngram_sentence_scores(model, lm, ["a b c"], oov=oov)
         np.testing.assert_allclose(got, [sum(HAND["a b c"])], atol=1e-6)
@@ -132,7 +133,8 @@ def test_interpolation_mixes_probabilities_word_by_word(arpa, with_unk, weight):
     np.testing.assert_allclose(got.ngram, ngram, atol=1e-6)
     want = np.log10(weight * 10**ngram + (1 - weight) * 10**rnn)
     np.testing.assert_allclose(got.mixed, want, atol=1e-6)
-    np.testing.assert_allclose(got.aligned.per_sentence(got.mixed), [want[:4].sum(), want[4:].sum()], atol=1e-6)
+    np.testing.assert_allclose(got.aligned.per_sentence(got.mixed), [want[:4].sum(), want[4:].sum()],
+                               atol=1e-6)
 
 
 @needs_kenlm
@@ -167,7 +169,8 @@ def test_eval_reports_the_ngram_and_the_interpolated_perplexity(tmp_path, arpa, 
     ngram = np.array(HAND["a b c"] + HAND["b a"] + HAND["a <unk> b"])
     known = np.ones(len(ngram), bool)
     known[8] = False  # zzz: outside the RNNLM's vocabulary, left out of PPL as eval leaves it out
-    assert main(["eval", "--model", str(model_path), "--text", str(text), "--ngram", str(arpa), "--quiet"]) == 0
+    assert main(["eval", "--model", str(model_path), "--text", str(text), "--ngram", str(arpa),
+                 "--quiet"]) == 0
     out = capsys.readouterr().out
     line = _eval_lines(out, "n-gram ")
     assert f"PPL {10 ** (-ngram[known].sum() / 10):.2f} on the 10 positions" in line
@@ -207,9 +210,10 @@ def lists(tmp_path, with_unk):
 @needs_kenlm
 def test_rescore_adds_the_ngram_score_as_a_feature(lists, arpa, with_unk, capsys):
     out, report = lists["root"] / "out.tsv", lists["root"] / "report.json"
-    assert main(["rescore", "--model", str(lists["model"]), "--nbest", str(lists["nbest"]), "--refs",
-                 str(lists["refs"]), "--ngram", str(arpa), "--lam", "0.5", "--ngram-weight", "2", "--word-bonus",
-                 "0.25", "--output-nbest", str(out), "--report", str(report), "--threads", "1", "--quiet"]) == 0
+    assert main(["rescore", "--model", str(lists["model"]), "--nbest", str(lists["nbest"]),
+                 "--refs", str(lists["refs"]), "--ngram", str(arpa), "--lam", "0.5", "--ngram-weight", "2",
+                 "--word-bonus", "0.25", "--output-nbest", str(out), "--report", str(report),
+                 "--threads", "1", "--quiet"]) == 0
     hyps = [h for nb in read_nbest(out) for h in nb.hyps]
     # c is outside the RNNLM's vocabulary: the n-gram scores <unk> there, as the RNNLM does
     hand = {"b a": sum(HAND["b a"]), "a b c": sum(HAND["a b <unk>"]), "a b": sum(HAND["a b"])}
@@ -234,9 +238,9 @@ def test_rescore_adds_the_ngram_score_as_a_feature(lists, arpa, with_unk, capsys
 @needs_kenlm
 def test_rescore_interpolates_word_by_word(lists, arpa, with_unk):
     out = lists["root"] / "out.tsv"
-    assert main(["rescore", "--model", str(lists["model"]), "--nbest", str(lists["nbest"]), "--ngram", str(arpa),
-                 "--ngram-interpolate", "0.7", "--lam", "1", "--output-nbest", str(out), "--threads", "1",
-                 "--quiet"]) == 0
+    assert main(["rescore", "--model", str(lists["model"]), "--nbest", str(lists["nbest"]),
+                 "--ngram", str(arpa), "--ngram-interpolate", "0.7", "--lam", "1", "--output-nbest", str(out),
+                 "--threads", "1", "--quiet"]) == 0
     hyps = [h for nb in read_nbest(out) for h in nb.hyps]
     texts = [h.text for h in hyps]
     mixed = interpolated_scores(with_unk, NgramLM(lists["root"] / "toy.arpa"), texts, 0.7, threads=1)
@@ -297,8 +301,8 @@ def test_without_kenlm_ngram_says_how_to_install_it(lists, tmp_path, capsys, mon
     text = tmp_path / "t.txt"
     text.write_text("a b\n", encoding="utf-8")
     for argv in (["eval", "--model", str(lists["model"]), "--text", str(text), "--ngram", str(arpa)],
-                 ["rescore", "--model", str(lists["model"]), "--nbest", str(lists["nbest"]), "--ngram", str(arpa),
-                  "--lam", "1", "--ngram-weight", "1"]):
+                 ["rescore", "--model", str(lists["model"]), "--nbest", str(lists["nbest"]),
+                  "--ngram", str(arpa), "--lam", "1", "--ngram-weight", "1"]):
         assert main([*argv, "--quiet"]) == 2
         out, err = capsys.readouterr()
         lines = err.strip().splitlines()

@@ -9,11 +9,11 @@ import argparse
 import numpy as np
 import pytest
 
-from rnnlm_fast import RNNLM, ConfigError, Vocabulary, options
+from rnnlm_fast import RNNLM, ConfigError, Vocabulary, options, options_cli
 
 
 @pytest.mark.parametrize("kwargs", [{"hidden": 0}, {"hidden": -3}, {"hidden": 2.5}, {"hidden": 200_000},
-                                    {"activation": "foo"}, {"activation": "Sigmoid"}])
+                                    {"cell": "foo"}, {"cell": "Sigmoid"}])
 def test_bad_model_options(toy_vocab, kwargs):
     with pytest.raises(ConfigError):
         RNNLM(toy_vocab, **kwargs)
@@ -65,12 +65,12 @@ def test_bad_generation_options(toy_model):
         toy_model.generate(2, max_words=0)
 
 
-@pytest.mark.parametrize("text,seconds", [("5400", 5400.0), ("90m", 5400.0), ("3h", 10800.0), ("1.5H", 5400.0),
-                                          ("45s", 45.0), ("0", 0.0)])
+@pytest.mark.parametrize("text,seconds", [("5400", 5400.0), ("90m", 5400.0), ("3h", 10800.0),
+                                          ("1.5H", 5400.0), ("45s", 45.0), ("0", 0.0)])
 def test_time_budget_flag_takes_units(text, seconds):
     assert options.parse_duration(text) == seconds
     p = argparse.ArgumentParser()
-    options.add_arguments(p, ["time_budget"])
+    options_cli.add_arguments(p, ["time_budget"])
     assert p.parse_args(["--time-budget", text]).time_budget == seconds
 
 

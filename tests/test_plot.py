@@ -17,8 +17,9 @@ from rnnlm_fast.nbest import read_nbest, read_text, tune_weights
 from rnnlm_fast.nbest.wer_curve import wer_by_lam
 from rnnlm_fast.plot import read_history
 
-needs_matplotlib = pytest.mark.skipif(importlib.util.find_spec("matplotlib") is None,
-                                      reason='the plot extra is not installed (pip install "rnnlm-fast[plot]")')
+needs_matplotlib = pytest.mark.skipif(
+    importlib.util.find_spec("matplotlib") is None,
+    reason='the plot extra is not installed (pip install "rnnlm-fast[plot]")')
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +77,8 @@ def test_plot_writes_a_png_of_the_asked_size_that_is_not_blank(run, tmp_path, ca
     # An existing output is kept unless --overwrite.
     assert main(["plot", str(run["history"]), "-o", str(out)]) == 2
     assert "pass --overwrite" in capsys.readouterr().err
-    assert main(["plot", str(run["history"]), "-o", str(out), "--overwrite", "--width", "300", "--height", "200"]) == 0
+    assert main(["plot", str(run["history"]), "-o", str(out), "--overwrite", "--width", "300",
+                 "--height", "200"]) == 0
     assert _png(out).shape[:2] == (200, 300)
 
 
@@ -116,8 +118,8 @@ def nbest_set(tmp_path):
     ref.write_text("\n".join(refs) + "\n")
     corpus = write_corpus(tmp_path / "lm.txt", 60, vocab_size=10)
     model = tmp_path / "lm.rnnlm"
-    assert main(["train", "--train", str(corpus), "--valid", str(corpus), "--output", str(model), "--hidden", "4",
-                 "--classes", "2", "--max-epochs", "1", "--quiet"]) == 0
+    assert main(["train", "--train", str(corpus), "--valid", str(corpus), "--output", str(model),
+                 "--hidden", "4", "--classes", "2", "--max-epochs", "1", "--quiet"]) == 0
     return {"nbest": nbest, "refs": ref, "model": model}
 
 
@@ -125,9 +127,9 @@ def nbest_set(tmp_path):
 def test_rescore_plots_wer_against_the_lm_weight(nbest_set, tmp_path):
     png, report = tmp_path / "wer.png", tmp_path / "report.json"
     s = nbest_set
-    assert main(["rescore", "--model", str(s["model"]), "--nbest", str(s["nbest"]), "--tune-nbest", str(s["nbest"]),
-                 "--tune-refs", str(s["refs"]), "--plot", str(png), "--report", str(report), "--threads", "1",
-                 "--quiet"]) == 0
+    assert main(["rescore", "--model", str(s["model"]), "--nbest", str(s["nbest"]),
+                 "--tune-nbest", str(s["nbest"]), "--tune-refs", str(s["refs"]), "--plot", str(png),
+                 "--report", str(report), "--threads", "1", "--quiet"]) == 0
     pixels = _png(png)
     assert pixels.shape[:2] == (500, 800) and np.any(pixels[..., :3] < 0.9, axis=-1).mean() > 0.01
     assert json.loads(report.read_text())["tuning"]["plot"] == str(png)
@@ -146,6 +148,6 @@ def test_the_wer_curve_passes_through_the_tuned_point(nbest_set):
 
 
 def test_rescore_plot_needs_tuning(nbest_set, tmp_path, capsys):
-    assert main(["rescore", "--model", str(nbest_set["model"]), "--nbest", str(nbest_set["nbest"]), "--lam", "1",
-                 "--plot", str(tmp_path / "x.png"), "--quiet"]) == 2
+    assert main(["rescore", "--model", str(nbest_set["model"]), "--nbest", str(nbest_set["nbest"]),
+                 "--lam", "1", "--plot", str(tmp_path / "x.png"), "--quiet"]) == 2
     assert "--plot draws the WER of the tuning set: it needs --tune-nbest" in capsys.readouterr().err

@@ -188,9 +188,10 @@ def test_second_model_is_the_mu_feature(slices: dict, tiny_model: Path, tmp_path
                  "--second-model-weight", "0.25", "--nbest", str(root / "test"), "--lam", "0.5",
                  "--output-nbest", str(out_nbest), "--report", str(report), "--threads", "1", "--quiet"]) == 0
     mixed = read_nbest(out_nbest)
-    np.testing.assert_allclose([h.scores["rnnlm_ln"] for nb in mixed for h in nb.hyps], 0.75 * first + 0.25 * expected,
+    np.testing.assert_allclose([h.scores["rnnlm_ln"] for nb in mixed for h in nb.hyps],
+                               0.75 * first + 0.25 * expected, rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose([h.scores["lm1"] for nb in mixed for h in nb.hyps], first,
                                rtol=1e-5, atol=1e-4)
-    np.testing.assert_allclose([h.scores["lm1"] for nb in mixed for h in nb.hyps], first, rtol=1e-5, atol=1e-4)
     assert "mu" not in json.loads(report.read_text())["weights"]
     capsys.readouterr()
     for bad in (["--second-model-weight", "1.5"], ["--second-model-weight", "-0.1"]):
@@ -200,8 +201,8 @@ def test_second_model_is_the_mu_feature(slices: dict, tiny_model: Path, tmp_path
     assert main(["rescore", "--model", str(tiny_model), "--second-model-weight", "0.5",
                  "--nbest", str(root / "test"), "--lam", "0.5", "--quiet"]) == 2
     assert "needs --second-model" in capsys.readouterr().err
-    assert main(["rescore", "--model", str(tiny_model), "--second-model", str(other_path), "--old-lm-key", "lm",
-                 "--nbest", str(root / "test"), "--lam", "0.5", "--quiet"]) == 2
+    assert main(["rescore", "--model", str(tiny_model), "--second-model", str(other_path),
+                 "--old-lm-key", "lm", "--nbest", str(root / "test"), "--lam", "0.5", "--quiet"]) == 2
     assert "--second-model" in capsys.readouterr().err
 
 
@@ -221,7 +222,8 @@ def partner_models(tmp_path_factory) -> list[Path]:
     return paths
 
 
-def test_mix_models_into_one_lm_score(slices: dict, tiny_model: Path, partner_models: list[Path], tmp_path: Path):
+def test_mix_models_into_one_lm_score(slices: dict, tiny_model: Path, partner_models: list[Path],
+                                      tmp_path: Path):
     """--mix-model (repeatable) with --mix-weights: the LM score is the weighted sum of every model's
     natural-log score, each of which is kept in the rescored lists as lm1, lm2, ..."""
     root = slices["root"]
@@ -237,7 +239,8 @@ def test_mix_models_into_one_lm_score(slices: dict, tiny_model: Path, partner_mo
         np.testing.assert_allclose([h.scores[f"lm{i}"] for nb in rescored for h in nb.hyps], expected,
                                    rtol=1e-5, atol=1e-4)
     mixed = 0.5 * singles[0] + 0.3 * singles[1] + 0.2 * singles[2]
-    np.testing.assert_allclose([h.scores["rnnlm_ln"] for nb in rescored for h in nb.hyps], mixed, rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose([h.scores["rnnlm_ln"] for nb in rescored for h in nb.hyps], mixed,
+                               rtol=1e-5, atol=1e-4)
     rep = json.loads(report.read_text())
     assert [m["weight"] for m in rep["mixture"]] == [0.5, 0.3, 0.2]
     assert [m["direction"] for m in rep["mixture"]] == ["forward", "forward", "backward"]
@@ -254,7 +257,8 @@ def test_mix_models_into_one_lm_score(slices: dict, tiny_model: Path, partner_mo
     assert [m["weight"] for m in rep["mixture"]] == pytest.approx([1 / 3] * 3)
     tune_lists = slices["tune"]
     tune_texts = [h.text for nb in tune_lists for h in nb.hyps]
-    tune_lm = sum(RNNLM.load(p).score(tune_texts, oov="auto") * np.log(10) for p in [tiny_model, *partner_models]) / 3
+    tune_lm = sum(RNNLM.load(p).score(tune_texts, oov="auto") * np.log(10)
+                  for p in [tiny_model, *partner_models]) / 3
     tune_refs = read_text(root / "tune.ref")
     want = tune_weights(tune_lists, tune_lm, tune_refs, n_oov=oov_counts(RNNLM.load(tiny_model), tune_lists))
     want_weights = {k: v for k, v in dataclasses.asdict(want.weights).items() if k not in ("mu", "ngram")}
@@ -277,11 +281,13 @@ def test_bad_mix_weights_are_refused(slices: dict, tiny_model: Path, partner_mod
 
 
 def test_mix_model_conflicts(slices: dict, tiny_model: Path, partner_models: list[Path], capsys):
-    base = ["rescore", "--model", str(tiny_model), "--nbest", str(slices["root"] / "test"), "--lam", "0.5", "--quiet"]
+    base = ["rescore", "--model", str(tiny_model), "--nbest", str(slices["root"] / "test"), "--lam", "0.5",
+            "--quiet"]
     fwd, bwd = (str(p) for p in partner_models)
     cases = [
         (["--mix-weights", "1"], "--mix-weights needs --mix-model"),
-        (["--second-model", fwd, "--second-model-weight", "0.5", "--mix-model", bwd], "--second-model-weight mixes two"),
+        (["--second-model", fwd, "--second-model-weight", "0.5", "--mix-model", bwd],
+         "--second-model-weight mixes two"),
         (["--second-model", fwd, "--mix-model", bwd], "cannot be combined"),
     ]
     for extra, message in cases:
@@ -289,24 +295,28 @@ def test_mix_model_conflicts(slices: dict, tiny_model: Path, partner_models: lis
         assert message in capsys.readouterr().err
 
 
-# --------------------------------------------------------------------------- --beta, the old name of --word-bonus
+# --- --beta, the old name of --word-bonus ----------------------------------------------------
 
 
 @pytest.fixture
 def small_nbest(tmp_path: Path) -> dict[str, Path]:
     """Two utterances of two hypotheses each (a TSV) with references: no shared data needed."""
     lists = [
-        NbestList("u1", [Hypothesis("THE MAN SAID", {"am": -5.0}, 1), Hypothesis("THE MAN SAID IT", {"am": -5.5}, 2)]),
-        NbestList("u2", [Hypothesis("HE WENT HOME", {"am": -4.0}, 1), Hypothesis("HE WENT", {"am": -3.5}, 2)]),
+        NbestList("u1", [Hypothesis("THE MAN SAID", {"am": -5.0}, 1),
+                         Hypothesis("THE MAN SAID IT", {"am": -5.5}, 2)]),
+        NbestList("u2", [Hypothesis("HE WENT HOME", {"am": -4.0}, 1),
+                         Hypothesis("HE WENT", {"am": -3.5}, 2)]),
     ]
     write_tsv_nbest(tmp_path / "small.tsv", lists)
     write_text(tmp_path / "small.ref", {"u1": "THE MAN SAID IT", "u2": "HE WENT HOME"})
-    return {"nbest": tmp_path / "small.tsv", "refs": tmp_path / "small.ref", "report": tmp_path / "report.json"}
+    return {"nbest": tmp_path / "small.tsv", "refs": tmp_path / "small.ref",
+            "report": tmp_path / "report.json"}
 
 
 def _rescore_small(model: Path, files: dict[str, Path], *extra: str) -> int:
-    return main(["rescore", "--model", str(model), "--nbest", str(files["nbest"]), "--refs", str(files["refs"]),
-                 "--report", str(files["report"]), "--threads", "1", "--quiet", "--lam", "0.5", *extra])
+    return main(["rescore", "--model", str(model), "--nbest", str(files["nbest"]),
+                 "--refs", str(files["refs"]), "--report", str(files["report"]), "--threads", "1", "--quiet",
+                 "--lam", "0.5", *extra])
 
 
 def test_beta_flag_is_a_deprecated_word_bonus(tiny_model: Path, small_nbest: dict, capsys):

@@ -21,7 +21,8 @@ VOCAB_LINE = 31  # the first vocabulary entry; the header's lines are numbered a
 
 
 def valid(tmp_path, binary=False, **change) -> bytes:
-    net = dict(words=WORDS, counts=COUNTS, word_class=assign_classes(COUNTS, C, False), n_classes=C, direct_order=ORDER)
+    net = dict(words=WORDS, counts=COUNTS, word_class=assign_classes(COUNTS, C, False), n_classes=C,
+               direct_order=ORDER)
     net.update(change)
     rng = np.random.default_rng(0)
     V, n_classes = len(net["words"]), net["n_classes"]
@@ -65,8 +66,10 @@ TEXT_CASES = [
     (25, b"starting learning rate: fast", r":25: 'starting learning rate' is 'fast', expected a number"),
     (20, b"bptt: 5", r":20: header line 'bptt' appears twice"),
     (20, b"", r":30: the header lacks 'bptt block'"),
-    (13, b"input layer size: 10", r"input layer size 10 is not vocabulary size \+ hidden layer size \(6 \+ 3\)"),
-    (16, b"output layer size: 9", r"output layer size 9 is not vocabulary size \+ class size \(6 \+ 2\)"),
+    (13, b"input layer size: 10",
+     r"input layer size 10 is not vocabulary size \+ hidden layer size \(6 \+ 3\)"),
+    (16, b"output layer size: 9",
+     r"output layer size 9 is not vocabulary size \+ class size \(6 \+ 2\)"),
     (15, b"compression layer size: 4", r"unsupported structure: a compression layer of 4 units"),
     (18, b"direct order: 21", r"direct order 21 outside 0\.\.20"),
     (17, b"direct connections: -5", r"direct connections -5 outside 0\.\."),
@@ -78,7 +81,8 @@ TEXT_CASES = [
     (VOCAB_LINE + 2, b"     2\t7\tthe\t0", r":33: invalid vocabulary: word 2 'the' appears twice"),
     (VOCAB_LINE, b"     0\t10\t<s>\t0", r":31: invalid vocabulary: word 0 '<s>' is not </s>"),
     (VOCAB_LINE + 2, b"     2\t7\tc\x0bat\t0", r":33: invalid vocabulary: word 2 .* contains whitespace"),
-    (38, b"Hidden layer:", r":38: expected the section title 'Hidden layer activation:', found 'Hidden layer:'"),
+    (38, b"Hidden layer:",
+     r":38: expected the section title 'Hidden layer activation:', found 'Hidden layer:'"),
     (45, b"0.5.5", r":45: in 'Weights 0->1:': expected a finite number, found '0\.5\.5'"),
     (45, b"nan", r":45: in 'Weights 0->1:': expected a finite number, found 'nan'"),
     (46, b"1e300", r":46: in 'Weights 0->1:': expected a finite number, found '1e300'"),
@@ -98,7 +102,8 @@ def test_a_broken_text_file_names_the_line(tmp_path, line, new, message):
     (0, r"not an rnnlm-0.4b model: it does not start with 'version:'"),
     (20, r"truncated: the file ends after line 20, before the 'Vocabulary:' line"),
     (33, r"truncated: the file ends after line 33, before vocabulary entry 3 of 6"),
-    (40, r"truncated: 36 bytes after the vocabulary \(line 36\) cannot hold the 62 numbers the header's sizes need"),
+    (40, r"truncated: 36 bytes after the vocabulary \(line 36\) cannot hold the 62 numbers "
+         r"the header's sizes need"),
 ])
 def test_a_truncated_text_file_says_where_it_ends(tmp_path, keep_lines, message):
     data = valid(tmp_path)
@@ -109,7 +114,8 @@ def test_a_truncated_text_file_says_where_it_ends(tmp_path, keep_lines, message)
 def test_a_text_file_cut_inside_the_weights(tmp_path):
     lines = valid(tmp_path).split(b"\n")
     msg = load_error(tmp_path, b"\n".join(lines[:104]) + b"\n")  # the direct connections' 5th value ends it
-    assert "truncated: the file ends at line 104, inside 'Direct connections:' after 5 of its 8 numbers" in msg
+    assert ("truncated: the file ends at line 104, inside 'Direct connections:' after 5 of its 8 numbers"
+            in msg)
 
 
 def test_sizes_are_checked_against_the_file_before_allocating(tmp_path):
@@ -133,7 +139,8 @@ def test_a_binary_file_names_byte_offsets(tmp_path):
     data = valid(tmp_path, binary=True)
     start = len(data) - 4 * (H + H * 9 + 8 * H + D)
     msg = load_error(tmp_path, data[:-3])
-    assert f"the weights need bytes {start}..{start + 4 * 62} after the vocabulary, the file has {len(data) - 3}" in msg
+    assert (f"the weights need bytes {start}..{start + 4 * 62} after the vocabulary, "
+            f"the file has {len(data) - 3}") in msg
     msg = load_error(tmp_path, data + b"\0\0\0\0")
     assert f"4 unexpected bytes after the direct connections, from byte offset {len(data)}" in msg
     bad = bytearray(data)
@@ -144,10 +151,11 @@ def test_a_binary_file_names_byte_offsets(tmp_path):
 
 @pytest.mark.parametrize("change,message", [
     (dict(counts=[1, 1, 1, 1, 1, 100], n_classes=3, word_class=[0, 0, 0, 0, 0, 0]),
-     r"unsupported structure: rnnlm-0.4b's class assignment from the counts leaves classes 1\.\.2 of 3 empty"),
+     r"unsupported structure: rnnlm-0.4b's class assignment from the counts leaves classes "
+     r"1\.\.2 of 3 empty"),
     (dict(n_classes=7, word_class=[0, 1, 2, 3, 4, 5]), r"classes 6\.\.6 of 7 empty \(6 words\)"),
-    (dict(D=5), r"unsupported structure: 5 direct connections, fewer than twice the number of classes \(2\) or "
-                r"of words in the largest class \(3\)"),
+    (dict(D=5), r"unsupported structure: 5 direct connections, fewer than twice the number of classes "
+                r"\(2\) or of words in the largest class \(3\)"),
     (dict(counts=[0] * 6), r"the word counts sum to 0"),
 ])
 def test_structures_rnnlm_fast_cannot_hold(tmp_path, change, message):

@@ -48,8 +48,8 @@ def test_a_written_file_scores_as_rnnlm04b_does(tmp_path, D, form, independent):
         net.update(syn0=as_written(net["syn0"], "%.4f"), syn1=as_written(net["syn1"], "%.4f"),
                    direct=as_written(net["direct"], "%.2f"))
     path = tmp_path / "model.txt"
-    write_model(path, WORDS, net["counts"], net["word_class"], net["syn0"], net["syn1"], net["direct"], C, ORDER,
-                binary=form == "binary", digits="rnnlm" if form == "text-rnnlm-digits" else "exact")
+    write_model(path, WORDS, net["counts"], net["word_class"], net["syn0"], net["syn1"], net["direct"], C,
+                ORDER, binary=form == "binary", digits="rnnlm" if form == "text-rnnlm-digits" else "exact")
     oracle = Rnnlm04b(net["syn0"], net["syn1"], net["direct"], net["counts"], C, ORDER)
     sents = sentences()
     want = np.array(oracle.test(sents, independent))
@@ -72,8 +72,8 @@ def test_a_written_file_scores_as_rnnlm04b_does(tmp_path, D, form, independent):
 def test_probabilities_sum_to_one_with_rnnlm04b_hashing(tmp_path):
     path = tmp_path / "m.bin"
     net = network(20)
-    write_model(path, WORDS, net["counts"], net["word_class"], net["syn0"], net["syn1"], net["direct"], C, ORDER,
-                binary=True)
+    write_model(path, WORDS, net["counts"], net["word_class"], net["syn0"], net["syn1"], net["direct"], C,
+                ORDER, binary=True)
     model = load_rnnlm04b(path)
     for context in ([], ["w3"], ["w3", "w7", "w1"]):
         assert abs(float(model.next_word_distribution(context).sum()) - 1.0) < 1e-5
@@ -129,7 +129,8 @@ def test_round_trip_gives_identical_scores(tmp_path, corpus, direct, binary):
                           model.perplexity(corpus, per_word=True).word_log10)
     assert (back.direct, back.direct_order) == (model.direct, model.direct_order if direct else 0)
     back.save(tmp_path / "back.rnnlm")  # and on through rnnlm-fast's own format
-    assert np.array_equal(RNNLM.load(tmp_path / "back.rnnlm").score(["w1 w2 w3", "w4"]), model.score(["w1 w2 w3", "w4"]))
+    assert np.array_equal(RNNLM.load(tmp_path / "back.rnnlm").score(["w1 w2 w3", "w4"]),
+                          model.score(["w1 w2 w3", "w4"]))
 
 
 @pytest.mark.parametrize("binary", [False, True])
@@ -157,7 +158,8 @@ def test_an_rnnlm04b_file_goes_through_rnnlm_fast_and_back_unchanged(tmp_path):
     a, b = read_file(tmp_path / "a.txt"), read_file(tmp_path / "b.txt")
     for name in ("syn0", "syn1", "direct", "counts", "word_class"):
         assert np.array_equal(getattr(a, name), getattr(b, name)), name
-    assert a.words == b.words and (a.n_classes, a.direct_order, a.independent) == (b.n_classes, b.direct_order, True)
+    assert a.words == b.words
+    assert (a.n_classes, a.direct_order, a.independent) == (b.n_classes, b.direct_order, True)
     write_file(a, tmp_path / "c.bin", binary=True)  # text -> binary, keeping every header line
     c = read_file(tmp_path / "c.bin")
     assert c.binary and c.info == a.info and np.array_equal(c.syn0, a.syn0) and c.lr == a.lr == 0.05

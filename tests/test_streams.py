@@ -50,8 +50,8 @@ def test_kernel_shapes_are_checked():
     with pytest.raises(ConfigError, match="rows"):
         _core.matmul_nn(np.zeros((2, 3), np.float32), np.zeros((4, 5), np.float32))
     with pytest.raises(ConfigError):
-        _core.rank_k_update(np.zeros((3, 4), np.float32), np.zeros((2, 4), np.float32), np.zeros((2, 4), np.float32),
-                            1.0, 1.0)
+        _core.rank_k_update(np.zeros((3, 4), np.float32), np.zeros((2, 4), np.float32),
+                            np.zeros((2, 4), np.float32), 1.0, 1.0)
 
 
 # --- gradients -----------------------------------------------------------------------------

@@ -96,7 +96,8 @@ def test_seeded_one_thread_training_is_bit_identical(corpus, valid_corpus):
     assert not np.array_equal(a.weights()["recurrent"], c.weights()["recurrent"])
 
 
-@pytest.mark.parametrize("option,value,changed", [("dropout", 0.3, "word_w"), ("input_dropout", 0.2, "embed")])
+@pytest.mark.parametrize("option,value,changed", [("dropout", 0.3, "word_w"),
+                                                  ("input_dropout", 0.2, "embed")])
 def test_dropout_training_is_seeded_and_recorded(corpus, valid_corpus, tmp_path, option, value, changed):
     a = trained(corpus, valid_corpus, seed=7, **{option: value})
     b = trained(corpus, valid_corpus, seed=7, **{option: value})
@@ -187,7 +188,7 @@ def finite(model: RNNLM) -> bool:
 
 
 def test_divergence_raises(toy, toy_vocab):
-    model = RNNLM(toy_vocab, hidden=HIDDEN, activation="relu", seed=1)
+    model = RNNLM(toy_vocab, hidden=HIDDEN, cell="relu", seed=1)
     before = {k: v.copy() for k, v in model.weights().items()}
     with pytest.raises(DivergenceError, match="diverged") as e:
         model.train(toy["train"], toy["valid"], lr=1e6, max_epochs=3, on_divergence="raise",
@@ -199,7 +200,7 @@ def test_divergence_raises(toy, toy_vocab):
 
 @pytest.mark.parametrize("max_rollbacks", [0, 3])
 def test_rollback_gives_up(toy, toy_vocab, max_rollbacks, caplog):
-    model = RNNLM(toy_vocab, hidden=HIDDEN, activation="relu", seed=1)
+    model = RNNLM(toy_vocab, hidden=HIDDEN, cell="relu", seed=1)
     with pytest.raises(DivergenceError) as e:
         model.train(toy["train"], toy["valid"], lr=1e6, max_epochs=3, max_rollbacks=max_rollbacks,
                     progress=False)
@@ -211,7 +212,7 @@ def test_rollback_gives_up(toy, toy_vocab, max_rollbacks, caplog):
 
 
 def test_rollback_recovers(toy, toy_vocab, tmp_path):
-    model = RNNLM(toy_vocab, hidden=HIDDEN, activation="relu", seed=1)
+    model = RNNLM(toy_vocab, hidden=HIDDEN, cell="relu", seed=1)
     history = model.train(toy["train"], toy["valid"], lr=64, max_epochs=2, max_rollbacks=10,
                           progress=False)
     assert history[0].diverged and not history[0].kept and math.isnan(history[0].valid_ppl)
@@ -229,10 +230,70 @@ def test_rollback_recovers(toy, toy_vocab, tmp_path):
 def test_huge_but_finite_loss_gives_infinite_perplexity(toy, toy_vocab):
     """Sigmoid saturates instead of overflowing: the weights stay finite but the perplexity
     overflows a double. That must read as inf, not raise OverflowError."""
-    model = RNNLM(toy_vocab, hidden=HIDDEN, activation="sigmoid", seed=1)
+    model = RNNLM(toy_vocab, hidden=HIDDEN, cell="sigmoid", seed=1)
     history = model.train(toy["train"], toy["valid"], lr=1e3, max_epochs=2, on_divergence="raise",
                           progress=False)
     assert finite(model) and not any(r.diverged for r in history)
     assert history[0].valid_ppl == math.inf and math.isfinite(history[0].valid_entropy)
     res = model.perplexity(toy["valid"])
     assert res.ppl == math.inf and math.isfinite(res.entropy) and math.isfinite(res.log10_prob)
+
+
+# --- the stopping options through train() ------------------------------------------------
+# A run on the checkpoint tests' data (conftest.run_data) whose validation gain first falls
+# below 1% at epoch 12 (4.4126 -> 4.3722 bits; epoch 11 gained 1.15%, epoch 13 0.7%); once the
+# halving starts, gains fall below 1% again at its fourth epoch (rnnlm-0.4b's rule stops there).
+STOPPING = dict(lr=0.1, bptt=3, bptt_block=5, min_improvement=1.01, max_epochs=40, threads=1)
+
+
+def stopping_run(run_data, tmp_path, **opts) -> tuple[RNNLM, dict]:
+    """A model trained with STOPPING (updated by ``opts``) and its final schedule state."""
+    from rnnlm_fast.model_file import read_model
+
+    train, valid, vocab = run_data
+    model = RNNLM(vocab, hidden=8, seed=3)
+    ckpt = tmp_path / f"run{len(list(tmp_path.glob('*.ckpt')))}.ckpt"
+    model.train(train, valid, progress=False, checkpoint=ckpt, **{**STOPPING, **opts})
+    return model, read_model(ckpt)[0]["checkpoint"]["schedule"]
+
+
+def poor_epochs(history, min_improvement: float) -> list[bool]:
+    """Which epochs gained less than ``min_improvement`` over the one before (in validation
+    entropy, which is proportional to minus the log-likelihood the schedule compares)."""
+    return [i > 0 and r.valid_entropy * min_improvement > history[i - 1].valid_entropy
+            for i, r in enumerate(history)]
+
+
+def test_patience_tolerates_a_poor_epoch_then_starts_the_halving(run_data, tmp_path):
+    """patience=1: the first epoch below min_improvement keeps the rate; the second in a row starts
+    the halving (the phase change); while halving, one poor epoch is tolerated and the next ends
+    the run. patience=0 (rnnlm-0.4b) halves after the first poor epoch and stops at the next."""
+    plain, plain_state = stopping_run(run_data, tmp_path, patience=0)
+    patient, state = stopping_run(run_data, tmp_path, patience=1)
+    converged = "converged: the gain while halving fell below min_improvement"
+    assert plain_state["stop_reason"] == state["stop_reason"] == converged
+    assert [r.lr for r in plain.history] == [0.1] * 12 + [0.05, 0.025, 0.0125, 0.00625]
+    assert [r.lr for r in patient.history] == [0.1] * 13 + [0.05, 0.025, 0.0125, 0.00625, 0.003125]
+    # the schedule's decisions follow the validation entropies: epoch 12 (index 11) is the first
+    # poor epoch of both runs, which trained identically up to there
+    poor = poor_epochs(patient.history, 1.01)
+    assert poor.index(True) == 11 and poor[12] and poor_epochs(plain.history, 1.01).index(True) == 11
+    assert [r.valid_entropy for r in patient.history[:12]] == [r.valid_entropy for r in plain.history[:12]]
+    assert patient.history[12].lr == 0.1 and plain.history[12].lr == 0.05  # tolerated vs halved
+    assert poor[-2:] == [True, True] and not any(poor[13:-2])  # the stop: two poor epochs in a row
+    assert [r.epoch for r in patient.history] == list(range(1, 19)) and all(r.kept for r in patient.history)
+
+
+@pytest.mark.parametrize("min_lr,epochs", [(0.02, 14), (0.0125, 15)])
+def test_min_lr_stops_the_run_when_the_halving_takes_the_rate_below_it(run_data, tmp_path, min_lr, epochs):
+    """The run is the one without min_lr up to the epoch whose halving takes the rate below
+    min_lr (a rate equal to it still trains), and stops there with that reason, before the
+    halving phase's own stop (epoch 16)."""
+    full, full_state = stopping_run(run_data, tmp_path)
+    model, state = stopping_run(run_data, tmp_path, min_lr=min_lr)
+    assert full_state["stop_reason"].startswith("converged") and len(full.history) == 16
+    assert state["stop_reason"] == "the learning rate fell below min_lr" and state["done"]
+    assert [r.lr for r in model.history] == [0.1] * 12 + [0.05, 0.025, 0.0125][:epochs - 12]
+    assert [(r.epoch, r.lr, r.valid_entropy) for r in model.history] == \
+           [(r.epoch, r.lr, r.valid_entropy) for r in full.history[:epochs]]
+    assert state["epoch"] == epochs and state["lr"] == model.history[-1].lr / 2 < min_lr

@@ -88,7 +88,8 @@ def test_vocabulary_round_trip_with_crlf(tmp_path, toy, toy_vocab):
 
 
 def test_vocabulary_with_unusual_characters_round_trips(tmp_path):
-    corpus = write_text(tmp_path / "u.txt", ["caf\u00e9 na\u00efve \u00a0nbsp\u00a0word x\u2028y", "caf\u00e9 x"])
+    corpus = write_text(tmp_path / "u.txt",
+                        ["caf\u00e9 na\u00efve \u00a0nbsp\u00a0word x\u2028y", "caf\u00e9 x"])
     v = Vocabulary.from_corpus(corpus, classes=2)
     v.save(tmp_path / "u.vocab")
     assert Vocabulary.load(tmp_path / "u.vocab") == v
@@ -118,7 +119,8 @@ def test_load_with_a_vocabulary_from_another_corpus(tmp_path, toy, toy_vocab):
         RNNLM.load(toy["model"], vocab=other)
     msg = said(e.value, toy["model"])
     first = next(i for i, (a, b) in enumerate(zip(toy_vocab.words, other.words)) if a != b)
-    assert f"id {first}" in msg and repr(other.words[first]) in msg and repr(toy_vocab.words[first]) in msg, msg
+    assert (f"id {first}" in msg and repr(other.words[first]) in msg
+            and repr(toy_vocab.words[first]) in msg), msg
 
 
 def test_load_with_a_longer_vocabulary(toy, toy_vocab):

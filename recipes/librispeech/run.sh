@@ -7,7 +7,8 @@
 #
 # Every stage skips when its output exists and prints its wall time; an interrupted training
 # resumes from its checkpoint. Settings (environment variables, defaults below) are in
-# docs/rescoring.md, "The recipe". SMOKE=1 is the test suite's tiny version (a small slice, minutes).
+# docs/rescoring.md, "The recipe". SMOKE=1 is the test suite's tiny version (a small slice, minutes;
+# SMOKE_EVERY and SMOKE_EPOCHS set its slice and epochs).
 set -euo pipefail
 
 DATA=${DATA:-../shared/data}
@@ -32,7 +33,8 @@ NGRAM_INTERPOLATE=${NGRAM_INTERPOLATE:-} # empty: the n-gram as a tuned feature;
 RESCORE_THREADS=${RESCORE_THREADS:-$THREADS}
 UNTIL=${UNTIL:-}                  # stop after this stage: text, vocab or train (empty: run them all)
 if [[ ${SMOKE:-0} == 1 ]]; then
-  EVERY=${SMOKE_EVERY:-2000}; VALID_LINES=300; MIN_COUNT=2; CLASSES=20; HIDDEN=16; TIME_BUDGET=0; MAX_EPOCHS=2
+  EVERY=${SMOKE_EVERY:-2000}; VALID_LINES=300; MIN_COUNT=2; CLASSES=20; HIDDEN=16; TIME_BUDGET=0
+  MAX_EPOCHS=${SMOKE_EPOCHS:-2}
 fi
 
 G=$DATA/gutenberg

@@ -8,12 +8,15 @@ the ``mpi`` extra.
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import shutil
 import socket
 import sys
 import threading
 import time
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Iterator, Optional
 
 from ..errors import ConfigError, RnnlmError
@@ -29,6 +32,15 @@ STATUS_FD_VARIABLE = "RNNLM_FAST_STATUS_FD"
 REPORT_DELAY = 2.0
 # Seconds between printing the one error line and aborting the job (see abort).
 FORWARD_DELAY = 0.5
+
+
+def find_mpiexec() -> Optional[str]:
+    """The ``mpiexec`` that goes with this interpreter's mpi4py: the one next to it (where the
+    mpi extra's MPICH installs it), else the first on PATH; None without mpi4py or mpiexec.
+    Imports nothing (mpi4py.MPI would start MPI in the calling process)."""
+    if importlib.util.find_spec("mpi4py") is None:
+        return None
+    return shutil.which("mpiexec", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
 
 
 def mpi() -> Any:

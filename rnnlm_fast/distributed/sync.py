@@ -38,6 +38,8 @@ from typing import Any, Optional
 import numpy as np
 
 from .. import _core
+from ..options import DEFAULTS
+from ..trainable import Trainable
 from .mpi import mpi
 
 DENSE = ("recurrent", "hidden_bias", "class_w", "class_b")
@@ -50,8 +52,9 @@ class WeightSync:
     """Combines ``model``'s weights across ``comm`` after each block of training; the engine
     marks its sparse writes in ``marks`` (cleared here after each combination)."""
 
-    def __init__(self, model: Any, comm: Any, marks: Any, rule: str = "average", momentum: Optional[float] = None,
-                 block_lr: float = 1.0, words_per_combination: Optional[int] = None):
+    def __init__(self, model: Trainable, comm: Any, marks: Any, rule: str = "average",
+                 momentum: Optional[float] = None, block_lr: float = DEFAULTS["block_lr"],
+                 words_per_combination: Optional[int] = None):
         self.comm, self.marks = comm, marks
         self.size, self.rank = comm.Get_size(), comm.Get_rank()
         self.weights = model.weights()
@@ -75,7 +78,7 @@ class WeightSync:
         w = self.weights[name]
         return w.shape[1] if name in ("embed", "word_w") else 1
 
-    def _expected_marks(self, model: Any, name: str, words: Optional[int]) -> np.ndarray:
+    def _expected_marks(self, model: Trainable, name: str, words: Optional[int]) -> np.ndarray:
         """How likely each block of ``name`` is to be marked by a combination of ``words`` words,
         in integers (the same on every machine): count x words / total words, capped at the total,
         for the rows of a word (embedding) or of its class (word layer); the same for every block

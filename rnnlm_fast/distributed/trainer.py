@@ -31,6 +31,7 @@ from ..checkpoint import Checkpoint, encoded_fingerprint, file_fingerprint
 from ..encoding import Encoded
 from ..errors import ConfigError, DivergenceError
 from ..schedule import Schedule
+from ..trainable import M, Trainable
 from ..training import EpochRecord, EpochStats, Text, Trainer
 from .mpi import Watchdog, agreed, fatal_errors, mpi, status
 from .sync import WeightSync
@@ -69,7 +70,7 @@ def _digest(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _model_digest(model: Any) -> Optional[str]:
+def _model_digest(model: Optional[Trainable]) -> Optional[str]:
     if model is None:
         return None
     header, arrays, _ = model.file_content()
@@ -87,10 +88,11 @@ class DistributedTrainer(Trainer):
     ``on_sync(trainer, epoch, part)``, if set, is called after every combination (tests).
     """
 
-    def __init__(self, model: Any, train: Text, valid: Text, values: Optional[dict[str, Any]], comm: Any, *,
+    def __init__(self, model: Optional[Trainable], train: Text, valid: Text, values: Optional[dict[str, Any]],
+                 comm: Any, *,
                  checkpoint: Optional[PathLike] = None, progress: bool = True,
                  callback: Optional[Callable[[EpochRecord], None]] = None, resumed: Optional[Checkpoint] = None,
-                 model_class: Optional[type] = None, threads: Optional[int] = None):
+                 model_class: Optional[type[Trainable]] = None, threads: Optional[int] = None):
         mpi()
         self.comm, self.rank, self.size = comm, comm.Get_rank(), comm.Get_size()
         self.on_sync: Optional[Callable[[DistributedTrainer, int, int], None]] = None
@@ -127,7 +129,8 @@ class DistributedTrainer(Trainer):
         with self.watchdog.waiting(what):
             return self.comm.allgather(obj)
 
-    def _agree_before(self, model: Any, values: Optional[dict[str, Any]], train: Text, valid: Text) -> None:
+    def _agree_before(self, model: Optional[Trainable], values: Optional[dict[str, Any]], train: Text,
+                      valid: Text) -> None:
         """All processes run the same rnnlm-fast, options, model and data files, or all raise."""
         def file(text: Text) -> Any:
             return None if isinstance(text, Encoded) else {k: v for k, v in file_fingerprint(text).items()}
@@ -157,10 +160,11 @@ class DistributedTrainer(Trainer):
         if lead["model"] is None:
             raise agreed(ConfigError("rank 0 has no model to train"))
 
-    def _receive(self, model: Any, model_class: Optional[type], values: Optional[dict[str, Any]],
-                 resumed: Optional[Checkpoint]) -> tuple[Any, dict[str, Any], Optional[Checkpoint]]:
+    def _receive(self, model: Optional[Trainable], model_class: Optional[type[Trainable]],
+                 values: Optional[dict[str, Any]],
+                 resumed: Optional[Checkpoint]) -> tuple[Trainable, dict[str, Any], Optional[Checkpoint]]:
         """Rank 0's model (vocabulary, weights, history), options and resumed state, on every process."""
-        MPI = mpi()
+        mpi()
         comm = self.comm
         if self.rank == 0:
             header, arrays, _ = model.file_content()
@@ -317,9 +321,9 @@ class DistributedTrainer(Trainer):
             raise
 
 
-def resume(cls: type, path: PathLike, train: Text, valid: Text, comm: Any, *, threads: Optional[int] = None,
-           checkpoint: Optional[PathLike] = None, progress: bool = True,
-           callback: Optional[Callable[[EpochRecord], None]] = None) -> Any:
+def resume(cls: type[M], path: PathLike, train: Text, valid: Text, comm: Any, *,
+           threads: Optional[int] = None, checkpoint: Optional[PathLike] = None, progress: bool = True,
+           callback: Optional[Callable[[EpochRecord], None]] = None) -> M:
     """``RNNLM.resume(..., comm=comm)``: rank 0 reads the checkpoint at ``path`` (the others
     need not see it) and the run goes on across the processes, however many they are now."""
     from ..checkpoint import load_checkpoint, remove_stale_temporaries

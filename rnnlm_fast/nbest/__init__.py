@@ -12,10 +12,10 @@ memory is a NATURAL-LOG probability, higher is better.
 
 from __future__ import annotations
 
-import warnings
-
+from rnnlm_fast.options import deprecated
 from rnnlm_fast.units import LN10
 
+from .combine import NbestFeatures, Weights, build_features, combine_scores, select_best
 from .espnet import read_espnet_nbest, write_espnet_nbest
 from .formats import FORMATS, detect_format, read_nbest, write_nbest
 from .kaldi import read_kaldi_nbest, write_kaldi_nbest
@@ -23,7 +23,6 @@ from .lists import AM, LM, Hypothesis, NbestList
 from .outputs import OUTPUT_FORMATS, write_rescored
 from .rnnlm_format import read_rnnlm_nbest, write_rnnlm_nbest
 from .scoring import (
-    interpolate_word_probs,
     lm_log_probs,
     mix_scores,
     mixture_weights,
@@ -43,12 +42,7 @@ from .tune import (
     DEFAULT_MU_GRID,
     DEFAULT_NGRAM_GRID,
     DEFAULT_WORD_BONUS_GRID,
-    NbestFeatures,
     TuneResult,
-    Weights,
-    build_features,
-    combine_scores,
-    select_best,
     tune_weights,
 )
 from .wer import SENTENCE_MARKS, count_words, hypothesis_errors, oracle_wer, word_error_rate
@@ -77,7 +71,6 @@ __all__ = [
     "count_words",
     "detect_format",
     "hypothesis_errors",
-    "interpolate_word_probs",
     "lm_log_probs",
     "ln_to_bytelog",
     "mix_scores",
@@ -116,6 +109,6 @@ def __getattr__(name: str) -> object:
     """Old names, with a DeprecationWarning."""
     if name in _RENAMED:
         new = _RENAMED[name]
-        warnings.warn(f"rnnlm_fast.nbest.{name} is deprecated; use {new}", DeprecationWarning, stacklevel=2)
+        deprecated(f"rnnlm_fast.nbest.{name} is deprecated; use {new}")
         return globals()[new]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

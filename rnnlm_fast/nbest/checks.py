@@ -1,4 +1,4 @@
-"""What ``rnnlm-fast rescore`` checks before any scoring: output paths, references against
+"""What ``rnnlm-fast rescore`` checks before any scoring (output paths: rnnlm_fast._files): references against
 lists, the scores rescoring needs, and the hypotheses' share of words outside the model.
 
 Each check raises one of the package's errors with a one-line message naming the files, so
@@ -7,48 +7,22 @@ the command line exits 2 in seconds instead of failing after minutes of scoring.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rnnlm_fast.encoding import case_mapping, sample_words
 from rnnlm_fast.encoding import check_oov_rate as encoding_check_oov_rate
-from rnnlm_fast.errors import ConfigError, MissingFileError, NbestFormatError
+from rnnlm_fast.errors import NbestFormatError
 
 from .lists import NbestList
 
 if TYPE_CHECKING:
     from rnnlm_fast.model import RNNLM
 
-__all__ = ["check_oov_rate", "check_output_path", "check_refs_match", "check_scores"]
+__all__ = ["check_oov_rate", "check_refs_match", "check_scores"]
 
 _SHOWN = 5  # ids named in a mismatch message
-
-
-def check_output_path(path: str | Path, flag: str, *, directory: bool = False) -> None:
-    """Raise unless ``path`` can be written: its parent directory exists and is writable, and
-    it is not a directory (a file output) or not a file (a ``directory`` output, created later).
-
-    Raises
-    ------
-    MissingFileError
-        If the parent directory does not exist.
-    ConfigError
-        If the path is of the wrong kind or the directory cannot be written.
-    """
-    p = Path(path)
-    parent = p.parent
-    if not parent.is_dir():
-        what = "is not a directory" if parent.exists() else "does not exist"
-        raise MissingFileError(f"{flag} {path}: directory '{parent}' {what}")
-    if directory and p.exists() and not p.is_dir():
-        raise ConfigError(f"{flag} {path}: is a file; this output format writes a directory")
-    if not directory and p.is_dir():
-        raise ConfigError(f"{flag} {path}: is a directory, expected a file")
-    target = p if p.exists() else parent
-    if not os.access(target, os.W_OK):
-        raise ConfigError(f"{flag} {path}: '{target}' is not writable")
 
 
 def _first(ids: Sequence[str]) -> str:
@@ -120,6 +94,7 @@ def check_oov_rate(model: RNNLM, lists: Sequence[NbestList], case: str, max_oov_
     fix = case_mapping(case)
     sentences = [fix(h.text) for nb in lists for h in nb.hyps]
     enc = model.encode_sentences(sentences)
-    rate = encoding_check_oov_rate(model.vocab, enc, max_oov_rate, case=case, words=lambda: sample_words(sentences),
-                 what=f"the hypotheses of {what}", stacklevel=2)
+    rate = encoding_check_oov_rate(model.vocab, enc, max_oov_rate, case=case,
+                                   words=lambda: sample_words(sentences), what=f"the hypotheses of {what}",
+                                   stacklevel=2)
     return rate, len(enc.ids) - enc.sentences, len(enc.ids)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 import warnings
 from datetime import datetime, timezone
@@ -13,30 +12,28 @@ from pathlib import Path
 import numpy as np
 
 from rnnlm_fast import __version__
-from rnnlm_fast._files import require_file
+from rnnlm_fast._files import check_output, require_file
+from rnnlm_fast._progress import wanted as progress_wanted
 from rnnlm_fast.encoding import oov_warnings_to_stderr
 from rnnlm_fast.errors import ConfigError, MissingFileError, OovWarning
 from rnnlm_fast.model import RNNLM
-from rnnlm_fast.options import add_arguments
+from rnnlm_fast.ngram import check_weight
+from rnnlm_fast.ngram_cli import add_rescore_ngram_arguments, check_ngram_args, load_ngram, ngram_report
+from rnnlm_fast.options import renamed
+from rnnlm_fast.options_cli import add_arguments
 from rnnlm_fast.plot import plot_wer_curve, require_matplotlib
 from rnnlm_fast.vocab import Vocabulary
 
-from .checks import check_oov_rate, check_output_path, check_refs_match, check_scores
+from .checks import check_oov_rate, check_refs_match, check_scores
+from .combine import Weights
 from .formats import FORMATS, detect_format, read_nbest
 from .lists import AM, NbestList
-from .ngram_scoring import (
-    NGRAM_KEY,
-    add_rescore_ngram_arguments,
-    check_ngram_args,
-    load_ngram,
-    ngram_report,
-    score_with_ngram,
-)
+from .ngram_scoring import NGRAM_KEY, score_with_ngram
 from .outputs import OUTPUT_FORMATS, write_rescored
 from .report import command_line, error_summary, weights_line, weights_report, wer_line
 from .scoring import SECOND_LM_KEY, mixture_weights, oov_counts, rescore, write_one_best
 from .text import read_text
-from .tune import Weights, tune_weights
+from .tune import tune_weights
 from .wer_curve import wer_by_lam
 
 __all__ = ["add_rescore_parser", "cmd_rescore"]
@@ -74,7 +71,8 @@ def add_rescore_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--vocab", help="check the model against this vocabulary file")
     g.add_argument("--nbest", required=True, help="n-best lists to rescore (file or directory)")
     g.add_argument("--format", choices=FORMATS, help="format of --nbest (detected when omitted)")
-    g.add_argument("--refs", help="reference transcripts of --nbest ('utt-id words' lines) for the WER report")
+    g.add_argument("--refs",
+                   help="reference transcripts of --nbest ('utt-id words' lines) for the WER report")
     g.add_argument("--tune-nbest", help="dev n-best lists to tune lambda, word bonus, gamma (and mu) on")
     g.add_argument("--tune-refs", help="references of the dev lists (needed with --tune-nbest)")
     g.add_argument("--tune-format", choices=FORMATS, help="format of --tune-nbest (detected when omitted)")
@@ -109,10 +107,7 @@ def add_rescore_parser(sub: argparse._SubParsersAction) -> None:
                         "(default: equal)")
     add_rescore_ngram_arguments(p)
     g = p.add_argument_group("scoring")
-    add_arguments(g, ["case", "max_oov_rate", "oov", "oov_penalty", "threads"])
-    g.add_argument("--carry-state", action="store_true",
-                   help="carry the hidden state from one hypothesis to the next (default: each is scored "
-                        "from a fresh state)")
+    add_arguments(g, ["case", "max_oov_rate", "oov", "oov_penalty", "threads", "carry_state"], batch=True)
     g = p.add_argument_group("outputs (checked before any work)")
     g.add_argument("--output-1best", metavar="PATH", help="write the rescored 1-best ('utt-id words' lines)")
     g.add_argument("--output-nbest", metavar="PATH",
@@ -126,26 +121,14 @@ def add_rescore_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--plot", metavar="PNG", help="draw the tuning set's WER against the LM weight (the other "
                    "weights as tuned) into this PNG; needs --tune-nbest and the plot extra")
     g.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.set_defaults(func=cmd_rescore, threads=0, rescore_parser=p)  # all cores: rescoring is a batch job
-
-
-def _warn_deprecated(message: str) -> None:
-    """A DeprecationWarning that reaches stderr: whoever typed the old flag is the one to tell,
-    while Python hides DeprecationWarnings raised outside ``__main__``. ``-W`` options still rule."""
-    with warnings.catch_warnings():
-        if not sys.warnoptions:
-            warnings.simplefilter("default", DeprecationWarning)
-        warnings.warn(message, DeprecationWarning, stacklevel=3)
+    p.set_defaults(func=cmd_rescore, rescore_parser=p)
 
 
 def _word_bonus(args: argparse.Namespace) -> float:
     """``--word-bonus``, or its deprecated spelling ``--beta``; 0 when neither is given."""
-    if args.beta is not None:
-        if args.word_bonus is not None:
-            raise ConfigError("give --word-bonus only, not also its deprecated spelling --beta")
-        _warn_deprecated("rnnlm-fast rescore: --beta is deprecated; use --word-bonus")
-        return args.beta
-    return 0.0 if args.word_bonus is None else args.word_bonus
+    value = renamed("--beta", args.beta, "--word-bonus", args.word_bonus, typed=True, error=ConfigError,
+                    where="rnnlm-fast rescore: ")
+    return 0.0 if value is None else value
 
 
 def _describe(path: str, model: RNNLM) -> dict:
@@ -161,8 +144,7 @@ def _plan_models(args: argparse.Namespace) -> tuple[list[str], np.ndarray, str |
     if args.second_model_weight is not None:
         if not args.second_model:
             raise ConfigError("--second-model-weight needs --second-model")
-        if not 0.0 <= args.second_model_weight <= 1.0:
-            raise ConfigError(f"--second-model-weight must be in [0, 1], not {args.second_model_weight}")
+        check_weight(args.second_model_weight, "--second-model-weight")
         if mix_paths or args.mix_weights:
             raise ConfigError("--second-model-weight mixes two models; for more, give every other model as "
                               "--mix-model with --mix-weights")
@@ -180,22 +162,24 @@ def _plan_models(args: argparse.Namespace) -> tuple[list[str], np.ndarray, str |
 
 def _check_paths(args: argparse.Namespace) -> None:
     """Every model file present and every output path writable, before anything is read."""
-    for flag, path in [("--model", args.model), ("--vocab", args.vocab), ("--second-model", args.second_model),
+    for flag, path in [("--model", args.model), ("--vocab", args.vocab),
+                       ("--second-model", args.second_model),
                        *(("--mix-model", m) for m in args.mix_model), ("--ngram", args.ngram)]:
         if path:
             require_file(path, f"{flag} file")
     if args.output_1best:
-        check_output_path(args.output_1best, "--output-1best")
+        check_output(args.output_1best, "--output-1best")
     if args.output_nbest:
-        check_output_path(args.output_nbest, "--output-nbest", directory=args.output_format in ("kaldi", "espnet",
-                                                                                                 "srilm"))
+        check_output(args.output_nbest, "--output-nbest",
+                     directory=args.output_format in ("kaldi", "espnet", "srilm"))
     if args.report:
-        check_output_path(args.report, "--report")
+        check_output(args.report, "--report")
     if args.plot:
         if not args.tune_nbest:
-            raise ConfigError("--plot draws the WER of the tuning set: it needs --tune-nbest (and --tune-refs)")
+            raise ConfigError("--plot draws the WER of the tuning set: it needs --tune-nbest "
+                              "(and --tune-refs)")
         require_matplotlib()
-        check_output_path(args.plot, "--plot")
+        check_output(args.plot, "--plot")
 
 
 def _read_set(nbest: str, format: str | None, refs_path: str | None, refs_flag: str,
@@ -235,7 +219,8 @@ def cmd_rescore(args: argparse.Namespace) -> int:
     lists, refs = _read_set(args.nbest, args.format, args.refs, "--refs", listed_key)
     dev = dev_refs = None
     if args.lam is None:
-        dev, dev_refs = _read_set(args.tune_nbest, args.tune_format, args.tune_refs, "--tune-refs", listed_key)
+        dev, dev_refs = _read_set(args.tune_nbest, args.tune_format, args.tune_refs, "--tune-refs",
+                                  listed_key)
     vocab = Vocabulary.load(args.vocab) if args.vocab else None
     model = RNNLM.load(args.model, vocab=vocab)
     ngram = load_ngram(args, model)  # None without --ngram
@@ -245,8 +230,9 @@ def cmd_rescore(args: argparse.Namespace) -> int:
     with oov_warnings_to_stderr():
         if dev is not None:
             check_oov_rate(model, dev, args.case, args.max_oov_rate, args.tune_nbest)
-        oov_rate, n_words, n_positions = check_oov_rate(model, lists, args.case, args.max_oov_rate, args.nbest)
-    show = not args.quiet and sys.stderr.isatty()
+        oov_rate, n_words, n_positions = check_oov_rate(model, lists, args.case, args.max_oov_rate,
+                                                        args.nbest)
+    show = progress_wanted(args.quiet)
     opts = {"case": args.case, "oov": args.oov, "oov_penalty": args.oov_penalty,
             "carry_state": args.carry_state, "threads": args.threads, "progress": show,
             "max_oov_rate": 1.0}  # judged above, once per set
@@ -266,12 +252,13 @@ def cmd_rescore(args: argparse.Namespace) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", OovWarning)  # said above, once per set
         if dev is not None:
-            dev_lm, dev_seconds = score_with_ngram(dev, models, mix, mu_model, ngram, args.ngram_interpolate, **opts)
+            dev_lm, dev_seconds = score_with_ngram(dev, models, mix, mu_model, ngram, args.ngram_interpolate,
+                                                   **opts)
             gamma_grid = None if args.oov_weight is None else [args.oov_weight]
             ngram_grid = None if args.ngram_weight is None else [args.ngram_weight]
             dev_oov = oov_counts(model, dev, case=args.case)
-            tuned = tune_weights(dev, dev_lm, dev_refs, old_lm_key=old_lm_key, n_oov=dev_oov, gamma_grid=gamma_grid,
-                                 ngram_key=ngram_key, ngram_grid=ngram_grid)
+            tuned = tune_weights(dev, dev_lm, dev_refs, old_lm_key=old_lm_key, n_oov=dev_oov,
+                                 gamma_grid=gamma_grid, ngram_key=ngram_key, ngram_grid=ngram_grid)
             weights = tuned.weights
             if args.plot:
                 lams, wers = wer_by_lam(dev, dev_lm, dev_refs, weights, old_lm_key=old_lm_key, n_oov=dev_oov,

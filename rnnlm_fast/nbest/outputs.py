@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .combine import Weights
 from .formats import FORMATS, write_nbest
 from .lists import AM, LM, Hypothesis, NbestList
 from .scoring import rescored_lists
-from .tune import Weights
 
 __all__ = ["OUTPUT_FORMATS", "rescored_in_order", "write_rescored"]
 

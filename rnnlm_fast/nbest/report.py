@@ -58,7 +58,8 @@ def command_line(args: argparse.Namespace, parser: argparse.ArgumentParser) -> s
         value = getattr(args, action.dest, action.default)
         if value == action.default or value is None or value is False:
             continue
-        flag = action.option_strings[-1] if action.option_strings[-1].startswith("--") else action.option_strings[0]
+        flag = (action.option_strings[-1] if action.option_strings[-1].startswith("--")
+                else action.option_strings[0])
         if value is True:
             words.append(flag)
         elif isinstance(value, list):

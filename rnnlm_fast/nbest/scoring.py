@@ -1,7 +1,7 @@
 """LM scores of n-best lists and rescoring with them.
 
 LM scores (``lm_log_probs``, ``score_lists`` with an RNNLM, log-linear mixtures of several
-models, per-word interpolation with another LM), OOV counts, then ``rescore``: each
+models; per-word interpolation with another LM is rnnlm_fast.ngram's), OOV counts, then ``rescore``: each
 utterance's new 1-best by the combined score of ``tune``, and the writers of the rescored
 output. The scorers return log10; everything here is converted to NATURAL logs.
 """
@@ -21,11 +21,11 @@ from rnnlm_fast.errors import ConfigError
 from rnnlm_fast.options import DEFAULTS
 from rnnlm_fast.units import LN10
 
+from .combine import Weights, build_features, select_best
 from .formats import read_nbest
 from .lists import AM, Hypothesis, NbestList
 from .text import write_text
 from .tsv import write_tsv_nbest
-from .tune import Weights, build_features, select_best
 from .wer import oracle_wer, word_error_rate
 
 if TYPE_CHECKING:
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 __all__ = [
     "SECOND_LM_KEY",
     "ScoreFn",
-    "interpolate_word_probs",
     "lm_log_probs",
     "mix_scores",
     "mixture_weights",
@@ -105,10 +104,10 @@ def score_lists(
     model: RNNLM,
     lists: Sequence[NbestList],
     *,
-    case: str = "keep",
+    case: str = DEFAULTS["case"],
     oov: str = DEFAULTS["oov"],
     oov_penalty: float = DEFAULTS["oov_penalty"],
-    carry_state: bool = False,
+    carry_state: bool = DEFAULTS["carry_state"],
     threads: int = DEFAULTS["threads"],
     progress: bool = False,
     max_oov_rate: float = DEFAULTS["max_oov_rate"],
@@ -140,7 +139,7 @@ def score_lists(
     return lm_log_probs(lists, score_fn)
 
 
-def oov_counts(model: RNNLM, lists: Sequence[NbestList], *, case: str = "keep") -> np.ndarray:
+def oov_counts(model: RNNLM, lists: Sequence[NbestList], *, case: str = DEFAULTS["case"]) -> np.ndarray:
     """Number of words outside the model's vocabulary in every hypothesis, in list order.
 
     One batched encoding call; ``case`` maps the words as ``score_lists`` does.
@@ -185,7 +184,7 @@ def mix_scores(scores: list[np.ndarray], weights: np.ndarray) -> np.ndarray:
     return np.sum([w * s for w, s in zip(weights.tolist(), scores)], axis=0)
 
 
-def _attach_scores(lists: Sequence[NbestList], key: str, values: np.ndarray) -> None:
+def attach_scores(lists: Sequence[NbestList], key: str, values: np.ndarray) -> None:
     """Store one score per hypothesis (flat list order) as ``scores[key]``."""
     for h, value in zip((h for nb in lists for h in nb.hyps), values.tolist()):
         h.scores[key] = value
@@ -239,67 +238,11 @@ def score_models(
     lm = scores[0]
     if len(scores) > 1:
         for i, values in enumerate(scores, 1):
-            _attach_scores(lists, f"lm{i}", values)
+            attach_scores(lists, f"lm{i}", values)
         lm = mix_scores(scores, mix)
     if mu_scores is not None:
-        _attach_scores(lists, SECOND_LM_KEY, mu_scores)
+        attach_scores(lists, SECOND_LM_KEY, mu_scores)
     return lm, seconds
-
-
-def interpolate_word_probs(
-    rnn_log10: Sequence[np.ndarray],
-    other_probs: Sequence[np.ndarray],
-    weight: float,
-) -> np.ndarray:
-    """Per-word linear interpolation with another LM, as rnnlm-0.4b ``-lm-prob``/``-lambda``.
-
-    For every word ``p = weight * p_rnn + (1 - weight) * p_other``; the sentence score
-    is the sum of ``log10 p``. An RNN log10 of ``-inf`` (e.g. an OOV word) leaves the
-    other LM's share.
-
-    Parameters
-    ----------
-    rnn_log10 : sequence of np.ndarray
-        Per hypothesis, the RNN's per-word log10 probabilities, including ``</s>``.
-    other_probs : sequence of np.ndarray
-        Per hypothesis, the other LM's per-word probabilities (linear, in [0, 1]),
-        same lengths.
-    weight : float
-        The RNN's weight, in [0, 1].
-
-    Returns
-    -------
-    np.ndarray
-        float64 interpolated log10 sentence probabilities, one per hypothesis.
-
-    Raises
-    ------
-    ValueError
-        On a weight outside [0, 1], lengths that differ, or probabilities out of range.
-    """
-    if not 0.0 <= weight <= 1.0:
-        raise ValueError(f"weight must be in [0, 1], got {weight}")
-    if len(rnn_log10) != len(other_probs):
-        raise ValueError(f"{len(rnn_log10)} RNN hypotheses but {len(other_probs)} other-LM ones")
-    if not rnn_log10:
-        return np.zeros(0)
-    lengths = np.array([len(a) for a in rnn_log10], dtype=np.int64)
-    for i, (a, b) in enumerate(zip(rnn_log10, other_probs)):
-        if len(a) != len(b) or len(a) == 0:
-            raise ValueError(
-                f"hypothesis {i}: {len(a)} RNN and {len(b)} other-LM word probabilities "
-                "(must match and include </s>)"
-            )
-    rnn = np.concatenate([np.asarray(a, dtype=np.float64) for a in rnn_log10])
-    other = np.concatenate([np.asarray(b, dtype=np.float64) for b in other_probs])
-    if np.isnan(rnn).any() or (rnn > 0).any():
-        raise ValueError("RNN word log10 probabilities must be <= 0 and not NaN")
-    if np.isnan(other).any() or (other < 0).any() or (other > 1).any():
-        raise ValueError("other-LM word probabilities must lie in [0, 1]")
-    with np.errstate(divide="ignore"):  # log(0) = -inf is the intended value
-        ln_word = np.logaddexp(np.log(weight) + rnn * LN10, np.log1p(-weight) + np.log(other))
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    return np.add.reduceat(ln_word, starts) / LN10
 
 
 # --------------------------------------------------------------------------- rescoring
@@ -393,12 +336,12 @@ def rescored_lists(
 ) -> list[NbestList]:
     """Copies of ``lists`` with every feature of the combined score and the ``"total"`` added.
 
-    Each hypothesis keeps its scores and gains ``lm_name`` (the new LM score, natural log: the column is named for its unit),
-    ``"n_words"`` (words without sentence marks), ``"n_oov"`` (when ``n_oov`` is given) and
-    ``"total"``, so that ``total = am + lam * rnnlm_ln + mu * old_lm + word_bonus * n_words +
-    gamma * n_oov + ngram * ngram_ln`` can be recomputed from the columns and the weights (the
-    n-gram's column, ``ngram_key``, is among the kept scores). Ranks stay the first-pass ranks;
-    sort by ``scores["total"]`` for the new order.
+    Each hypothesis keeps its scores and gains ``lm_name`` (the new LM score, natural log: the column is
+    named for its unit), ``"n_words"`` (words without sentence marks), ``"n_oov"`` (when ``n_oov`` is
+    given) and ``"total"``, so that ``total = am + lam * rnnlm_ln + mu * old_lm + word_bonus * n_words +
+    gamma * n_oov + ngram * ngram_ln`` can be recomputed from the columns and the weights (the n-gram's
+    column, ``ngram_key``, is among the kept scores). Ranks stay the first-pass ranks; sort by
+    ``scores["total"]`` for the new order.
     """
     features = build_features(lists, lm_scores, am_key=am_key, old_lm_key=old_lm_key, n_oov=n_oov,
                               ngram_key=ngram_key)

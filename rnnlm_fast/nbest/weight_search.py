@@ -183,7 +183,8 @@ class Search:
         self.cut_off: dict[int, tuple[int, float]] = {}  # axis -> (direction, edge) of an extension cut off
 
     def grid(self, axes: Sequence[np.ndarray]) -> _Point:
-        """The best point of the mesh of ``axes``: fewest word errors, then sentence errors, then grid order."""
+        """The best point of the mesh of ``axes``: fewest word errors, then sentence errors, then grid
+        order."""
         grid = _mesh(*axes)
         word_errs, sent_errs = self.dense.evaluate(grid)
         self.evaluated += len(grid)
@@ -271,7 +272,8 @@ class Search:
         return best
 
     def _points(self, best: _Point, points: np.ndarray, lows: np.ndarray, highs: np.ndarray) -> _Point:
-        """The first of ``points`` (clipped to the limits) with the fewest errors, if fewer than ``best``'s."""
+        """The first of ``points`` (clipped to the limits) with the fewest errors, if fewer than
+        ``best``'s."""
         points = np.round(np.clip(points, lows, highs), 12)
         word_errs, sent_errs = self.dense.evaluate(points)
         self.evaluated += len(points)

@@ -7,10 +7,10 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from .combine import Weights
 from .lists import AM, NbestList
-from .tune import Weights, build_features
+from .tune import tuning_set
 from .weight_search import WEIGHT_NAMES, Search, score_scale
-from .wer import check_same_utts, hypothesis_errors
 
 __all__ = ["wer_by_lam"]
 
@@ -33,14 +33,8 @@ def wer_by_lam(
 
     Returns (lambdas, WER in percent). Raises ValueError as ``tune_weights`` does.
     """
-    features = build_features(lists, lm_scores, am_key=am_key, old_lm_key=old_lm_key, n_oov=n_oov,
-                              ngram_key=ngram_key)
-    check_same_utts(refs, features.utt_ids, "n-best lists")
-    ref_of_hyp = [refs[u] for nb in lists for u in [nb.utt_id] * len(nb.hyps)]
-    errors = hypothesis_errors(ref_of_hyp, features.texts)
-    ref_words = sum(len(refs[u].split()) for u in features.utt_ids)
-    if ref_words == 0:
-        raise ValueError("the references have no words; WER is undefined")
+    features, errors, ref_words = tuning_set(lists, lm_scores, refs, am_key=am_key, old_lm_key=old_lm_key,
+                                             n_oov=n_oov, ngram_key=ngram_key)
     top = 2.0 * max(weights.lam, score_scale(features))
     lams = np.unique(np.append(np.linspace(0.0, top, points), weights.lam))
     grid = np.tile([getattr(weights, name) for name in WEIGHT_NAMES], (len(lams), 1))

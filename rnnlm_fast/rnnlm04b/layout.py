@@ -100,8 +100,8 @@ def classes_from_counts(counts: np.ndarray, n_classes: int, old_classes: bool, w
     counts = np.asarray(counts, dtype=np.int64)
     total = int(counts.sum())
     if total <= 0 or total > INT32_MAX:
-        raise ModelFormatError(f"{where}the word counts sum to {total}; rnnlm-0.4b's class assignment needs a "
-                               f"total in 1..{INT32_MAX} (a 32-bit int)")
+        raise ModelFormatError(f"{where}the word counts sum to {total}; rnnlm-0.4b's class assignment needs "
+                               f"a total in 1..{INT32_MAX} (a 32-bit int)")
     share = counts / float(total)
     if not old_classes:
         share = np.sqrt(share)

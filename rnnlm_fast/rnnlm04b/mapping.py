@@ -38,25 +38,28 @@ def to_model(c: Rnnlm04bFile, path: PathLike) -> RNNLM:
     if C > V or int(classes[-1]) < C - 1:
         raise ModelFormatError(
             f"{path}: unsupported structure: rnnlm-0.4b's class assignment from the counts leaves classes "
-            f"{int(classes[-1]) + 1}..{C - 1} of {C} empty ({V} words); rnnlm-fast needs a word in every class")
+            f"{int(classes[-1]) + 1}..{C - 1} of {C} empty ({V} words); rnnlm-fast needs a word in every "
+            "class")
     differ = np.flatnonzero(classes != c.word_class)
     if differ.size:
         i = int(differ[0])
-        warnings.warn(f"{path}:{c.vocab_line + i}: the file puts {c.words[i]!r} in class {int(c.word_class[i])}, "
-                      f"but rnnlm-0.4b recomputes the classes from the counts when it loads a model and puts it in "
-                      f"class {int(classes[i])} ({differ.size} words differ); the recomputed classes are used",
-                      UserWarning, stacklevel=3)
+        warnings.warn(f"{path}:{c.vocab_line + i}: the file puts {c.words[i]!r} in class "
+                      f"{int(c.word_class[i])}, but rnnlm-0.4b recomputes the classes from the counts when "
+                      f"it loads a model and puts it in class {int(classes[i])} ({differ.size} words "
+                      "differ); the recomputed classes are used", UserWarning, stacklevel=3)
     try:
         vocab = Vocabulary(c.words, c.counts, classes)
     except VocabularyError as e:
-        line = f"{path}:{c.vocab_line + e.word_index}" if getattr(e, "word_index", None) is not None else str(path)
+        line = (f"{path}:{c.vocab_line + e.word_index}" if getattr(e, "word_index", None) is not None
+                else str(path))
         raise ModelFormatError(f"{line}: invalid vocabulary: {e}") from None
     order = c.direct_order if D > 0 else 0
     direct = D if order > 0 else 0  # a table without an order is never read
     largest = int(np.diff(vocab.class_begin).max())
     if direct and direct < 2 * max(C, largest):
-        raise ModelFormatError(f"{path}: unsupported structure: {direct} direct connections, fewer than twice the "
-                               f"number of classes ({C}) or of words in the largest class ({largest})")
+        raise ModelFormatError(f"{path}: unsupported structure: {direct} direct connections, fewer than "
+                               f"twice the number of classes ({C}) or of words in the largest class "
+                               f"({largest})")
     model = RNNLM(vocab, hidden=H, direct=direct, direct_order=order or DEFAULTS["direct_order"],
                   direct_hash="rnnlm04b")
     w = model.weights()
@@ -99,16 +102,19 @@ def from_model(model: RNNLM, fold_biases: bool = False) -> Rnnlm04bFile:
     if model.backward:
         raise ModelFormatError(f"{refuse}it is a backward model; rnnlm-0.4b reads left to right")
     if model.direct and model.direct_hash != "rnnlm04b":
-        raise ModelFormatError(f"{refuse}its direct connections are hashed by rnnlm-fast's {model.direct_hash!r} "
-                               "scheme; rnnlm-0.4b reads only tables trained with direct_hash='rnnlm04b'")
+        raise ModelFormatError(f"{refuse}its direct connections are hashed by rnnlm-fast's "
+                               f"{model.direct_hash!r} scheme; rnnlm-0.4b reads only tables trained with "
+                               "direct_hash='rnnlm04b'")
     if model.direct_order > MAX_ORDER:
-        raise ModelFormatError(f"{refuse}direct order {model.direct_order}; rnnlm-0.4b's largest is {MAX_ORDER}")
+        raise ModelFormatError(f"{refuse}direct order {model.direct_order}; "
+                               f"rnnlm-0.4b's largest is {MAX_ORDER}")
     long = next((i for i, word in enumerate(vocab.words) if len(word.encode("utf-8")) > MAX_WORD_BYTES), None)
     if long is not None:
         raise ModelFormatError(f"{refuse}word {long} is {len(vocab.words[long].encode('utf-8'))} bytes long; "
                                f"rnnlm-0.4b cuts words at {MAX_WORD_BYTES} bytes")
     if int(vocab.counts.max()) > INT32_MAX:
-        raise ModelFormatError(f"{refuse}a word count above {INT32_MAX} (rnnlm-0.4b's counts are 32-bit ints)")
+        raise ModelFormatError(f"{refuse}a word count above {INT32_MAX} "
+                               "(rnnlm-0.4b's counts are 32-bit ints)")
     old_classes = _matching_class_method(vocab, C, refuse)
     w = {name: np.asarray(a) for name, a in model.weights().items()}
     if not all(np.isfinite(a).all() for a in w.values()):
@@ -117,11 +123,13 @@ def from_model(model: RNNLM, fold_biases: bool = False) -> Rnnlm04bFile:
     syn1 = np.concatenate([w["word_w"], w["class_w"]])
     biased = [name for name in ("hidden_bias", "class_b", "word_b") if np.any(w[name] != 0)]
     if biased and not fold_biases:
-        raise ModelFormatError(f"{refuse}it has non-zero biases ({', '.join(biased)}) and rnnlm-0.4b has none; "
-                               "fold them into one extra hidden unit held at 1.0 (fold_biases=True, --fold-biases)")
+        raise ModelFormatError(f"{refuse}it has non-zero biases ({', '.join(biased)}) and rnnlm-0.4b has "
+                               "none; fold them into one extra hidden unit held at 1.0 (fold_biases=True, "
+                               "--fold-biases)")
     if biased:
         if H + 1 > MAX_HIDDEN:
-            raise ModelFormatError(f"{refuse}folding the biases needs {H + 1} hidden units, above {MAX_HIDDEN}")
+            raise ModelFormatError(f"{refuse}folding the biases needs {H + 1} hidden units, "
+                                   f"above {MAX_HIDDEN}")
         syn0 = _with_bias_unit(w, syn0, V, H)
         syn1 = np.concatenate([syn1, np.concatenate([w["word_b"], w["class_b"]])[:, None]], axis=1)
         H += 1
@@ -148,8 +156,8 @@ def _matching_class_method(vocab: Vocabulary, C: int, refuse: str) -> bool:
         except ModelFormatError as e:
             raise ModelFormatError(f"{refuse}{e}") from None
     raise ModelFormatError(f"{refuse}its word classes are not what rnnlm-0.4b computes from the word counts "
-                           f"({C} classes, by sqrt-frequency or by frequency), and rnnlm-0.4b recomputes them when "
-                           "it loads a model; build the vocabulary with Vocabulary.from_corpus")
+                           f"({C} classes, by sqrt-frequency or by frequency), and rnnlm-0.4b recomputes "
+                           "them when it loads a model; build the vocabulary with Vocabulary.from_corpus")
 
 
 def _with_bias_unit(w: dict, syn0: np.ndarray, V: int, H: int) -> np.ndarray:

@@ -87,8 +87,9 @@ def read_file(path: PathLike) -> Rnnlm04bFile:
         V, H, C, D, binary = (values["vocabulary size"], values["hidden layer size"], values["class size"],
                               values["direct connections"], values["file format"] == 1)
         if size - f.tell() < 8 * V:  # an entry is 8 bytes at least ("0<TAB>0<TAB>w<TAB>0<LF>")
-            raise ModelFormatError(f"{p}: truncated: {size - f.tell()} bytes after the header (line {lines.number}) "
-                                   f"cannot hold the {V} vocabulary entries it declares")
+            raise ModelFormatError(f"{p}: truncated: {size - f.tell()} bytes after the header "
+                                   f"(line {lines.number}) cannot hold the {V} vocabulary entries it "
+                                   "declares")
         words, counts, classes, vocab_line = _read_vocabulary(lines, V)
         sizes = {"hidden_state": (H,), "syn0": (H, V + H), "syn1": (V + C, H), "direct": (D,)}
         n_values = sum(int(np.prod(s, dtype=object)) for s in sizes.values())
@@ -98,7 +99,8 @@ def read_file(path: PathLike) -> Rnnlm04bFile:
         else:
             if size - start < 2 * n_values:  # each number takes a digit and a newline at least
                 raise ModelFormatError(f"{p}: truncated: {size - start} bytes after the vocabulary (line "
-                                       f"{lines.number}) cannot hold the {n_values} numbers the header's sizes need")
+                                       f"{lines.number}) cannot hold the {n_values} numbers the header's "
+                                       "sizes need")
             arrays = {name: _read_text_section(lines, title, shape)
                       for (name, shape), title in zip(sizes.items(), SECTIONS)}
             _expect_end(lines)
@@ -108,7 +110,8 @@ def read_file(path: PathLike) -> Rnnlm04bFile:
                         independent=values["independent sentences mode"] != 0, bptt=values["bptt"],
                         bptt_block=values["bptt block"], starting_lr=values["starting learning rate"],
                         lr=values["current learning rate"], lr_decrease=values["learning rate decrease"] != 0,
-                        binary=binary, info={k: str(v) for k, v in info.items()}, vocab_line=vocab_line, **arrays)
+                        binary=binary, info={k: str(v) for k, v in info.items()}, vocab_line=vocab_line,
+                        **arrays)
 
 
 def _read_header(lines: _Lines) -> dict:
@@ -168,8 +171,8 @@ def _check_sizes(lines: _Lines, v: dict) -> None:
     if not 0 <= D <= MAX_DIRECT_SIZE:
         raise ModelFormatError(f"{where} direct connections {D} outside 0..{MAX_DIRECT_SIZE}")
     if not 0 <= v["direct order"] <= MAX_ORDER:
-        raise ModelFormatError(f"{where} direct order {v['direct order']} outside 0..{MAX_ORDER} (rnnlm-0.4b's "
-                               "largest)")
+        raise ModelFormatError(f"{where} direct order {v['direct order']} outside 0..{MAX_ORDER} "
+                               "(rnnlm-0.4b's largest)")
 
 
 def _read_vocabulary(lines: _Lines, V: int) -> tuple[list[str], np.ndarray, np.ndarray, int]:
@@ -207,8 +210,9 @@ def _read_binary(f: BinaryIO, p: Path, sizes: dict, start: int, file_size: int) 
         raise ModelFormatError(f"{p}: truncated: the weights need bytes {start}..{start + need} after the "
                                f"vocabulary, the file has {file_size}")
     if file_size - start > need:
-        raise ModelFormatError(f"{p}: {file_size - start - need} unexpected bytes after the direct connections, "
-                               f"from byte offset {start + need}: not the sizes the header declares")
+        raise ModelFormatError(f"{p}: {file_size - start - need} unexpected bytes after the direct "
+                               f"connections, from byte offset {start + need}: not the sizes the header "
+                               "declares")
     out, offset = {}, start
     for name, shape in sizes.items():
         n = int(np.prod(shape, dtype=object))
@@ -218,7 +222,8 @@ def _read_binary(f: BinaryIO, p: Path, sizes: dict, start: int, file_size: int) 
         a = buf.view("<f4")
         bad = np.flatnonzero(~np.isfinite(a))
         if bad.size:
-            raise ModelFormatError(f"{p}: byte offset {offset + 4 * int(bad[0])}: weight {a[bad[0]]} is not finite")
+            raise ModelFormatError(f"{p}: byte offset {offset + 4 * int(bad[0])}: weight {a[bad[0]]} "
+                                   "is not finite")
         out[name] = a.astype(np.float32, copy=False).reshape(shape)
         offset += 4 * n
     return out

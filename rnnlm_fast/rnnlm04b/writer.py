@@ -36,10 +36,10 @@ def header_text(c: Rnnlm04bFile, binary: bool) -> str:
     V, H, C, D = c.vocab_size, c.hidden, c.n_classes, c.direct_size
     computed = {
         "version": VERSION, "file format": int(binary), "input layer size": V + H, "hidden layer size": H,
-        "compression layer size": 0, "output layer size": V + C, "direct connections": D, "vocabulary size": V,
-        "direct_order": c.direct_order, "bptt": c.bptt, "bptt_block": c.bptt_block, "n_classes": C,
-        "old_classes": int(c.old_classes), "independent": int(c.independent), "starting_lr": f"{c.starting_lr:f}",
-        "lr": f"{c.lr:f}", "lr_decrease": int(c.lr_decrease),
+        "compression layer size": 0, "output layer size": V + C, "direct connections": D,
+        "vocabulary size": V, "direct_order": c.direct_order, "bptt": c.bptt, "bptt_block": c.bptt_block,
+        "n_classes": C, "old_classes": int(c.old_classes), "independent": int(c.independent),
+        "starting_lr": f"{c.starting_lr:f}", "lr": f"{c.lr:f}", "lr_decrease": int(c.lr_decrease),
     }
     lines = []
     for key, attr in HEADER:
