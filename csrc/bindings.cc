@@ -168,6 +168,7 @@ PYBIND11_MODULE(_core, mod) {
   mod.attr("HAS_OPENMP") = false;
 #endif
   bind_training(mod);
+  bind_block(mod);
 
   mod.def(
       "split_words",

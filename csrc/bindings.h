@@ -125,6 +125,8 @@ inline void check_corpus(const Model& m, const CArray<std::int32_t>& ids,
 // Training: options, epochs (whole or in parts), gradient checks, the distributed helpers
 // (bindings_training.cc).
 void bind_training(py::module_& mod);
+// Block-synchronous training (bindings_block.cc).
+void bind_block(py::module_& mod);
 // The matrix kernels on NumPy arrays, for tests and benchmarks (bindings_kernels.cc).
 void bind_kernels(py::module_& mod);
 void bind_blas(py::module_& mod);  // bindings_blas.cc

@@ -1,0 +1,273 @@
+#include "block_output.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+
+#include "blas.h"
+#include "class_softmax.h"
+#include "kernels.h"
+#include "simd.h"
+
+namespace rnnlm {
+namespace {
+
+// Calls f(table index, j) for every (order, word j < n) pair of a position's word features.
+template <typename F>
+void for_word_features(const Model& m, const DirectFeatures& features, int n, F f) {
+  const std::uint64_t size = m.direct_size();
+  for (int a = 0; a < features.word_count; ++a) {
+    const std::uint64_t start = features.word_start[static_cast<std::size_t>(a)];
+    const int used = static_cast<int>(
+        std::min<std::uint64_t>(static_cast<std::uint64_t>(n), features.word_limit[static_cast<std::size_t>(a)]));
+    for (int j = 0; j < used; ++j) f(direct_word_index(start, j, size), j);
+  }
+}
+
+// sum x[i] * y[i] in double (one fixed order: reproducible).
+RNNLM_CLONES
+double dot_double(const float* x, const float* y, std::size_t n) {
+  double s = 0;
+#pragma omp simd reduction(+ : s)
+  for (std::size_t i = 0; i < n; ++i) s += static_cast<double>(x[i]) * y[i];
+  return s;
+}
+
+// w = beta * w + alpha * g (beta 0: w's old values are not read).
+RNNLM_CLONES
+void scale_add(float* __restrict w, const float* __restrict g, std::size_t n, float beta, float alpha) {
+  if (beta == 0.0f) {
+    for (std::size_t i = 0; i < n; ++i) w[i] = alpha * g[i];
+  } else {
+    for (std::size_t i = 0; i < n; ++i) w[i] = beta * w[i] + alpha * g[i];
+  }
+}
+
+}  // namespace
+
+double& block_sgemm_seconds() {
+  thread_local double seconds = 0;
+  return seconds;
+}
+
+namespace {
+thread_local std::vector<GemmShape>* recording = nullptr;
+}  // namespace
+
+void block_sgemm_record(std::vector<GemmShape>* into) { recording = into; }
+
+double block_sgemm_replay(const std::vector<GemmShape>& calls, double* flops) {
+  std::size_t a_size = 1, b_size = 1, c_size = 1;
+  double f = 0;
+  for (const GemmShape& g : calls) {
+    a_size = std::max(a_size, static_cast<std::size_t>(g.trans_a ? g.k : g.m) * g.lda);
+    b_size = std::max(b_size, static_cast<std::size_t>(g.trans_b ? g.n : g.k) * g.ldb);
+    c_size = std::max(c_size, static_cast<std::size_t>(g.m) * g.ldc);
+    f += 2.0 * g.m * g.n * g.k;
+  }
+  std::vector<float> a(a_size, 0.01f), b(b_size, 0.01f), c(c_size, 0.0f);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (const GemmShape& g : calls) {
+    blas::sgemm(g.trans_a, g.trans_b, g.m, g.n, g.k, 1.0f, a.data(), g.lda, b.data(), g.ldb, g.beta, c.data(), g.ldc);
+  }
+  if (flops != nullptr) *flops = f;
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+void block_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
+                 const float* b, int ldb, float beta, float* c, int ldc) {
+  if (recording != nullptr) recording->push_back(GemmShape{trans_a, trans_b, m, n, k, lda, ldb, ldc, beta});
+  const auto t0 = std::chrono::steady_clock::now();
+  blas::sgemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  block_sgemm_seconds() += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+BlockOutput::BlockOutput(const Model& m, int capacity)
+    : order_(static_cast<std::size_t>(capacity)),
+      row_class_(static_cast<std::size_t>(capacity)),
+      row_word_(static_cast<std::size_t>(capacity)),
+      h_(static_cast<std::size_t>(capacity) * m.hidden()),
+      class_z_(static_cast<std::size_t>(capacity) * m.n_classes()),
+      word_off_(static_cast<std::size_t>(capacity)),
+      d_h_(static_cast<std::size_t>(capacity) * m.hidden()),
+      features_(m.direct_order() > 0 ? static_cast<std::size_t>(capacity) : 0),
+      count_(static_cast<std::size_t>(m.n_classes()) + 1),
+      stored_(static_cast<std::size_t>(m.n_classes())),
+      gram_z_(static_cast<std::size_t>(kGramRows) * kGramRows),
+      gram_h_(static_cast<std::size_t>(kGramRows) * kGramRows) {
+  used_.reserve(static_cast<std::size_t>(m.n_classes()));
+  group_start_.reserve(static_cast<std::size_t>(m.n_classes()) + 1);
+}
+
+void BlockOutput::forward(const Model& m, int n, const float* h, const std::int32_t* targets,
+                          const std::int32_t* const* histories, double* lp, int threads) {
+  const int H = m.hidden(), C = m.n_classes();
+  const auto& word_class = m.word_class();
+  const auto& class_begin = m.class_begin();
+  const bool direct = m.direct_order() > 0;
+  n_ = n;
+  // Counting sort of the positions by target class (stable: position order within a class).
+  std::fill(count_.begin(), count_.end(), 0);
+  for (int i = 0; i < n; ++i) ++count_[static_cast<std::size_t>(word_class[targets[i]]) + 1];
+  used_.clear();
+  group_start_.clear();
+  for (int c = 0; c < C; ++c) {
+    if (count_[static_cast<std::size_t>(c) + 1] > 0) {
+      used_.push_back(c);
+      group_start_.push_back(count_[static_cast<std::size_t>(c)]);
+    }
+    count_[static_cast<std::size_t>(c) + 1] += count_[static_cast<std::size_t>(c)];
+  }
+  group_start_.push_back(n);
+  for (int i = 0; i < n; ++i) {
+    const std::int32_t c = word_class[targets[i]];
+    const int r = count_[static_cast<std::size_t>(c)]++;
+    order_[static_cast<std::size_t>(r)] = i;
+    row_class_[static_cast<std::size_t>(r)] = c;
+    row_word_[static_cast<std::size_t>(r)] = targets[i] - class_begin[c];
+  }
+  std::int64_t off = 0;
+  for (int r = 0; r < n; ++r) {
+    const std::int32_t c = row_class_[static_cast<std::size_t>(r)];
+    word_off_[static_cast<std::size_t>(r)] = off;
+    off += class_begin[c + 1] - class_begin[c];
+  }
+  // Sized by the block's own classes (grows to the largest block seen, then stays).
+  if (word_z_.size() < static_cast<std::size_t>(off)) word_z_.resize(static_cast<std::size_t>(off));
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+  for (int r = 0; r < n; ++r) {
+    std::memcpy(h_.data() + static_cast<std::size_t>(r) * H, h + static_cast<std::size_t>(order_[r]) * H,
+                sizeof(float) * H);
+  }
+  // The class layer: one product over the block.
+  block_sgemm(false, true, n, C, H, 1.0f, h_.data(), H, m.class_w.data(), H, 0.0f, class_z_.data(), C);
+  // The word layer: one product per class present, over the rows predicting it.
+  for (std::size_t g = 0; g < used_.size(); ++g) {
+    const int r0 = group_start_[g], r1 = group_start_[g + 1];
+    const std::int32_t c = used_[g], b = class_begin[c];
+    const int nc = class_begin[c + 1] - b;
+    block_sgemm(false, true, r1 - r0, nc, H, 1.0f, h_.data() + static_cast<std::size_t>(r0) * H, H,
+                m.word_w.data() + static_cast<std::size_t>(b) * H, H, 0.0f,
+                word_z_.data() + word_off_[static_cast<std::size_t>(r0)], nc);
+  }
+  // Biases, direct features and the two softmaxes, per row.
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+  for (int r = 0; r < n; ++r) {
+    const int i = order_[r];
+    const std::int32_t c = row_class_[r], b = class_begin[c];
+    const int nc = class_begin[c + 1] - b;
+    float* zc = class_z_.data() + static_cast<std::size_t>(r) * C;
+    for (int k = 0; k < C; ++k) zc[k] += m.class_b[k];
+    float* zw = word_z_.data() + word_off_[r];
+    for (int k = 0; k < nc; ++k) zw[k] += m.word_b[b + k];
+    if (direct) {
+      DirectFeatures& f = features_[static_cast<std::size_t>(r)];
+      add_direct_class_logits(m, histories[i], f, zc);
+      add_direct_word_logits(m, histories[i], c, f, zw);
+    }
+    const double class_logit = zc[c];
+    const double class_norm = softmax(zc, C);
+    const double word_logit = zw[targets[i] - b];
+    const double word_norm = softmax(zw, nc);
+    lp[i] = (class_logit - class_norm) + (word_logit - word_norm);
+  }
+}
+
+double BlockOutput::backward(const Model& m, float scale, float* d_h, float* g_class_w, float* g_class_b,
+                             float* g_word_w, float* g_word_b, int threads) {
+  const int n = n_, H = m.hidden(), C = m.n_classes();
+  const auto& class_begin = m.class_begin();
+  // dL/dlogits = scale * (probabilities - one-hot), L = scale * -sum ln P.
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+  for (int r = 0; r < n; ++r) {
+    const std::int32_t c = row_class_[r], b = class_begin[c];
+    const int nc = class_begin[c + 1] - b;
+    float* gc = class_z_.data() + static_cast<std::size_t>(r) * C;
+    for (int k = 0; k < C; ++k) gc[k] *= scale;
+    gc[c] -= scale;
+    float* gw = word_z_.data() + word_off_[r];
+    for (int k = 0; k < nc; ++k) gw[k] *= scale;
+    gw[row_word_[r]] -= scale;
+  }
+  block_sgemm(false, false, n, H, C, 1.0f, class_z_.data(), C, m.class_w.data(), H, 0.0f, d_h_.data(), H);
+  block_sgemm(true, false, C, H, n, 1.0f, class_z_.data(), C, h_.data(), H, 0.0f, g_class_w, H);
+  std::fill(g_class_b, g_class_b + C, 0.0f);
+  for (int r = 0; r < n; ++r) {
+    const float* gc = class_z_.data() + static_cast<std::size_t>(r) * C;
+    for (int k = 0; k < C; ++k) g_class_b[k] += gc[k];
+  }
+  double word_norm2 = 0;
+  for (std::size_t g = 0; g < used_.size(); ++g) {
+    const int r0 = group_start_[g], r1 = group_start_[g + 1], rows = r1 - r0;
+    const std::int32_t c = used_[g], b = class_begin[c];
+    const int nc = class_begin[c + 1] - b;
+    const float* zg = word_z_.data() + word_off_[static_cast<std::size_t>(r0)];
+    const float* hg = h_.data() + static_cast<std::size_t>(r0) * H;
+    const float* wc = m.word_w.data() + static_cast<std::size_t>(b) * H;
+    block_sgemm(false, false, rows, H, nc, 1.0f, zg, nc, wc, H, 1.0f, d_h_.data() + static_cast<std::size_t>(r0) * H, H);
+    // The class's word_w gradient G = Z^T Hg (nc x H). Where the rows are few, its squared
+    // norm comes from the Gram matrices, sum (Z Z^T) .* (Hg Hg^T), and G itself is only
+    // formed by the update's product; otherwise G is kept in g_word_w.
+    const bool gram = rows <= kGramRows && static_cast<double>(rows) * (nc + H) <= 2.0 * nc * H;
+    stored_[g] = gram ? 0 : 1;
+    if (gram) {
+      block_sgemm(false, true, rows, rows, nc, 1.0f, zg, nc, zg, nc, 0.0f, gram_z_.data(), rows);
+      block_sgemm(false, true, rows, rows, H, 1.0f, hg, H, hg, H, 0.0f, gram_h_.data(), rows);
+      word_norm2 += dot_double(gram_z_.data(), gram_h_.data(), static_cast<std::size_t>(rows) * rows);
+    } else {
+      float* gw = g_word_w + static_cast<std::size_t>(b) * H;
+      block_sgemm(true, false, nc, H, rows, 1.0f, zg, nc, hg, H, 0.0f, gw, H);
+      word_norm2 += dot_double(gw, gw, static_cast<std::size_t>(nc) * H);
+    }
+    float* gb = g_word_b + b;
+    std::fill(gb, gb + nc, 0.0f);
+    for (int r = r0; r < r1; ++r) {
+      const float* gw = zg + static_cast<std::size_t>(r - r0) * nc;
+      for (int k = 0; k < nc; ++k) gb[k] += gw[k];
+    }
+  }
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+  for (int r = 0; r < n; ++r) {
+    std::memcpy(d_h + static_cast<std::size_t>(order_[r]) * H, d_h_.data() + static_cast<std::size_t>(r) * H,
+                sizeof(float) * H);
+  }
+  return word_norm2;
+}
+
+void BlockOutput::word_update(const Model& m, const float* g_word_w, float* w, float alpha, float beta) const {
+  const int H = m.hidden();
+  const auto& class_begin = m.class_begin();
+  for (std::size_t g = 0; g < used_.size(); ++g) {
+    const int r0 = group_start_[g], r1 = group_start_[g + 1];
+    const std::int32_t c = used_[g], b = class_begin[c];
+    const int nc = class_begin[c + 1] - b;
+    float* wc = w + static_cast<std::size_t>(b) * H;
+    if (stored_[g]) {
+      const float* gc = g_word_w + static_cast<std::size_t>(b) * H;
+      scale_add(wc, gc, static_cast<std::size_t>(nc) * H, beta, alpha);
+    } else {
+      block_sgemm(true, false, nc, H, r1 - r0, alpha, word_z_.data() + word_off_[static_cast<std::size_t>(r0)], nc,
+                  h_.data() + static_cast<std::size_t>(r0) * H, H, beta, wc, H);
+    }
+  }
+}
+
+void BlockOutput::add_direct_gradient(const Model& m, float* target, float factor) const {
+  if (m.direct_order() == 0) return;
+  const int C = m.n_classes();
+  const auto& class_begin = m.class_begin();
+  for (int r = 0; r < n_; ++r) {
+    const DirectFeatures& f = features_[static_cast<std::size_t>(r)];
+    const float* gc = class_z_.data() + static_cast<std::size_t>(r) * C;
+    for (int a = 0; a < f.class_count; ++a) {
+      float* w = target + f.class_start[static_cast<std::size_t>(a)];
+      for (int k = 0; k < C; ++k) w[k] += factor * gc[k];
+    }
+    const std::int32_t c = row_class_[static_cast<std::size_t>(r)];
+    const int nc = class_begin[c + 1] - class_begin[c];
+    const float* gw = word_z_.data() + word_off_[static_cast<std::size_t>(r)];
+    for_word_features(m, f, nc, [&](std::size_t i, int j) { target[i] += factor * gw[j]; });
+  }
+}
+
+}  // namespace rnnlm

@@ -1,0 +1,117 @@
+// Block-synchronous mini-batch training (issue 27; tests/reference_block.py is its NumPy oracle): the
+// corpus cut into B streams of whole sentences, all advanced T steps per block with the
+// weights fixed; the output layer over the block's T*B positions at once; exact BPTT through
+// the block; one clipped SGD update per block. The products go through blas.h (few, large
+// sgemm calls); the elementwise cell code reuses Model::cell_update / backward_step, run over
+// the B streams (and the output's per-position work over the block's positions) by an OpenMP
+// loop when threads > 1; every reduction has one fixed order, so a run is reproducible.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "block_output.h"
+#include "direct.h"
+#include "rnn.h"
+#include "trainer.h"
+
+namespace rnnlm {
+
+// Positions of one block (batch * steps) at most: the block's buffers hold all of them.
+constexpr std::int64_t kMaxBlockPositions = 65536;
+
+// Every field must be set by the caller (the defaults will live in rnnlm_fast/options.py).
+struct BlockTrainOptions {
+  float lr{};          // learning rate of the block's averaged gradient
+  float l2{};          // L2 decay of recurrent and class_w, per update: W -= lr * l2 * W
+  float clip_norm{};   // global gradient-norm clip (0: no clipping)
+  float dropout{};     // drop rate of the hidden units feeding the output layer
+  int batch{};         // B, streams advanced side by side
+  int steps{};         // T, steps per block (truncated BPTT length)
+  bool independent{};  // reset a stream's state after every sentence
+  std::uint64_t seed{};  // of the dropout masks (stream b: seed + 0x9E3779B97F4A7C15 * (b + 1))
+  int threads{};       // OpenMP threads of the elementwise and output work, and BLAS threads
+  // lr > 0, l2 >= 0, clip_norm >= 0, dropout in [0, 1), batch in 1..4096, steps in 1..1000,
+  // threads in 1..kMaxThreads, batch * steps <= kMaxBlockPositions; all finite. Throws ConfigError
+  // with a one-line message.
+  void validate() const;
+};
+
+// Statistics of a block epoch: EpochStats plus where the time went.
+struct BlockEpochStats {
+  EpochStats stats;
+  std::int64_t blocks = 0;   // updates applied
+  double seconds = 0;        // wall time of the epoch
+  double gemm_seconds = 0;   // of which inside blas::sgemm
+};
+
+class BlockTrainer {
+ public:
+  // Buffers for a model of m's sizes and o.batch x o.steps blocks, allocated once. Validates o.
+  BlockTrainer(const Model& m, const BlockTrainOptions& o);
+
+  // One epoch over sentences [0, n_sentences) (sentence i is ids[offsets[i] .. offsets[i+1]),
+  // ids checked by the caller to lie in [-1, V)), updating `m` in place once per block.
+  // `progress` is called from the calling thread about 5 times a second with (positions
+  // processed, ln-prob sum); false stops the epoch (interrupted). NaN/Inf stops it at once
+  // (diverged; that block's update not applied). Not thread-safe (one trainer per caller).
+  BlockEpochStats train_epoch(Model& m, const std::int32_t* ids, const std::int64_t* offsets,
+                              std::int64_t n_sentences, const TrainProgress& progress);
+
+  // The gradient of the first block's loss L = -(1/B) sum ln P (B streams x T steps from the
+  // reset state; no dropout, clipping or update) w.r.t. every weight of `m`, written into
+  // `grad` (a zeroed model of m's shape); returns L. Reads `m` only.
+  double block_gradient(const Model& m, const std::int32_t* ids, const std::int64_t* offsets,
+                        std::int64_t n_sentences, Model& grad);
+
+ private:
+  void start_streams(const Model& m, const std::int32_t* ids, const std::int64_t* offsets, std::int64_t n);
+  // Lays out the next block's positions; returns the active positions (0: every stream done).
+  std::int64_t next_block();
+  // Forward through the block and the output layer; returns sum ln P over scored positions.
+  double forward(const Model& m, bool dropout);
+  // Gradients of L = -(1/B) sum ln P into the g_* buffers; returns their squared norm
+  // (all but the direct weights).
+  double backward(const Model& m);
+  void apply_update(Model& m, float scale);
+  void gradient_into(const Model& m, Model& grad) const;
+
+  BlockTrainOptions o_;
+  int B_, T_, H_, GH_, C_, V_;
+  float reset_value_;
+  bool lstm_, gru_;
+  // The corpus and the streams.
+  const std::int32_t* ids_ = nullptr;
+  const std::int64_t* offsets_ = nullptr;
+  std::vector<std::int64_t> begin_, end_, k_, sentence_;  // per stream
+  std::vector<NgramHistory> ngram_;
+  std::vector<Rng> rng_;
+  std::vector<float> h_cur_, c_cur_;  // B x H carried state
+  // Per position (t, b), row t * B + b.
+  std::vector<std::int32_t> in_, target_;
+  std::vector<std::uint8_t> active_, reset_;
+  std::vector<int> scored_row_;             // row among the scored positions, or -1
+  std::vector<std::int32_t> hist_words_;    // direct-connection context per position
+  int hist_len_;
+  // Forward values, [T][B][...].
+  std::vector<float> hprev_, cprev_, h_, c_, gates_, un_, tc_, u_;
+  // Output layer.
+  int n_scored_ = 0;
+  std::vector<int> scored_pos_;             // scored row -> position
+  std::vector<std::int32_t> scored_target_;
+  std::vector<const std::int32_t*> scored_hist_;
+  std::vector<float> hd_, mask_, dhd_;      // n x H
+  bool dropout_applied_ = false;            // the last forward drew masks
+  std::vector<double> lp_;
+  BlockOutput out_;
+  // Backward.
+  std::vector<float> e_, du_, dx_;          // [T][B][H], [T][B][GH] x 2
+  std::vector<float> dh_, carry_, dc_, dc_prev_, dh_direct_;  // B x H
+  // Gradients.
+  std::vector<float> g_recurrent_, g_hidden_bias_, g_class_w_, g_class_b_, g_word_w_, g_word_b_;
+  std::vector<float> g_embed_;              // one GH row per distinct input word of the block
+  std::vector<std::int32_t> embed_words_;   // those words, in order of first use
+  std::vector<std::int32_t> embed_slot_;    // word -> row of g_embed_, or -1
+};
+
+}  // namespace rnnlm
