@@ -34,8 +34,8 @@ def corpus(n: int, seed: int = 0, oov: bool = True) -> tuple[np.ndarray, np.ndar
 
 
 def options(**kw) -> dict:
-    return {"lr": 0.5, "l2": 0.0, "clip_norm": 5.0, "dropout": 0.0, "batch": 3, "steps": 5, "independent": False,
-            "seed": 1, "threads": 1, **kw}
+    return {"lr": 0.5, "l2": 0.0, "clip_norm": 5.0, "dropout": 0.0, "batch": 3, "steps": 5,
+            "independent": False, "seed": 1, "threads": 1, **kw}
 
 
 # Central differences of a float32 loss: each difference taken at two step sizes, which must
@@ -284,3 +284,26 @@ def test_epoch_matches_the_oracle(cell, direct, independent):
     assert st["logprob"] == pytest.approx(expected, rel=1e-4)
     for name, w in m.arrays().items():
         np.testing.assert_allclose(w, ref.w[name], rtol=1e-4, atol=1e-5, err_msg=name)
+
+
+def test_the_gil_is_released_during_the_epoch():
+    """While an epoch runs in one Python thread, another keeps running Python code."""
+    import threading
+
+    m = tiny_model("lstm", False, hidden=64)
+    ids, offsets = corpus(2000, seed=5)
+    done = threading.Event()
+    result = {}
+
+    def run():
+        result["stats"] = _core.train_block_epoch(m, ids, offsets, options(batch=2, steps=2, lr=0.1))
+        done.set()
+
+    worker = threading.Thread(target=run)
+    ticks = 0
+    worker.start()
+    while not done.is_set():
+        ticks += 1
+    worker.join()
+    assert result["stats"]["processed"] == offsets[-1]
+    assert ticks > 1000, ticks
