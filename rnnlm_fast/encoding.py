@@ -63,8 +63,8 @@ def encode_file(vocab: Vocabulary, path: PathLike, *, backward: bool = False,
     bar = make_bar(progress, p.stat().st_size if not str(p).endswith(".gz") else None,
                    f"reading {p.name}", unit="B")
     try:
-        return Encoded(**_core.encode_file(vocab._core, str(p), backward=backward, max_line_bytes=max_line_bytes,
-                                           progress=counter_callback(bar)))
+        return Encoded(**_core.encode_file(vocab._core, str(p), backward=backward,
+                                           max_line_bytes=max_line_bytes, progress=counter_callback(bar)))
     finally:
         if bar is not None:
             bar.close()
@@ -171,7 +171,8 @@ def check_oov_rate(vocab: Vocabulary, enc: Encoded, max_oov_rate: float, *, case
         if hint:
             message += f"; {hint}"
     if rate > max_oov_rate:
-        raise OovError(f"{message} (more than max_oov_rate {max_oov_rate:g}: the text does not fit the model; "
+        raise OovError(f"{message} (more than max_oov_rate {max_oov_rate:g}: "
+                       "the text does not fit the model; "
                        "pass max_oov_rate=1.0 / --max-oov-rate 1 to score it anyway)")
     warnings.warn(message, OovWarning, stacklevel=stacklevel)
     return rate
@@ -237,7 +238,8 @@ def decode_lines(data: bytes, name: str) -> list[str]:
         except UnicodeDecodeError as e:
             if 0 <= nul < e.start:
                 raise CorpusError(f"{name}:{lineno}: NUL byte at column {nul + 1}") from None
-            raise CorpusError(f"{name}:{lineno}: invalid UTF-8 byte 0x{raw[e.start]:02X} at column {e.start + 1}") from None
+            raise CorpusError(f"{name}:{lineno}: invalid UTF-8 byte 0x{raw[e.start]:02X} "
+                              f"at column {e.start + 1}") from None
         if nul >= 0:
             raise CorpusError(f"{name}:{lineno}: NUL byte at column {nul + 1}")
         lines.append(line.rstrip("\r"))
@@ -280,7 +282,8 @@ def split_keys(lines: Sequence[str], name: str) -> tuple[list[str], list[str]]:
 split_words = _core.split_words  # a line's words, as the engine splits them
 
 
-def encode_for(vocab: Vocabulary, backward: bool, text: Union[PathLike, Encoded], progress: bool = False) -> Encoded:
+def encode_for(vocab: Vocabulary, backward: bool, text: Union[PathLike, Encoded],
+               progress: bool = False) -> Encoded:
     """A file encoded for a model of ``vocab`` and reading order, or an Encoded checked to be in
     that reading order."""
     if not isinstance(text, Encoded):

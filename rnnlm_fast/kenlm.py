@@ -20,9 +20,10 @@ whole sentence so far, so ``ngram_length`` is never capped); a leading ``<s>`` i
 the sentence start (KenLM would score it as a word); ``BaseScore`` refuses a ``word`` holding
 a space (ConfigError; KenLM looks it up as one unknown word); a backward model refuses the
 state API and ``bos=False``. States are this module's ``State`` (``kenlm.State()`` in a
-client that imported this module as ``kenlm``), not KenLM's. Everything here goes through the model's public calls
-(:meth:`RNNLM.score`, :meth:`RNNLM.full_scores`, the state API), so the model's own methods
-stay the fast path for batches: ``RNNLM.score(list)``, ``score_words``, ``perplexity(file)``.
+client that imported this module as ``kenlm``), not KenLM's. Everything here goes through
+the model's public calls (:meth:`RNNLM.score`, :meth:`RNNLM.full_scores`, the state API), so
+the model's own methods stay the fast path for batches: ``RNNLM.score(list)``,
+``score_words``, ``perplexity(file)``.
 """
 
 from __future__ import annotations

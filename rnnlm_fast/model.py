@@ -80,7 +80,8 @@ class RNNLM(KenlmApi):
         self.vocab = vocab
         self._direction = values["direction"]
         self._core = _core.Model(len(vocab), values["hidden"], vocab.class_begin, values["cell"],
-                                 direct=values["direct"], direct_order=values["direct_order"] if values["direct"] else 0,
+                                 direct=values["direct"],
+                                 direct_order=values["direct_order"] if values["direct"] else 0,
                                  direct_hash=values["direct_hash"])
         self.seed = values["seed"]
 
@@ -127,8 +128,7 @@ class RNNLM(KenlmApi):
                            progress=progress)
 
     def encode_sentences(self, sentences: Sequence[str]) -> Encoded:
-        """Encode sentences given as strings of whitespace-separated words, in the model's
-        reading order."""
+        """Encode sentences given as strings of whitespace-separated words, in the model's reading order."""
         return encode_sentences(self.vocab, sentences, backward=self.backward)
 
     # --- training (rnnlm_fast/training.py) ---------------------------------------------
@@ -207,7 +207,8 @@ class RNNLM(KenlmApi):
         return resume_distributed(cls, checkpoint, train, valid, comm, **run)
 
     # --- scoring ---------------------------------------------------------------------
-    def _score_positions(self, enc: Encoded, independent: bool, threads: int, progress: bool = False) -> np.ndarray:
+    def _score_positions(self, enc: Encoded, independent: bool, threads: int,
+                         progress: bool = False) -> np.ndarray:
         """ln P of every position (0 at unknown words when the vocabulary has no <unk>)."""
         if len(enc.ids) == 0:
             return np.zeros(0)
@@ -228,8 +229,8 @@ class RNNLM(KenlmApi):
 
     def perplexity(self, path: Union[PathLike, Encoded, None] = None, *, text: Optional[str] = None,
                    independent: bool = DEFAULTS["independent"], threads: int = DEFAULTS["threads"],
-                   oov_penalty: float = DEFAULTS["oov_penalty"], dynamic: float = DEFAULTS["dynamic"], per_word: bool = False,
-                   progress: bool = False, case: str = DEFAULTS["case"],
+                   oov_penalty: float = DEFAULTS["oov_penalty"], dynamic: float = DEFAULTS["dynamic"],
+                   per_word: bool = False, progress: bool = False, case: str = DEFAULTS["case"],
                    max_oov_rate: float = DEFAULTS["max_oov_rate"]) -> Union[PerplexityResult, float]:
         """Perplexity of a text file, ``</s>`` included, as rnnlm-0.4b reports it; or, with
         ``text=sentence``, of one sentence as KenLM's ``perplexity(sentence)`` gives it.
@@ -312,8 +313,9 @@ class RNNLM(KenlmApi):
             return np.zeros(0)
         return np.add.reduceat(lp, enc.offsets[:-1]) if len(lp) else np.zeros(enc.sentences)
 
-    def word_logprobs(self, sentence: str, *, oov: str = DEFAULTS["oov"], oov_penalty: float = DEFAULTS["oov_penalty"],
-                      case: str = DEFAULTS["case"], max_oov_rate: float = DEFAULTS["max_oov_rate"]) -> np.ndarray:
+    def word_logprobs(self, sentence: str, *, oov: str = DEFAULTS["oov"],
+                      oov_penalty: float = DEFAULTS["oov_penalty"], case: str = DEFAULTS["case"],
+                      max_oov_rate: float = DEFAULTS["max_oov_rate"]) -> np.ndarray:
         """log10 P of each word of one sentence and of its final ``</s>`` (``case`` and
         ``max_oov_rate`` as in :meth:`score`)."""
         enc = encode_checked(self.vocab, [sentence], case, max_oov_rate, backward=self.backward)
@@ -340,7 +342,8 @@ class RNNLM(KenlmApi):
         """
         if not isinstance(n, (int, np.integer)) or n < 0:
             raise ConfigError(f"n must be a number of sentences (an integer >= 0), not {n!r}")
-        max_words, temperature = OPTIONS["max_words"].check(max_words), OPTIONS["temperature"].check(temperature)
+        max_words, temperature = (OPTIONS["max_words"].check(max_words),
+                                  OPTIONS["temperature"].check(temperature))
         ids = [self.vocab.get(w, self.vocab.unk_id) for w in self._reading_order(_core.split_words(prefix))]
         out = _core.generate(self._core, ids, int(n), int(max_words), float(temperature), int(seed))
         words = self.vocab.words
@@ -381,7 +384,8 @@ class RNNLM(KenlmApi):
         return model
 
     @classmethod
-    def from_file_content(cls, path: PathLike, header: dict[str, Any], arrays: dict[str, np.ndarray]) -> "RNNLM":
+    def from_file_content(cls, path: PathLike, header: dict[str, Any],
+                          arrays: dict[str, np.ndarray]) -> "RNNLM":
         """The model held by a model file's (header, arrays), as :func:`read_model` returns them;
         ``path`` names the file in errors."""
         content = read_content(path, header, arrays)

@@ -17,7 +17,8 @@ def tiny(cell: str, direct: int = 0, seed: int = 0) -> BlockReference:
     G = GATES[cell]
     w = {"embed": rng.normal(0, 0.3, (V, G * H)), "recurrent": rng.normal(0, 0.3, (G * H, H)),
          "hidden_bias": rng.normal(0, 0.1, G * H), "class_w": rng.normal(0, 0.3, (C, H)),
-         "class_b": rng.normal(0, 0.1, C), "word_w": rng.normal(0, 0.3, (V, H)), "word_b": rng.normal(0, 0.1, V)}
+         "class_b": rng.normal(0, 0.1, C), "word_w": rng.normal(0, 0.3, (V, H)),
+         "word_b": rng.normal(0, 0.1, V)}
     if direct:
         w["direct"] = rng.normal(0, 0.1, direct)
     return BlockReference(w, np.array([0, 3, 7, V]), cell, direct_order=3 if direct else 0)

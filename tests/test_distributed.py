@@ -43,7 +43,8 @@ HERE = Path(__file__).resolve().parent
 @pytest.mark.parametrize("cell,direct,dropout,streams", [("sigmoid", 0, 0.0, 1), ("gru", 20000, 0.3, 1),
                                                          ("lstm", 100000, 0.0, 1), ("gru", 20000, 0.3, 4),
                                                          ("sigmoid", 100000, 0.0, 3)])
-def test_an_epoch_in_parts_is_one_epoch_and_marks_every_sparse_write(tmp_path, cell, direct, dropout, streams):
+def test_an_epoch_in_parts_is_one_epoch_and_marks_every_sparse_write(
+        tmp_path, cell, direct, dropout, streams):
     path = write_corpus(tmp_path / "c.txt", 120, seed=2)
     vocab = Vocabulary.from_corpus(path, classes=5)
     one, parts = (RNNLM(vocab, hidden=8, cell=cell, seed=1, direct=direct, direct_order=3) for _ in range(2))
@@ -65,7 +66,8 @@ def test_an_epoch_in_parts_is_one_epoch_and_marks_every_sparse_write(tmp_path, c
     w = parts.weights()
     changed_rows = np.flatnonzero((w["embed"] != before["embed"]).any(axis=1))
     assert changed_rows.size and m[changed_rows].all()
-    changed_words = np.flatnonzero((w["word_w"] != before["word_w"]).any(axis=1) | (w["word_b"] != before["word_b"]))
+    changed_words = np.flatnonzero((w["word_w"] != before["word_w"]).any(axis=1)
+                                   | (w["word_b"] != before["word_b"]))
     assert m[V + vocab.word_class[changed_words]].all()
     if direct:
         changed = np.flatnonzero(w["direct"] != before["direct"])
@@ -137,7 +139,8 @@ def test_block_momentum_step_on_marked_blocks_leaves_the_others_alone():
         assert np.array_equal(packed.reshape(-1, block)[:, :1], new.reshape(-1, block)[:, :1])
         assert np.array_equal(packed[block:], new[block:])  # all but block 125's padding
     with pytest.raises(ConfigError, match="block 126 outside"):
-        _core.block_momentum_step_blocks(a, s, d, block, np.array([126], dtype=np.int64), sums, 1.0, 0.5, 1.0, True)
+        _core.block_momentum_step_blocks(a, s, d, block, np.array([126], dtype=np.int64), sums,
+                                         1.0, 0.5, 1.0, True)
     with pytest.raises(ConfigError, match="fewer than"):
         _core.block_momentum_step_blocks(a, s, d, block, idx, sums[:8], 1.0, 0.5, 1.0, True)
     with pytest.raises(ConfigError, match="same size"):
@@ -202,7 +205,8 @@ def test_shards_tile_the_sentences_with_about_equal_words():
         assert words.max() - words.min() <= 2 * 30
     b = shard_bounds(offsets, 3, [2.0, 1.0, 1.0])  # in proportion to weights
     words = np.diff(offsets[b])
-    assert b[0] == 0 and b[-1] == 1000 and abs(words[0] - offsets[-1] / 2) <= 30 and abs(words[1] - words[2]) <= 60
+    assert (b[0] == 0 and b[-1] == 1000 and abs(words[0] - offsets[-1] / 2) <= 30
+            and abs(words[1] - words[2]) <= 60)
     assert shard_bounds(offsets, 3, [1.0, 1e-9, 1e-9]) == [0, 998, 999, 1000]  # a sentence each at least
 
 
@@ -213,7 +217,8 @@ def test_without_mpi4py_a_distributed_run_says_how_to_install_it(tmp_path, monke
     with pytest.raises(ConfigError, match=r'pip install "rnnlm-fast\[mpi\]"'):
         model.train(path, path, comm=object(), max_epochs=1, progress=False)
     monkeypatch.setattr("importlib.util.find_spec", lambda name, *a: None)
-    rc = main(["train", "--train", str(path), "--valid", str(path), "--output", str(tmp_path / "m"), "--distributed"])
+    rc = main(["train", "--train", str(path), "--valid", str(path), "--output", str(tmp_path / "m"),
+               "--distributed"])
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1 and 'pip install "rnnlm-fast[mpi]"' in err
 
@@ -251,8 +256,8 @@ def data(tmp_path_factory) -> Path:
 
 
 def run_worker(n: int, mode: str, d: Path, timeout: float = 240) -> subprocess.CompletedProcess:
-    return subprocess.run([_mpiexec(), "-n", str(n), sys.executable, str(HERE / "mpi_worker.py"), mode, str(d)],
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([_mpiexec(), "-n", str(n), sys.executable, str(HERE / "mpi_worker.py"),
+                           mode, str(d)], capture_output=True, text=True, timeout=timeout)
 
 
 def results(d: Path, mode: str, n: int) -> list[dict]:
@@ -277,7 +282,8 @@ def test_every_process_holds_the_same_weights_after_every_combination(data, n):
     for i, case in enumerate(ranks[0]["cases"]):
         per_rank = [r["cases"][i] for r in ranks]
         assert len(case["sums"]) == 2 * case["parts"] >= 4, case  # two epochs of blocks
-        assert all(r["trained"] == [r["positions"]] * 2 for r in per_rank), case["case"]  # its shard, each epoch
+        # every rank trained its shard, each epoch
+        assert all(r["trained"] == [r["positions"]] * 2 for r in per_rank), case["case"]
         for other in per_rank[1:]:
             assert other["sums"] == case["sums"], (case["case"], other["sums"], case["sums"])
             assert other["valid_ppl"] == case["valid_ppl"]
@@ -431,7 +437,8 @@ def test_an_error_in_one_process_ends_the_job_with_one_message(data):
     proc = run_worker(2, "fail", data, timeout=120)
     assert proc.returncode != 0 and time.monotonic() - start < 60
     ours = [line for line in proc.stderr.splitlines() if line.startswith("rnnlm-fast: error:")]
-    assert len(ours) == 1 and "rank 1 of 2" in ours[0] and "RuntimeError: injected failure" in ours[0], proc.stderr
+    assert (len(ours) == 1 and "rank 1 of 2" in ours[0]
+            and "RuntimeError: injected failure" in ours[0]), proc.stderr
 
 
 def test_a_process_that_stops_answering_ends_the_job_by_the_watchdog(data):
@@ -441,7 +448,8 @@ def test_a_process_that_stops_answering_ends_the_job_by_the_watchdog(data):
     for attempt in range(2):
         start = time.monotonic()
         proc = run_worker(2, "hang", data, timeout=120)
-        assert proc.returncode != 0 and time.monotonic() - start < 50, proc.stdout[-2000:] + proc.stderr[-2000:]
+        assert proc.returncode != 0 and time.monotonic() - start < 50, (
+            proc.stdout[-2000:] + proc.stderr[-2000:])
         ours = [line for line in proc.stderr.splitlines() if line.startswith("rnnlm-fast: error:")]
         if ours or proc.stderr.strip() or attempt == 1:
             break
@@ -516,7 +524,8 @@ def assert_resumed_from(model: RNNLM, header: dict) -> None:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the rank monitor and /proc are Linux's")
 def test_a_killed_process_ends_the_job_and_the_checkpoint_resumes_with_three(tmp_path):
     mpiexec = _mpiexec()
-    train, valid = write_corpus(tmp_path / "train.txt", 400, seed=0), write_corpus(tmp_path / "valid.txt", 40, seed=1)
+    train, valid = (write_corpus(tmp_path / "train.txt", 400, seed=0),
+                    write_corpus(tmp_path / "valid.txt", 40, seed=1))
     out, ckpt = tmp_path / "m.rnnlm", tmp_path / "m.rnnlm.ckpt"
     cli = [sys.executable, "-m", "rnnlm_fast.cli", "train", "--train", str(train), "--valid", str(valid),
            "--output", str(out), "--distributed", "--quiet"]
@@ -535,7 +544,8 @@ def test_a_killed_process_ends_the_job_and_the_checkpoint_resumes_with_three(tmp
     assert job.returncode != 0 and time.monotonic() - killed_at < 60
     ours = [line for line in err.splitlines() if line.startswith("rnnlm-fast: error:")]
     assert len(ours) == 1, err
-    assert "rank 1 of 2" in ours[0] and "SIGKILL" in ours[0] and "--resume" in ours[0] and str(ckpt) in ours[0]
+    assert ("rank 1 of 2" in ours[0] and "SIGKILL" in ours[0] and "--resume" in ours[0]
+            and str(ckpt) in ours[0])
     assert not out.exists() and ckpt.exists()
     header = read_header(ckpt)
     done = subprocess.run([mpiexec, "-n", "3", *cli, "--resume"], capture_output=True, text=True, timeout=240)

@@ -103,7 +103,8 @@ def test_shared_prefixes_score_as_sentences_alone(cell, direction):
     for threads in (1, 2):
         assert np.array_equal(model.score(lines, threads=threads), alone)
     per_word = model.score_words(lines[:50], threads=2)
-    assert all(np.array_equal(p, model.score_words([s], max_oov_rate=1.0)[0]) for p, s in zip(per_word, lines[:50]))
+    assert all(np.array_equal(p, model.score_words([s], max_oov_rate=1.0)[0])
+               for p, s in zip(per_word, lines[:50]))
 
 
 @pytest.mark.parametrize("independent", [True, False])
@@ -150,8 +151,9 @@ def test_carried_state_is_within_a_tenth_of_a_percent_of_one_sequential_pass(mod
 # every turn; the share of the calls' common span in which it kept running Python (turns less
 # than `gap` apart: CPU time slices and GIL hand-overs are shorter, a held GIL stops it for a
 # whole call, so `gap` is a tenth of one call) is near 1 for a call that releases the GIL and
-# near 0 for one that holds it (no Python bytecode runs anywhere then), on one core or many. Each test first checks the detector on two controls:
-# libc's usleep through ctypes.CDLL (releases the GIL) and through ctypes.PyDLL (holds it).
+# near 0 for one that holds it (no Python bytecode runs anywhere then), on one core or many.
+# Each test first checks the detector on two controls: libc's usleep through ctypes.CDLL
+# (releases the GIL) and through ctypes.PyDLL (holds it).
 _LIBC_FREE = ctypes.CDLL(None).usleep
 _LIBC_HOLDING = ctypes.PyDLL(None).usleep
 

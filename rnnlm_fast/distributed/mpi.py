@@ -40,7 +40,8 @@ def find_mpiexec() -> Optional[str]:
     Imports nothing (mpi4py.MPI would start MPI in the calling process)."""
     if importlib.util.find_spec("mpi4py") is None:
         return None
-    return shutil.which("mpiexec", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    return shutil.which("mpiexec",
+                        path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
 
 
 def mpi() -> Any:
@@ -168,8 +169,8 @@ class Watchdog:
                 late = self._deadline is not None and time.monotonic() > self._deadline
                 what = self._what
             if late:
-                message = (f"waited {self.timeout:g} s for the other processes at {what}: one of them died or "
-                           "hangs (--sync-timeout); stopping the job")
+                message = (f"waited {self.timeout:g} s for the other processes at {what}: "
+                           "one of them died or hangs (--sync-timeout); stopping the job")
                 try:
                     threads_ok = mpi().Query_thread() == mpi().THREAD_MULTIPLE
                 except Exception:  # pragma: no cover - a library without the query

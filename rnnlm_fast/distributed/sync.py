@@ -224,8 +224,8 @@ class WeightSync:
                                           float(self.block_lr), not last, float(self.scale), received)
             elif total.size:  # the new weights go into the slice and over the sums, to be handed out
                 _core.block_momentum_step_blocks(mine, self.start[k], self.delta[k], n, own, total,
-                                                 float(self.scale), float(self.momentum), float(self.block_lr),
-                                                 not last)
+                                                 float(self.scale), float(self.momentum),
+                                                 float(self.block_lr), not last)
             results.append(total)
         # every slice's new weights to everyone (pairwise: MPICH's Allgatherv took twice as long)
         for to, source in partners:

@@ -62,8 +62,8 @@ def shard_bounds(offsets: np.ndarray, parts: int, weights: Optional[list[float]]
 def shard(enc: Encoded, first: int, last: int) -> Encoded:
     """Sentences [first, last) of a text, as a text of their own (copies)."""
     a, b = int(enc.offsets[first]), int(enc.offsets[last])
-    return Encoded(enc.ids[a:b].copy(), (enc.offsets[first:last + 1] - a).astype(np.int64), int((enc.ids[a:b] < 0).sum()),
-                   enc.mapped[a:b].copy())
+    return Encoded(enc.ids[a:b].copy(), (enc.offsets[first:last + 1] - a).astype(np.int64),
+                   int((enc.ids[a:b] < 0).sum()), enc.mapped[a:b].copy())
 
 
 def _digest(obj: Any) -> str:
@@ -74,8 +74,10 @@ def _model_digest(model: Optional[Trainable]) -> Optional[str]:
     if model is None:
         return None
     header, arrays, _ = model.file_content()
-    vocab = hashlib.sha256(b"".join(arrays[k].tobytes() for k in ("vocab.words", "vocab.counts", "vocab.word_class")))
-    return _digest({"config": {k: v for k, v in header["config"].items() if k != "seed"}, "vocab": vocab.hexdigest()})
+    vocab = hashlib.sha256(b"".join(arrays[k].tobytes()
+                                    for k in ("vocab.words", "vocab.counts", "vocab.word_class")))
+    return _digest({"config": {k: v for k, v in header["config"].items() if k != "seed"},
+                    "vocab": vocab.hexdigest()})
 
 
 class DistributedTrainer(Trainer):
@@ -91,8 +93,9 @@ class DistributedTrainer(Trainer):
     def __init__(self, model: Optional[Trainable], train: Text, valid: Text, values: Optional[dict[str, Any]],
                  comm: Any, *,
                  checkpoint: Optional[PathLike] = None, progress: bool = True,
-                 callback: Optional[Callable[[EpochRecord], None]] = None, resumed: Optional[Checkpoint] = None,
-                 model_class: Optional[type[Trainable]] = None, threads: Optional[int] = None):
+                 callback: Optional[Callable[[EpochRecord], None]] = None,
+                 resumed: Optional[Checkpoint] = None, model_class: Optional[type[Trainable]] = None,
+                 threads: Optional[int] = None):
         mpi()
         self.comm, self.rank, self.size = comm, comm.Get_rank(), comm.Get_size()
         self.on_sync: Optional[Callable[[DistributedTrainer, int, int], None]] = None
@@ -114,7 +117,8 @@ class DistributedTrainer(Trainer):
             # shards in proportion to the processes' threads (equal when they run as many), so
             # that machines of unequal size end their blocks together
             threads = self._gather("the start (counting threads)", self.threads)
-            bounds = shard_bounds(self.train_text.offsets, self.size, None if len(set(threads)) == 1 else threads)
+            bounds = shard_bounds(self.train_text.offsets, self.size,
+                                  None if len(set(threads)) == 1 else threads)
             positions = np.diff(self.train_text.offsets[bounds])
             self.train_text = shard(self.train_text, bounds[self.rank], bounds[self.rank + 1])
             self.shard_start = int(positions[:self.rank].sum())
@@ -122,7 +126,8 @@ class DistributedTrainer(Trainer):
             self.parts = max(1, -(-int(positions.max()) // values["sync_words"]))
             self.marks = _core.UpdateMarks(model._core)
             self.sync = WeightSync(model, comm, self.marks, values["sync"], values["block_momentum"],
-                                   values["block_lr"], words_per_combination=int(positions.sum()) // self.parts)
+                                   values["block_lr"],
+                                   words_per_combination=int(positions.sum()) // self.parts)
 
     # --- agreement and rank 0's state -----------------------------------------------------
     def _gather(self, what: str, obj: Any) -> list:
@@ -136,7 +141,8 @@ class DistributedTrainer(Trainer):
             return None if isinstance(text, Encoded) else {k: v for k, v in file_fingerprint(text).items()}
 
         given = None if values is None else {k: v for k, v in values.items() if k != "threads"}
-        version = getattr(sys.modules.get("rnnlm_fast"), "__version__", None)  # (importing it would be a cycle)
+        # the package's version, read without importing the package (that would be a cycle)
+        version = getattr(sys.modules.get("rnnlm_fast"), "__version__", None)
         facts = {"version": version, "options": given, "model": _model_digest(model),
                  "train": file(train), "valid": file(valid), "host": socket.gethostname(), "pid": os.getpid()}
         everyone = self._gather("the start (checking that the processes agree)", facts)
@@ -146,17 +152,20 @@ class DistributedTrainer(Trainer):
                               ("train", "training data file"), ("valid", "validation data file")):
                 if theirs[key] is not None and lead[key] is not None and theirs[key] != lead[key]:
                     raise agreed(ConfigError(
-                        f"rank {rank} (on {theirs['host']}) has another {name} than rank 0 (on {lead['host']}): "
+                        f"rank {rank} (on {theirs['host']}) has another {name} "
+                        f"than rank 0 (on {lead['host']}): "
                         f"{theirs[key] if key != 'model' else '(digest ' + theirs[key][:12] + ')'} vs "
-                        f"{lead[key] if key != 'model' else '(digest ' + lead[key][:12] + ')'}; every process must "
-                        "run the same command on the same data"))
+                        f"{lead[key] if key != 'model' else '(digest ' + lead[key][:12] + ')'}; "
+                        "every process must run the same command on the same data"))
             if theirs["options"] is not None and lead["options"] is not None:
                 differ = [k for k in lead["options"] if theirs["options"].get(k) != lead["options"][k]]
                 if differ:
                     k = differ[0]
                     raise agreed(ConfigError(
-                        f"rank {rank} has {k}={theirs['options'].get(k)!r} but rank 0 has {lead['options'][k]!r} "
-                        f"(options that differ: {', '.join(differ)}); every process must run with the same options"))
+                        f"rank {rank} has {k}={theirs['options'].get(k)!r} "
+                        f"but rank 0 has {lead['options'][k]!r} "
+                        f"(options that differ: {', '.join(differ)}); "
+                        "every process must run with the same options"))
         if lead["model"] is None:
             raise agreed(ConfigError("rank 0 has no model to train"))
 
@@ -203,8 +212,8 @@ class DistributedTrainer(Trainer):
         mine = dict(meta["options"], threads=(values or meta["options"])["threads"])
         if meta["resumed"] is not None:
             r = meta["resumed"]
-            resumed = Checkpoint(path=None, schedule=r["schedule"], rollbacks=r["rollbacks"], options=r["options"],
-                                 data=r["data"], good=good)
+            resumed = Checkpoint(path=None, schedule=r["schedule"], rollbacks=r["rollbacks"],
+                                 options=r["options"], data=r["data"], good=good)
         return model, mine, resumed
 
     def _agree_after(self) -> None:
@@ -257,7 +266,8 @@ class DistributedTrainer(Trainer):
                 if flags.any():
                     self._stopped_together = bool(flags[1])
                     break
-                with self.watchdog.waiting(f"the combination after block {part} of {self.parts}, epoch {epoch}"):
+                with self.watchdog.waiting(f"the combination after block {part} of {self.parts}, "
+                                           f"epoch {epoch}"):
                     self.sync.combine(last=part == self.parts)
                 clock["train"] += t1 - t0
                 clock["wait"] += t2 - t1
@@ -270,13 +280,14 @@ class DistributedTrainer(Trainer):
         self.trained_positions.append(int(st["processed"]))
         seconds = time.perf_counter() - start
         where = st["diverged_at"] + self.shard_start if st["diverged_at"] >= 0 else np.iinfo(np.int64).max
-        totals = self._collective("the end of the epoch", np.array([st["logprob"], st["words"], st["processed"]]),
-                                  MPI.SUM)
-        extremes = self._collective("the end of the epoch", np.array([seconds, -where], dtype=np.float64), MPI.MAX)
+        totals = self._collective("the end of the epoch",
+                                  np.array([st["logprob"], st["words"], st["processed"]]), MPI.SUM)
+        extremes = self._collective("the end of the epoch",
+                                    np.array([seconds, -where], dtype=np.float64), MPI.MAX)
         if not flags.any():
             self._check_same_weights(epoch)
-        return EpochStats(float(totals[0]), int(totals[1]), int(totals[2]), float(extremes[0]), bool(flags[0]),
-                          int(-extremes[1]) if flags[0] else -1, bool(flags[1]))
+        return EpochStats(float(totals[0]), int(totals[1]), int(totals[2]), float(extremes[0]),
+                          bool(flags[0]), int(-extremes[1]) if flags[0] else -1, bool(flags[1]))
 
     def checksum(self) -> int:
         """CRC-32 of all the weights (the same on every process after a combination)."""
@@ -298,7 +309,8 @@ class DistributedTrainer(Trainer):
             return self.comm.bcast(value, root=0)
 
     def _decide(self, valid_logprob: float, seconds: float) -> bool:
-        decision = (super()._decide(valid_logprob, seconds), self.schedule.state()) if self.rank == 0 else None
+        decision = ((super()._decide(valid_logprob, seconds), self.schedule.state())
+                    if self.rank == 0 else None)
         with self.watchdog.waiting("the schedule's decision (by rank 0)"):
             kept, state = self.comm.bcast(decision, root=0)
         if self.rank != 0:
