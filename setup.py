@@ -30,7 +30,8 @@ def compiler_command() -> str:
 
 def openmp_flags() -> tuple[list[str], list[str]]:
     """Compile and link a small OpenMP program; return (compile, link) flags that worked."""
-    for compile_flags, link_flags in ((["-fopenmp"], ["-fopenmp"]), (["-Xpreprocessor", "-fopenmp"], ["-lomp"])):
+    candidates = ((["-fopenmp"], ["-fopenmp"]), (["-Xpreprocessor", "-fopenmp"], ["-lomp"]))
+    for compile_flags, link_flags in candidates:
         with tempfile.TemporaryDirectory() as tmp:
             src = os.path.join(tmp, "probe.cc")
             with open(src, "w") as f:

@@ -33,7 +33,8 @@ from rnnlm_fast import _core
 SHAPES = [
     (1200, 400, 32, "GRU400 step"), (1200, 400, 64, "GRU400 step"), (1200, 400, 640, "GRU400 block"),
     (1200, 400, 1280, "GRU400 block"), (1600, 400, 32, "LSTM400 step"), (1600, 400, 640, "LSTM400 block"),
-    (2600, 650, 20, "LSTM650 step"), (2600, 650, 700, "LSTM650 block"), (600, 200, 32, "sigmoid200 step"),
+    (2600, 650, 20, "LSTM650 step"), (2600, 650, 700, "LSTM650 block"),
+    (600, 200, 32, "sigmoid200 step"),
     (600, 200, 640, "sigmoid200 block"), (200, 200, 32, "sigmoid200 step"), (200, 200, 640, "sigmoid200 block"),
     (100, 200, 640, "class layer"), (100, 650, 700, "class layer"), (36, 400, 1, "word block"),
     (36, 400, 8, "word block"), (36, 400, 64, "word block"),
@@ -74,7 +75,8 @@ def sgemv_gflops(m: int, n: int, *, cpu_time: bool = False, seconds: float = 0.3
     return _gflops(lambda r: _core.blas_time_sgemv(m, n, False, r, cpu_time), 2.0 * m * n, seconds, samples)
 
 
-def sgemm_sgemv_ratio(m: int = 1200, k: int = 400, batch: int = 32, rounds: int = 3, cpu_time: bool = True) -> float:
+def sgemm_sgemv_ratio(m: int = 1200, k: int = 400, batch: int = 32, rounds: int = 3,
+                      cpu_time: bool = True) -> float:
     """R: sgemm's GFLOP/s with `batch` columns over sgemv's, at m x k, one thread; the median of
     `rounds` interleaved pairs. CPU time by default: a ratio of two library figures, which the
     machine's other jobs should not move."""
@@ -142,4 +144,5 @@ def test_sgemm_sgemv_ratio(benchmark):
     benchmark.group = "R = sgemm(B=32) / sgemv at 1200x400"
     start = time.perf_counter()
     ratio = benchmark.pedantic(sgemm_sgemv_ratio, rounds=1, iterations=1)
-    benchmark.extra_info.update(R=round(ratio, 2), blas=_core.blas_name(), seconds=round(time.perf_counter() - start, 1))
+    benchmark.extra_info.update(R=round(ratio, 2), blas=_core.blas_name(),
+                                seconds=round(time.perf_counter() - start, 1))

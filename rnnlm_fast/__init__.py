@@ -23,5 +23,5 @@ from .vocab import Vocabulary
 
 __version__ = "0.1.0"
 
-__all__ = ["RNNLM", "Vocabulary", "EpochRecord", "EpochStats", "Trainer", "PerplexityResult", "State", *errors.__all__,
-           "load_rnnlm04b", "save_rnnlm04b", "__version__"]
+__all__ = ["RNNLM", "Vocabulary", "EpochRecord", "EpochStats", "Trainer", "PerplexityResult", "State",
+           *errors.__all__, "load_rnnlm04b", "save_rnnlm04b", "__version__"]

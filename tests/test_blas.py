@@ -16,7 +16,8 @@ from rnnlm_fast.errors import ConfigError
 
 # (m, k, n): recurrent and gate products (B = 32, T*B = 640), the class layer, a word-layer block,
 # a weight gradient, and odd sizes that exercise every kernel's edge handling
-SHAPES = [(1200, 400, 32), (600, 200, 640), (100, 200, 64), (36, 400, 8), (400, 64, 1200), (7, 13, 5), (1, 1, 1)]
+SHAPES = [(1200, 400, 32), (600, 200, 640), (100, 200, 64), (36, 400, 8), (400, 64, 1200), (7, 13, 5),
+          (1, 1, 1)]
 
 
 def _close(got: np.ndarray, want: np.ndarray, k: int) -> None:

@@ -29,7 +29,8 @@ SUBPACKAGES = ("nbest", "distributed", "rnnlm04b")
 # The tests that read the repository's own files (README, pyproject.toml, csrc/) skip where the
 # package is an installed wheel without them (scripts/check_wheel.sh runs the suite that way).
 SOURCE_TREE = (PACKAGE.parent / "pyproject.toml").is_file() and (PACKAGE.parent / "csrc").is_dir()
-needs_source = pytest.mark.skipif(not SOURCE_TREE, reason="reads the source tree; rnnlm_fast is an installed wheel")
+needs_source = pytest.mark.skipif(not SOURCE_TREE,
+                                  reason="reads the source tree; rnnlm_fast is an installed wheel")
 
 
 def _module_name(path: Path, root: Path) -> str:
@@ -60,10 +61,12 @@ def import_graph(root: Path = PACKAGE) -> dict[str, set[str]]:
                     anchor = package.split(".")[: len(package.split(".")) - (node.level - 1)]
                     base = ".".join(anchor + ([base] if base else []))
                 # "from pkg import sub" imports the submodule; "from mod import name" the module
-                targets = [f"{base}.{a.name}" if _is_module(f"{base}.{a.name}", root) else base for a in node.names]
+                targets = [f"{base}.{a.name}" if _is_module(f"{base}.{a.name}", root) else base
+                           for a in node.names]
             else:
                 continue
-            edges |= {t for t in targets if t.split(".")[0] == root.name and _is_module(t, root) and t != name}
+            edges |= {t for t in targets
+                      if t.split(".")[0] == root.name and _is_module(t, root) and t != name}
         graph[name] = edges
     return graph
 
@@ -199,7 +202,8 @@ def test_every_option_checks_its_rule_with_one_message(name):
     o = OPTIONS[name]
     assert o.check(o.default) == o.default
     bad = "not-a-value" if o.type is not str else 3.5
-    with pytest.raises(rnnlm_fast.ConfigError, match=f"^{re.escape(name)} must be {re.escape(o.rule())}, not "):
+    message = f"^{re.escape(name)} must be {re.escape(o.rule())}, not "
+    with pytest.raises(rnnlm_fast.ConfigError, match=message):
         o.check(bad)
 
 
