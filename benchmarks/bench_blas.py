@@ -35,7 +35,8 @@ SHAPES = [
     (1200, 400, 1280, "GRU400 block"), (1600, 400, 32, "LSTM400 step"), (1600, 400, 640, "LSTM400 block"),
     (2600, 650, 20, "LSTM650 step"), (2600, 650, 700, "LSTM650 block"),
     (600, 200, 32, "sigmoid200 step"),
-    (600, 200, 640, "sigmoid200 block"), (200, 200, 32, "sigmoid200 step"), (200, 200, 640, "sigmoid200 block"),
+    (600, 200, 640, "sigmoid200 block"), (200, 200, 32, "sigmoid200 step"),
+    (200, 200, 640, "sigmoid200 block"),
     (100, 200, 640, "class layer"), (100, 650, 700, "class layer"), (36, 400, 1, "word block"),
     (36, 400, 8, "word block"), (36, 400, 64, "word block"),
 ]
