@@ -152,6 +152,8 @@ PYBIND11_MODULE(_core, mod) {
   mod.attr("MAX_BPTT_BLOCK") = kMaxBpttBlock;
   mod.attr("MAX_THREADS") = kMaxThreads;
   mod.attr("MAX_STREAMS") = kMaxStreams;
+  mod.attr("MAX_BATCH") = kMaxBatch;
+  mod.attr("MAX_BLOCK_POSITIONS") = kMaxBlockPositions;
   mod.attr("MAX_GRADIENT_WORDS") = kMaxGradientWords;
   mod.attr("DEFAULT_MAX_LINE_BYTES") = kDefaultMaxLineBytes;
   mod.attr("SCORE_CHUNK_SENTENCES") = kScoreChunkSentences;

@@ -55,8 +55,8 @@ void BlockTrainOptions::validate() const {
   if (!(l2 >= 0) || !std::isfinite(l2)) throw ConfigError("l2 must be a number >= 0");
   if (!(clip_norm >= 0) || !std::isfinite(clip_norm)) throw ConfigError("clip_norm must be a number >= 0 (0: no clipping)");
   if (!(dropout >= 0 && dropout < 1)) throw ConfigError("dropout must be in [0, 1)");
-  if (batch < 1 || batch > 4096) throw ConfigError("batch must be in 1..4096");
-  if (steps < 1 || steps > 1000) throw ConfigError("steps must be in 1..1000");
+  if (batch < 1 || batch > kMaxBatch) throw ConfigError("batch must be in 1.." + std::to_string(kMaxBatch));
+  if (steps < 1 || steps > kMaxBptt) throw ConfigError("steps must be in 1.." + std::to_string(kMaxBptt));
   if (threads < 1 || threads > kMaxThreads) throw ConfigError("threads must be in 1.." + std::to_string(kMaxThreads));
   if (static_cast<std::int64_t>(batch) * steps > kMaxBlockPositions) {
     throw ConfigError("batch * steps must be at most " + std::to_string(kMaxBlockPositions) + " positions per block");

@@ -12,13 +12,11 @@
 
 #include "block_output.h"
 #include "direct.h"
+#include "engine_limits.h"
 #include "rnn.h"
 #include "trainer.h"
 
 namespace rnnlm {
-
-// Positions of one block (batch * steps) at most: the block's buffers hold all of them.
-constexpr std::int64_t kMaxBlockPositions = 65536;
 
 // Every field must be set by the caller (the defaults will live in rnnlm_fast/options.py).
 struct BlockTrainOptions {
@@ -31,7 +29,7 @@ struct BlockTrainOptions {
   bool independent{};  // reset a stream's state after every sentence
   std::uint64_t seed{};  // of the dropout masks (stream b: seed + 0x9E3779B97F4A7C15 * (b + 1))
   int threads{};       // OpenMP threads of the elementwise and output work, and BLAS threads
-  // lr > 0, l2 >= 0, clip_norm >= 0, dropout in [0, 1), batch in 1..4096, steps in 1..1000,
+  // lr > 0, l2 >= 0, clip_norm >= 0, dropout in [0, 1), batch in 1..kMaxBatch, steps in 1..kMaxBptt,
   // threads in 1..kMaxThreads, batch * steps <= kMaxBlockPositions; all finite. Throws ConfigError
   // with a one-line message.
   void validate() const;

@@ -20,6 +20,11 @@ constexpr int kMaxBpttBlock = 1000;  // words between BPTT updates
 constexpr int kMaxThreads = 4096;
 constexpr int kMaxStreams = 1024;    // lanes of a thread; also batch_gradient's sentences
 
+// A block-synchronous epoch (BlockTrainOptions::validate): streams of a block, and positions of a
+// block (batch * steps), which its buffers hold at once.
+constexpr int kMaxBatch = 4096;
+constexpr std::int64_t kMaxBlockPositions = 65536;
+
 // The gradient checks (sentence_gradient, batch_gradient) run full BPTT over a sentence of n
 // words in n + 2 steps, so a sentence must leave room within kMaxBptt.
 constexpr std::int64_t kMaxGradientWords = 900;

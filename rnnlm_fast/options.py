@@ -13,20 +13,21 @@ import argparse
 import inspect
 import math
 import numbers
-import sys
-import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Optional, Sequence
 
 import numpy as np
 
 from . import _core
+from .deprecation import deprecated
 from .errors import ConfigError
 
 # Initial learning rates that train stably with online SGD: rnnlm-0.4b's 0.1 for sigmoid;
 # tanh and relu pass up to 4x larger errors back through time and blow up at 0.1, as do
 # gated cells with long BPTT (measured on the bundled books and PTB; see README).
 DEFAULT_LR = {"sigmoid": 0.1, "tanh": 0.01, "relu": 0.01, "gru": 0.02, "lstm": 0.05}
+# With batch > 1 the step is the block's gradient (summed over time, averaged over streams), clipped.
+BLOCK_LR = {"sigmoid": 1.0, "tanh": 1.0, "relu": 0.5, "gru": 1.0, "lstm": 1.0}
 DIRECTIONS = ("forward", "backward")
 OOV_POLICIES = ("auto", "unk", "penalty")
 CLASS_METHODS = tuple(_core.CLASS_METHODS)
@@ -230,6 +231,12 @@ _ALL = (
            "products become matrix-matrix (faster for big models); the learning rate is scaled by "
            "streams^-0.4; 1 is rnnlm-0.4b's online SGD",
            "run", low=1, high=_core.MAX_STREAMS, flag="--streams", older_files_lack=True),
+    Option("batch", int, 1, "block-synchronous mini-batch training: B streams of sentences advance bptt "
+           "steps with fixed weights, then one update (the block's gradient: summed over time, averaged over "
+           "the streams, clipped to clip_norm); 1 is rnnlm-0.4b's online SGD", "run", low=1,
+           high=_core.MAX_BATCH, flag="--batch", older_files_lack=True),
+    Option("clip_norm", float, 5.0, "with batch > 1: the global norm a block's gradient is clipped to "
+           "(0: none)", "run", low=0, flag="--clip-norm", older_files_lack=True),
     Option("on_divergence", str, "rollback", "on NaN/Inf: restore the last good weights and halve the "
            "learning rate, or raise at once", "run", choices=DIVERGENCE_POLICIES, flag="--on-divergence"),
     Option("max_rollbacks", int, 3, "divergence rollbacks before giving up", "run", low=0,
@@ -289,9 +296,9 @@ def lr_for_streams(lr: float, streams: int) -> float:
     return lr if streams <= 1 else lr * streams ** -STREAMS_LR_POWER
 
 
-def lr_for(cell: str) -> float:
-    """The initial learning rate of a cell when ``lr`` is not given."""
-    return DEFAULT_LR[cell]
+def lr_for(cell: str, batch: int = 1) -> float:
+    """The initial learning rate of a cell when ``lr`` is not given (online SGD, or batch > 1)."""
+    return DEFAULT_LR[cell] if batch <= 1 else BLOCK_LR[cell]
 
 
 def resolve(names: Iterable[str], given: dict[str, Any], what: str = "option") -> dict[str, Any]:
@@ -317,31 +324,6 @@ def _api_name(key: str, names: tuple, what: str) -> str:
             deprecated(f"the {what} {key!r} is deprecated; call it {name!r}", stacklevel=5)
             return name
     raise ConfigError(f"unknown {what} {key!r} (known: {', '.join(names)})")
-
-
-# --- old names: the one deprecation mechanism (options, flags, and the n-best API's renamed names) ---
-
-def deprecated(message: str, stacklevel: int = 3, *, typed: bool = False) -> None:
-    """The notice that an old name was used: a DeprecationWarning. ``typed``: a flag someone typed,
-    shown even where Python hides DeprecationWarnings raised outside ``__main__`` (whoever typed
-    it is the one to tell); ``-W`` options still rule."""
-    with warnings.catch_warnings():
-        if typed and not sys.warnoptions:
-            warnings.simplefilter("default", DeprecationWarning)
-        warnings.warn(message, DeprecationWarning, stacklevel=stacklevel + 1)
-
-
-def renamed(old: str, old_value: Any, new: str, new_value: Any, *, stacklevel: int = 3, typed: bool = False,
-            error: type[Exception] = TypeError, where: str = "") -> Any:
-    """The value given under the new name ``new`` or, with a :func:`deprecated` notice, under the
-    old one (None: not given). ``error`` (TypeError for the API, ConfigError for flags) when both
-    are given; ``where`` prefixes the notice (e.g. the command)."""
-    if old_value is None:
-        return new_value
-    if new_value is not None:
-        raise error(f"give {new} only, not also its deprecated name {old}")
-    deprecated(f"{where}{old} is deprecated; use {new}", stacklevel=stacklevel + 1, typed=typed)
-    return old_value
 
 
 def to_file(values: dict[str, Any]) -> dict[str, Any]:

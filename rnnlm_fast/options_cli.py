@@ -6,7 +6,8 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from .options import BATCH_DEFAULTS, OPTIONS, deprecated
+from .deprecation import deprecated
+from .options import BATCH_DEFAULTS, OPTIONS
 
 __all__ = ["add_arguments", "table"]
 
@@ -21,8 +22,8 @@ class _Deprecated(argparse.Action):
         setattr(namespace, self.dest, values)
 
 
-def add_arguments(g: argparse._ActionsContainer, names: Sequence[str], batch: bool = False) -> None:
-    """Add the command-line flags of these options to an argparse parser or group (``batch``: with
+def add_arguments(g: argparse._ActionsContainer, names: Sequence[str], batch_command: bool = False) -> None:
+    """Add the command-line flags of these options to an argparse parser or group (``batch_command``: with
     the batch commands' defaults, BATCH_DEFAULTS). Values are parsed there and checked by the API,
     so every rule has one message; an option's deprecated names are flags that warn."""
     for name in names:
@@ -31,7 +32,7 @@ def add_arguments(g: argparse._ActionsContainer, names: Sequence[str], batch: bo
             g.add_argument(o.flag, dest=name, action="store_true",
                            help=o.help + (f" (rnnlm-0.4b: {o.rnnlm})" if o.rnnlm else ""))
             continue
-        default = BATCH_DEFAULTS[name] if batch and name in BATCH_DEFAULTS else o.default
+        default = BATCH_DEFAULTS[name] if batch_command and name in BATCH_DEFAULTS else o.default
         shown = o.default_text or default
         helptext = f"{o.help} (default {shown}" + (f"; rnnlm-0.4b: {o.rnnlm})" if o.rnnlm else ")")
         kind = o.parse or o.type

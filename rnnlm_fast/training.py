@@ -110,13 +110,40 @@ def engine_options(values: dict[str, Any], lr: float, seed: int, threads: int,
     return _core.TrainOptions(**epoch, seed=seed, threads=threads, streams=streams)
 
 
-def _run_epoch(core: Any, enc: Encoded, engine: "_core.TrainOptions", progress: bool, desc: str,
+def block_options(values: dict[str, Any], lr: float, seed: int, threads: int) -> "_core.BlockTrainOptions":
+    """The block-synchronous engine's options of one epoch (batch > 1): B = batch streams, T = bptt
+    steps per block (gradient_cutoff and bptt_block are online SGD's and unused here)."""
+    return _core.BlockTrainOptions(lr=lr, l2=values["l2"], clip_norm=values["clip_norm"],
+                                   dropout=values["dropout"], batch=values["batch"], steps=values["bptt"],
+                                   independent=values["independent"], seed=seed, threads=threads)
+
+
+def check_batch(values: dict[str, Any]) -> None:
+    """Options that batch > 1 (block-synchronous training) does not combine with: one-line ConfigErrors."""
+    if values["batch"] <= 1:
+        return
+    if values.get("streams", 1) > 1:
+        raise ConfigError(f"batch {values['batch']} and streams {values['streams']}: choose one (batch "
+                          "trains block-synchronous mini-batches, streams advances lockstep online SGD)")
+    if values["input_dropout"] > 0:
+        raise ConfigError("input_dropout is online SGD's (batch 1); with batch > 1 use dropout")
+
+
+def _run_epoch(core: Any, enc: Encoded, engine: Any, progress: bool, desc: str,
                return_positions: bool = False) -> EpochStats:
+    """One epoch on the engine the options are for: online SGD (TrainOptions) or block-synchronous
+    mini-batches (BlockTrainOptions)."""
     bar = make_bar(progress, len(enc.mapped), desc)
     start = time.perf_counter()
     try:
-        st = _core.train_epoch(core, enc.mapped, enc.offsets, engine, progress=training_callback(bar),
-                               return_positions=return_positions)
+        if isinstance(engine, _core.BlockTrainOptions):
+            if return_positions:
+                raise ConfigError("return_positions needs batch=1 (positions are scored in order)")
+            st = _core.train_block_epoch(core, enc.mapped, enc.offsets, engine,
+                                         progress=training_callback(bar))
+        else:
+            st = _core.train_epoch(core, enc.mapped, enc.offsets, engine, progress=training_callback(bar),
+                                   return_positions=return_positions)
     finally:
         if bar is not None:
             bar.close()
@@ -127,13 +154,15 @@ def _run_epoch(core: Any, enc: Encoded, engine: "_core.TrainOptions", progress: 
 @options.keyword_signature(options.EPOCH)
 def train_epoch(model: Trainable, text: Text, *, seed: int = options.DEFAULTS["seed"],
                 threads: int = options.DEFAULTS["threads"],
-                streams: int = options.DEFAULTS["streams"], progress: bool = False,
+                streams: int = options.DEFAULTS["streams"], batch: int = options.DEFAULTS["batch"],
+                clip_norm: float = options.DEFAULTS["clip_norm"], progress: bool = False,
                 return_positions: bool = False, **training: Any) -> EpochStats:
     """One epoch of online SGD with truncated BPTT over ``text``, updating ``model`` in place.
 
     No validation, schedule or rollback (see :class:`Trainer`): what benchmarks and tests
     time and check. ``lr`` defaults to the cell's; ``seed`` seeds the dropout masks; ``streams``
-    sentences streams per thread are trained side by side (see the ``streams`` option).
+    sentences streams per thread are trained side by side (see the ``streams`` option); ``batch`` > 1
+    trains block-synchronous mini-batches instead (the ``batch`` and ``clip_norm`` options).
 
     Raises
     ------
@@ -141,14 +170,17 @@ def train_epoch(model: Trainable, text: Text, *, seed: int = options.DEFAULTS["s
         On Ctrl-C (the weights hold the updates made so far).
     ConfigError, CorpusError, MissingFileError
     """
-    values = options.resolve(options.EPOCH, training, "training option")
-    lr = values["lr"] if values["lr"] is not None else options.lr_for(model.cell)
+    given = dict(training, streams=streams, batch=batch, clip_norm=clip_norm)
+    values = options.resolve(options.EPOCH + ("streams", "batch", "clip_norm"), given, "training option")
+    check_batch(values)
+    lr = values["lr"] if values["lr"] is not None else options.lr_for(model.cell, values["batch"])
     enc = as_encoded(model, text, progress)
-    streams = options.OPTIONS["streams"].check(streams)
-    if return_positions and streams != 1:
+    if return_positions and values["streams"] != 1:
         raise ConfigError("return_positions needs streams=1 (positions are scored in order)")
-    stats = _run_epoch(model._core, enc, engine_options(values, lr, seed, resolve_threads(threads), streams),
-                       progress, f"epoch lr {lr:.4g}", return_positions)
+    threads = resolve_threads(threads)
+    engine = (block_options(values, lr, seed, threads) if values["batch"] > 1
+              else engine_options(values, lr, seed, threads, values["streams"]))
+    stats = _run_epoch(model._core, enc, engine, progress, f"epoch lr {lr:.4g}", return_positions)
     if stats.interrupted:
         raise KeyboardInterrupt("training interrupted")
     return stats
@@ -194,7 +226,8 @@ class Trainer:
                  resumed: Optional[Checkpoint] = None):
         self.model, self.values, self.progress, self.callback = model, values, progress, callback
         self.threads = resolve_threads(values["threads"])
-        self.lr = values["lr"] if values["lr"] is not None else options.lr_for(model.cell)
+        check_batch(values)
+        self.lr = values["lr"] if values["lr"] is not None else options.lr_for(model.cell, values["batch"])
         self.train_text, self.valid_text = (as_encoded(model, train, progress),
                                             as_encoded(model, valid, progress))
         # what the model file records: the options that shaped the weights, not how the run was executed
@@ -244,9 +277,9 @@ class Trainer:
     def step(self) -> EpochRecord:
         """One epoch, its validation and the schedule's decision; returns its record."""
         model, schedule = self.model, self.schedule
-        engine = engine_options(self.values, schedule.lr,
-                                _epoch_seed(model.seed, schedule.epoch, self.rollbacks),
-                                self.threads, self.values["streams"])
+        seed = _epoch_seed(model.seed, schedule.epoch, self.rollbacks)
+        engine = (block_options(self.values, schedule.lr, seed, self.threads) if self.values["batch"] > 1
+                  else engine_options(self.values, schedule.lr, seed, self.threads, self.values["streams"]))
         stats = self._train_epoch(engine, f"epoch {schedule.epoch + 1} lr {schedule.lr:.4g}")
         if stats.interrupted:
             self._restore()
@@ -282,7 +315,7 @@ class Trainer:
         return record
 
     # --- the steps of an epoch (rnnlm_fast/distributed/ runs them across processes) -------
-    def _train_epoch(self, engine: "_core.TrainOptions", desc: str) -> EpochStats:
+    def _train_epoch(self, engine: Any, desc: str) -> EpochStats:
         return _run_epoch(self.model._core, self.train_text, engine, self.progress, desc)
 
     def _validate(self) -> float:

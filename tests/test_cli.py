@@ -156,13 +156,14 @@ def test_history_json_is_not_overwritten_silently(capsys, toy, tmp_path):
 
 def test_ctrl_c_while_reading_the_data_does_not_promise_a_checkpoint(capsys, toy, tmp_path, monkeypatch):
     """Interrupted before the run wrote its first checkpoint: nothing to --resume."""
+    import rnnlm_fast.encoding as encoding
     import rnnlm_fast.training as training
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
     out = tmp_path / "lm.rnnlm"
-    monkeypatch.setattr(training, "encode_file", interrupted)
+    monkeypatch.setattr(encoding, "encode_file", interrupted)
     rc, _, err = run_main(capsys, *train_args(toy, out))
     assert rc == 130 and "--resume" not in err and "rerun to train" in err, err
     assert list(tmp_path.iterdir()) == []

@@ -109,6 +109,9 @@ class DistributedTrainer(Trainer):
             model, values, resumed = self._receive(model, model_class, values, resumed)
             if threads is not None:
                 values["threads"] = options.OPTIONS["threads"].check(threads)
+            if values.get("batch", 1) > 1:
+                raise ConfigError("batch > 1 (block-synchronous training) does not run across MPI "
+                                  "processes yet; train with batch 1 there")
             self.watchdog.timeout = values["sync_timeout"]
             lead = self.rank == 0
             super().__init__(model, train, valid, values, checkpoint=checkpoint if lead else None,

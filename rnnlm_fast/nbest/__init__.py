@@ -12,7 +12,7 @@ memory is a NATURAL-LOG probability, higher is better.
 
 from __future__ import annotations
 
-from rnnlm_fast.options import deprecated
+from rnnlm_fast.deprecation import deprecated
 from rnnlm_fast.units import LN10
 
 from .combine import NbestFeatures, Weights, build_features, combine_scores, select_best

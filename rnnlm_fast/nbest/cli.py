@@ -19,7 +19,7 @@ from rnnlm_fast.errors import ConfigError, MissingFileError, OovWarning
 from rnnlm_fast.model import RNNLM
 from rnnlm_fast.ngram import check_weight
 from rnnlm_fast.ngram_cli import add_rescore_ngram_arguments, check_ngram_args, load_ngram, ngram_report
-from rnnlm_fast.options import renamed
+from rnnlm_fast.deprecation import renamed
 from rnnlm_fast.options_cli import add_arguments
 from rnnlm_fast.plot import plot_wer_curve, require_matplotlib
 from rnnlm_fast.vocab import Vocabulary
@@ -107,7 +107,8 @@ def add_rescore_parser(sub: argparse._SubParsersAction) -> None:
                         "(default: equal)")
     add_rescore_ngram_arguments(p)
     g = p.add_argument_group("scoring")
-    add_arguments(g, ["case", "max_oov_rate", "oov", "oov_penalty", "threads", "carry_state"], batch=True)
+    add_arguments(g, ["case", "max_oov_rate", "oov", "oov_penalty", "threads", "carry_state"],
+                  batch_command=True)
     g = p.add_argument_group("outputs (checked before any work)")
     g.add_argument("--output-1best", metavar="PATH", help="write the rescored 1-best ('utt-id words' lines)")
     g.add_argument("--output-nbest", metavar="PATH",

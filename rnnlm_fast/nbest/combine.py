@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnlm_fast.options import deprecated, renamed
+from rnnlm_fast.deprecation import deprecated, renamed
 
 from .lists import AM, NbestList, check_lists
 from .wer import count_words

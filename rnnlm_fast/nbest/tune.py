@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnlm_fast.options import renamed
+from rnnlm_fast.deprecation import renamed
 
 from .combine import NbestFeatures, Weights, build_features
 from .lists import AM, NbestList
