@@ -144,20 +144,23 @@ PYBIND11_MODULE(_core, mod) {
     }
   });
 
-  // engine_limits.h
-  mod.attr("MAX_HIDDEN") = kMaxHidden;
-  mod.attr("MAX_DIRECT_ORDER") = kMaxDirectOrder;
-  mod.attr("MAX_DIRECT_SIZE") = kMaxDirectSize;
-  mod.attr("MAX_BPTT") = kMaxBptt;
-  mod.attr("MAX_BPTT_BLOCK") = kMaxBpttBlock;
-  mod.attr("MAX_THREADS") = kMaxThreads;
-  mod.attr("MAX_STREAMS") = kMaxStreams;
-  mod.attr("MAX_BATCH") = kMaxBatch;
-  mod.attr("MAX_BLOCK_POSITIONS") = kMaxBlockPositions;
-  mod.attr("MAX_GRADIENT_WORDS") = kMaxGradientWords;
-  mod.attr("DEFAULT_MAX_LINE_BYTES") = kDefaultMaxLineBytes;
-  mod.attr("SCORE_CHUNK_SENTENCES") = kScoreChunkSentences;
-  mod.attr("SCORE_WARMUP_SENTENCES") = kScoreWarmupSentences;
+  // engine_limits.h and the scorer's chunking, as one table of names
+  const std::pair<const char*, std::int64_t> limits[] = {
+      {"MAX_HIDDEN", kMaxHidden},
+      {"MAX_DIRECT_ORDER", kMaxDirectOrder},
+      {"MAX_DIRECT_SIZE", static_cast<std::int64_t>(kMaxDirectSize)},
+      {"MAX_BPTT", kMaxBptt},
+      {"MAX_BPTT_BLOCK", kMaxBpttBlock},
+      {"MAX_THREADS", kMaxThreads},
+      {"MAX_STREAMS", kMaxStreams},
+      {"MAX_BATCH", kMaxBatch},
+      {"MAX_BLOCK_POSITIONS", kMaxBlockPositions},
+      {"MAX_GRADIENT_WORDS", kMaxGradientWords},
+      {"DEFAULT_MAX_LINE_BYTES", static_cast<std::int64_t>(kDefaultMaxLineBytes)},
+      {"SCORE_CHUNK_SENTENCES", kScoreChunkSentences},
+      {"SCORE_WARMUP_SENTENCES", kScoreWarmupSentences},
+  };
+  for (const auto& [name, value] : limits) mod.attr(name) = value;
   mod.attr("WHITESPACE") = py::str(kWhitespace);
   mod.attr("CELLS") = py::tuple(py::cast(std::vector<std::string>(kCellNames.begin(), kCellNames.end())));
   mod.attr("DIRECT_HASHES") =

@@ -48,30 +48,14 @@ py::dict train_block_epoch_py(Model& m, const CArray<std::int32_t>& ids, const C
   BlockTrainer trainer(m, o);  // validates
   PythonProgress report(std::move(progress));
   BlockEpochStats r;
-  {
-    py::gil_scoped_release nogil;
+  py::dict d = run_epoch_released(report, [&] {
     r = trainer.train_epoch(m, ids.data(), offsets.data(), offsets.shape(0) - 1,
                             [&](std::int64_t done, double lp) { return report(done, lp); });
-  }
-  const EpochStats& st = r.stats;
-  py::dict d;
-  d["logprob"] = st.logprob;
-  d["words"] = st.words;
-  d["processed"] = st.processed;
-  d["diverged"] = st.diverged;
-  d["diverged_at"] = st.diverged_at;
-  d["interrupted"] = st.interrupted;
+    return r.stats;
+  });
   d["blocks"] = r.blocks;
   d["seconds"] = r.seconds;
   d["gemm_seconds"] = r.gemm_seconds;
-  // A Ctrl-C seen by the callback is reported as interrupted; the caller decides.
-  if (st.interrupted && report.has_pending()) {
-    try {
-      report.rethrow();
-    } catch (py::error_already_set& e) {
-      if (!e.matches(PyExc_KeyboardInterrupt)) throw;
-    }
-  }
   return d;
 }
 
