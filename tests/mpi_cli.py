@@ -1,4 +1,5 @@
-"""Run under mpiexec by tests/test_distributed.py: ``python mpi_cli.py HOOK ARG -- rnnlm-fast ARGS``.
+"""Run under mpiexec by tests/test_distributed_mpi.py and _faults.py:
+``python mpi_cli.py HOOK ARG -- rnnlm-fast ARGS``.
 
 The command line (``rnnlm_fast.cli.main``, what the ``rnnlm-fast`` script runs) with one test
 hook set first (or ``none``); the training process the command forks inherits it. Hooks:
@@ -7,7 +8,7 @@ hook set first (or ``none``); the training process the command forks inherits it
     Every process writes, for each combination of the weights, its weights and update marks
     before it and its weights after it (``DIR/rank<r>.<n>.npz``, n counting from 0; the start of
     an epoch, when BMUF takes its starting point, is an entry of its own): what
-    :func:`replay` in test_distributed.py recomputes with NumPy.
+    :func:`replay` in test_distributed_mpi.py recomputes with NumPy.
 ``stall-write EPOCH``
     Rank 0 writes the checkpoint of epoch EPOCH to its temporary file, cuts that file to half
     its length, creates ``<checkpoint>.stalled`` and waits there (never renaming it over the

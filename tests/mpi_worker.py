@@ -1,4 +1,4 @@
-"""Run under mpiexec by tests/test_distributed.py: ``python mpi_worker.py MODE DIR``.
+"""Run under mpiexec by tests/test_distributed_mpi.py: ``python mpi_worker.py MODE DIR``.
 
 Trains small models on the generated corpora in DIR (train.txt, valid.txt) and writes what the
 test checks to DIR/<mode>.rank<r>.json. Modes: ``equal`` (one process: the distributed run
