@@ -2,7 +2,7 @@
 // corpus cut into B streams of whole sentences, all advanced T steps per block with the
 // weights fixed; the output layer over the block's T*B positions at once; exact BPTT through
 // the block; one clipped SGD update per block. The products go through blas.h (few, large
-// sgemm calls); the elementwise cell code reuses Model::cell_update / backward_step, run over
+// sgemm calls); the elementwise cell code is block_cell.h's fused kernels, run over
 // the B streams (and the output's per-position work over the block's positions) by an OpenMP
 // loop when threads > 1; every reduction has one fixed order, so a run is reproducible.
 #pragma once
@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "block_cell.h"
 #include "block_output.h"
 #include "direct.h"
 #include "engine_limits.h"
@@ -73,6 +74,8 @@ class BlockTrainer {
   double backward(const Model& m);
   void apply_update(Model& m, float scale);
   void gradient_into(const Model& m, Model& grad) const;
+  // Step t's rows of the forward buffers from stream b0 on (u: the current step's products).
+  BlockStepRows step_rows(int t, int b0);
 
   BlockTrainOptions o_;
   int B_, T_, H_, GH_, C_, V_;
@@ -103,8 +106,8 @@ class BlockTrainer {
   std::vector<double> lp_;
   BlockOutput out_;
   // Backward.
-  std::vector<float> e_, du_, dx_;          // [T][B][H], [T][B][GH] x 2
-  std::vector<float> dh_, carry_, dc_, dc_prev_, dh_direct_;  // B x H
+  std::vector<float> e_, du_, dx_;          // [T][B][H], [T][B][GH], [T][B][GH] (GRU only)
+  std::vector<float> carry_, dc_, dh_direct_;  // B x H (dc_: LSTM, dh_direct_: GRU)
   // Gradients.
   std::vector<float> g_recurrent_, g_hidden_bias_, g_class_w_, g_class_b_, g_word_w_, g_word_b_;
   std::vector<float> g_embed_;              // one GH row per distinct input word of the block
