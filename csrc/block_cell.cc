@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "simd.h"
 
@@ -10,54 +11,57 @@ namespace {
 
 #define RNNLM_INLINE static inline __attribute__((always_inline))
 
-// One row's forward; x = the input word's embedding row (nullptr: none), b = hidden_bias.
-template <Cell kCell>
-RNNLM_INLINE void forward_row(int H, const float* __restrict x, const float* __restrict b,
-                              const float* __restrict u, const float* __restrict hp, const float* __restrict cp,
-                              float* __restrict h, float* __restrict c, float* __restrict a,
-                              float* __restrict un, float* __restrict tc) {
+// n zeros, n <= the largest G*H (kept per thread, grown once).
+const float* zero_row(std::size_t n) {
+  thread_local std::vector<float> zeros;
+  if (zeros.size() < n) zeros.assign(n, 0.0f);
+  return zeros.data();
+}
+
+// Elements [i, i + width of V) of one row's forward; x = the input word's embedding row (zeros: no
+// input), b = hidden_bias.
+template <Cell kCell, class V>
+RNNLM_INLINE void forward_at(int i, int H, const float* __restrict x, const float* __restrict b,
+                             const float* __restrict u, const float* __restrict hp, const float* __restrict cp,
+                             float* __restrict h, float* __restrict c, float* __restrict a,
+                             float* __restrict un, float* __restrict tc) {
+  const V tag{};
   if constexpr (kCell == Cell::kSigmoid || kCell == Cell::kTanh || kCell == Cell::kRelu) {
-    // (u + b) + x, as cell_update
-#pragma omp simd
-    for (int i = 0; i < H; ++i) {
-      const float v = u[i] + b[i] + (x != nullptr ? x[i] : 0.0f);
-      h[i] = kCell == Cell::kSigmoid ? sigmoid_approx(v) : kCell == Cell::kTanh ? tanh_approx(v) : std::max(v, 0.0f);
-    }
+    const V v = vload(tag, u + i) + vload(tag, b + i) + vload(tag, x + i);  // (u + b) + x, as cell_update
+    vstore(h + i, kCell == Cell::kSigmoid ? sigmoid_vec(v) : kCell == Cell::kTanh ? tanh_vec(v) : relu_vec(v));
   } else if constexpr (kCell == Cell::kGru) {
-#pragma omp simd
-    for (int i = 0; i < H; ++i) {
-      const float xz = x != nullptr ? x[i] : 0.0f, xr = x != nullptr ? x[H + i] : 0.0f;
-      const float xn = x != nullptr ? x[2 * H + i] : 0.0f;
-      const float z = sigmoid_approx((b[i] + xz) + u[i]);
-      const float r = sigmoid_approx((b[H + i] + xr) + u[H + i]);
-      const float vn = u[2 * H + i];
-      const float n = tanh_approx((b[2 * H + i] + xn) + r * vn);
-      a[i] = z;
-      a[H + i] = r;
-      a[2 * H + i] = n;
-      un[i] = vn;
-      h[i] = (1.0f - z) * n + z * hp[i];
-    }
+    const V z = sigmoid_vec((vload(tag, b + i) + vload(tag, x + i)) + vload(tag, u + i));
+    const V r = sigmoid_vec((vload(tag, b + H + i) + vload(tag, x + H + i)) + vload(tag, u + H + i));
+    const V vn = vload(tag, u + 2 * H + i);
+    const V n = tanh_vec((vload(tag, b + 2 * H + i) + vload(tag, x + 2 * H + i)) + r * vn);
+    vstore(a + i, z);
+    vstore(a + H + i, r);
+    vstore(a + 2 * H + i, n);
+    vstore(un + i, vn);
+    vstore(h + i, (1.0f - z) * n + z * vload(tag, hp + i));
   } else {  // LSTM: gates i, f, g, o
-#pragma omp simd
-    for (int i = 0; i < H; ++i) {
-      const float xi = x != nullptr ? x[i] : 0.0f, xf = x != nullptr ? x[H + i] : 0.0f;
-      const float xg = x != nullptr ? x[2 * H + i] : 0.0f, xo = x != nullptr ? x[3 * H + i] : 0.0f;
-      const float gi = sigmoid_approx((b[i] + xi) + u[i]);
-      const float gf = sigmoid_approx((b[H + i] + xf) + u[H + i]);
-      const float gg = tanh_approx((b[2 * H + i] + xg) + u[2 * H + i]);
-      const float go = sigmoid_approx((b[3 * H + i] + xo) + u[3 * H + i]);
-      const float cc = gf * cp[i] + gi * gg;
-      const float t = tanh_approx(cc);
-      a[i] = gi;
-      a[H + i] = gf;
-      a[2 * H + i] = gg;
-      a[3 * H + i] = go;
-      c[i] = cc;
-      tc[i] = t;
-      h[i] = go * t;
-    }
+    const V gi = sigmoid_vec((vload(tag, b + i) + vload(tag, x + i)) + vload(tag, u + i));
+    const V gf = sigmoid_vec((vload(tag, b + H + i) + vload(tag, x + H + i)) + vload(tag, u + H + i));
+    const V gg = tanh_vec((vload(tag, b + 2 * H + i) + vload(tag, x + 2 * H + i)) + vload(tag, u + 2 * H + i));
+    const V go = sigmoid_vec((vload(tag, b + 3 * H + i) + vload(tag, x + 3 * H + i)) + vload(tag, u + 3 * H + i));
+    const V cc = gf * vload(tag, cp + i) + gi * gg;
+    const V t = tanh_vec(cc);
+    vstore(a + i, gi);
+    vstore(a + H + i, gf);
+    vstore(a + 2 * H + i, gg);
+    vstore(a + 3 * H + i, go);
+    vstore(c + i, cc);
+    vstore(tc + i, t);
+    vstore(h + i, go * t);
   }
+}
+
+template <Cell kCell>
+RNNLM_INLINE void forward_row(int H, const float* x, const float* b, const float* u, const float* hp,
+                              const float* cp, float* h, float* c, float* a, float* un, float* tc) {
+  int i = 0;
+  for (; i + 8 <= H; i += 8) forward_at<kCell, v8f>(i, H, x, b, u, hp, cp, h, c, a, un, tc);
+  for (; i < H; ++i) forward_at<kCell, float>(i, H, x, b, u, hp, cp, h, c, a, un, tc);
 }
 
 template <Cell kCell>
@@ -66,10 +70,12 @@ RNNLM_INLINE void forward_rows(const Model& m, int B, const std::int32_t* in, co
   const int H = m.hidden(), GH = m.gates() * H;
   const std::size_t sH = static_cast<std::size_t>(H), sGH = static_cast<std::size_t>(GH);
   const float* bias = m.hidden_bias.data();
+  const float* zeros = nullptr;  // the input of a row without an input word
   for (int b = 0; b < B; ++b) {
     if (!active[b]) continue;
+    if (in[b] < 0 && zeros == nullptr) zeros = zero_row(sGH);
     const std::size_t rh = static_cast<std::size_t>(b) * sH, rg = static_cast<std::size_t>(b) * sGH;
-    const float* x = in[b] >= 0 ? m.embed.data() + static_cast<std::size_t>(in[b]) * sGH : nullptr;
+    const float* x = in[b] >= 0 ? m.embed.data() + static_cast<std::size_t>(in[b]) * sGH : zeros;
     const bool lstm = kCell == Cell::kLstm, gru = kCell == Cell::kGru;
     forward_row<kCell>(H, x, bias, s.u + rg, s.hprev + rh, lstm ? s.cprev + rh : nullptr, s.h + rh,
                        lstm ? s.c + rh : nullptr, lstm || gru ? s.gates + rg : nullptr, gru ? s.un + rh : nullptr,
@@ -79,52 +85,57 @@ RNNLM_INLINE void forward_rows(const Model& m, int B, const std::int32_t* in, co
   }
 }
 
-// One row's backward, dh = e + carry.
-template <Cell kCell>
-RNNLM_INLINE void backward_row(int H, const float* __restrict e, const float* __restrict carry,
-                               const float* __restrict h, const float* __restrict a, const float* __restrict un,
-                               const float* __restrict tc, const float* __restrict hp,
-                               const float* __restrict cp, float* __restrict du, float* __restrict dx,
-                               float* __restrict dh_direct, float* __restrict dc) {
+// Elements [i, i + width of V) of one row's backward, dh = e + carry.
+template <Cell kCell, class V>
+RNNLM_INLINE void backward_at(int i, int H, const float* __restrict e, const float* __restrict carry,
+                              const float* __restrict h, const float* __restrict a, const float* __restrict un,
+                              const float* __restrict tc, const float* __restrict hp,
+                              const float* __restrict cp, float* __restrict du, float* __restrict dx,
+                              float* __restrict dh_direct, float* __restrict dc) {
+  const V tag{};
+  const V dh = vload(tag, e + i) + vload(tag, carry + i);
   if constexpr (kCell == Cell::kSigmoid) {
-#pragma omp simd
-    for (int i = 0; i < H; ++i) du[i] = (e[i] + carry[i]) * (h[i] * (1.0f - h[i]));
+    const V hv = vload(tag, h + i);
+    vstore(du + i, dh * (hv * (1.0f - hv)));
   } else if constexpr (kCell == Cell::kTanh) {
-#pragma omp simd
-    for (int i = 0; i < H; ++i) du[i] = (e[i] + carry[i]) * (1.0f - h[i] * h[i]);
+    const V hv = vload(tag, h + i);
+    vstore(du + i, dh * (1.0f - hv * hv));
   } else if constexpr (kCell == Cell::kRelu) {
-#pragma omp simd
-    for (int i = 0; i < H; ++i) du[i] = h[i] > 0.0f ? e[i] + carry[i] : 0.0f;
+    const V hv = vload(tag, h + i);
+    vstore(du + i, hv > 0.0f ? dh : vsplat(dh, 0.0f));
   } else if constexpr (kCell == Cell::kGru) {
-#pragma omp simd
-    for (int i = 0; i < H; ++i) {
-      const float dh = e[i] + carry[i];
-      const float z = a[i], r = a[H + i], n = a[2 * H + i];
-      const float dn = dh * (1.0f - z);
-      const float dz = dh * (hp[i] - n);
-      const float dan = dn * (1.0f - n * n);
-      const float dr = dan * un[i];
-      const float gz = dz * z * (1.0f - z), gr = dr * r * (1.0f - r);
-      du[i] = dx[i] = gz;
-      du[H + i] = dx[H + i] = gr;
-      dx[2 * H + i] = dan;
-      du[2 * H + i] = dan * r;
-      dh_direct[i] = dh * z;
-    }
+    const V z = vload(tag, a + i), r = vload(tag, a + H + i), n = vload(tag, a + 2 * H + i);
+    const V dn = dh * (1.0f - z);
+    const V dz = dh * (vload(tag, hp + i) - n);
+    const V dan = dn * (1.0f - n * n);
+    const V dr = dan * vload(tag, un + i);
+    const V gz = dz * z * (1.0f - z), gr = dr * r * (1.0f - r);
+    vstore(du + i, gz);
+    vstore(dx + i, gz);
+    vstore(du + H + i, gr);
+    vstore(dx + H + i, gr);
+    vstore(dx + 2 * H + i, dan);
+    vstore(du + 2 * H + i, dan * r);
+    vstore(dh_direct + i, dh * z);
   } else {  // LSTM
-#pragma omp simd
-    for (int i = 0; i < H; ++i) {
-      const float dh = e[i] + carry[i];
-      const float gi = a[i], gf = a[H + i], gg = a[2 * H + i], go = a[3 * H + i];
-      const float t = tc[i];
-      const float dct = dc[i] + dh * go * (1.0f - t * t);
-      du[i] = dct * gg * gi * (1.0f - gi);
-      du[H + i] = dct * cp[i] * gf * (1.0f - gf);
-      du[2 * H + i] = dct * gi * (1.0f - gg * gg);
-      du[3 * H + i] = dh * t * go * (1.0f - go);
-      dc[i] = dct * gf;
-    }
+    const V gi = vload(tag, a + i), gf = vload(tag, a + H + i), gg = vload(tag, a + 2 * H + i);
+    const V go = vload(tag, a + 3 * H + i), t = vload(tag, tc + i);
+    const V dct = vload(tag, dc + i) + dh * go * (1.0f - t * t);
+    vstore(du + i, dct * gg * gi * (1.0f - gi));
+    vstore(du + H + i, dct * vload(tag, cp + i) * gf * (1.0f - gf));
+    vstore(du + 2 * H + i, dct * gi * (1.0f - gg * gg));
+    vstore(du + 3 * H + i, dh * t * go * (1.0f - go));
+    vstore(dc + i, dct * gf);
   }
+}
+
+template <Cell kCell>
+RNNLM_INLINE void backward_row(int H, const float* e, const float* carry, const float* h, const float* a,
+                               const float* un, const float* tc, const float* hp, const float* cp, float* du,
+                               float* dx, float* dh_direct, float* dc) {
+  int i = 0;
+  for (; i + 8 <= H; i += 8) backward_at<kCell, v8f>(i, H, e, carry, h, a, un, tc, hp, cp, du, dx, dh_direct, dc);
+  for (; i < H; ++i) backward_at<kCell, float>(i, H, e, carry, h, a, un, tc, hp, cp, du, dx, dh_direct, dc);
 }
 
 template <Cell kCell>
