@@ -2,9 +2,9 @@
 // corpus cut into B streams of whole sentences, all advanced T steps per block with the
 // weights fixed; the output layer over the block's T*B positions at once; exact BPTT through
 // the block; one clipped SGD update per block. The products go through blas.h (few, large
-// sgemm calls); the elementwise cell code is block_cell.h's fused kernels, run over
-// the B streams (and the output's per-position work over the block's positions) by an OpenMP
-// loop when threads > 1; every reduction has one fixed order, so a run is reproducible.
+// sgemm calls, on `threads` library threads); the elementwise cell code is block_cell.h's fused
+// kernels over the B streams, run with the output's per-position work on the calling thread;
+// every reduction has one fixed order, so a run is reproducible.
 #pragma once
 
 #include <cstdint>
@@ -29,7 +29,7 @@ struct BlockTrainOptions {
   int steps{};         // T, steps per block (truncated BPTT length)
   bool independent{};  // reset a stream's state after every sentence
   std::uint64_t seed{};  // of the dropout masks (stream b: seed + 0x9E3779B97F4A7C15 * (b + 1))
-  int threads{};       // OpenMP threads of the elementwise and output work, and BLAS threads
+  int threads{};       // threads of the products (the library's own pool; block_trainer.cc says why)
   // lr > 0, l2 >= 0, clip_norm >= 0, dropout in [0, 1), batch in 1..kMaxBatch, steps in 1..kMaxBptt,
   // threads in 1..kMaxThreads, batch * steps <= kMaxBlockPositions; all finite. Throws ConfigError
   // with a one-line message.
@@ -78,6 +78,9 @@ class BlockTrainer {
   BlockStepRows step_rows(int t, int b0);
 
   BlockTrainOptions o_;
+  // OpenMP threads of the elementwise and output loops: 1, since train_epoch gives the threads to
+  // the library instead (block_trainer.cc says why); the loops keep their OpenMP split.
+  int omp_threads_ = 1;
   int B_, T_, H_, GH_, C_, V_;
   float reset_value_;
   bool lstm_, gru_;
