@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 
 #include "blas.h"
@@ -11,6 +12,9 @@
 
 namespace rnnlm {
 namespace {
+
+// Most rows of a class whose word layer update is rank_update's loop instead of a library product.
+constexpr int kSmallRows = 4;
 
 // Calls f(table index, j) for every (order, word j < n) pair of a position's word features.
 template <typename F>
@@ -40,6 +44,59 @@ void scale_add(float* __restrict w, const float* __restrict g, std::size_t n, fl
     for (std::size_t i = 0; i < n; ++i) w[i] = alpha * g[i];
   } else {
     for (std::size_t i = 0; i < n; ++i) w[i] = beta * w[i] + alpha * g[i];
+  }
+}
+
+// x = softmax(x) in place, shifted by the maximum; returns the log normaliser (log sum exp) in
+// double. exp_vec eight at a time (kernels.cc's softmax stays scalar under the AVX clones); the
+// sum in one fixed order (reproducible).
+RNNLM_CLONES
+double softmax_block(float* __restrict x, int n) {
+  float mx = x[0];
+  for (int i = 1; i < n; ++i) mx = std::max(mx, x[i]);
+  const int n8 = n & ~7;
+  const v8f m8 = splat8(mx);
+  v8f acc = {};
+  for (int i = 0; i < n8; i += 8) {
+    const v8f v = exp_vec(load8(x + i) - m8);
+    store8(x + i, v);
+    acc += v;
+  }
+  const v8f zero = {};
+  float sum = hsum4(acc, zero, zero, zero)[0];
+  for (int i = n8; i < n; ++i) {
+    x[i] = exp_vec(x[i] - mx);
+    sum += x[i];
+  }
+  const float inv = 1.0f / sum;
+  const v8f inv8 = splat8(inv);
+  for (int i = 0; i < n8; i += 8) store8(x + i, load8(x + i) * inv8);
+  for (int i = n8; i < n; ++i) x[i] *= inv;
+  return std::log(static_cast<double>(sum)) + static_cast<double>(mx);
+}
+
+// w[j] = beta * w[j] + alpha * sum_r z[r * ldz + j] * h[r] for the nc rows j of w (H wide), r < n,
+// h[r] = h + r * H: a class's word_w update from its few positions, one pass over w (the library's
+// product packs its operands first, which costs more than the product at one to four rows).
+RNNLM_CLONES
+void rank_update(float* __restrict w, int nc, int H, const float* __restrict z, int ldz, const float* __restrict h,
+                 int n, float alpha, float beta) {
+  const int h8 = H & ~7;
+  const std::size_t sH = static_cast<std::size_t>(H);
+  for (int j = 0; j < nc; ++j) {
+    float* wj = w + static_cast<std::size_t>(j) * sH;
+    float c[kSmallRows];
+    for (int r = 0; r < n; ++r) c[r] = alpha * z[static_cast<std::size_t>(r) * ldz + j];
+    for (int i = 0; i < h8; i += 8) {
+      v8f a = beta == 0.0f ? v8f{} : load8(wj + i) * beta;
+      for (int r = 0; r < n; ++r) a += splat8(c[r]) * load8(h + r * sH + i);
+      store8(wj + i, a);
+    }
+    for (int i = h8; i < H; ++i) {
+      float a = beta == 0.0f ? 0.0f : wj[i] * beta;
+      for (int r = 0; r < n; ++r) a += c[r] * h[r * sH + i];
+      wj[i] = a;
+    }
   }
 }
 
@@ -166,9 +223,9 @@ void BlockOutput::forward(const Model& m, int n, const float* h, const std::int3
       add_direct_word_logits(m, histories[i], c, f, zw);
     }
     const double class_logit = zc[c];
-    const double class_norm = softmax(zc, C);
+    const double class_norm = softmax_block(zc, C);
     const double word_logit = zw[targets[i] - b];
-    const double word_norm = softmax(zw, nc);
+    const double word_norm = softmax_block(zw, nc);
     lp[i] = (class_logit - class_norm) + (word_logit - word_norm);
   }
 }
@@ -209,8 +266,18 @@ double BlockOutput::backward(const Model& m, float scale, float* d_h, float* g_c
     // norm comes from the Gram matrices, sum (Z Z^T) .* (Hg Hg^T), and G itself is only
     // formed by the update's product; otherwise G is kept in g_word_w.
     const bool gram = rows <= kGramRows && static_cast<double>(rows) * (nc + H) <= 2.0 * nc * H;
-    stored_[g] = gram ? 0 : 1;
-    if (gram) {
+    stored_[g] = rows <= kSmallRows ? kSmall : gram ? kGram : kStored;
+    if (rows <= kSmallRows) {  // the Gram matrices' entries as dot products, no library calls
+      for (int r = 0; r < rows; ++r) {
+        for (int q = 0; q <= r; ++q) {
+          const double zz = dot_double(zg + static_cast<std::size_t>(r) * nc, zg + static_cast<std::size_t>(q) * nc,
+                                       static_cast<std::size_t>(nc));
+          const double hh = dot_double(hg + static_cast<std::size_t>(r) * H, hg + static_cast<std::size_t>(q) * H,
+                                       static_cast<std::size_t>(H));
+          word_norm2 += (q == r ? 1.0 : 2.0) * zz * hh;
+        }
+      }
+    } else if (gram) {
       block_sgemm(false, true, rows, rows, nc, 1.0f, zg, nc, zg, nc, 0.0f, gram_z_.data(), rows);
       block_sgemm(false, true, rows, rows, H, 1.0f, hg, H, hg, H, 0.0f, gram_h_.data(), rows);
       word_norm2 += dot_double(gram_z_.data(), gram_h_.data(), static_cast<std::size_t>(rows) * rows);
@@ -242,9 +309,12 @@ void BlockOutput::word_update(const Model& m, const float* g_word_w, float* w, f
     const std::int32_t c = used_[g], b = class_begin[c];
     const int nc = class_begin[c + 1] - b;
     float* wc = w + static_cast<std::size_t>(b) * H;
-    if (stored_[g]) {
+    const float* zg = word_z_.data() + word_off_[static_cast<std::size_t>(r0)];
+    if (stored_[g] == kStored) {
       const float* gc = g_word_w + static_cast<std::size_t>(b) * H;
       scale_add(wc, gc, static_cast<std::size_t>(nc) * H, beta, alpha);
+    } else if (stored_[g] == kSmall) {
+      rank_update(wc, nc, H, zg, nc, h_.data() + static_cast<std::size_t>(r0) * H, r1 - r0, alpha, beta);
     } else {
       block_sgemm(true, false, nc, H, r1 - r0, alpha, word_z_.data() + word_off_[static_cast<std::size_t>(r0)], nc,
                   h_.data() + static_cast<std::size_t>(r0) * H, H, beta, wc, H);

@@ -76,7 +76,11 @@ class BlockOutput {
   std::vector<std::int32_t> used_;        // classes present, increasing
   std::vector<int> group_start_;          // sorted row where each used class starts, then n
   std::vector<int> count_;                // per class: rows (counting sort)
-  std::vector<std::uint8_t> stored_;      // per used class: its word_w gradient is in g_word_w
+  // Per used class, where its word_w gradient is: kStored in g_word_w; kGram formed by the update's
+  // product (norm from Gram matrices); kSmall (at most kSmallRows rows) formed by the update's own
+  // rank-n loop (norm from dot products).
+  enum : std::uint8_t { kGram = 0, kStored = 1, kSmall = 2 };
+  std::vector<std::uint8_t> stored_;
   static constexpr int kGramRows = 128;   // most rows of a class whose norm comes from Gram matrices
   std::vector<float> gram_z_, gram_h_;    // kGramRows x kGramRows
 };
