@@ -157,12 +157,13 @@ BlockOutput::BlockOutput(const Model& m, int capacity)
 }
 
 void BlockOutput::forward(const Model& m, int n, const float* h, const std::int32_t* targets,
-                          const std::int32_t* const* histories, double* lp, int threads) {
+                          const std::int32_t* const* histories, double* lp, float scale, int threads) {
   const int H = m.hidden(), C = m.n_classes();
   const auto& word_class = m.word_class();
   const auto& class_begin = m.class_begin();
   const bool direct = m.direct_order() > 0;
   n_ = n;
+  scale_ = scale;
   // Counting sort of the positions by target class (stable: position order within a class).
   std::fill(count_.begin(), count_.end(), 0);
   for (int i = 0; i < n; ++i) ++count_[static_cast<std::size_t>(word_class[targets[i]]) + 1];
@@ -198,55 +199,58 @@ void BlockOutput::forward(const Model& m, int n, const float* h, const std::int3
   }
   // The class layer: one product over the block.
   block_sgemm(false, true, n, C, H, 1.0f, h_.data(), H, m.class_w.data(), H, 0.0f, class_z_.data(), C);
-  // The word layer: one product per class present, over the rows predicting it.
+  // Class biases, direct features and the class softmax, per row; the class part of ln P.
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+  for (int r = 0; r < n; ++r) {
+    const std::int32_t c = row_class_[r];
+    float* zc = class_z_.data() + static_cast<std::size_t>(r) * C;
+    for (int k = 0; k < C; ++k) zc[k] += m.class_b[k];
+    if (direct) add_direct_class_logits(m, histories[order_[r]], features_[static_cast<std::size_t>(r)], zc);
+    const double class_logit = zc[c];
+    lp[order_[r]] = class_logit - softmax_block(zc, C);
+  }
+  // The word layer class by class, over the rows predicting it: the product, the softmax within
+  // the class, dL/dlogits = scale * (probabilities - one-hot), and at once the word part of dL/dh
+  // (rows in d_h_, which backward adds the class part to) while the class's rows of word_w are
+  // still in cache: one pass over them serves the forward and the backward.
   for (std::size_t g = 0; g < used_.size(); ++g) {
     const int r0 = group_start_[g], r1 = group_start_[g + 1];
     const std::int32_t c = used_[g], b = class_begin[c];
     const int nc = class_begin[c + 1] - b;
-    block_sgemm(false, true, r1 - r0, nc, H, 1.0f, h_.data() + static_cast<std::size_t>(r0) * H, H,
-                m.word_w.data() + static_cast<std::size_t>(b) * H, H, 0.0f,
-                word_z_.data() + word_off_[static_cast<std::size_t>(r0)], nc);
-  }
-  // Biases, direct features and the two softmaxes, per row.
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-  for (int r = 0; r < n; ++r) {
-    const int i = order_[r];
-    const std::int32_t c = row_class_[r], b = class_begin[c];
-    const int nc = class_begin[c + 1] - b;
-    float* zc = class_z_.data() + static_cast<std::size_t>(r) * C;
-    for (int k = 0; k < C; ++k) zc[k] += m.class_b[k];
-    float* zw = word_z_.data() + word_off_[r];
-    for (int k = 0; k < nc; ++k) zw[k] += m.word_b[b + k];
-    if (direct) {
-      DirectFeatures& f = features_[static_cast<std::size_t>(r)];
-      add_direct_class_logits(m, histories[i], f, zc);
-      add_direct_word_logits(m, histories[i], c, f, zw);
+    const float* wc = m.word_w.data() + static_cast<std::size_t>(b) * H;
+    float* zg = word_z_.data() + word_off_[static_cast<std::size_t>(r0)];
+    block_sgemm(false, true, r1 - r0, nc, H, 1.0f, h_.data() + static_cast<std::size_t>(r0) * H, H, wc, H, 0.0f,
+                zg, nc);
+    for (int r = r0; r < r1; ++r) {
+      const int i = order_[r];
+      float* zw = zg + static_cast<std::size_t>(r - r0) * nc;
+      for (int k = 0; k < nc; ++k) zw[k] += m.word_b[b + k];
+      if (direct) add_direct_word_logits(m, histories[i], c, features_[static_cast<std::size_t>(r)], zw);
+      const double word_logit = zw[row_word_[r]];
+      lp[i] += word_logit - softmax_block(zw, nc);
+      for (int k = 0; k < nc; ++k) zw[k] *= scale;
+      zw[row_word_[r]] -= scale;
     }
-    const double class_logit = zc[c];
-    const double class_norm = softmax_block(zc, C);
-    const double word_logit = zw[targets[i] - b];
-    const double word_norm = softmax_block(zw, nc);
-    lp[i] = (class_logit - class_norm) + (word_logit - word_norm);
+    block_sgemm(false, false, r1 - r0, H, nc, 1.0f, zg, nc, wc, H, 0.0f, d_h_.data() + static_cast<std::size_t>(r0) * H,
+                H);
   }
 }
 
-double BlockOutput::backward(const Model& m, float scale, float* d_h, float* g_class_w, float* g_class_b,
-                             float* g_word_w, float* g_word_b, int threads) {
+double BlockOutput::backward(const Model& m, float* d_h, float* g_class_w, float* g_class_b, float* g_word_w,
+                             float* g_word_b, int threads) {
   const int n = n_, H = m.hidden(), C = m.n_classes();
+  const float scale = scale_;
   const auto& class_begin = m.class_begin();
   // dL/dlogits = scale * (probabilities - one-hot), L = scale * -sum ln P.
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
   for (int r = 0; r < n; ++r) {
-    const std::int32_t c = row_class_[r], b = class_begin[c];
-    const int nc = class_begin[c + 1] - b;
+    const std::int32_t c = row_class_[r];
     float* gc = class_z_.data() + static_cast<std::size_t>(r) * C;
     for (int k = 0; k < C; ++k) gc[k] *= scale;
     gc[c] -= scale;
-    float* gw = word_z_.data() + word_off_[r];
-    for (int k = 0; k < nc; ++k) gw[k] *= scale;
-    gw[row_word_[r]] -= scale;
   }
-  block_sgemm(false, false, n, H, C, 1.0f, class_z_.data(), C, m.class_w.data(), H, 0.0f, d_h_.data(), H);
+  // d_h_ holds the word part (forward); the class part added.
+  block_sgemm(false, false, n, H, C, 1.0f, class_z_.data(), C, m.class_w.data(), H, 1.0f, d_h_.data(), H);
   block_sgemm(true, false, C, H, n, 1.0f, class_z_.data(), C, h_.data(), H, 0.0f, g_class_w, H);
   std::fill(g_class_b, g_class_b + C, 0.0f);
   for (int r = 0; r < n; ++r) {
@@ -260,8 +264,6 @@ double BlockOutput::backward(const Model& m, float scale, float* d_h, float* g_c
     const int nc = class_begin[c + 1] - b;
     const float* zg = word_z_.data() + word_off_[static_cast<std::size_t>(r0)];
     const float* hg = h_.data() + static_cast<std::size_t>(r0) * H;
-    const float* wc = m.word_w.data() + static_cast<std::size_t>(b) * H;
-    block_sgemm(false, false, rows, H, nc, 1.0f, zg, nc, wc, H, 1.0f, d_h_.data() + static_cast<std::size_t>(r0) * H, H);
     // The class's word_w gradient G = Z^T Hg (nc x H). Where the rows are few, its squared
     // norm comes from the Gram matrices, sum (Z Z^T) .* (Hg Hg^T), and G itself is only
     // formed by the update's product; otherwise G is kept in g_word_w.

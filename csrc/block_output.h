@@ -37,9 +37,11 @@ class BlockOutput {
   // ln P(targets[i] | h[i]) into lp[i] for i < n (n <= capacity); h is n x H (row i for
   // position i), targets in [0, V), histories[i] the direct-connection context of position i
   // (most recent word first; ignored without direct weights). Reads the weights only; keeps
-  // what backward needs. `threads` > 1 runs the per-position work in an OpenMP loop.
+  // what backward needs, and already forms the word layer's part of dL/dh for L = scale * -sum
+  // ln P (class by class, while its word_w rows are in cache). `threads` > 1 runs the
+  // per-position work in an OpenMP loop.
   void forward(const Model& m, int n, const float* h, const std::int32_t* targets,
-               const std::int32_t* const* histories, double* lp, int threads);
+               const std::int32_t* const* histories, double* lp, float scale, int threads);
 
   // After forward: d_h (n x H, row i for position i) = dL/dh with L = scale * -sum_i ln P_i;
   // the gradients of class_w, class_b into g_class_w / g_class_b (overwritten), of each used
@@ -47,7 +49,7 @@ class BlockOutput {
   // the classes). Returns the squared norm of the word_w gradient, which it keeps in g_word_w
   // only for the classes where that is cheaper than forming it again in word_update (a class
   // with few rows gets its norm from two small Gram matrices instead).
-  double backward(const Model& m, float scale, float* d_h, float* g_class_w, float* g_class_b, float* g_word_w,
+  double backward(const Model& m, float* d_h, float* g_class_w, float* g_class_b, float* g_word_w,
                   float* g_word_b, int threads);
 
   // After backward: w = beta * w + alpha * (word_w gradient) on the used classes' rows of a
@@ -64,6 +66,7 @@ class BlockOutput {
 
  private:
   int n_ = 0;
+  float scale_ = 1.0f;                    // of the loss, L = scale * -sum ln P
   std::vector<int> order_;                // sorted row i -> position (by class, stable)
   std::vector<std::int32_t> row_class_;   // class of sorted row i
   std::vector<std::int32_t> row_word_;    // target's index within its class, sorted row i

@@ -272,7 +272,8 @@ double BlockTrainer::forward(const Model& m, bool dropout) {
       }
     }
   }
-  out_.forward(m, n, hd_.data(), scored_target_.data(), scored_hist_.data(), lp_.data(), threads);
+  out_.forward(m, n, hd_.data(), scored_target_.data(), scored_hist_.data(), lp_.data(), 1.0f / static_cast<float>(B),
+               threads);
   double logprob = 0;
   for (int i = 0; i < n; ++i) logprob += lp_[static_cast<std::size_t>(i)];
   return logprob;
@@ -283,8 +284,8 @@ double BlockTrainer::backward(const Model& m) {
   const std::size_t sH = static_cast<std::size_t>(H), sGH = static_cast<std::size_t>(GH);
   const std::size_t TB = static_cast<std::size_t>(T_) * B;
   const int threads = omp_threads_;
-  const double word_norm2 = out_.backward(m, 1.0f / static_cast<float>(B), dhd_.data(), g_class_w_.data(),
-                                          g_class_b_.data(), g_word_w_.data(), g_word_b_.data(), threads);
+  const double word_norm2 = out_.backward(m, dhd_.data(), g_class_w_.data(), g_class_b_.data(), g_word_w_.data(),
+                                          g_word_b_.data(), threads);
   // Output errors reaching h_t (through the dropout mask).
   std::fill(e_.begin(), e_.end(), 0.0f);
   const bool masked = dropout_applied_;
