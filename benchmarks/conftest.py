@@ -87,7 +87,7 @@ def ptb_train(ptb_vocab: Vocabulary, ptb_dir: Path) -> Encoded:
 _SUMMARY: list[tuple[str, dict]] = []
 _KEYS = ("words_per_sec", "sentences_per_sec", "us_per_word", "speedup_vs_numpy", "train_over_score",
          "speedup", "sync_mb", "model_mb", "combine_ms", "compute_us_per_word", "wait_us_per_word", "gflops",
-         "noise")
+         "noise", "sgemm_gflops", "pct_of_sgemm", "R")
 
 
 @pytest.fixture(autouse=True)

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstring>
 
 #include "blas.h"
@@ -11,6 +12,9 @@
 
 namespace rnnlm {
 namespace {
+
+// Most rows of a class whose word layer update is rank_update's loop instead of a library product.
+constexpr int kSmallRows = 4;
 
 // Calls f(table index, j) for every (order, word j < n) pair of a position's word features.
 template <typename F>
@@ -40,6 +44,59 @@ void scale_add(float* __restrict w, const float* __restrict g, std::size_t n, fl
     for (std::size_t i = 0; i < n; ++i) w[i] = alpha * g[i];
   } else {
     for (std::size_t i = 0; i < n; ++i) w[i] = beta * w[i] + alpha * g[i];
+  }
+}
+
+// x = softmax(x) in place, shifted by the maximum; returns the log normaliser (log sum exp) in
+// double. exp_vec eight at a time (kernels.cc's softmax stays scalar under the AVX clones); the
+// sum in one fixed order (reproducible).
+RNNLM_CLONES
+double softmax_block(float* __restrict x, int n) {
+  float mx = x[0];
+  for (int i = 1; i < n; ++i) mx = std::max(mx, x[i]);
+  const int n8 = n & ~7;
+  const v8f m8 = splat8(mx);
+  v8f acc = {};
+  for (int i = 0; i < n8; i += 8) {
+    const v8f v = exp_vec(load8(x + i) - m8);
+    store8(x + i, v);
+    acc += v;
+  }
+  const v8f zero = {};
+  float sum = hsum4(acc, zero, zero, zero)[0];
+  for (int i = n8; i < n; ++i) {
+    x[i] = exp_vec(x[i] - mx);
+    sum += x[i];
+  }
+  const float inv = 1.0f / sum;
+  const v8f inv8 = splat8(inv);
+  for (int i = 0; i < n8; i += 8) store8(x + i, load8(x + i) * inv8);
+  for (int i = n8; i < n; ++i) x[i] *= inv;
+  return std::log(static_cast<double>(sum)) + static_cast<double>(mx);
+}
+
+// w[j] = beta * w[j] + alpha * sum_r z[r * ldz + j] * h[r] for the nc rows j of w (H wide), r < n,
+// h[r] = h + r * H: a class's word_w update from its few positions, one pass over w (the library's
+// product packs its operands first, which costs more than the product at one to four rows).
+RNNLM_CLONES
+void rank_update(float* __restrict w, int nc, int H, const float* __restrict z, int ldz, const float* __restrict h,
+                 int n, float alpha, float beta) {
+  const int h8 = H & ~7;
+  const std::size_t sH = static_cast<std::size_t>(H);
+  for (int j = 0; j < nc; ++j) {
+    float* wj = w + static_cast<std::size_t>(j) * sH;
+    float c[kSmallRows];
+    for (int r = 0; r < n; ++r) c[r] = alpha * z[static_cast<std::size_t>(r) * ldz + j];
+    for (int i = 0; i < h8; i += 8) {
+      v8f a = beta == 0.0f ? v8f{} : load8(wj + i) * beta;
+      for (int r = 0; r < n; ++r) a += splat8(c[r]) * load8(h + r * sH + i);
+      store8(wj + i, a);
+    }
+    for (int i = h8; i < H; ++i) {
+      float a = beta == 0.0f ? 0.0f : wj[i] * beta;
+      for (int r = 0; r < n; ++r) a += c[r] * h[r * sH + i];
+      wj[i] = a;
+    }
   }
 }
 
@@ -100,12 +157,13 @@ BlockOutput::BlockOutput(const Model& m, int capacity)
 }
 
 void BlockOutput::forward(const Model& m, int n, const float* h, const std::int32_t* targets,
-                          const std::int32_t* const* histories, double* lp, int threads) {
+                          const std::int32_t* const* histories, double* lp, float scale, int threads) {
   const int H = m.hidden(), C = m.n_classes();
   const auto& word_class = m.word_class();
   const auto& class_begin = m.class_begin();
   const bool direct = m.direct_order() > 0;
   n_ = n;
+  scale_ = scale;
   // Counting sort of the positions by target class (stable: position order within a class).
   std::fill(count_.begin(), count_.end(), 0);
   for (int i = 0; i < n; ++i) ++count_[static_cast<std::size_t>(word_class[targets[i]]) + 1];
@@ -141,55 +199,58 @@ void BlockOutput::forward(const Model& m, int n, const float* h, const std::int3
   }
   // The class layer: one product over the block.
   block_sgemm(false, true, n, C, H, 1.0f, h_.data(), H, m.class_w.data(), H, 0.0f, class_z_.data(), C);
-  // The word layer: one product per class present, over the rows predicting it.
+  // Class biases, direct features and the class softmax, per row; the class part of ln P.
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+  for (int r = 0; r < n; ++r) {
+    const std::int32_t c = row_class_[r];
+    float* zc = class_z_.data() + static_cast<std::size_t>(r) * C;
+    for (int k = 0; k < C; ++k) zc[k] += m.class_b[k];
+    if (direct) add_direct_class_logits(m, histories[order_[r]], features_[static_cast<std::size_t>(r)], zc);
+    const double class_logit = zc[c];
+    lp[order_[r]] = class_logit - softmax_block(zc, C);
+  }
+  // The word layer class by class, over the rows predicting it: the product, the softmax within
+  // the class, dL/dlogits = scale * (probabilities - one-hot), and at once the word part of dL/dh
+  // (rows in d_h_, which backward adds the class part to) while the class's rows of word_w are
+  // still in cache: one pass over them serves the forward and the backward.
   for (std::size_t g = 0; g < used_.size(); ++g) {
     const int r0 = group_start_[g], r1 = group_start_[g + 1];
     const std::int32_t c = used_[g], b = class_begin[c];
     const int nc = class_begin[c + 1] - b;
-    block_sgemm(false, true, r1 - r0, nc, H, 1.0f, h_.data() + static_cast<std::size_t>(r0) * H, H,
-                m.word_w.data() + static_cast<std::size_t>(b) * H, H, 0.0f,
-                word_z_.data() + word_off_[static_cast<std::size_t>(r0)], nc);
-  }
-  // Biases, direct features and the two softmaxes, per row.
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-  for (int r = 0; r < n; ++r) {
-    const int i = order_[r];
-    const std::int32_t c = row_class_[r], b = class_begin[c];
-    const int nc = class_begin[c + 1] - b;
-    float* zc = class_z_.data() + static_cast<std::size_t>(r) * C;
-    for (int k = 0; k < C; ++k) zc[k] += m.class_b[k];
-    float* zw = word_z_.data() + word_off_[r];
-    for (int k = 0; k < nc; ++k) zw[k] += m.word_b[b + k];
-    if (direct) {
-      DirectFeatures& f = features_[static_cast<std::size_t>(r)];
-      add_direct_class_logits(m, histories[i], f, zc);
-      add_direct_word_logits(m, histories[i], c, f, zw);
+    const float* wc = m.word_w.data() + static_cast<std::size_t>(b) * H;
+    float* zg = word_z_.data() + word_off_[static_cast<std::size_t>(r0)];
+    block_sgemm(false, true, r1 - r0, nc, H, 1.0f, h_.data() + static_cast<std::size_t>(r0) * H, H, wc, H, 0.0f,
+                zg, nc);
+    for (int r = r0; r < r1; ++r) {
+      const int i = order_[r];
+      float* zw = zg + static_cast<std::size_t>(r - r0) * nc;
+      for (int k = 0; k < nc; ++k) zw[k] += m.word_b[b + k];
+      if (direct) add_direct_word_logits(m, histories[i], c, features_[static_cast<std::size_t>(r)], zw);
+      const double word_logit = zw[row_word_[r]];
+      lp[i] += word_logit - softmax_block(zw, nc);
+      for (int k = 0; k < nc; ++k) zw[k] *= scale;
+      zw[row_word_[r]] -= scale;
     }
-    const double class_logit = zc[c];
-    const double class_norm = softmax(zc, C);
-    const double word_logit = zw[targets[i] - b];
-    const double word_norm = softmax(zw, nc);
-    lp[i] = (class_logit - class_norm) + (word_logit - word_norm);
+    block_sgemm(false, false, r1 - r0, H, nc, 1.0f, zg, nc, wc, H, 0.0f, d_h_.data() + static_cast<std::size_t>(r0) * H,
+                H);
   }
 }
 
-double BlockOutput::backward(const Model& m, float scale, float* d_h, float* g_class_w, float* g_class_b,
-                             float* g_word_w, float* g_word_b, int threads) {
+double BlockOutput::backward(const Model& m, float* d_h, float* g_class_w, float* g_class_b, float* g_word_w,
+                             float* g_word_b, int threads) {
   const int n = n_, H = m.hidden(), C = m.n_classes();
+  const float scale = scale_;
   const auto& class_begin = m.class_begin();
   // dL/dlogits = scale * (probabilities - one-hot), L = scale * -sum ln P.
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
   for (int r = 0; r < n; ++r) {
-    const std::int32_t c = row_class_[r], b = class_begin[c];
-    const int nc = class_begin[c + 1] - b;
+    const std::int32_t c = row_class_[r];
     float* gc = class_z_.data() + static_cast<std::size_t>(r) * C;
     for (int k = 0; k < C; ++k) gc[k] *= scale;
     gc[c] -= scale;
-    float* gw = word_z_.data() + word_off_[r];
-    for (int k = 0; k < nc; ++k) gw[k] *= scale;
-    gw[row_word_[r]] -= scale;
   }
-  block_sgemm(false, false, n, H, C, 1.0f, class_z_.data(), C, m.class_w.data(), H, 0.0f, d_h_.data(), H);
+  // d_h_ holds the word part (forward); the class part added.
+  block_sgemm(false, false, n, H, C, 1.0f, class_z_.data(), C, m.class_w.data(), H, 1.0f, d_h_.data(), H);
   block_sgemm(true, false, C, H, n, 1.0f, class_z_.data(), C, h_.data(), H, 0.0f, g_class_w, H);
   std::fill(g_class_b, g_class_b + C, 0.0f);
   for (int r = 0; r < n; ++r) {
@@ -203,14 +264,22 @@ double BlockOutput::backward(const Model& m, float scale, float* d_h, float* g_c
     const int nc = class_begin[c + 1] - b;
     const float* zg = word_z_.data() + word_off_[static_cast<std::size_t>(r0)];
     const float* hg = h_.data() + static_cast<std::size_t>(r0) * H;
-    const float* wc = m.word_w.data() + static_cast<std::size_t>(b) * H;
-    block_sgemm(false, false, rows, H, nc, 1.0f, zg, nc, wc, H, 1.0f, d_h_.data() + static_cast<std::size_t>(r0) * H, H);
     // The class's word_w gradient G = Z^T Hg (nc x H). Where the rows are few, its squared
     // norm comes from the Gram matrices, sum (Z Z^T) .* (Hg Hg^T), and G itself is only
     // formed by the update's product; otherwise G is kept in g_word_w.
     const bool gram = rows <= kGramRows && static_cast<double>(rows) * (nc + H) <= 2.0 * nc * H;
-    stored_[g] = gram ? 0 : 1;
-    if (gram) {
+    stored_[g] = rows <= kSmallRows ? kSmall : gram ? kGram : kStored;
+    if (rows <= kSmallRows) {  // the Gram matrices' entries as dot products, no library calls
+      for (int r = 0; r < rows; ++r) {
+        for (int q = 0; q <= r; ++q) {
+          const double zz = dot_double(zg + static_cast<std::size_t>(r) * nc, zg + static_cast<std::size_t>(q) * nc,
+                                       static_cast<std::size_t>(nc));
+          const double hh = dot_double(hg + static_cast<std::size_t>(r) * H, hg + static_cast<std::size_t>(q) * H,
+                                       static_cast<std::size_t>(H));
+          word_norm2 += (q == r ? 1.0 : 2.0) * zz * hh;
+        }
+      }
+    } else if (gram) {
       block_sgemm(false, true, rows, rows, nc, 1.0f, zg, nc, zg, nc, 0.0f, gram_z_.data(), rows);
       block_sgemm(false, true, rows, rows, H, 1.0f, hg, H, hg, H, 0.0f, gram_h_.data(), rows);
       word_norm2 += dot_double(gram_z_.data(), gram_h_.data(), static_cast<std::size_t>(rows) * rows);
@@ -242,9 +311,12 @@ void BlockOutput::word_update(const Model& m, const float* g_word_w, float* w, f
     const std::int32_t c = used_[g], b = class_begin[c];
     const int nc = class_begin[c + 1] - b;
     float* wc = w + static_cast<std::size_t>(b) * H;
-    if (stored_[g]) {
+    const float* zg = word_z_.data() + word_off_[static_cast<std::size_t>(r0)];
+    if (stored_[g] == kStored) {
       const float* gc = g_word_w + static_cast<std::size_t>(b) * H;
       scale_add(wc, gc, static_cast<std::size_t>(nc) * H, beta, alpha);
+    } else if (stored_[g] == kSmall) {
+      rank_update(wc, nc, H, zg, nc, h_.data() + static_cast<std::size_t>(r0) * H, r1 - r0, alpha, beta);
     } else {
       block_sgemm(true, false, nc, H, r1 - r0, alpha, word_z_.data() + word_off_[static_cast<std::size_t>(r0)], nc,
                   h_.data() + static_cast<std::size_t>(r0) * H, H, beta, wc, H);

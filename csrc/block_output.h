@@ -37,9 +37,11 @@ class BlockOutput {
   // ln P(targets[i] | h[i]) into lp[i] for i < n (n <= capacity); h is n x H (row i for
   // position i), targets in [0, V), histories[i] the direct-connection context of position i
   // (most recent word first; ignored without direct weights). Reads the weights only; keeps
-  // what backward needs. `threads` > 1 runs the per-position work in an OpenMP loop.
+  // what backward needs, and already forms the word layer's part of dL/dh for L = scale * -sum
+  // ln P (class by class, while its word_w rows are in cache). `threads` > 1 runs the
+  // per-position work in an OpenMP loop.
   void forward(const Model& m, int n, const float* h, const std::int32_t* targets,
-               const std::int32_t* const* histories, double* lp, int threads);
+               const std::int32_t* const* histories, double* lp, float scale, int threads);
 
   // After forward: d_h (n x H, row i for position i) = dL/dh with L = scale * -sum_i ln P_i;
   // the gradients of class_w, class_b into g_class_w / g_class_b (overwritten), of each used
@@ -47,7 +49,7 @@ class BlockOutput {
   // the classes). Returns the squared norm of the word_w gradient, which it keeps in g_word_w
   // only for the classes where that is cheaper than forming it again in word_update (a class
   // with few rows gets its norm from two small Gram matrices instead).
-  double backward(const Model& m, float scale, float* d_h, float* g_class_w, float* g_class_b, float* g_word_w,
+  double backward(const Model& m, float* d_h, float* g_class_w, float* g_class_b, float* g_word_w,
                   float* g_word_b, int threads);
 
   // After backward: w = beta * w + alpha * (word_w gradient) on the used classes' rows of a
@@ -64,6 +66,7 @@ class BlockOutput {
 
  private:
   int n_ = 0;
+  float scale_ = 1.0f;                    // of the loss, L = scale * -sum ln P
   std::vector<int> order_;                // sorted row i -> position (by class, stable)
   std::vector<std::int32_t> row_class_;   // class of sorted row i
   std::vector<std::int32_t> row_word_;    // target's index within its class, sorted row i
@@ -76,7 +79,11 @@ class BlockOutput {
   std::vector<std::int32_t> used_;        // classes present, increasing
   std::vector<int> group_start_;          // sorted row where each used class starts, then n
   std::vector<int> count_;                // per class: rows (counting sort)
-  std::vector<std::uint8_t> stored_;      // per used class: its word_w gradient is in g_word_w
+  // Per used class, where its word_w gradient is: kStored in g_word_w; kGram formed by the update's
+  // product (norm from Gram matrices); kSmall (at most kSmallRows rows) formed by the update's own
+  // rank-n loop (norm from dot products).
+  enum : std::uint8_t { kGram = 0, kStored = 1, kSmall = 2 };
+  std::vector<std::uint8_t> stored_;
   static constexpr int kGramRows = 128;   // most rows of a class whose norm comes from Gram matrices
   std::vector<float> gram_z_, gram_h_;    // kGramRows x kGramRows
 };

@@ -2,14 +2,15 @@
 // corpus cut into B streams of whole sentences, all advanced T steps per block with the
 // weights fixed; the output layer over the block's T*B positions at once; exact BPTT through
 // the block; one clipped SGD update per block. The products go through blas.h (few, large
-// sgemm calls); the elementwise cell code reuses Model::cell_update / backward_step, run over
-// the B streams (and the output's per-position work over the block's positions) by an OpenMP
-// loop when threads > 1; every reduction has one fixed order, so a run is reproducible.
+// sgemm calls, on `threads` library threads); the elementwise cell code is block_cell.h's fused
+// kernels over the B streams, run with the output's per-position work on the calling thread;
+// every reduction has one fixed order, so a run is reproducible.
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
+#include "block_cell.h"
 #include "block_output.h"
 #include "direct.h"
 #include "engine_limits.h"
@@ -28,7 +29,7 @@ struct BlockTrainOptions {
   int steps{};         // T, steps per block (truncated BPTT length)
   bool independent{};  // reset a stream's state after every sentence
   std::uint64_t seed{};  // of the dropout masks (stream b: seed + 0x9E3779B97F4A7C15 * (b + 1))
-  int threads{};       // OpenMP threads of the elementwise and output work, and BLAS threads
+  int threads{};       // threads of the products (the library's own pool; block_trainer.cc says why)
   // lr > 0, l2 >= 0, clip_norm >= 0, dropout in [0, 1), batch in 1..kMaxBatch, steps in 1..kMaxBptt,
   // threads in 1..kMaxThreads, batch * steps <= kMaxBlockPositions; all finite. Throws ConfigError
   // with a one-line message.
@@ -73,8 +74,13 @@ class BlockTrainer {
   double backward(const Model& m);
   void apply_update(Model& m, float scale);
   void gradient_into(const Model& m, Model& grad) const;
+  // Step t's rows of the forward buffers from stream b0 on (u: the current step's products).
+  BlockStepRows step_rows(int t, int b0);
 
   BlockTrainOptions o_;
+  // OpenMP threads of the elementwise and output loops: 1, since train_epoch gives the threads to
+  // the library instead (block_trainer.cc says why); the loops keep their OpenMP split.
+  int omp_threads_ = 1;
   int B_, T_, H_, GH_, C_, V_;
   float reset_value_;
   bool lstm_, gru_;
@@ -103,8 +109,8 @@ class BlockTrainer {
   std::vector<double> lp_;
   BlockOutput out_;
   // Backward.
-  std::vector<float> e_, du_, dx_;          // [T][B][H], [T][B][GH] x 2
-  std::vector<float> dh_, carry_, dc_, dc_prev_, dh_direct_;  // B x H
+  std::vector<float> e_, du_, dx_;          // [T][B][H], [T][B][GH], [T][B][GH] (GRU only)
+  std::vector<float> carry_, dc_, dh_direct_;  // B x H (dc_: LSTM, dh_direct_: GRU)
   // Gradients.
   std::vector<float> g_recurrent_, g_hidden_bias_, g_class_w_, g_class_b_, g_word_w_, g_word_b_;
   std::vector<float> g_embed_;              // one GH row per distinct input word of the block

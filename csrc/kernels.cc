@@ -7,29 +7,6 @@
 #include "simd.h"
 
 namespace rnnlm {
-namespace {
-
-// Cephes-style expf: range reduction by ln 2 and a degree-6 polynomial, about 1 ulp.
-// Written without library calls so that it vectorises inside `omp simd` loops.
-inline float exp_approx(float x) {
-  x = std::min(std::max(x, -87.0f), 88.0f);
-  const float n = std::floor(x * 1.44269504088896341f + 0.5f);
-  float r = x - n * 0.693359375f;
-  r = r - n * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  const float y = p * r * r + r + 1.0f;
-  const std::int32_t bits = (static_cast<std::int32_t>(n) + 127) << 23;
-  float scale;
-  std::memcpy(&scale, &bits, sizeof scale);
-  return y * scale;
-}
-
-}  // namespace
 
 // Dot products of rows m0..m3 with x into y[0..3]; the one code path every matvec uses,
 // so a row's result never depends on how the rows or vectors were batched.

@@ -1,0 +1,122 @@
+"""Block-synchronous training (issue 27): the whole training step's achieved GFLOP/s next to sgemm's at
+the step's shapes, both measured in the same run, and the speed-up over online SGD (batch=1).
+
+One measured call = one epoch of ``RNNLM.train_epoch(enc, batch=32, bptt=20, threads=t)`` on the first
+whole sentences of PTB holding WORDS positions (100 classes), for sigmoid H=200, GRU H=400, LSTM H=400
+and LSTM H=650; each round trains a freshly seeded model.
+
+Model FLOPs per position (the model's own work only, never what the implementation adds)::
+
+    F = 3 * 2 * (G*H*H + C*H + S*H)
+
+- ``G*H*H``: the recurrent / gate products (G = 1 simple cell, 3 GRU, 4 LSTM); the input projection
+  is an embedding gather here: 0 multiply-adds;
+- ``C*H``: the class layer over all C classes;
+- ``S*H``: the word layer over the target class's words, S = the slice's mean class size over its
+  tokens (the expected size of the target's class);
+- ``2 *``: a multiply-add is two FLOPs; ``3 *``: forward once, backward and weight gradients as 2x
+  the forward.
+
+achieved GFLOP/s = F * positions / epoch seconds (median round). The yardstick, sgemm's GFLOP/s at
+the step's shapes, is the FLOP-weighted (harmonic) mean over the products a block needs, each timed
+by the kept BLAS alone in this run (``bench_blas.sgemm_gflops``, one library thread per engine
+thread): recurrent forward B x GH x H (NT), backward B x H x GH (NN), gradient GH x H x T*B (TN);
+class layer T*B x C x H, T*B x H x C, C x H x T*B; word layer n x S x H, n x H x S, S x H x n with
+n = the mean number of a block's positions per target class present (weights: the model FLOPs of
+each product). extra_info: ``gflops`` (achieved), ``sgemm_gflops``, ``pct_of_sgemm``,
+``words_per_sec``, ``online_words_per_sec`` and ``speedup`` (batch=1 online SGD, rnnlm-0.4b's
+bptt 4 / block 10, same threads, same slice, same run), ``R`` (sgemm / sgemv at 1200x400, B=32 vs
+1, one BLAS thread, bench_blas.sgemm_sgemv_ratio) and the FLOP counts.
+
+``python -m pytest benchmarks/bench_block.py --benchmark-only`` (a few minutes; ``-k t1`` one thread).
+"""
+
+from __future__ import annotations
+
+import statistics
+
+import numpy as np
+import pytest
+from bench_blas import sgemm_gflops, sgemm_sgemv_ratio
+from benchutil import PTB_EPOCH, SEED, head, record
+
+from rnnlm_fast import RNNLM, _core
+from rnnlm_fast.options import lr_for
+
+WORDS = 20_000  # positions of the PTB slice per epoch
+B, T = 32, 20   # streams x steps per block
+ROUNDS = 3
+MODELS = [("sigmoid", 200), ("gru", 400), ("lstm", 400), ("lstm", 650)]
+GATES = {"sigmoid": 1, "tanh": 1, "relu": 1, "gru": 3, "lstm": 4}
+
+_R: list[float] = []  # R, measured once per session
+
+
+def _ratio() -> float:
+    if not _R:
+        _R.append(sgemm_sgemv_ratio(1200, 400, 32))
+    return _R[0]
+
+
+def class_stats(vocab, enc) -> tuple[float, float]:
+    """(S, n): the mean class size over the slice's scored tokens, and the mean number of a block's
+    T*B positions per target class present (consecutive T*B-token chunks)."""
+    targets = enc.mapped[enc.mapped >= 0]
+    cls = np.asarray(vocab.word_class)[targets]
+    sizes = np.diff(np.asarray(vocab.class_begin))
+    per_class = [len(chunk) / len(np.unique(chunk)) for chunk in np.array_split(cls, max(1, len(cls) // (T * B)))]
+    return float(sizes[cls].mean()), float(statistics.mean(per_class))
+
+
+def products(G: int, H: int, C: int, S: float, n: float) -> list[tuple[float, tuple]]:
+    """(model FLOPs per block, (m, n, k, trans_a, trans_b)) of every product a block needs."""
+    GH, TB = G * H, T * B
+    rec, cls_, word = 2.0 * TB * GH * H, 2.0 * TB * C * H, 2.0 * TB * S * H
+    rows, size = max(1, round(n)), max(1, round(S))
+    return [(rec, (B, GH, H, False, True)), (rec, (B, H, GH, False, False)), (rec, (GH, H, TB, True, False)),
+            (cls_, (TB, C, H, False, True)), (cls_, (TB, H, C, False, False)), (cls_, (C, H, TB, True, False)),
+            (word, (rows, size, H, False, True)), (word, (rows, H, size, False, False)),
+            (word, (size, H, rows, True, False))]
+
+
+def yardstick(shapes: list[tuple[float, tuple]], threads: int) -> float:
+    """FLOP-weighted harmonic mean of sgemm's GFLOP/s over the products."""
+    total = sum(f for f, _ in shapes)
+    seconds = sum(f / sgemm_gflops(m, n, k, trans_a=ta, trans_b=tb, threads=threads, seconds=0.2)
+                  for f, (m, n, k, ta, tb) in shapes)
+    return total / seconds
+
+
+@pytest.mark.parametrize("threads", [1, 2], ids=lambda t: f"t{t}")
+@pytest.mark.parametrize("cell,hidden", MODELS, ids=lambda v: str(v))
+def test_block_step(benchmark, ptb_vocab, ptb_slice, cell, hidden, threads):
+    benchmark.group = f"block training (B={B}, T={T}): {cell} H={hidden}"
+    enc = head(ptb_slice, WORDS)
+    G, C = GATES[cell], ptb_vocab.n_classes
+    S, n = class_stats(ptb_vocab, enc)
+
+    def fresh():
+        return (RNNLM(ptb_vocab, hidden=hidden, cell=cell, seed=SEED),), {}
+
+    def block(model):
+        return model.train_epoch(enc, batch=B, bptt=T, threads=threads)
+
+    stats = benchmark.pedantic(block, setup=fresh, rounds=ROUNDS, iterations=1)
+    assert not stats.diverged
+    record(benchmark, stats.processed, threads=threads, cell=cell, hidden=hidden, batch=B, steps=T)
+    if benchmark.stats is None:  # --benchmark-disable
+        return
+    seconds = benchmark.stats.stats.median
+    # online SGD (batch=1) in the same run, same slice and threads
+    online = RNNLM(ptb_vocab, hidden=hidden, cell=cell, seed=SEED)
+    ost = online.train_epoch(enc, threads=threads, **dict(PTB_EPOCH, lr=lr_for(cell)))
+    flops = 6.0 * (G * hidden * hidden + C * hidden + S * hidden)
+    achieved = flops * stats.processed / seconds / 1e9
+    peak = yardstick(products(G, hidden, C, S, n), threads)
+    benchmark.extra_info.update(
+        gflops=round(achieved, 1), sgemm_gflops=round(peak, 1), pct_of_sgemm=round(100 * achieved / peak, 1),
+        words_per_sec=round(stats.processed / seconds, 1),
+        online_words_per_sec=round(ost.processed / ost.seconds, 1),
+        speedup=round(ost.seconds / seconds * stats.processed / ost.processed, 2),
+        R=round(_ratio(), 2), mflop_per_word=round(flops / 1e6, 3), mean_class_size=round(S, 1),
+        rows_per_class=round(n, 1), blas=_core.blas_name())
