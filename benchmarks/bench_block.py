@@ -65,7 +65,8 @@ def class_stats(vocab, enc) -> tuple[float, float]:
     targets = enc.mapped[enc.mapped >= 0]
     cls = np.asarray(vocab.word_class)[targets]
     sizes = np.diff(np.asarray(vocab.class_begin))
-    per_class = [len(chunk) / len(np.unique(chunk)) for chunk in np.array_split(cls, max(1, len(cls) // (T * B)))]
+    chunks = np.array_split(cls, max(1, len(cls) // (T * B)))
+    per_class = [len(chunk) / len(np.unique(chunk)) for chunk in chunks]
     return float(sizes[cls].mean()), float(statistics.mean(per_class))
 
 
@@ -74,8 +75,9 @@ def products(G: int, H: int, C: int, S: float, n: float) -> list[tuple[float, tu
     GH, TB = G * H, T * B
     rec, cls_, word = 2.0 * TB * GH * H, 2.0 * TB * C * H, 2.0 * TB * S * H
     rows, size = max(1, round(n)), max(1, round(S))
-    return [(rec, (GH, B, H, False, True)), (rec, (B, H, GH, False, False)), (rec, (GH, H, TB, True, False)),
-            (cls_, (TB, C, H, False, True)), (cls_, (TB, H, C, False, False)), (cls_, (C, H, TB, True, False)),
+    return [(rec, (GH, B, H, False, True)), (rec, (B, H, GH, False, False)),
+            (rec, (GH, H, TB, True, False)), (cls_, (TB, C, H, False, True)),
+            (cls_, (TB, H, C, False, False)), (cls_, (C, H, TB, True, False)),
             (word, (rows, size, H, False, True)), (word, (rows, H, size, False, False)),
             (word, (size, H, rows, True, False))]
 
