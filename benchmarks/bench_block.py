@@ -20,7 +20,8 @@ Model FLOPs per position (the model's own work only, never what the implementati
 achieved GFLOP/s = F * positions / epoch seconds (median round). The yardstick, sgemm's GFLOP/s at
 the step's shapes, is the FLOP-weighted (harmonic) mean over the products a block needs, each timed
 by the kept BLAS alone in this run (``bench_blas.sgemm_gflops``, one library thread per engine
-thread): recurrent forward B x GH x H (NT), backward B x H x GH (NN), gradient GH x H x T*B (TN);
+thread), each in the orientation the engine calls it: recurrent forward GH x B x H (NT: U^T =
+recurrent Hprev^T), backward B x H x GH (NN), gradient GH x H x T*B (TN);
 class layer T*B x C x H, T*B x H x C, C x H x T*B; word layer n x S x H, n x H x S, S x H x n with
 n = the mean number of a block's positions per target class present (weights: the model FLOPs of
 each product). extra_info: ``gflops`` (achieved), ``sgemm_gflops``, ``pct_of_sgemm``,
@@ -64,7 +65,8 @@ def class_stats(vocab, enc) -> tuple[float, float]:
     targets = enc.mapped[enc.mapped >= 0]
     cls = np.asarray(vocab.word_class)[targets]
     sizes = np.diff(np.asarray(vocab.class_begin))
-    per_class = [len(chunk) / len(np.unique(chunk)) for chunk in np.array_split(cls, max(1, len(cls) // (T * B)))]
+    chunks = np.array_split(cls, max(1, len(cls) // (T * B)))
+    per_class = [len(chunk) / len(np.unique(chunk)) for chunk in chunks]
     return float(sizes[cls].mean()), float(statistics.mean(per_class))
 
 
@@ -73,8 +75,9 @@ def products(G: int, H: int, C: int, S: float, n: float) -> list[tuple[float, tu
     GH, TB = G * H, T * B
     rec, cls_, word = 2.0 * TB * GH * H, 2.0 * TB * C * H, 2.0 * TB * S * H
     rows, size = max(1, round(n)), max(1, round(S))
-    return [(rec, (B, GH, H, False, True)), (rec, (B, H, GH, False, False)), (rec, (GH, H, TB, True, False)),
-            (cls_, (TB, C, H, False, True)), (cls_, (TB, H, C, False, False)), (cls_, (C, H, TB, True, False)),
+    return [(rec, (GH, B, H, False, True)), (rec, (B, H, GH, False, False)),
+            (rec, (GH, H, TB, True, False)), (cls_, (TB, C, H, False, True)),
+            (cls_, (TB, H, C, False, False)), (cls_, (C, H, TB, True, False)),
             (word, (rows, size, H, False, True)), (word, (rows, H, size, False, False)),
             (word, (size, H, rows, True, False))]
 

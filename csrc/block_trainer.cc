@@ -44,6 +44,15 @@ void add_to(float* __restrict y, const float* __restrict x, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) y[i] += x[i];
 }
 
+// out (cols x rows) = in (rows x cols)^T.
+RNNLM_CLONES
+void transpose(const float* __restrict in, int rows, int cols, float* __restrict out) {
+  for (int r = 0; r < rows; ++r) {
+    const float* row = in + static_cast<std::size_t>(r) * cols;
+    for (int c = 0; c < cols; ++c) out[static_cast<std::size_t>(c) * rows + r] = row[c];
+  }
+}
+
 // Restores the BLAS thread count on scope exit.
 class BlasThreads {
  public:
@@ -121,6 +130,7 @@ BlockTrainer::BlockTrainer(const Model& m, const BlockTrainOptions& o)
   gates_.assign(GH > H ? TB * GH : 0, 0.0f);
   un_.assign(gru_ ? TB * H : 0, 0.0f);
   u_.assign(B * GH, 0.0f);
+  ut_.assign(B * GH, 0.0f);
   scored_pos_.assign(TB, 0);
   scored_target_.assign(TB, 0);
   scored_hist_.assign(TB, nullptr);
@@ -233,8 +243,11 @@ double BlockTrainer::forward(const Model& m, bool dropout) {
         if (lstm_) std::memcpy(cprev_.data() + row * sH, c_cur_.data() + bh, sizeof(float) * sH);
       }
     }
-    // U[B, GH] = Hprev[B, H] @ recurrent^T, one product for the B streams.
-    block_sgemm(false, true, B, GH, H, 1.0f, hp, H, m.recurrent.data(), H, 0.0f, u_.data(), GH);
+    // U^T[GH, B] = recurrent @ Hprev^T, one product for the B streams, then U[B, GH] for the
+    // cell's rows: the library runs this orientation ~13% faster than U = Hprev @ recurrent^T
+    // (2-core Zen 4, OpenBLAS 0.3.30, 32 x 200 x 200 and 32 x 1200 x 400), the transpose costs less.
+    block_sgemm(false, true, GH, B, H, 1.0f, m.recurrent.data(), H, hp, H, 0.0f, ut_.data(), B);
+    transpose(ut_.data(), GH, B, u_.data());
     for_row_ranges(B, threads, [&](int b0, int b1) {
       block_cell_forward(m, b1 - b0, in_.data() + row0 + b0, active_.data() + row0 + b0, step_rows(t, b0),
                          h_cur_.data() + static_cast<std::size_t>(b0) * sH,

@@ -98,7 +98,7 @@ class BlockTrainer {
   std::vector<std::int32_t> hist_words_;    // direct-connection context per position
   int hist_len_;
   // Forward values, [T][B][...].
-  std::vector<float> hprev_, cprev_, h_, c_, gates_, un_, tc_, u_;
+  std::vector<float> hprev_, cprev_, h_, c_, gates_, un_, tc_, u_, ut_;  // u_, ut_: one step, B x GH and GH x B
   // Output layer.
   int n_scored_ = 0;
   std::vector<int> scored_pos_;             // scored row -> position
