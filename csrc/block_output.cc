@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "blas.h"
+#include "block_vector.h"
 #include "class_softmax.h"
 #include "kernels.h"
 #include "simd.h"
@@ -25,25 +26,6 @@ void for_word_features(const Model& m, const DirectFeatures& features, int n, F 
     const int used = static_cast<int>(
         std::min<std::uint64_t>(static_cast<std::uint64_t>(n), features.word_limit[static_cast<std::size_t>(a)]));
     for (int j = 0; j < used; ++j) f(direct_word_index(start, j, size), j);
-  }
-}
-
-// sum x[i] * y[i] in double (one fixed order: reproducible).
-RNNLM_CLONES
-double dot_double(const float* x, const float* y, std::size_t n) {
-  double s = 0;
-#pragma omp simd reduction(+ : s)
-  for (std::size_t i = 0; i < n; ++i) s += static_cast<double>(x[i]) * y[i];
-  return s;
-}
-
-// w = beta * w + alpha * g (beta 0: w's old values are not read).
-RNNLM_CLONES
-void scale_add(float* __restrict w, const float* __restrict g, std::size_t n, float beta, float alpha) {
-  if (beta == 0.0f) {
-    for (std::size_t i = 0; i < n; ++i) w[i] = alpha * g[i];
-  } else {
-    for (std::size_t i = 0; i < n; ++i) w[i] = beta * w[i] + alpha * g[i];
   }
 }
 

@@ -15,6 +15,7 @@ inline int omp_get_thread_num() { return 0; }
 
 #include "blas.h"
 #include "block_cell.h"
+#include "block_vector.h"
 #include "corpus.h"
 #include "engine_limits.h"
 #include "errors.h"
@@ -22,36 +23,6 @@ inline int omp_get_thread_num() { return 0; }
 
 namespace rnnlm {
 namespace {
-
-// Sum of squares in double; the simd reduction fixes one summation order (reproducible).
-RNNLM_CLONES
-double squared_norm(const float* x, std::size_t n) {
-  double s = 0;
-#pragma omp simd reduction(+ : s)
-  for (std::size_t i = 0; i < n; ++i) s += static_cast<double>(x[i]) * x[i];
-  return s;
-}
-
-// w = keep * w - a * g.
-RNNLM_CLONES
-void step_down(float* __restrict w, const float* __restrict g, std::size_t n, float keep, float a) {
-  for (std::size_t i = 0; i < n; ++i) w[i] = keep * w[i] - a * g[i];
-}
-
-// y += x.
-RNNLM_CLONES
-void add_to(float* __restrict y, const float* __restrict x, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) y[i] += x[i];
-}
-
-// out (cols x rows) = in (rows x cols)^T.
-RNNLM_CLONES
-void transpose(const float* __restrict in, int rows, int cols, float* __restrict out) {
-  for (int r = 0; r < rows; ++r) {
-    const float* row = in + static_cast<std::size_t>(r) * cols;
-    for (int c = 0; c < cols; ++c) out[static_cast<std::size_t>(c) * rows + r] = row[c];
-  }
-}
 
 // Restores the BLAS thread count on scope exit.
 class BlasThreads {
@@ -153,76 +124,6 @@ BlockTrainer::BlockTrainer(const Model& m, const BlockTrainOptions& o)
   g_embed_.assign(TB * GH, 0.0f);
   embed_words_.reserve(TB);
   embed_slot_.assign(static_cast<std::size_t>(V_), -1);
-}
-
-void BlockTrainer::start_streams(const Model& m, const std::int32_t* ids, const std::int64_t* offsets,
-                                 std::int64_t n) {
-  ids_ = ids;
-  offsets_ = offsets;
-  // Stream b: sentences [first[b], first[b+1]), cut at sentence starts as evenly as possible by
-  // positions (corpus.h's shard_sentences, the split the threads of online training use).
-  const std::vector<std::int64_t> first = shard_sentences(offsets, n, B_);
-  ngram_.clear();
-  rng_.clear();
-  for (int b = 0; b < B_; ++b) {
-    const std::size_t i = static_cast<std::size_t>(b);
-    sentence_[i] = first[i];
-    begin_[i] = k_[i] = offsets[first[i]];
-    end_[i] = offsets[first[i + 1]];
-    ngram_.emplace_back(m.direct_order());
-    rng_.emplace_back(o_.seed + 0x9E3779B97F4A7C15ull * static_cast<std::uint64_t>(b + 1));
-  }
-  std::fill(h_cur_.begin(), h_cur_.end(), reset_value_);
-  std::fill(c_cur_.begin(), c_cur_.end(), 0.0f);
-}
-
-std::int64_t BlockTrainer::next_block() {
-  std::int64_t positions = 0;
-  for (int b = 0; b < B_; ++b) {
-    const std::size_t sb = static_cast<std::size_t>(b);
-    for (int t = 0; t < T_; ++t) {
-      const std::size_t row = static_cast<std::size_t>(t) * B_ + sb;
-      const std::int64_t k = k_[sb] + t;
-      if (k >= end_[sb]) {
-        active_[row] = 0;
-        reset_[row] = 0;
-        in_[row] = -1;
-        target_[row] = -1;
-        continue;
-      }
-      ++positions;
-      active_[row] = 1;
-      while (offsets_[sentence_[sb] + 1] <= k) ++sentence_[sb];
-      const bool reset = k == begin_[sb] || (o_.independent && offsets_[sentence_[sb]] == k);
-      reset_[row] = reset ? 1 : 0;
-      in_[row] = k == begin_[sb] ? 0 : ids_[k - 1];
-      target_[row] = ids_[k];
-      NgramHistory& g = ngram_[sb];
-      if (reset) g.reset();
-      g.push(in_[row]);
-      std::memcpy(hist_words_.data() + row * static_cast<std::size_t>(hist_len_), g.data(),
-                  sizeof(std::int32_t) * static_cast<std::size_t>(hist_len_));
-    }
-    k_[sb] = std::min(end_[sb], k_[sb] + T_);
-  }
-  return positions;
-}
-
-BlockStepRows BlockTrainer::step_rows(int t, int b0) {
-  const std::size_t row = static_cast<std::size_t>(t) * B_ + static_cast<std::size_t>(b0);
-  const std::size_t H = static_cast<std::size_t>(H_), GH = static_cast<std::size_t>(GH_);
-  BlockStepRows s{};
-  s.u = u_.data() + static_cast<std::size_t>(b0) * GH;
-  s.hprev = hprev_.data() + row * H;
-  s.h = h_.data() + row * H;
-  if (lstm_) {
-    s.cprev = cprev_.data() + row * H;
-    s.c = c_.data() + row * H;
-    s.tc = tc_.data() + row * H;
-  }
-  if (!gates_.empty()) s.gates = gates_.data() + row * GH;
-  if (gru_) s.un = un_.data() + row * H;
-  return s;
 }
 
 double BlockTrainer::forward(const Model& m, bool dropout) {
@@ -364,15 +265,15 @@ double BlockTrainer::backward(const Model& m) {
     }
   }
   // The squared norm over every gradient except the direct weights'.
-  double norm2 = squared_norm(g_embed_.data(), embed_words_.size() * sGH);
-  norm2 += squared_norm(g_recurrent_.data(), g_recurrent_.size());
-  norm2 += squared_norm(g_hidden_bias_.data(), g_hidden_bias_.size());
-  norm2 += squared_norm(g_class_w_.data(), g_class_w_.size());
-  norm2 += squared_norm(g_class_b_.data(), g_class_b_.size());
+  double norm2 = dot_double(g_embed_.data(), g_embed_.data(), embed_words_.size() * sGH);
+  norm2 += dot_double(g_recurrent_.data(), g_recurrent_.data(), g_recurrent_.size());
+  norm2 += dot_double(g_hidden_bias_.data(), g_hidden_bias_.data(), g_hidden_bias_.size());
+  norm2 += dot_double(g_class_w_.data(), g_class_w_.data(), g_class_w_.size());
+  norm2 += dot_double(g_class_b_.data(), g_class_b_.data(), g_class_b_.size());
   const auto& class_begin = m.class_begin();
   for (std::int32_t c : out_.used_classes()) {
     const std::size_t b = static_cast<std::size_t>(class_begin[c]), e = static_cast<std::size_t>(class_begin[c + 1]);
-    norm2 += squared_norm(g_word_b_.data() + b, e - b);
+    norm2 += dot_double(g_word_b_.data() + b, g_word_b_.data() + b, e - b);
   }
   return norm2 + word_norm2;
 }
@@ -381,7 +282,7 @@ void BlockTrainer::apply_update(Model& m, float scale) {
   const std::size_t sGH = static_cast<std::size_t>(GH_);
   const float a = o_.lr * scale;
   const float keep = 1.0f - o_.lr * o_.l2;
-  auto dense = [&](float* w, const float* g, std::size_t n, float k) { step_down(w, g, n, k, a); };
+  auto dense = [&](float* w, const float* g, std::size_t n, float k) { scale_add(w, g, n, k, -a); };
   dense(m.recurrent.data(), g_recurrent_.data(), g_recurrent_.size(), keep);
   dense(m.class_w.data(), g_class_w_.data(), g_class_w_.size(), keep);
   dense(m.hidden_bias.data(), g_hidden_bias_.data(), g_hidden_bias_.size(), 1.0f);

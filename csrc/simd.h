@@ -45,20 +45,26 @@ static inline v4f hsum4(v8f a, v8f b, v8f c, v8f d) {
   return __builtin_shufflevector(u0, u1, 0, 1, 4, 5) + __builtin_shufflevector(u0, u1, 2, 3, 6, 7);
 }
 
-// Cephes-style expf: range reduction by ln 2 and a degree-6 polynomial, about 1 ulp.
-// Written without library calls so that it vectorises inside `omp simd` loops.
-static inline float exp_approx(float x) {
-  x = std::min(std::max(x, -87.0f), 88.0f);
-  const float n = std::floor(x * 1.44269504088896341f + 0.5f);
-  float r = x - n * 0.693359375f;
+// exp(x - n ln 2) by Cephes's degree-6 polynomial, for one float or eight (``p`` holds its first
+// coefficient in x's type): the one arithmetic exp_approx and exp_vec share.
+template <class V>
+static inline __attribute__((always_inline)) V exp_reduced(V x, V n, V p) {
+  V r = x - n * 0.693359375f;
   r = r - n * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
   p = p * r + 8.3334519073e-3f;
   p = p * r + 4.1665795894e-2f;
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
-  const float y = p * r * r + r + 1.0f;
+  return p * r * r + r + 1.0f;
+}
+
+// Cephes-style expf: range reduction by ln 2 and a degree-6 polynomial, about 1 ulp.
+// Written without library calls so that it vectorises inside `omp simd` loops.
+static inline float exp_approx(float x) {
+  x = std::min(std::max(x, -87.0f), 88.0f);
+  const float n = std::floor(x * 1.44269504088896341f + 0.5f);
+  const float y = exp_reduced(x, n, 1.9875691500e-4f);
   const std::int32_t bits = (static_cast<std::int32_t>(n) + 127) << 23;
   float scale;
   std::memcpy(&scale, &bits, sizeof scale);
@@ -98,15 +104,7 @@ static inline __attribute__((always_inline)) V exp_vec(V x) {
   auto k = vtrunc(t);
   k += vless(t, vfloat(k));  // floor: one less where truncation rounded up
   const V n = vfloat(k);
-  V r = x - n * 0.693359375f;
-  r = r - n * -2.12194440e-4f;
-  V p = vsplat(x, 1.9875691500e-4f);
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  const V y = p * r * r + r + 1.0f;
+  const V y = exp_reduced(x, n, vsplat(x, 1.9875691500e-4f));
   return y * vbits((k + 127) << 23);
 }
 
