@@ -8,9 +8,11 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "corpus.h"
@@ -75,6 +77,29 @@ class PythonProgress {
 
 // Runs `kernel` without the GIL; an Interrupted caused by `report` (Ctrl-C, an exception in
 // the callback) comes back as that Python exception.
+// An options struct built from keywords (TrainOptions, BlockTrainOptions): keyword `name`, required,
+// as the field's type; TypeErrors name the struct `owner`.
+template <typename T>
+T option_keyword(const py::kwargs& kw, const char* owner, const char* name) {
+  if (!kw.contains(name)) throw py::type_error(std::string(owner) + ": missing keyword '" + name + "'");
+  try {
+    return kw[name].cast<T>();
+  } catch (const py::cast_error&) {
+    throw py::type_error(std::string(owner) + ": '" + name + "' has the wrong type");
+  }
+}
+
+// TypeError for a keyword that is none of the struct's fields [names, names_end).
+inline void reject_unknown_keywords(const py::kwargs& kw, const char* owner, const char* const* names,
+                                    const char* const* names_end) {
+  for (auto item : kw) {
+    const std::string key = py::str(item.first);
+    if (std::find_if(names, names_end, [&](const char* n) { return key == n; }) == names_end) {
+      throw py::type_error(std::string(owner) + ": unexpected keyword '" + key + "'");
+    }
+  }
+}
+
 template <typename Kernel>
 void run_released(PythonProgress& report, Kernel&& kernel) {
   {

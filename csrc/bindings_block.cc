@@ -1,5 +1,6 @@
 // Bindings of block-synchronous training (block_trainer.h): its options, the epoch, the
 // gradient of one block, and the BLAS the products run on.
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -12,33 +13,36 @@
 namespace rnnlm::binding {
 namespace {
 
-// BlockTrainOptions from itself or from a dict with exactly its fields.
+// BlockTrainOptions from itself or from a dict with exactly its fields (block_trainer.h's list).
 BlockTrainOptions block_options(const py::object& o) {
   if (!py::isinstance<py::dict>(o)) return o.cast<BlockTrainOptions>();
-  static const char* const kFields[] = {"lr",          "l2",   "clip_norm", "dropout", "batch",
-                                        "steps", "independent", "seed", "threads"};
   const py::dict d = o.cast<py::dict>();
   for (auto item : d) {
     const std::string key = py::str(item.first);
-    bool known = false;
-    for (const char* f : kFields) known = known || key == f;
-    if (!known) throw ConfigError("unknown block training option '" + key + "'");
+    if (std::find_if(std::begin(kBlockOptionNames), std::end(kBlockOptionNames),
+                     [&](const char* n) { return key == n; }) == std::end(kBlockOptionNames)) {
+      throw ConfigError("unknown block training option '" + key + "'");
+    }
   }
   auto get = [&](const char* name) -> py::object {
     if (!d.contains(name)) throw ConfigError(std::string("block training option '") + name + "' is missing");
     return d[name];
   };
   BlockTrainOptions r;
-  r.lr = get("lr").cast<float>();
-  r.l2 = get("l2").cast<float>();
-  r.clip_norm = get("clip_norm").cast<float>();
-  r.dropout = get("dropout").cast<float>();
-  r.batch = get("batch").cast<int>();
-  r.steps = get("steps").cast<int>();
-  r.independent = get("independent").cast<bool>();
-  r.seed = get("seed").cast<std::uint64_t>();
-  r.threads = get("threads").cast<int>();
+#define RNNLM_TAKE(type, name, help) r.name = get(#name).cast<type>();
+  RNNLM_BLOCK_OPTIONS(RNNLM_TAKE)
+#undef RNNLM_TAKE
   return r;
+}
+
+// BlockTrainOptions from keywords: every field of block_trainer.h's list, by name, and nothing else.
+BlockTrainOptions block_options_from(const py::kwargs& kw) {
+  BlockTrainOptions o;
+#define RNNLM_TAKE(type, name, help) o.name = option_keyword<type>(kw, "BlockTrainOptions", #name);
+  RNNLM_BLOCK_OPTIONS(RNNLM_TAKE)
+#undef RNNLM_TAKE
+  reject_unknown_keywords(kw, "BlockTrainOptions", std::begin(kBlockOptionNames), std::end(kBlockOptionNames));
+  return o;
 }
 
 py::dict train_block_epoch_py(Model& m, const CArray<std::int32_t>& ids, const CArray<std::int64_t>& offsets,
@@ -62,24 +66,14 @@ py::dict train_block_epoch_py(Model& m, const CArray<std::int32_t>& ids, const C
 }  // namespace
 
 void bind_block(py::module_& mod) {
-  py::class_<BlockTrainOptions>(mod, "BlockTrainOptions",
-                                "Options of one block-synchronous training epoch; every field is required.")
-      .def(py::init([](float lr, float l2, float clip_norm, float dropout, int batch, int steps, bool independent,
-                       std::uint64_t seed, int threads) {
-             return BlockTrainOptions{lr, l2, clip_norm, dropout, batch, steps, independent, seed, threads};
-           }),
-           py::kw_only(), py::arg("lr"), py::arg("l2"), py::arg("clip_norm"), py::arg("dropout"), py::arg("batch"),
-           py::arg("steps"), py::arg("independent"), py::arg("seed"), py::arg("threads"))
-      .def_readwrite("lr", &BlockTrainOptions::lr)
-      .def_readwrite("l2", &BlockTrainOptions::l2)
-      .def_readwrite("clip_norm", &BlockTrainOptions::clip_norm)
-      .def_readwrite("dropout", &BlockTrainOptions::dropout)
-      .def_readwrite("batch", &BlockTrainOptions::batch)
-      .def_readwrite("steps", &BlockTrainOptions::steps)
-      .def_readwrite("independent", &BlockTrainOptions::independent)
-      .def_readwrite("seed", &BlockTrainOptions::seed)
-      .def_readwrite("threads", &BlockTrainOptions::threads)
-      .def("validate", &BlockTrainOptions::validate, "Raises ConfigError when the engine cannot run with these.");
+  py::class_<BlockTrainOptions> options(mod, "BlockTrainOptions",
+                                        "Options of one block-synchronous training epoch; every field is "
+                                        "required.");
+  options.def(py::init(&block_options_from), "By keyword: every field below, each required.");
+#define RNNLM_FIELD(type, name, help) options.def_readwrite(#name, &BlockTrainOptions::name, help);
+  RNNLM_BLOCK_OPTIONS(RNNLM_FIELD)
+#undef RNNLM_FIELD
+  options.def("validate", &BlockTrainOptions::validate, "Raises ConfigError when the engine cannot run with these.");
 
   mod.def("train_block_epoch", &train_block_epoch_py, py::arg("model"), py::arg("ids"), py::arg("offsets"),
           py::arg("options"), py::arg("progress") = py::none(),
@@ -94,8 +88,7 @@ void bind_block(py::module_& mod) {
         check_corpus(m, ids, offsets);
         const BlockTrainOptions o = block_options(options);
         BlockTrainer trainer(m, o);
-        auto grad = std::make_shared<Model>(m.vocab_size(), m.hidden(), m.class_begin(), m.cell(), m.direct_size(),
-                                            m.direct_order(), m.direct_hash());
+        auto grad = std::make_shared<Model>(m.zeros_like());
         double loss = 0;
         {
           py::gil_scoped_release nogil;
@@ -126,10 +119,8 @@ void bind_block(py::module_& mod) {
             throw;
           }
           block_sgemm_record(nullptr);
-          const int saved = blas::threads();
-          blas::set_threads(o.threads);
+          blas::ScopedThreads blas_threads(o.threads);
           replay = block_sgemm_replay(calls, &flops);
-          blas::set_threads(saved);
         }
         py::dict d;
         d["processed"] = r.stats.processed;

@@ -41,31 +41,14 @@ void check_blocks(std::size_t block, const CArray<std::int64_t>& idx, const Floa
   }
 }
 
-// Keyword `name` of TrainOptions, required, as the field's type (TypeError otherwise).
-template <typename T>
-T option_keyword(const py::kwargs& kw, const char* name) {
-  if (!kw.contains(name)) throw py::type_error(std::string("TrainOptions: missing keyword '") + name + "'");
-  try {
-    return kw[name].cast<T>();
-  } catch (const py::cast_error&) {
-    throw py::type_error(std::string("TrainOptions: '") + name + "' has the wrong type");
-  }
-}
-
 // TrainOptions from keywords: every field of trainer.h's lists, by name, and nothing else.
 TrainOptions train_options_from(const py::kwargs& kw) {
   TrainOptions o;
-#define RNNLM_TAKE(type, name, help) o.name = option_keyword<type>(kw, #name);
+#define RNNLM_TAKE(type, name, help) o.name = option_keyword<type>(kw, "TrainOptions", #name);
   RNNLM_EPOCH_OPTIONS(RNNLM_TAKE)
   RNNLM_RUN_OPTIONS(RNNLM_TAKE)
 #undef RNNLM_TAKE
-  const auto* const names_end = std::end(kTrainOptionNames);
-  for (auto item : kw) {
-    const std::string key = py::str(item.first);
-    if (std::find(std::begin(kTrainOptionNames), names_end, key) == names_end) {
-      throw py::type_error("TrainOptions: unexpected keyword '" + key + "'");
-    }
-  }
+  reject_unknown_keywords(kw, "TrainOptions", std::begin(kTrainOptionNames), std::end(kTrainOptionNames));
   return o;
 }
 

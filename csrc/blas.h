@@ -24,6 +24,19 @@ void sgemv(bool trans_a, int m, int n, float alpha, const float* a, int lda, con
 void set_threads(int n);
 int threads();
 
+// Sets the library's threads for a scope and restores the previous count when it ends (exceptions
+// included).
+class ScopedThreads {
+ public:
+  explicit ScopedThreads(int n) : saved_(threads()) { set_threads(n); }
+  ~ScopedThreads() { set_threads(saved_); }
+  ScopedThreads(const ScopedThreads&) = delete;
+  ScopedThreads& operator=(const ScopedThreads&) = delete;
+
+ private:
+  int saved_;
+};
+
 // The library, its version and the core it dispatched to, e.g. "OpenBLAS 0.3.30 (SkylakeX)".
 const char* name();
 

@@ -24,18 +24,6 @@ inline int omp_get_thread_num() { return 0; }
 namespace rnnlm {
 namespace {
 
-// Restores the BLAS thread count on scope exit.
-class BlasThreads {
- public:
-  explicit BlasThreads(int n) : saved_(blas::threads()) { blas::set_threads(n); }
-  ~BlasThreads() { blas::set_threads(saved_); }
-  BlasThreads(const BlasThreads&) = delete;
-  BlasThreads& operator=(const BlasThreads&) = delete;
-
- private:
-  int saved_;
-};
-
 // Calls f(b0, b1) for `threads` contiguous ranges of the B rows (f(0, B) with one thread) inside
 // one OpenMP region: the rows are independent, so the split never changes a result.
 template <typename F>
@@ -342,7 +330,7 @@ BlockEpochStats BlockTrainer::train_epoch(Model& m, const std::int32_t* ids, con
   // 1.08 s (1.5x one thread); OpenMP splitting the elementwise/output work over the B rows with one
   // BLAS thread 0.27 s / 1.60 s; both at once 53 s / 61 s (OpenMP's spinning threads and the
   // library's pool fight over the cores).
-  BlasThreads blas_threads(o_.threads);
+  blas::ScopedThreads blas_threads(o_.threads);
   BlockEpochStats r;
   EpochStats& st = r.stats;
   if (n_sentences < 1) return r;

@@ -19,17 +19,28 @@
 
 namespace rnnlm {
 
-// Every field must be set by the caller (the defaults will live in rnnlm_fast/options.py).
+// The options of one block epoch, declared once as an X(type, name, help) list that generates the
+// struct's fields and the binding's constructor, attributes and conversion from a dict.
+#define RNNLM_BLOCK_OPTIONS(X)                                                                     \
+  X(float, lr, "learning rate of the block's gradient")                                           \
+  X(float, l2, "L2 decay of recurrent and class_w, per update: W -= lr * l2 * W")                 \
+  X(float, clip_norm, "global gradient-norm clip (0: no clipping)")                                \
+  X(float, dropout, "drop rate of the hidden units feeding the output layer")                      \
+  X(int, batch, "B, streams advanced side by side")                                                \
+  X(int, steps, "T, steps per block (truncated BPTT length)")                                      \
+  X(bool, independent, "reset a stream's state after every sentence")                             \
+  X(std::uint64_t, seed, "of the dropout masks (stream b: seed + 0x9E3779B97F4A7C15 * (b + 1))")   \
+  X(int, threads, "threads of the products (the library's own pool; block_trainer.cc says why)")
+
+#define RNNLM_OPTION_NAME(type, name, help) #name,
+inline constexpr const char* kBlockOptionNames[] = {RNNLM_BLOCK_OPTIONS(RNNLM_OPTION_NAME)};
+#undef RNNLM_OPTION_NAME
+
+// Every field must be set by the caller: the defaults live in rnnlm_fast/options.py.
 struct BlockTrainOptions {
-  float lr{};          // learning rate of the block's averaged gradient
-  float l2{};          // L2 decay of recurrent and class_w, per update: W -= lr * l2 * W
-  float clip_norm{};   // global gradient-norm clip (0: no clipping)
-  float dropout{};     // drop rate of the hidden units feeding the output layer
-  int batch{};         // B, streams advanced side by side
-  int steps{};         // T, steps per block (truncated BPTT length)
-  bool independent{};  // reset a stream's state after every sentence
-  std::uint64_t seed{};  // of the dropout masks (stream b: seed + 0x9E3779B97F4A7C15 * (b + 1))
-  int threads{};       // threads of the products (the library's own pool; block_trainer.cc says why)
+#define RNNLM_OPTION_FIELD(type, name, help) type name{};
+  RNNLM_BLOCK_OPTIONS(RNNLM_OPTION_FIELD)
+#undef RNNLM_OPTION_FIELD
   // lr > 0, l2 >= 0, clip_norm >= 0, dropout in [0, 1), batch in 1..kMaxBatch, steps in 1..kMaxBptt,
   // threads in 1..kMaxThreads, batch * steps <= kMaxBlockPositions; all finite. Throws ConfigError
   // with a one-line message.

@@ -122,7 +122,7 @@ def check_batch(values: dict[str, Any]) -> None:
     """Options that batch > 1 (block-synchronous training) does not combine with: one-line ConfigErrors."""
     if values["batch"] <= 1:
         return
-    if values.get("streams", 1) > 1:
+    if values["streams"] > 1:
         raise ConfigError(f"batch {values['batch']} and streams {values['streams']}: choose one (batch "
                           "trains block-synchronous mini-batches, streams advances lockstep online SGD)")
     if values["input_dropout"] > 0:
