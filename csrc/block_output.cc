@@ -17,18 +17,6 @@ namespace {
 // Most rows of a class whose word layer update is rank_update's loop instead of a library product.
 constexpr int kSmallRows = 4;
 
-// Calls f(table index, j) for every (order, word j < n) pair of a position's word features.
-template <typename F>
-void for_word_features(const Model& m, const DirectFeatures& features, int n, F f) {
-  const std::uint64_t size = m.direct_size();
-  for (int a = 0; a < features.word_count; ++a) {
-    const std::uint64_t start = features.word_start[static_cast<std::size_t>(a)];
-    const int used = static_cast<int>(
-        std::min<std::uint64_t>(static_cast<std::uint64_t>(n), features.word_limit[static_cast<std::size_t>(a)]));
-    for (int j = 0; j < used; ++j) f(direct_word_index(start, j, size), j);
-  }
-}
-
 // x = softmax(x) in place, shifted by the maximum; returns the log normaliser (log sum exp) in
 // double. exp_vec eight at a time (kernels.cc's softmax stays scalar under the AVX clones); the
 // sum in one fixed order (reproducible).
@@ -320,7 +308,7 @@ void BlockOutput::add_direct_gradient(const Model& m, float* target, float facto
     const std::int32_t c = row_class_[static_cast<std::size_t>(r)];
     const int nc = class_begin[c + 1] - class_begin[c];
     const float* gw = word_z_.data() + word_off_[static_cast<std::size_t>(r)];
-    for_word_features(m, f, nc, [&](std::size_t i, int j) { target[i] += factor * gw[j]; });
+    for_word_features(f, nc, m.direct_size(), [&](std::size_t i, int j) { target[i] += factor * gw[j]; });
   }
 }
 

@@ -6,21 +6,6 @@
 #include "kernels.h"
 
 namespace rnnlm {
-namespace {
-
-// Calls f(table index, j) for every (order, word j < n) pair the step's word features use.
-template <typename F>
-void for_word_features(const Model& m, const DirectFeatures& features, int n, F f) {
-  const std::uint64_t size = m.direct_size();
-  for (int a = 0; a < features.word_count; ++a) {
-    const std::uint64_t start = features.word_start[static_cast<std::size_t>(a)];
-    const int used = static_cast<int>(std::min<std::uint64_t>(static_cast<std::uint64_t>(n),
-                                                               features.word_limit[static_cast<std::size_t>(a)]));
-    for (int j = 0; j < used; ++j) f(direct_word_index(start, j, size), j);
-  }
-}
-
-}  // namespace
 
 void add_direct_class_logits(const Model& m, const std::int32_t* history, DirectFeatures& f, float* z) {
   f.class_count = 0;
@@ -39,7 +24,7 @@ void add_direct_word_logits(const Model& m, const std::int32_t* history, std::in
   if (m.direct_order() == 0 || history == nullptr) return;
   const int n = m.class_begin()[c + 1] - m.class_begin()[c];
   direct_word_features(m.direct_hash(), history, m.direct_order(), m.direct_size(), c, f);
-  for_word_features(m, f, n, [&](std::size_t i, int j) { z[j] += m.direct[i]; });
+  for_word_features(f, n, m.direct_size(), [&](std::size_t i, int j) { z[j] += m.direct[i]; });
 }
 
 void update_direct(const Model& m, Model& dst, const DirectFeatures& f, std::int32_t c, const float* gc,
@@ -51,7 +36,7 @@ void update_direct(const Model& m, Model& dst, const DirectFeatures& f, std::int
     float* w = dst.direct.data() + f.class_start[static_cast<std::size_t>(a)];
     scale_axpy(w, C, direct_keep, lr, gc);
   }
-  for_word_features(m, f, n, [&](std::size_t i, int j) {
+  for_word_features(f, n, m.direct_size(), [&](std::size_t i, int j) {
     float& w = dst.direct[i];
     w = direct_keep * w + lr * gw[j];
   });
@@ -65,7 +50,7 @@ void mark_output_updates(const Model& m, const DirectFeatures& f, std::int32_t c
   // Word features: the indices the hash scheme gives, in runs of consecutive weights.
   const int n = m.class_begin()[c + 1] - m.class_begin()[c];
   std::uint64_t run_start = 0, run_length = 0;
-  for_word_features(m, f, n, [&](std::size_t i, int) {
+  for_word_features(f, n, m.direct_size(), [&](std::size_t i, int) {
     if (run_length > 0 && i == run_start + run_length) {
       ++run_length;
       return;

@@ -53,6 +53,18 @@ inline std::size_t direct_word_index(std::uint64_t start, int j, std::uint64_t t
   return static_cast<std::size_t>(i);
 }
 
+// Calls f(table index, j) for every (order, word j < n) pair a step's word features use, j indexing
+// the n words of the target's class: what the output layer reads, updates and marks.
+template <typename F>
+void for_word_features(const DirectFeatures& features, int n, std::uint64_t table_size, F f) {
+  for (int a = 0; a < features.word_count; ++a) {
+    const std::uint64_t start = features.word_start[static_cast<std::size_t>(a)];
+    const std::uint64_t limit = features.word_limit[static_cast<std::size_t>(a)];
+    const int used = static_cast<int>(std::min<std::uint64_t>(static_cast<std::uint64_t>(n), limit));
+    for (int j = 0; j < used; ++j) f(direct_word_index(start, j, table_size), j);
+  }
+}
+
 // The 64-bit mixing step used by the splitmix hash (splitmix64's finaliser); exposed for tests.
 std::uint64_t direct_mix(std::uint64_t x);
 
