@@ -82,9 +82,12 @@ done
     # The BLAS: the package's import loads scipy_openblas32's library; the extension's rpath finds the
     # same file on its own (docs/blas.md)
     core=$(python -c "import rnnlm_fast._core as c; print(c.__file__)")
+    # (ldd's output is read whole first: `ldd | grep -q` under pipefail fails when grep exits on the
+    # first match and ldd, still writing, dies of SIGPIPE; the CI run of 2026-12-07 failed so)
     if command -v ldd > /dev/null; then
-        ldd "$core" | grep -q "libscipy_openblas.so => $WORK/venv/.*/scipy_openblas32/lib/" \
-            || { ldd "$core"; say "the extension does not find OpenBLAS in the environment by its rpath"; exit 1; }
+        libraries=$(ldd "$core")
+        grep -q "libscipy_openblas.so => $WORK/venv/.*/scipy_openblas32/lib/" <<< "$libraries" \
+            || { echo "$libraries"; say "the extension does not find OpenBLAS in the environment by its rpath"; exit 1; }
     fi
     say "BLAS: $(python -c "from rnnlm_fast import _core; print(_core.blas_name())")"
     rnnlm-fast --version
