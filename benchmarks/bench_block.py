@@ -27,7 +27,8 @@ n = the mean number of a block's positions per target class present (weights: th
 each product). extra_info: ``gflops`` (achieved), ``sgemm_gflops``, ``pct_of_sgemm``,
 ``words_per_sec``, ``online_words_per_sec`` and ``speedup`` (batch=1 online SGD, rnnlm-0.4b's
 bptt 4 / block 10, same threads, same slice, same run), ``R`` (sgemm / sgemv at 1200x400, B=32 vs
-1, one BLAS thread, bench_blas.sgemm_sgemv_ratio) and the FLOP counts.
+1, one BLAS thread, bench_blas.sgemm_sgemv_ratio), ``scaling`` (words/s at t threads over one
+thread's, when both ran in the session) and the FLOP counts.
 
 ``python -m pytest benchmarks/bench_block.py --benchmark-only`` (a few minutes; ``-k t1`` one thread).
 """
@@ -51,6 +52,7 @@ MODELS = [("sigmoid", 200), ("gru", 400), ("lstm", 400), ("lstm", 650)]
 GATES = {"sigmoid": 1, "tanh": 1, "relu": 1, "gru": 3, "lstm": 4}
 
 _R: list[float] = []  # R, measured once per session
+_ONE_THREAD: dict[tuple[str, int], float] = {}  # words/s at one thread, per model, this session
 
 
 def _ratio() -> float:
@@ -116,6 +118,11 @@ def test_block_step(benchmark, ptb_vocab, ptb_slice, cell, hidden, threads):
     flops = 6.0 * (G * hidden * hidden + C * hidden + S * hidden)
     achieved = flops * stats.processed / seconds / 1e9
     peak = yardstick(products(G, hidden, C, S, n), threads)
+    if threads == 1:
+        _ONE_THREAD[(cell, hidden)] = stats.processed / seconds
+    one = _ONE_THREAD.get((cell, hidden))
+    if threads > 1 and one:  # the thread scaling, when the one-thread case ran in this session
+        benchmark.extra_info["scaling"] = round(stats.processed / seconds / one, 2)
     benchmark.extra_info.update(
         gflops=round(achieved, 1), sgemm_gflops=round(peak, 1), pct_of_sgemm=round(100 * achieved / peak, 1),
         words_per_sec=round(stats.processed / seconds, 1),

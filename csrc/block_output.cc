@@ -127,7 +127,7 @@ BlockOutput::BlockOutput(const Model& m, int capacity)
 }
 
 void BlockOutput::forward(const Model& m, int n, const float* h, const std::int32_t* targets,
-                          const std::int32_t* const* histories, double* lp, float scale, int threads) {
+                          const std::int32_t* const* histories, double* lp, float scale) {
   const int H = m.hidden(), C = m.n_classes();
   const auto& word_class = m.word_class();
   const auto& class_begin = m.class_begin();
@@ -162,7 +162,6 @@ void BlockOutput::forward(const Model& m, int n, const float* h, const std::int3
   }
   // Sized by the block's own classes (grows to the largest block seen, then stays).
   if (word_z_.size() < static_cast<std::size_t>(off)) word_z_.resize(static_cast<std::size_t>(off));
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
   for (int r = 0; r < n; ++r) {
     std::memcpy(h_.data() + static_cast<std::size_t>(r) * H, h + static_cast<std::size_t>(order_[r]) * H,
                 sizeof(float) * H);
@@ -170,7 +169,6 @@ void BlockOutput::forward(const Model& m, int n, const float* h, const std::int3
   // The class layer: one product over the block.
   block_sgemm(false, true, n, C, H, 1.0f, h_.data(), H, m.class_w.data(), H, 0.0f, class_z_.data(), C);
   // Class biases, direct features and the class softmax, per row; the class part of ln P.
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
   for (int r = 0; r < n; ++r) {
     const std::int32_t c = row_class_[r];
     float* zc = class_z_.data() + static_cast<std::size_t>(r) * C;
@@ -207,12 +205,11 @@ void BlockOutput::forward(const Model& m, int n, const float* h, const std::int3
 }
 
 double BlockOutput::backward(const Model& m, float* d_h, float* g_class_w, float* g_class_b, float* g_word_w,
-                             float* g_word_b, int threads) {
+                             float* g_word_b) {
   const int n = n_, H = m.hidden(), C = m.n_classes();
   const float scale = scale_;
   const auto& class_begin = m.class_begin();
   // dL/dlogits = scale * (probabilities - one-hot), L = scale * -sum ln P.
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
   for (int r = 0; r < n; ++r) {
     const std::int32_t c = row_class_[r];
     float* gc = class_z_.data() + static_cast<std::size_t>(r) * C;
@@ -265,7 +262,6 @@ double BlockOutput::backward(const Model& m, float* d_h, float* g_class_w, float
       for (int k = 0; k < nc; ++k) gb[k] += gw[k];
     }
   }
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
   for (int r = 0; r < n; ++r) {
     std::memcpy(d_h + static_cast<std::size_t>(order_[r]) * H, d_h_.data() + static_cast<std::size_t>(r) * H,
                 sizeof(float) * H);

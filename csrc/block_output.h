@@ -38,10 +38,9 @@ class BlockOutput {
   // position i), targets in [0, V), histories[i] the direct-connection context of position i
   // (most recent word first; ignored without direct weights). Reads the weights only; keeps
   // what backward needs, and already forms the word layer's part of dL/dh for L = scale * -sum
-  // ln P (class by class, while its word_w rows are in cache). `threads` > 1 runs the
-  // per-position work in an OpenMP loop.
+  // ln P (class by class, while its word_w rows are in cache).
   void forward(const Model& m, int n, const float* h, const std::int32_t* targets,
-               const std::int32_t* const* histories, double* lp, float scale, int threads);
+               const std::int32_t* const* histories, double* lp, float scale);
 
   // After forward: d_h (n x H, row i for position i) = dL/dh with L = scale * -sum_i ln P_i;
   // the gradients of class_w, class_b into g_class_w / g_class_b (overwritten), of each used
@@ -50,7 +49,7 @@ class BlockOutput {
   // only for the classes where that is cheaper than forming it again in word_update (a class
   // with few rows gets its norm from two small Gram matrices instead).
   double backward(const Model& m, float* d_h, float* g_class_w, float* g_class_b, float* g_word_w,
-                  float* g_word_b, int threads);
+                  float* g_word_b);
 
   // After backward: w = beta * w + alpha * (word_w gradient) on the used classes' rows of a
   // V x H array `w` (the model's word_w to update it, a gradient array with beta 0 to read

@@ -6,13 +6,6 @@
 #include <cstring>
 #include <string>
 
-#ifdef _OPENMP
-#include <omp.h>
-#else
-inline int omp_get_num_threads() { return 1; }
-inline int omp_get_thread_num() { return 0; }
-#endif
-
 #include "blas.h"
 #include "block_cell.h"
 #include "block_vector.h"
@@ -22,25 +15,6 @@ inline int omp_get_thread_num() { return 0; }
 #include "simd.h"
 
 namespace rnnlm {
-namespace {
-
-// Calls f(b0, b1) for `threads` contiguous ranges of the B rows (f(0, B) with one thread) inside
-// one OpenMP region: the rows are independent, so the split never changes a result.
-template <typename F>
-void for_row_ranges(int B, int threads, F f) {
-  if (threads <= 1) {
-    f(0, B);
-    return;
-  }
-#pragma omp parallel num_threads(threads)
-  {
-    const int n = omp_get_num_threads(), i = omp_get_thread_num();
-    f(B * i / n, B * (i + 1) / n);
-  }
-}
-
-}  // namespace
-
 void BlockTrainOptions::validate() const {
   if (!(lr > 0) || !std::isfinite(lr)) throw ConfigError("lr must be a positive number");
   if (!(l2 >= 0) || !std::isfinite(l2)) throw ConfigError("l2 must be a number >= 0");
@@ -117,7 +91,6 @@ BlockTrainer::BlockTrainer(const Model& m, const BlockTrainOptions& o)
 double BlockTrainer::forward(const Model& m, bool dropout) {
   const int B = B_, H = H_, GH = GH_;
   const std::size_t sH = static_cast<std::size_t>(H);
-  const int threads = omp_threads_;
   for (int t = 0; t < T_; ++t) {
     const std::size_t row0 = static_cast<std::size_t>(t) * B;
     float* hp = hprev_.data() + row0 * sH;
@@ -137,11 +110,8 @@ double BlockTrainer::forward(const Model& m, bool dropout) {
     // (2-core Zen 4, OpenBLAS 0.3.30, 32 x 200 x 200 and 32 x 1200 x 400), the transpose costs less.
     block_sgemm(false, true, GH, B, H, 1.0f, m.recurrent.data(), H, hp, H, 0.0f, ut_.data(), B);
     transpose(ut_.data(), GH, B, u_.data());
-    for_row_ranges(B, threads, [&](int b0, int b1) {
-      block_cell_forward(m, b1 - b0, in_.data() + row0 + b0, active_.data() + row0 + b0, step_rows(t, b0),
-                         h_cur_.data() + static_cast<std::size_t>(b0) * sH,
-                         lstm_ ? c_cur_.data() + static_cast<std::size_t>(b0) * sH : nullptr);
-    });
+    block_cell_forward(m, B, in_.data() + row0, active_.data() + row0, step_rows(t), h_cur_.data(),
+                       lstm_ ? c_cur_.data() : nullptr);
   }
   // The scored positions, in (t, b) order; dropout masks drawn per stream in position order.
   int n = 0;
@@ -174,8 +144,7 @@ double BlockTrainer::forward(const Model& m, bool dropout) {
       }
     }
   }
-  out_.forward(m, n, hd_.data(), scored_target_.data(), scored_hist_.data(), lp_.data(), 1.0f / static_cast<float>(B),
-               threads);
+  out_.forward(m, n, hd_.data(), scored_target_.data(), scored_hist_.data(), lp_.data(), 1.0f / static_cast<float>(B));
   double logprob = 0;
   for (int i = 0; i < n; ++i) logprob += lp_[static_cast<std::size_t>(i)];
   return logprob;
@@ -185,9 +154,8 @@ double BlockTrainer::backward(const Model& m) {
   const int B = B_, H = H_, GH = GH_, n = n_scored_;
   const std::size_t sH = static_cast<std::size_t>(H), sGH = static_cast<std::size_t>(GH);
   const std::size_t TB = static_cast<std::size_t>(T_) * B;
-  const int threads = omp_threads_;
   const double word_norm2 = out_.backward(m, dhd_.data(), g_class_w_.data(), g_class_b_.data(), g_word_w_.data(),
-                                          g_word_b_.data(), threads);
+                                          g_word_b_.data());
   // Output errors reaching h_t (through the dropout mask).
   std::fill(e_.begin(), e_.end(), 0.0f);
   const bool masked = dropout_applied_;
@@ -208,12 +176,8 @@ double BlockTrainer::backward(const Model& m) {
     const std::size_t row0 = static_cast<std::size_t>(t) * B;
     float* du = du_.data() + row0 * sGH;
     float* dx = gru_ ? dx_.data() + row0 * sGH : nullptr;
-    for_row_ranges(B, threads, [&](int b0, int b1) {
-      const std::size_t h0 = static_cast<std::size_t>(b0) * sH, g0 = static_cast<std::size_t>(b0) * sGH;
-      block_cell_backward(m, b1 - b0, active_.data() + row0 + b0, e_.data() + row0 * sH + h0, carry_.data() + h0,
-                          step_rows(t, b0), du + g0, dx != nullptr ? dx + g0 : nullptr, dh_direct_.data() + h0,
-                          dc_.data() + h0);
-    });
+    block_cell_backward(m, B, active_.data() + row0, e_.data() + row0 * sH, carry_.data(), step_rows(t), du, dx,
+                        dh_direct_.data(), dc_.data());
     if (t == 0) break;
     // dh_prev = dU @ recurrent (+ the GRU's direct path), one product for the B streams;
     // cut where the stream was reset before step t.
@@ -319,6 +283,26 @@ double BlockTrainer::block_gradient(const Model& m, const std::int32_t* ids, con
   return -logprob / B_;
 }
 
+bool BlockTrainer::train_next_block(Model& m, BlockEpochStats& r) {
+  EpochStats& st = r.stats;
+  const std::int64_t positions = next_block();
+  if (positions == 0) return false;
+  const double logprob = forward(m, true);
+  const double norm = std::isfinite(logprob) ? std::sqrt(backward(m)) : logprob;
+  if (!std::isfinite(norm)) {
+    st.diverged = true;
+    st.diverged_at = st.processed;
+    return false;
+  }
+  const float scale = o_.clip_norm > 0 && norm > o_.clip_norm ? static_cast<float>(o_.clip_norm / norm) : 1.0f;
+  apply_update(m, scale);
+  ++r.blocks;
+  st.logprob += logprob;
+  st.words += n_scored_;
+  st.processed += positions;
+  return true;
+}
+
 BlockEpochStats BlockTrainer::train_epoch(Model& m, const std::int32_t* ids, const std::int64_t* offsets,
                                           std::int64_t n_sentences, const TrainProgress& progress) {
   using Clock = std::chrono::steady_clock;
@@ -329,39 +313,19 @@ BlockEpochStats BlockTrainer::train_epoch(Model& m, const std::int32_t* ids, con
   // (AVX-512), PTB 1500 sentences, B=32, T=20, 2 threads: sigmoid H=200 0.21 s/epoch, GRU H=400
   // 1.08 s (1.5x one thread); OpenMP splitting the elementwise/output work over the B rows with one
   // BLAS thread 0.27 s / 1.60 s; both at once 53 s / 61 s (OpenMP's spinning threads and the
-  // library's pool fight over the cores).
+  // library's pool fight over the cores). Hogwild workers (each its own B streams and one library
+  // thread, no locks) ran 1.5-1.8x faster than this at two threads but learned worse: GRU H=400 on
+  // PTB diverged at lr 1 and at lr 0.5 stopped at valid 148.6 (docs/performance.md).
   blas::ScopedThreads blas_threads(o_.threads);
   BlockEpochStats r;
-  EpochStats& st = r.stats;
   if (n_sentences < 1) return r;
   start_streams(m, ids, offsets, n_sentences);
   auto last_report = Clock::now();
-  for (;;) {
-    const std::int64_t positions = next_block();
-    if (positions == 0) break;
-    const double logprob = forward(m, true);
-    if (!std::isfinite(logprob)) {
-      st.diverged = true;
-      st.diverged_at = st.processed;
-      break;
-    }
-    const double norm2 = backward(m);
-    const double norm = std::sqrt(norm2);
-    if (!std::isfinite(norm)) {
-      st.diverged = true;
-      st.diverged_at = st.processed;
-      break;
-    }
-    const float scale = o_.clip_norm > 0 && norm > o_.clip_norm ? static_cast<float>(o_.clip_norm / norm) : 1.0f;
-    apply_update(m, scale);
-    ++r.blocks;
-    st.logprob += logprob;
-    st.words += n_scored_;
-    st.processed += positions;
+  while (train_next_block(m, r)) {
     if (progress && Clock::now() - last_report > std::chrono::milliseconds(200)) {
       last_report = Clock::now();
-      if (!progress(st.processed, st.logprob)) {
-        st.interrupted = true;
+      if (!progress(r.stats.processed, r.stats.logprob)) {
+        r.stats.interrupted = true;
         break;
       }
     }

@@ -75,6 +75,10 @@ class BlockTrainer {
                         std::int64_t n_sentences, Model& grad);
 
  private:
+  // After start_streams: trains the next block (forward, backward, the clipped update) and adds
+  // to r; false when every stream is done, or when the block met NaN/Inf (r.stats.diverged,
+  // that block's update not applied).
+  bool train_next_block(Model& m, BlockEpochStats& r);
   void start_streams(const Model& m, const std::int32_t* ids, const std::int64_t* offsets, std::int64_t n);
   // Lays out the next block's positions; returns the active positions (0: every stream done).
   std::int64_t next_block();
@@ -85,13 +89,10 @@ class BlockTrainer {
   double backward(const Model& m);
   void apply_update(Model& m, float scale);
   void gradient_into(const Model& m, Model& grad) const;
-  // Step t's rows of the forward buffers from stream b0 on (u: the current step's products).
-  BlockStepRows step_rows(int t, int b0);
+  // Step t's rows of the forward buffers (u: the current step's products).
+  BlockStepRows step_rows(int t);
 
   BlockTrainOptions o_;
-  // OpenMP threads of the elementwise and output loops: 1, since train_epoch gives the threads to
-  // the library instead (block_trainer.cc says why); the loops keep their OpenMP split.
-  int omp_threads_ = 1;
   int B_, T_, H_, GH_, C_, V_;
   float reset_value_;
   bool lstm_, gru_;
