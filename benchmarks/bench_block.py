@@ -2,7 +2,7 @@
 the step's shapes, both measured in the same run, and the speed-up over online SGD (batch=1).
 
 One measured call = one epoch of ``RNNLM.train_epoch(enc, batch=32, bptt=20, threads=t)`` on the first
-whole sentences of PTB holding WORDS positions (100 classes), for sigmoid H=200, GRU H=400, LSTM H=400
+whole sentences of PTB holding WORDS[model] positions (100 classes), for sigmoid H=200, GRU H=400, LSTM H=400
 and LSTM H=650; each round trains a freshly seeded model.
 
 Model FLOPs per position (the model's own work only, never what the implementation adds)::
@@ -45,10 +45,14 @@ from benchutil import PTB_EPOCH, SEED, head, record
 from rnnlm_fast import RNNLM, _core
 from rnnlm_fast.options import lr_for
 
-WORDS = 20_000  # positions of the PTB slice per epoch
+# Positions of the PTB slice per measured epoch, per model: enough for a round of about a second or
+# more, so that the first blocks' cold start (fresh buffers faulted in, weights out of cache) weighs
+# as little as in a real epoch (PTB: 930k positions); with 20k the sigmoid model's rounds took 0.2 s
+# and ran 15-20% below its steady state (2026-12-07, Zen 4).
+WORDS = {("sigmoid", 200): 100_000, ("gru", 400): 40_000, ("lstm", 400): 40_000, ("lstm", 650): 40_000}
 B, T = 32, 20   # streams x steps per block
 ROUNDS = 3
-MODELS = [("sigmoid", 200), ("gru", 400), ("lstm", 400), ("lstm", 650)]
+MODELS = list(WORDS)
 GATES = {"sigmoid": 1, "tanh": 1, "relu": 1, "gru": 3, "lstm": 4}
 
 _R: list[float] = []  # R, measured once per session
@@ -96,7 +100,7 @@ def yardstick(shapes: list[tuple[float, tuple]], threads: int) -> float:
 @pytest.mark.parametrize("cell,hidden", MODELS, ids=lambda v: str(v))
 def test_block_step(benchmark, ptb_vocab, ptb_slice, cell, hidden, threads):
     benchmark.group = f"block training (B={B}, T={T}): {cell} H={hidden}"
-    enc = head(ptb_slice, WORDS)
+    enc = head(ptb_slice, WORDS[(cell, hidden)])
     G, C = GATES[cell], ptb_vocab.n_classes
     S, n = class_stats(ptb_vocab, enc)
 
