@@ -67,23 +67,23 @@ def _ratio() -> float:
     return _R[0]
 
 
-def class_stats(vocab, enc, T: int) -> tuple[float, float]:
+def class_stats(vocab, enc, T: int, batch: int = B) -> tuple[float, float]:
     """(S, n): the mean class size over the slice's scored tokens, and the mean number of a block's
     T*B positions per target class present (consecutive T*B-token chunks)."""
     targets = enc.mapped[enc.mapped >= 0]
     cls = np.asarray(vocab.word_class)[targets]
     sizes = np.diff(np.asarray(vocab.class_begin))
-    chunks = np.array_split(cls, max(1, len(cls) // (T * B)))
+    chunks = np.array_split(cls, max(1, len(cls) // (T * batch)))
     per_class = [len(chunk) / len(np.unique(chunk)) for chunk in chunks]
     return float(sizes[cls].mean()), float(statistics.mean(per_class))
 
 
-def products(G: int, H: int, C: int, S: float, n: float, T: int) -> list[tuple[float, tuple]]:
+def products(G: int, H: int, C: int, S: float, n: float, T: int, batch: int = B) -> list[tuple[float, tuple]]:
     """(model FLOPs per block, (m, n, k, trans_a, trans_b)) of every product a block needs."""
-    GH, TB = G * H, T * B
+    GH, TB = G * H, T * batch
     rec, cls_, word = 2.0 * TB * GH * H, 2.0 * TB * C * H, 2.0 * TB * S * H
     rows, size = max(1, round(n)), max(1, round(S))
-    return [(rec, (GH, B, H, False, True)), (rec, (B, H, GH, False, False)),
+    return [(rec, (GH, batch, H, False, True)), (rec, (batch, H, GH, False, False)),
             (rec, (GH, H, TB, True, False)), (cls_, (TB, C, H, False, True)),
             (cls_, (TB, H, C, False, False)), (cls_, (C, H, TB, True, False)),
             (word, (rows, size, H, False, True)), (word, (rows, H, size, False, False)),
