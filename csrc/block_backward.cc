@@ -88,14 +88,16 @@ void BlockTrainer::assign_embed_slots() {
   // Counting sort of the positions by slot (position order within a slot), then the slots cut
   // into parts of about equal positions.
   const int slots = static_cast<int>(embed_words_.size());
-  for (int s = 0; s < slots; ++s) slot_start_[static_cast<std::size_t>(s) + 1] += slot_start_[static_cast<std::size_t>(s)];
+  for (std::size_t s = 0; s < static_cast<std::size_t>(slots); ++s) slot_start_[s + 1] += slot_start_[s];
   const int total = slot_start_.back();
   slot_rows_.resize(static_cast<std::size_t>(total));
   for (std::size_t row = 0; row < TB; ++row) {  // each slot's start moves on to the next one's
     const int slot = row_slot_[row];
-    if (slot >= 0) slot_rows_[static_cast<std::size_t>(slot_start_[static_cast<std::size_t>(slot)]++)] = static_cast<int>(row);
+    if (slot < 0) continue;
+    int& next = slot_start_[static_cast<std::size_t>(slot)];
+    slot_rows_[static_cast<std::size_t>(next++)] = static_cast<int>(row);
   }
-  for (int s = slots; s > 0; --s) slot_start_[static_cast<std::size_t>(s)] = slot_start_[static_cast<std::size_t>(s) - 1];
+  for (std::size_t s = static_cast<std::size_t>(slots); s > 0; --s) slot_start_[s] = slot_start_[s - 1];
   slot_start_[0] = 0;
   slot_part_.assign(static_cast<std::size_t>(parts_) + 1, slots);
   slot_part_[0] = 0;
@@ -119,14 +121,18 @@ double BlockTrainer::gradient_part(const Model& m, int p) {
   const float* d_x = gru_ ? dx_.data() : du_.data();
   float* hb = g_hidden_bias_.data() + g.begin;
   std::fill(hb, hb + g.size(), 0.0f);
-  for (int row = 0; row < K; ++row) add_to(hb, d_x + static_cast<std::size_t>(row) * sGH + g.begin, static_cast<std::size_t>(g.size()));
+  for (std::size_t row = 0; row < static_cast<std::size_t>(K); ++row) {
+    add_to(hb, d_x + row * sGH + g.begin, static_cast<std::size_t>(g.size()));
+  }
   out_.class_gradient(m, k.begin, k.end, g_class_w_.data(), g_class_b_.data());
   // Embedding rows: the sum of the d_x rows of each input word.
   for (int slot = s.begin; slot < s.end; ++slot) {
     float* ge = g_embed_.data() + static_cast<std::size_t>(slot) * sGH;
-    const int q0 = slot_start_[static_cast<std::size_t>(slot)], q1 = slot_start_[static_cast<std::size_t>(slot) + 1];
-    std::memcpy(ge, d_x + static_cast<std::size_t>(slot_rows_[static_cast<std::size_t>(q0)]) * sGH, sizeof(float) * sGH);
-    for (int q = q0 + 1; q < q1; ++q) add_to(ge, d_x + static_cast<std::size_t>(slot_rows_[static_cast<std::size_t>(q)]) * sGH, sGH);
+    const std::size_t q0 = static_cast<std::size_t>(slot_start_[static_cast<std::size_t>(slot)]);
+    const std::size_t q1 = static_cast<std::size_t>(slot_start_[static_cast<std::size_t>(slot) + 1]);
+    auto d_x_row = [&](std::size_t q) { return d_x + static_cast<std::size_t>(slot_rows_[q]) * sGH; };
+    std::memcpy(ge, d_x_row(q0), sizeof(float) * sGH);
+    for (std::size_t q = q0 + 1; q < q1; ++q) add_to(ge, d_x_row(q), sGH);
   }
   // This part's share of the squared norm over every gradient except the direct weights'.
   auto sq = [](const float* x, std::size_t n) { return dot_double(x, x, n); };
