@@ -1,7 +1,8 @@
 // The class-factored output layer over all scored positions of a block at once (block
-// training, block_trainer.h): the class layer as one product over the block, the word layer
-// as one product per target class over the block's positions predicting it; direct
-// connections stay sparse, per position. Gradients are of L = scale * -sum ln P.
+// training, block_trainer.h): the class layer as one product over the block (or over each
+// thread's rows), the word layer as one product per target class over the block's positions
+// predicting it (each thread a set of classes); direct connections stay sparse, per position.
+// Gradients are of L = scale * -sum ln P.
 #pragma once
 
 #include <cstdint>
