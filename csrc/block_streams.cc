@@ -62,11 +62,11 @@ std::int64_t BlockTrainer::next_block() {
   return positions;
 }
 
-BlockStepRows BlockTrainer::step_rows(int t) {
-  const std::size_t row = static_cast<std::size_t>(t) * B_;
+BlockStepRows BlockTrainer::step_rows(int t, int b0) {
+  const std::size_t row = static_cast<std::size_t>(t) * B_ + static_cast<std::size_t>(b0);
   const std::size_t H = static_cast<std::size_t>(H_), GH = static_cast<std::size_t>(GH_);
   BlockStepRows s{};
-  s.u = u_.data();
+  s.u = u_.data() + static_cast<std::size_t>(b0) * GH;
   s.hprev = hprev_.data() + row * H;
   s.h = h_.data() + row * H;
   if (lstm_) {

@@ -2,9 +2,10 @@
 // corpus cut into B streams of whole sentences, all advanced T steps per block with the
 // weights fixed; the output layer over the block's T*B positions at once; exact BPTT through
 // the block; one clipped SGD update per block. The products go through blas.h (few, large
-// sgemm calls, on `threads` library threads); the elementwise cell code is block_cell.h's fused
-// kernels over the B streams, run with the output's per-position work on the calling thread;
-// every reduction has one fixed order, so a run is reproducible.
+// sgemm calls); the elementwise cell code is block_cell.h's fused kernels. With `threads` > 1
+// each phase of a block is split over OpenMP threads (block_parallel.h): the recurrence and BPTT
+// by streams, the output layer by rows and by classes, the gradients and the update by ranges of
+// each array; every reduction has one fixed order per thread count, so a run is reproducible.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +13,7 @@
 
 #include "block_cell.h"
 #include "block_output.h"
+#include "block_parallel.h"
 #include "direct.h"
 #include "engine_limits.h"
 #include "rnn.h"
@@ -30,7 +32,7 @@ namespace rnnlm {
   X(int, steps, "T, steps per block (truncated BPTT length)")                                      \
   X(bool, independent, "reset a stream's state after every sentence")                             \
   X(std::uint64_t, seed, "of the dropout masks (stream b: seed + 0x9E3779B97F4A7C15 * (b + 1))")   \
-  X(int, threads, "threads of the products (the library's own pool; block_trainer.cc says why)")
+  X(int, threads, "OpenMP threads over each phase of a block (block_trainer.cc says why)")
 
 #define RNNLM_OPTION_NAME(type, name, help) #name,
 inline constexpr const char* kBlockOptionNames[] = {RNNLM_BLOCK_OPTIONS(RNNLM_OPTION_NAME)};
@@ -52,7 +54,7 @@ struct BlockEpochStats {
   EpochStats stats;
   std::int64_t blocks = 0;   // updates applied
   double seconds = 0;        // wall time of the epoch
-  double gemm_seconds = 0;   // of which inside blas::sgemm
+  double gemm_seconds = 0;   // of which the calling thread spent inside blas::sgemm
 };
 
 class BlockTrainer {
@@ -82,18 +84,37 @@ class BlockTrainer {
   void start_streams(const Model& m, const std::int32_t* ids, const std::int64_t* offsets, std::int64_t n);
   // Lays out the next block's positions; returns the active positions (0: every stream done).
   std::int64_t next_block();
-  // Forward through the block and the output layer; returns sum ln P over scored positions.
+  // Forward through the block and the output layer, and the output layer's gradients (fused with
+  // its forward: BlockOutput::word_pass); returns sum ln P over scored positions.
   double forward(const Model& m, bool dropout);
+  // The scored positions' rows, in (t, b) order (serial).
+  void lay_out_scored(bool dropout);
+  // The recurrence of streams [b0, b1) over all T steps, then their scored rows' h (dropped out)
+  // into hd_. Disjoint stream ranges may run concurrently.
+  void forward_streams(const Model& m, int b0, int b1);
   // Gradients of L = -(1/B) sum ln P into the g_* buffers; returns their squared norm
   // (all but the direct weights).
   double backward(const Model& m);
+  // BPTT of streams [b0, b1) through the block. Disjoint stream ranges may run concurrently.
+  void backward_streams(const Model& m, int b0, int b1);
+  // The embedding gradient's rows: one slot per distinct input word, the rows of each (serial).
+  void assign_embed_slots();
+  // Part p's share of the weight gradients over the block; returns its squared norm's share.
+  double gradient_part(const Model& m, int p);
   void apply_update(Model& m, float scale);
+  void update_part(Model& m, int p, float a, float keep);
   void gradient_into(const Model& m, Model& grad) const;
-  // Step t's rows of the forward buffers (u: the current step's products).
-  BlockStepRows step_rows(int t);
+  // Part p's rows of recurrent (columns of hidden_bias), classes (class_w rows) and embedding slots.
+  struct Ranges {
+    PartRange gates, classes, slots;
+  };
+  Ranges part_ranges(int p) const;
+  // Step t's rows of the forward buffers from stream b0 on (u: the current step's products).
+  BlockStepRows step_rows(int t, int b0);
 
   BlockTrainOptions o_;
   int B_, T_, H_, GH_, C_, V_;
+  int parts_;                               // o_.threads: each phase cut into this many parts
   float reset_value_;
   bool lstm_, gru_;
   // The corpus and the streams.
@@ -110,7 +131,8 @@ class BlockTrainer {
   std::vector<std::int32_t> hist_words_;    // direct-connection context per position
   int hist_len_;
   // Forward values, [T][B][...].
-  std::vector<float> hprev_, cprev_, h_, c_, gates_, un_, tc_, u_, ut_;  // u_, ut_: one step, B x GH and GH x B
+  std::vector<float> hprev_, cprev_, h_, c_, gates_, un_, tc_;
+  std::vector<float> u_, ut_;               // one step: rows b0.. of a stream range from b0 * GH on
   // Output layer.
   int n_scored_ = 0;
   std::vector<int> scored_pos_;             // scored row -> position
@@ -128,6 +150,10 @@ class BlockTrainer {
   std::vector<float> g_embed_;              // one GH row per distinct input word of the block
   std::vector<std::int32_t> embed_words_;   // those words, in order of first use
   std::vector<std::int32_t> embed_slot_;    // word -> row of g_embed_, or -1
+  std::vector<int> row_slot_;               // position -> its slot, or -1
+  std::vector<int> slot_start_, slot_rows_; // the positions of each slot, in order
+  std::vector<int> slot_part_;              // slot where each part starts, then the slot count
+  std::vector<double> norm_part_, word_norm_part_;  // per part: shares of the squared norm
 };
 
 }  // namespace rnnlm

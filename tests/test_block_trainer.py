@@ -151,6 +151,48 @@ def test_threads_agree_with_one_thread():
     np.testing.assert_allclose(out[0][1], out[1][1], rtol=1e-4, atol=1e-6)
 
 
+def _train(cell, direct, threads, **kw):
+    ids, offsets = corpus(150, seed=4)
+    m = tiny_model(cell, direct, hidden=10)
+    st = _core.train_block_epoch(m, ids, offsets, options(threads=threads, **kw))
+    return st, {k: v.copy() for k, v in m.arrays().items()}
+
+
+@pytest.mark.parametrize("cell,direct,batch,threads", [
+    ("gru", True, 7, 3),     # B not divisible by the threads
+    ("lstm", False, 2, 4),   # fewer streams than threads: some parts get no stream
+    ("sigmoid", True, 1, 2),
+])
+def test_uneven_thread_splits_agree_with_one_thread(cell, direct, batch, threads):
+    kw = dict(batch=batch, steps=4, dropout=0.2, l2=1e-4)
+    one, w1 = _train(cell, direct, 1, **kw)
+    many, wn = _train(cell, direct, threads, **kw)
+    for key in ("processed", "words", "blocks"):
+        assert many[key] == one[key], key
+    assert many["logprob"] == pytest.approx(one["logprob"], rel=1e-5)
+    for name, a in w1.items():
+        np.testing.assert_allclose(wn[name], a, rtol=1e-4, atol=1e-5, err_msg=name)
+
+
+def test_a_thread_count_is_bit_reproducible():
+    """The parts and their reductions' order depend on the thread count only, not on timing."""
+    kw = dict(batch=5, steps=4, dropout=0.3, independent=True)
+    (st1, w1), (st2, w2) = _train("gru", True, 2, **kw), _train("gru", True, 2, **kw)
+    assert st1["logprob"] == st2["logprob"]
+    for name, a in w1.items():
+        np.testing.assert_array_equal(a, w2[name], err_msg=name)
+
+
+def test_stats_are_exact_with_two_threads():
+    ids, offsets = corpus(200, seed=3)
+    m = tiny_model("lstm", True, hidden=12)
+    st = _core.train_block_epoch(m, ids, offsets, options(batch=8, steps=6, threads=2))
+    assert not st["diverged"] and not st["interrupted"]
+    assert st["processed"] == offsets[-1]
+    assert st["words"] == int((ids >= 0).sum())
+    assert st["blocks"] > 0 and st["gemm_seconds"] <= st["seconds"]
+
+
 def test_more_streams_than_sentences():
     m = tiny_model("sigmoid", False)
     ids, offsets = corpus(3)
@@ -158,7 +200,8 @@ def test_more_streams_than_sentences():
     assert st["processed"] == offsets[-1] and st["words"] == int((ids >= 0).sum())
 
 
-def test_progress_false_stops_the_epoch():
+@pytest.mark.parametrize("threads", [1, 2])
+def test_progress_false_stops_the_epoch(threads):
     """The callback comes every ~200 ms with (positions, ln-prob so far); False stops at once."""
     m = tiny_model("lstm", False, hidden=64)
     ids, offsets = corpus(40000, seed=5)
@@ -168,20 +211,23 @@ def test_progress_false_stops_the_epoch():
         calls.append((done, logprob))
         return False
 
-    st = _core.train_block_epoch(m, ids, offsets, options(batch=1, steps=1, lr=0.1), progress=progress)
+    st = _core.train_block_epoch(m, ids, offsets, options(batch=threads, steps=1, lr=0.1, threads=threads),
+                                 progress=progress)
     assert st["interrupted"] and len(calls) == 1
     assert calls[0][0] == st["processed"] < offsets[-1]
     assert calls[0][1] == st["logprob"] < 0
 
 
-def test_divergence_stops_without_applying_the_block():
+@pytest.mark.parametrize("threads", [1, 2])
+def test_divergence_stops_without_applying_the_block(threads):
     m = tiny_model("sigmoid", False)
     m.arrays()["class_w"][0, 0] = np.nan
     ids, offsets = corpus(20)
-    before = m.arrays()["recurrent"].copy()
-    st = _core.train_block_epoch(m, ids, offsets, options())
+    before = {k: v.copy() for k, v in m.arrays().items()}
+    st = _core.train_block_epoch(m, ids, offsets, options(threads=threads))
     assert st["diverged"] and st["blocks"] == 0 and st["processed"] == 0
-    np.testing.assert_array_equal(m.arrays()["recurrent"], before)
+    for name, a in before.items():  # NaN where it was, nothing else changed
+        np.testing.assert_array_equal(m.arrays()[name], a, err_msg=name)
 
 
 @pytest.mark.parametrize("field,value,message", [
