@@ -19,9 +19,9 @@ Model FLOPs per position (the model's own work only, never what the implementati
 
 achieved GFLOP/s = F * positions / epoch seconds (median round). The yardstick, sgemm's GFLOP/s at
 the step's shapes, is the FLOP-weighted (harmonic) mean over the products a block needs, each timed
-by the kept BLAS alone in this run (``bench_blas.sgemm_gflops``, one library thread per engine
-thread), each in the orientation the engine calls it: recurrent forward GH x B x H (NT: U^T =
-recurrent Hprev^T), backward B x H x GH (NN), gradient GH x H x T*B (TN);
+by the kept BLAS alone in this run (``bench_blas.sgemm_gflops`` on one library thread, times the
+engine's threads: t threads split each phase, every product on one library thread), each in the
+orientation the engine calls it: recurrent forward GH x B x H (NT: U^T = recurrent Hprev^T), backward B x H x GH (NN), gradient GH x H x T*B (TN);
 class layer T*B x C x H, T*B x H x C, C x H x T*B; word layer n x S x H, n x H x S, S x H x n with
 n = the mean number of a block's positions per target class present (weights: the model FLOPs of
 each product). extra_info: ``gflops`` (achieved), ``sgemm_gflops``, ``pct_of_sgemm``,
@@ -91,11 +91,13 @@ def products(G: int, H: int, C: int, S: float, n: float, T: int, batch: int = B)
 
 
 def yardstick(shapes: list[tuple[float, tuple]], threads: int) -> float:
-    """FLOP-weighted harmonic mean of sgemm's GFLOP/s over the products."""
+    """FLOP-weighted harmonic mean of one library thread's sgemm GFLOP/s over the products, times
+    `threads`: the engine splits each phase over its threads, every product on one library thread,
+    so t threads can at best run t such products at once."""
     total = sum(f for f, _ in shapes)
-    seconds = sum(f / sgemm_gflops(m, n, k, trans_a=ta, trans_b=tb, threads=threads, seconds=0.2)
+    seconds = sum(f / sgemm_gflops(m, n, k, trans_a=ta, trans_b=tb, threads=1, seconds=0.2)
                   for f, (m, n, k, ta, tb) in shapes)
-    return total / seconds
+    return threads * total / seconds
 
 
 @pytest.mark.parametrize("threads", [1, 2], ids=lambda t: f"t{t}")
