@@ -23,8 +23,8 @@ by the kept BLAS alone in this run (``bench_blas.sgemm_gflops`` on one library t
 engine's threads: t threads split each phase, every product on one library thread), each in the
 orientation the engine calls it: recurrent forward GH x B x H (NT: U^T = recurrent Hprev^T),
 backward B x H x GH (NN), gradient GH x H x T*B (TN); class layer T*B x C x H, T*B x H x C,
-C x H x T*B; word layer n x S x H, n x H x S, S x H x n with n = the mean number of a block's positions per target class present (weights: the model FLOPs of
-each product). extra_info: ``gflops`` (achieved), ``sgemm_gflops``, ``pct_of_sgemm``,
+C x H x T*B; word layer n x S x H, n x H x S, S x H x n with n = the mean number of a block's
+positions per target class present (weights: the model FLOPs of each product). extra_info: ``gflops`` (achieved), ``sgemm_gflops``, ``pct_of_sgemm``,
 ``words_per_sec``, ``online_words_per_sec`` and ``speedup`` (batch=1 online SGD, rnnlm-0.4b's
 bptt 4 / block 10, same threads, same slice, same run), ``R`` (sgemm / sgemv at 1200x400, B=32 vs
 1, one BLAS thread, bench_blas.sgemm_sgemv_ratio), ``scaling`` (words/s at t threads over one
