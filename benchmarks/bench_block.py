@@ -17,18 +17,18 @@ Model FLOPs per position (the model's own work only, never what the implementati
 - ``2 *``: a multiply-add is two FLOPs; ``3 *``: forward once, backward and weight gradients as 2x
   the forward.
 
-achieved GFLOP/s = F * positions / epoch seconds (median round). The yardstick, sgemm's GFLOP/s at
-the step's shapes, is the FLOP-weighted (harmonic) mean over the products a block needs, each timed
-by the kept BLAS alone in this run (``bench_blas.sgemm_gflops`` on one library thread, times the
-engine's threads: t threads split each phase, every product on one library thread), each in the
-orientation the engine calls it: recurrent forward GH x B x H (NT: U^T = recurrent Hprev^T),
-backward B x H x GH (NN), gradient GH x H x T*B (TN); class layer T*B x C x H, T*B x H x C,
-C x H x T*B; word layer n x S x H, n x H x S, S x H x n with n = the mean number of a block's
-positions per target class present (weights: the model FLOPs of each product). extra_info: ``gflops`` (achieved), ``sgemm_gflops``, ``pct_of_sgemm``,
-``words_per_sec``, ``online_words_per_sec`` and ``speedup`` (batch=1 online SGD, rnnlm-0.4b's
-bptt 4 / block 10, same threads, same slice, same run), ``R`` (sgemm / sgemv at 1200x400, B=32 vs
-1, one BLAS thread, bench_blas.sgemm_sgemv_ratio), ``scaling`` (words/s at t threads over one
-thread's, when both ran in the session) and the FLOP counts.
+achieved GFLOP/s = F * positions / epoch seconds (median round). The yardstick, sgemm's GFLOP/s at the
+step's shapes, is the FLOP-weighted (harmonic) mean over the products a block needs, each timed by the
+kept BLAS alone in this run (``bench_blas.sgemm_gflops`` on one library thread, times the engine's
+threads: t threads split each phase, every product on one library thread), each in the orientation the
+engine calls it: recurrent forward GH x B x H (NT: U^T = recurrent Hprev^T), backward B x H x GH (NN),
+gradient GH x H x T*B (TN); class layer T*B x C x H, T*B x H x C, C x H x T*B; word layer n x S x H, n x
+H x S, S x H x n with n = the mean number of a block's positions per target class present (weights: the
+model FLOPs of each product). extra_info: ``gflops`` (achieved), ``sgemm_gflops``, ``pct_of_sgemm``,
+``words_per_sec``, ``online_words_per_sec`` and ``speedup`` (batch=1 online SGD, rnnlm-0.4b's bptt 4 /
+block 10, same threads, same slice, same run), ``R`` (sgemm / sgemv at 1200x400, B=32 vs 1, one BLAS
+thread, bench_blas.sgemm_sgemv_ratio), ``scaling`` (words/s at t threads over one thread's, when both
+ran in the session) and the FLOP counts.
 
 ``python -m pytest benchmarks/bench_block.py --benchmark-only`` (a few minutes; ``-k t1`` one thread).
 """
