@@ -134,18 +134,14 @@ BlockEpochStats BlockTrainer::train_epoch(Model& m, const std::int32_t* ids, con
   // threads > 1: one batch, each phase of a block split over OpenMP threads (block_parallel.h),
   // every product single-threaded inside them: the recurrence and BPTT by streams (no barrier per
   // step), the output layer by rows and by class sets, the gradients and the update by ranges.
-  // Measured 2026-12-07, 2-core AMD EPYC Zen 4, PTB 100 classes, B=32, T=20, words/s at 1 / 2
-  // threads (best of 2 epochs; another job held about one core throughout, so the 2-thread
-  // figures are understated): sigmoid H=200 118k / 151k, GRU H=400 20.2k / 30.5k, LSTM H=400
-  // 16.4k / 26.8k, LSTM H=650 6.0k / 11.1k. The design before, in the same run: 137k / 12k (its
-  // products wait for both library threads, one of them preempted), 21.4k / 21.7k, 16.4k / 25.9k,
-  // 6.5k / 10.1k. Earlier, 2026-12-07, PTB 1500 sentences, the same cores idle: the products on
-  // the library's threads with the rest on the calling thread gave sigmoid H=200 0.21 s/epoch,
-  // GRU H=400 1.08 s (1.5x one thread); OpenMP splitting only the elementwise/output work over
-  // the B rows 0.27 s / 1.60 s; OpenMP threads next to the library's pool 53 s / 61 s (OpenMP's
-  // spinning threads and the pool fight over the cores: never both). Hogwild workers (each its
-  // own B streams, no locks) ran 1.5-1.8x faster than the library's threads but learned worse:
-  // GRU H=400 on PTB diverged at lr 1 and at lr 0.5 stopped at valid 148.6 (docs/performance.md).
+  // Measured 2026-12-07, 2-core AMD EPYC Zen 4, idle, PTB 100 classes, B=32, T=20, words/s at 2
+  // threads, this design / the library's threads inside each product with the rest on the calling
+  // thread: sigmoid H=200 189k / 174k, GRU H=400 31.0k / 28.0k, LSTM H=400 24.6k / 24.2k, LSTM
+  // H=650 11.2k / 9.0k; with another job on one core, sigmoid 151k / 12k (the library's products
+  // wait for both of its threads). OpenMP threads next to the library's pool: 50x slower (spinning
+  // threads fight over the cores: never both). Hogwild workers (each its own B streams, no locks)
+  // ran faster still but learned worse: GRU H=400 on PTB blew up at lr 1 and at lr 0.5 stopped at
+  // valid 148.6 (docs/performance.md).
   blas::ScopedThreads blas_threads(1);
   BlockEpochStats r;
   if (n_sentences < 1) return r;
