@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "block_parallel.h"
+#include "parallel_parts.h"
 #include "block_sgemm.h"
 #include "direct.h"
 #include "rnn.h"
@@ -18,7 +18,7 @@ namespace rnnlm {
 class BlockOutput {
  public:
   // Buffers for up to `capacity` positions, the work of a block cut into `parts` parts (one per
-  // thread: block_parallel.h), allocated once.
+  // thread: parallel_parts.h), allocated once.
   BlockOutput(const Model& m, int capacity, int parts);
 
   // A block's output layer runs in three steps: prepare (serial), class_forward over rows, then
@@ -62,10 +62,11 @@ class BlockOutput {
   // The classes predicted in the block, in increasing order; part p's are entries part_classes(p).
   const std::vector<std::int32_t>& used_classes() const { return used_; }
   PartRange part_classes(int p) const;
-  int parts() const { return parts_; }
 
  private:
-  // One class's word layer (group g of used_): forward, and its word_w gradient's squared norm.
+  // One class's word layer (group g of used_): the forward with its dL/dlogits and the word part
+  // of dL/dh (word_forward); the word bias gradient and the word_w gradient's squared norm added
+  // to norm2 (word_backward).
   void word_forward(const Model& m, std::size_t g, double* lp);
   void word_backward(const Model& m, std::size_t g, float* gram_z, float* gram_h, float* g_word_w,
                      float* g_word_b, double& norm2);

@@ -1,18 +1,12 @@
 #include "block_trainer.h"
 
-#include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstring>
 #include <string>
 
 #include "blas.h"
-#include "block_cell.h"
-#include "block_vector.h"
-#include "corpus.h"
 #include "engine_limits.h"
 #include "errors.h"
-#include "simd.h"
 
 namespace rnnlm {
 void BlockTrainOptions::validate() const {
@@ -131,7 +125,7 @@ BlockEpochStats BlockTrainer::train_epoch(Model& m, const std::int32_t* ids, con
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
   const double gemm0 = block_sgemm_seconds();
-  // threads > 1: one batch, each phase of a block split over OpenMP threads (block_parallel.h),
+  // threads > 1: one batch, each phase of a block split over OpenMP threads (parallel_parts.h),
   // every product single-threaded inside them: the recurrence and BPTT by streams (no barrier per
   // step), the output layer by rows and by class sets, the gradients and the update by ranges.
   // Measured 2026-12-07, 2-core AMD EPYC Zen 4, idle, PTB 100 classes, B=32, T=20, words/s at 2

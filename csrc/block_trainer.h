@@ -3,7 +3,7 @@
 // weights fixed; the output layer over the block's T*B positions at once; exact BPTT through
 // the block; one clipped SGD update per block. The products go through blas.h (few, large
 // sgemm calls); the elementwise cell code is block_cell.h's fused kernels. With `threads` > 1
-// each phase of a block is split over OpenMP threads (block_parallel.h): the recurrence and BPTT
+// each phase of a block is split over OpenMP threads (parallel_parts.h): the recurrence and BPTT
 // by streams, the output layer by rows and by classes, the gradients and the update by ranges of
 // each array; every reduction has one fixed order per thread count, so a run is reproducible.
 #pragma once
@@ -13,9 +13,9 @@
 
 #include "block_cell.h"
 #include "block_output.h"
-#include "block_parallel.h"
 #include "direct.h"
 #include "engine_limits.h"
+#include "parallel_parts.h"
 #include "rnn.h"
 #include "trainer.h"
 

@@ -4,16 +4,12 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
-#include <exception>
 #include <mutex>
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "batch_trainer.h"
 #include "corpus.h"
 #include "errors.h"
+#include "parallel_parts.h"
 
 namespace rnnlm {
 namespace {
@@ -318,35 +314,25 @@ EpochStats EpochRun::run(std::int64_t part, std::int64_t parts, const TrainProgr
   if (parts < 1 || part < 1 || part > parts) throw ConfigError("part must be in 1..parts");
   if (stopped_) return totals_;
   Shared& sh = *shared_;
-  std::exception_ptr error;
-  std::mutex error_mutex;
   auto until = [&](const Shard& s) {
     const __int128 length = s.end - s.begin;
     return s.begin + static_cast<std::int64_t>((length * part + parts - 1) / parts);
   };
-
-#pragma omp parallel num_threads(threads_)
-  {
-    int tid = 0, team = 1;
-#ifdef _OPENMP
-    tid = omp_get_thread_num();
-    team = omp_get_num_threads();
-#endif
-    try {
-      // The runtime may grant fewer threads than asked: every shard still runs.
-      for (int t = tid; t < threads_; t += team) {
+  // One shard per part; the team's first thread reports progress for all (the runtime may grant
+  // fewer threads than asked: every shard still runs). An error stops the other shards too.
+  try {
+    run_parts(threads_, [&](int t) {
+      try {
         Shard& s = *shards_[static_cast<std::size_t>(t)];
-        run_shard(s, until(s), part, parts, tid == 0, progress);
+        run_shard(s, until(s), part, parts, team_thread() == 0, progress);
+      } catch (...) {
+        sh.stop.store(true);
+        throw;
       }
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(error_mutex);
-      if (!error) error = std::current_exception();
-      sh.stop.store(true);
-    }
-  }
-  if (error) {
+    });
+  } catch (...) {
     stopped_ = true;
-    std::rethrow_exception(error);
+    throw;
   }
   EpochStats stats;
   for (auto& s : shards_) {

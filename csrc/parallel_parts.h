@@ -1,6 +1,7 @@
-// How block training (block_trainer.h) spreads a block over threads: the work of each phase cut
-// into `parts` pieces fixed by the sizes alone (so a thread count gives one arithmetic order), run
-// in one OpenMP region per phase; one part runs on the calling thread with no region at all.
+// Work cut into `parts` pieces run in one OpenMP region: block training (block_trainer.h) cuts each
+// phase of a block into pieces fixed by the sizes alone (so a thread count gives one arithmetic
+// order); online training (epoch_run.h) runs one shard per piece. One part runs on the calling
+// thread with no region at all.
 #pragma once
 
 #include <exception>
@@ -24,6 +25,16 @@ inline PartRange split_range(int n, int parts, int p) {
   const int q = n / parts, extra = n % parts;
   const int begin = p * q + (p < extra ? p : extra);
   return {begin, begin + q + (p < extra ? 1 : 0)};
+}
+
+// The calling thread's number in the OpenMP team running it (0 outside any region): the part
+// callbacks of run_parts use it to give one job, such as reporting progress, to one thread.
+inline int team_thread() {
+#ifdef _OPENMP
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
 }
 
 // Calls f(p) once for every part p in [0, parts): parts == 1 on the calling thread, otherwise in
