@@ -67,6 +67,11 @@ def _ratio() -> float:
     return _R[0]
 
 
+def model_flops(G: int, H: int, C: int, S: float) -> float:
+    """F, the model's FLOPs per position (the formula above)."""
+    return 6.0 * (G * H * H + C * H + S * H)
+
+
 def class_stats(vocab, enc, T: int, batch: int = B) -> tuple[float, float]:
     """(S, n): the mean class size over the slice's scored tokens, and the mean number of a block's
     T*B positions per target class present (consecutive T*B-token chunks)."""
@@ -124,7 +129,7 @@ def test_block_step(benchmark, ptb_vocab, ptb_slice, cell, hidden, threads):
     # online SGD (batch=1) in the same run, same slice and threads
     online = RNNLM(ptb_vocab, hidden=hidden, cell=cell, seed=SEED)
     ost = online.train_epoch(enc, threads=threads, **dict(PTB_EPOCH, lr=lr_for(cell)))
-    flops = 6.0 * (G * hidden * hidden + C * hidden + S * hidden)
+    flops = model_flops(G, hidden, C, S)
     achieved = flops * stats.processed / seconds / 1e9
     peak = yardstick(products(G, hidden, C, S, n, T), threads)
     if threads == 1:

@@ -16,7 +16,7 @@ import argparse
 import os
 import time
 
-from bench_block import GATES, class_stats, products, yardstick
+from bench_block import GATES, class_stats, model_flops, products, yardstick
 from benchutil import head
 
 from rnnlm_fast import RNNLM, Vocabulary, _core
@@ -46,7 +46,7 @@ def main() -> None:
         H, G = int(hidden), GATES[cell]
         for batch in a.batches:
             for steps in a.steps:
-                mflop_guess = 6e-6 * (G * H * H + 136 * H)  # PTB: C = 100, S about 36
+                mflop_guess = 1e-6 * model_flops(G, H, vocab.n_classes, 36)  # PTB: S about 36
                 enc = head(full, max(MIN_POSITIONS, int(MFLOP_PER_SECOND_OF_WORK / mflop_guess)))
                 S, n = class_stats(vocab, enc, steps, batch)
                 best = 0.0
@@ -55,7 +55,7 @@ def main() -> None:
                     t0 = time.perf_counter()
                     st = model.train_epoch(enc, batch=batch, bptt=steps, threads=1)
                     best = max(best, st.processed / (time.perf_counter() - t0))
-                flops = 6.0 * (G * H * H + vocab.n_classes * H + S * H)
+                flops = model_flops(G, H, vocab.n_classes, S)
                 achieved = flops * best / 1e9
                 peak = yardstick(products(G, H, vocab.n_classes, S, n, steps, batch), 1)
                 print(f"| {cell} | {H} | {batch} | {steps} | {best / 1e3:.1f}k | {achieved:.1f} | "
