@@ -30,8 +30,9 @@ void BlockTrainer::start_streams(const Model& m, const std::int32_t* ids, const 
   std::fill(c_cur_.begin(), c_cur_.end(), 0.0f);
 }
 
-std::int64_t BlockTrainer::next_block() {
+std::int64_t BlockTrainer::next_block(bool drop_inputs) {
   std::int64_t positions = 0;
+  const bool dropping = drop_inputs && o_.input_dropout > 0;
   for (int b = 0; b < B_; ++b) {
     const std::size_t sb = static_cast<std::size_t>(b);
     for (int t = 0; t < T_; ++t) {
@@ -56,6 +57,9 @@ std::int64_t BlockTrainer::next_block() {
       g.push(in_[row]);
       std::memcpy(hist_words_.data() + row * static_cast<std::size_t>(hist_len_), g.data(),
                   sizeof(std::int32_t) * static_cast<std::size_t>(hist_len_));
+      // A dropped input feeds the cell no projection (as online SGD's input_dropout); the direct
+      // connections still see the word. Drawn from the stream's generator before its masks.
+      if (dropping && rng_[sb].uniform() < o_.input_dropout) in_[row] = -1;
     }
     k_[sb] = std::min(end_[sb], k_[sb] + T_);
   }

@@ -14,6 +14,7 @@ void BlockTrainOptions::validate() const {
   if (!(l2 >= 0) || !std::isfinite(l2)) throw ConfigError("l2 must be a number >= 0");
   if (!(clip_norm >= 0) || !std::isfinite(clip_norm)) throw ConfigError("clip_norm must be a number >= 0 (0: no clipping)");
   if (!(dropout >= 0 && dropout < 1)) throw ConfigError("dropout must be in [0, 1)");
+  if (!(input_dropout >= 0 && input_dropout < 1)) throw ConfigError("input_dropout must be in [0, 1)");
   if (batch < 1 || batch > kMaxBatch) throw ConfigError("batch must be in 1.." + std::to_string(kMaxBatch));
   if (steps < 1 || steps > kMaxBptt) throw ConfigError("steps must be in 1.." + std::to_string(kMaxBptt));
   if (threads < 1 || threads > kMaxThreads) throw ConfigError("threads must be in 1.." + std::to_string(kMaxThreads));
@@ -93,7 +94,7 @@ double BlockTrainer::block_gradient(const Model& m, const std::int32_t* ids, con
                                     std::int64_t n_sentences, Model& grad) {
   if (n_sentences < 1) throw ConfigError("block_gradient needs at least one sentence");
   start_streams(m, ids, offsets, n_sentences);
-  next_block();
+  next_block(false);
   const double logprob = forward(m, false);
   backward(m);
   gradient_into(m, grad);
@@ -102,7 +103,7 @@ double BlockTrainer::block_gradient(const Model& m, const std::int32_t* ids, con
 
 bool BlockTrainer::train_next_block(Model& m, BlockEpochStats& r) {
   EpochStats& st = r.stats;
-  const std::int64_t positions = next_block();
+  const std::int64_t positions = next_block(true);
   if (positions == 0) return false;
   const double logprob = forward(m, true);
   const double norm = std::isfinite(logprob) ? std::sqrt(backward(m)) : logprob;

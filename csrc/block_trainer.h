@@ -28,6 +28,7 @@ namespace rnnlm {
   X(float, l2, "L2 decay of recurrent and class_w, per update: W -= lr * l2 * W")                 \
   X(float, clip_norm, "global gradient-norm clip (0: no clipping)")                                \
   X(float, dropout, "drop rate of the hidden units feeding the output layer")                      \
+  X(float, input_dropout, "rate at which a position's input word is dropped (no input projection)") \
   X(int, batch, "B, streams advanced side by side")                                                \
   X(int, steps, "T, steps per block (truncated BPTT length)")                                      \
   X(bool, independent, "reset a stream's state after every sentence")                             \
@@ -83,7 +84,8 @@ class BlockTrainer {
   bool train_next_block(Model& m, BlockEpochStats& r);
   void start_streams(const Model& m, const std::int32_t* ids, const std::int64_t* offsets, std::int64_t n);
   // Lays out the next block's positions; returns the active positions (0: every stream done).
-  std::int64_t next_block();
+  // drop_inputs: training's input word dropout (o.input_dropout) applies to this block.
+  std::int64_t next_block(bool drop_inputs);
   // Forward through the block and the output layer, and the output layer's gradients (fused with
   // its forward: BlockOutput::word_pass); returns sum ln P over scored positions.
   double forward(const Model& m, bool dropout);

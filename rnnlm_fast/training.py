@@ -114,7 +114,8 @@ def block_options(values: dict[str, Any], lr: float, seed: int, threads: int) ->
     """The block-synchronous engine's options of one epoch (batch > 1): B = batch streams, T = bptt
     steps per block (gradient_cutoff and bptt_block are online SGD's and unused here)."""
     return _core.BlockTrainOptions(lr=lr, l2=values["l2"], clip_norm=values["clip_norm"],
-                                   dropout=values["dropout"], batch=values["batch"], steps=values["bptt"],
+                                   dropout=values["dropout"], input_dropout=values["input_dropout"],
+                                   batch=values["batch"], steps=values["bptt"],
                                    independent=values["independent"], seed=seed, threads=threads)
 
 
@@ -125,8 +126,6 @@ def check_batch(values: dict[str, Any]) -> None:
     if values["streams"] > 1:
         raise ConfigError(f"batch {values['batch']} and streams {values['streams']}: choose one (batch "
                           "trains block-synchronous mini-batches, streams advances lockstep online SGD)")
-    if values["input_dropout"] > 0:
-        raise ConfigError("input_dropout is online SGD's (batch 1); with batch > 1 use dropout")
 
 
 def _run_epoch(core: Any, enc: Encoded, engine: Any, progress: bool, desc: str,
@@ -322,7 +321,7 @@ class Trainer:
         """The validation log-likelihood (natural log) of the current weights."""
         valid = self.valid_text
         positions = _core.score_positions(self.model._core, valid.mapped, valid.offsets,
-                                          self.values["independent"], self.threads, None)
+                                          self.values["independent"], self.threads, 1, None)
         return float(positions[valid.ids >= 0].sum())
 
     def _decide(self, valid_logprob: float, seconds: float) -> bool:

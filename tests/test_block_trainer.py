@@ -34,8 +34,8 @@ def corpus(n: int, seed: int = 0, oov: bool = True) -> tuple[np.ndarray, np.ndar
 
 
 def options(**kw) -> dict:
-    return {"lr": 0.5, "l2": 0.0, "clip_norm": 5.0, "dropout": 0.0, "batch": 3, "steps": 5,
-            "independent": False, "seed": 1, "threads": 1, **kw}
+    return {"lr": 0.5, "l2": 0.0, "clip_norm": 5.0, "dropout": 0.0, "input_dropout": 0.0, "batch": 3,
+            "steps": 5, "independent": False, "seed": 1, "threads": 1, **kw}
 
 
 # Central differences of a float32 loss: each difference taken at two step sizes, which must
@@ -100,7 +100,7 @@ def test_block_loss_is_the_mean_over_streams_of_the_block_logprob():
     ids, offsets = corpus(4, oov=False)
     n = int(offsets[-1])
     _, loss = _core.block_gradient(m, ids, offsets, options(batch=1, steps=n))
-    lp = _core.score_positions(m, ids, offsets, False, 1)
+    lp = _core.score_positions(m, ids, offsets, False, 1, 1)
     assert loss == pytest.approx(-lp.sum(), rel=1e-5)
     # B streams: the same positions, each stream from the reset state; the loss is divided by B.
     _, loss2 = _core.block_gradient(m, ids, offsets, options(batch=2, steps=n))
@@ -108,7 +108,7 @@ def test_block_loss_is_the_mean_over_streams_of_the_block_logprob():
 
 
 def _epoch_logprob(m, ids, offsets):
-    return float(_core.score_positions(m, ids, offsets, False, 1).sum())
+    return float(_core.score_positions(m, ids, offsets, False, 1, 1).sum())
 
 
 @pytest.mark.parametrize("cell", ["sigmoid", "gru", "lstm"])
@@ -131,8 +131,8 @@ def test_one_thread_is_bit_reproducible():
     runs = []
     for _ in range(2):
         m = tiny_model("gru", True, hidden=10)
-        o = _core.BlockTrainOptions(lr=0.3, l2=1e-4, clip_norm=1.0, dropout=0.3, batch=5, steps=4,
-                                    independent=True, seed=9, threads=1)
+        o = _core.BlockTrainOptions(lr=0.3, l2=1e-4, clip_norm=1.0, dropout=0.3, input_dropout=0.2, batch=5,
+                                    steps=4, independent=True, seed=9, threads=1)
         st = _core.train_block_epoch(m, ids, offsets, o)
         runs.append((st["logprob"], {k: v.copy() for k, v in m.arrays().items()}))
     assert runs[0][0] == runs[1][0]
@@ -172,6 +172,27 @@ def test_uneven_thread_splits_agree_with_one_thread(cell, direct, batch, threads
     assert many["logprob"] == pytest.approx(one["logprob"], rel=1e-5)
     for name, a in w1.items():
         np.testing.assert_allclose(wn[name], a, rtol=1e-4, atol=1e-5, err_msg=name)
+
+
+def test_input_dropout_drops_whole_input_words():
+    """A dropped input feeds the cell nothing, so its embedding row gets no gradient: with nearly every
+    input dropped (and no L2) the embedding barely moves, while the rest of the model trains; at a
+    moderate rate the epoch differs from one without it, the same for any thread count."""
+    ids, offsets = corpus(150, seed=4)
+    m = tiny_model("lstm", True, hidden=10)
+    embed0 = m.arrays()["embed"].copy()
+    recurrent0 = m.arrays()["recurrent"].copy()
+    _core.train_block_epoch(m, ids, offsets, options(batch=5, steps=4, input_dropout=0.999))
+    moved = np.abs(m.arrays()["embed"] - embed0).max(axis=1) > 0
+    assert moved.sum() <= 3, moved.sum()  # of ~150 * 6 inputs, ~1 kept
+    assert np.abs(m.arrays()["recurrent"] - recurrent0).max() > 1e-4
+    (base, w0), (one, w1), (two, w2) = (_train("gru", True, t, batch=5, steps=4, input_dropout=p)
+                                        for t, p in ((1, 0.0), (1, 0.3), (2, 0.3)))
+    assert one["logprob"] != base["logprob"]
+    assert one["words"] == base["words"]  # dropped inputs are still scored
+    assert two["logprob"] == pytest.approx(one["logprob"], rel=1e-5)
+    for name, a in w1.items():
+        np.testing.assert_allclose(w2[name], a, rtol=1e-4, atol=1e-5, err_msg=name)
 
 
 def test_a_thread_count_is_bit_reproducible():
@@ -236,6 +257,8 @@ def test_divergence_stops_without_applying_the_block(threads):
     ("l2", -1.0, "l2 must be a number >= 0"),
     ("clip_norm", -1.0, "clip_norm must be a number >= 0"),
     ("dropout", 1.0, "dropout must be in [0, 1)"),
+    ("input_dropout", 1.0, "input_dropout must be in [0, 1)"),
+    ("input_dropout", -0.1, "input_dropout must be in [0, 1)"),
     ("batch", 0, "batch must be in 1..4096"),
     ("steps", 1001, "steps must be in 1..1000"),
     ("threads", 0, "threads must be in 1..4096"),

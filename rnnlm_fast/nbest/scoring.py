@@ -111,12 +111,14 @@ def score_lists(
     threads: int = DEFAULTS["threads"],
     progress: bool = False,
     max_oov_rate: float = DEFAULTS["max_oov_rate"],
+    score_batch: int = DEFAULTS["score_batch"],
 ) -> np.ndarray:
     """Natural-log RNNLM probability of every hypothesis, in list order, one batched call.
 
     ``case`` ("keep", "upper", "lower") maps the hypotheses to the model's case; the
     other options are ``RNNLM.score``'s (``carry_state`` is ``independent=False``;
-    ``max_oov_rate`` judges all the hypotheses together).
+    ``max_oov_rate`` judges all the hypotheses together; ``score_batch`` > 1: B hypotheses per
+    thread through one BLAS product per step).
 
     Raises
     ------
@@ -134,6 +136,7 @@ def score_lists(
             threads=threads,
             progress=progress,
             max_oov_rate=max_oov_rate,
+            score_batch=score_batch,
         )
 
     return lm_log_probs(lists, score_fn)
