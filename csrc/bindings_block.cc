@@ -63,6 +63,18 @@ py::dict train_block_epoch_py(Model& m, const CArray<std::int32_t>& ids, const C
   return d;
 }
 
+// A part-wise block epoch and what it reads, kept alive together (distributed training's
+// counterpart of EpochRun for batch > 1).
+struct PyBlockEpochRun {
+  std::shared_ptr<Model> model;
+  CArray<std::int32_t> ids;
+  CArray<std::int64_t> offsets;
+  std::shared_ptr<UpdateMarks> marks;
+  std::unique_ptr<BlockTrainer> trainer;
+  BlockEpochStats stats;
+  bool left = true;
+};
+
 }  // namespace
 
 void bind_block(py::module_& mod) {
@@ -80,6 +92,45 @@ void bind_block(py::module_& mod) {
           "One epoch of block-synchronous mini-batch training (options: BlockTrainOptions or a dict of its "
           "fields); updates the model in place. Returns a dict: logprob, words, processed, diverged, "
           "diverged_at, interrupted, blocks, seconds, gemm_seconds.");
+
+  py::class_<PyBlockEpochRun>(mod, "BlockEpochRun",
+                              "One block-synchronous epoch over the sentences, run in parts that keep the "
+                              "streams (EpochRun's counterpart for batch > 1).")
+      .def(py::init([](std::shared_ptr<Model> m, CArray<std::int32_t> ids, CArray<std::int64_t> offsets,
+                       const py::object& options, std::shared_ptr<UpdateMarks> marks) {
+             check_corpus(*m, ids, offsets);
+             if (marks && !marks->made_for(*m)) throw ConfigError("the update marks were made for another model");
+             auto r = std::make_unique<PyBlockEpochRun>(PyBlockEpochRun{m, ids, offsets, marks, nullptr, {}, true});
+             r->trainer = std::make_unique<BlockTrainer>(*m, block_options(options), marks.get());
+             r->trainer->begin_epoch(*m, r->ids.data(), r->offsets.data(), r->offsets.shape(0) - 1);
+             return r;
+           }),
+           py::arg("model"), py::arg("ids"), py::arg("offsets"), py::arg("options"), py::arg("marks") = nullptr)
+      .def(
+          "run",
+          [](PyBlockEpochRun& r, std::int64_t part, std::int64_t parts, py::object progress) {
+            if (parts < 1 || part < 1 || part > parts) throw ConfigError("part must be in 1..parts");
+            const std::int64_t total = r.ids.shape(0);
+            const std::int64_t until = part == parts ? total : (total * part + parts - 1) / parts;
+            PythonProgress report(std::move(progress));
+            py::dict d = run_epoch_released(report, [&] {
+              if (r.left) {
+                r.left = r.trainer->train_until(*r.model, until, r.stats,
+                                                [&](std::int64_t done, double lp) { return report(done, lp); });
+              }
+              return r.stats.stats;
+            });
+            d["blocks"] = r.stats.blocks;
+            d["seconds"] = r.stats.seconds;
+            d["gemm_seconds"] = r.stats.gemm_seconds;
+            return d;
+          },
+          py::arg("part"), py::arg("parts"), py::arg("progress") = py::none(),
+          "Trains whole blocks until part/parts of the positions are processed (the last part: all); "
+          "returns the epoch's totals so far (logprob, words, processed, diverged, diverged_at, "
+          "interrupted, blocks, seconds, gemm_seconds).")
+      .def_property_readonly("finished", [](const PyBlockEpochRun& r) { return !r.left; })
+      .def_property_readonly("positions", [](const PyBlockEpochRun& r) { return r.ids.shape(0); });
 
   mod.def(
       "block_gradient",

@@ -194,6 +194,10 @@ void BlockTrainer::apply_update(Model& m, float scale) {
   const float keep = 1.0f - o_.lr * o_.l2;
   run_parts(parts_, [&](int p) { update_part(m, p, a, keep); });
   out_.add_direct_gradient(m, m.direct.data(), -a);  // serial: hashed features of two parts may collide
+  if (marks_ != nullptr) {
+    for (std::int32_t w : embed_words_) marks_->embed_row(w);
+    out_.mark_updates(m, *marks_);
+  }
 }
 
 void BlockTrainer::gradient_into(const Model& m, Model& grad) const {

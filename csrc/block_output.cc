@@ -313,6 +313,14 @@ void BlockOutput::word_update(const Model& m, int p, const float* g_word_w, floa
   }
 }
 
+void BlockOutput::mark_updates(const Model& m, UpdateMarks& marks) const {
+  for (std::int32_t c : used_) marks.word_class(c);
+  if (m.direct_order() == 0) return;  // features_ hold nothing then
+  for (int r = 0; r < n_; ++r) {
+    mark_output_updates(m, features_[static_cast<std::size_t>(r)], row_class_[static_cast<std::size_t>(r)], marks);
+  }
+}
+
 void BlockOutput::add_direct_gradient(const Model& m, float* target, float factor) const {
   if (m.direct_order() == 0) return;
   const int C = m.n_classes();

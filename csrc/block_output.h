@@ -12,6 +12,7 @@
 #include "block_sgemm.h"
 #include "direct.h"
 #include "rnn.h"
+#include "update_marks.h"
 
 namespace rnnlm {
 
@@ -58,6 +59,9 @@ class BlockOutput {
   // scatter in position order, so deterministic; serial: hashed features may collide). No-op
   // without direct weights.
   void add_direct_gradient(const Model& m, float* target, float factor) const;
+
+  // Marks the word classes and direct weights the block's update writes.
+  void mark_updates(const Model& m, UpdateMarks& marks) const;
 
   // The classes predicted in the block, in increasing order; part p's are entries part_classes(p).
   const std::vector<std::int32_t>& used_classes() const { return used_; }

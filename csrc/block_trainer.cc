@@ -1,6 +1,7 @@
 #include "block_trainer.h"
 
 #include <chrono>
+#include <limits>
 #include <cmath>
 #include <string>
 
@@ -23,8 +24,9 @@ void BlockTrainOptions::validate() const {
   }
 }
 
-BlockTrainer::BlockTrainer(const Model& m, const BlockTrainOptions& o)
+BlockTrainer::BlockTrainer(const Model& m, const BlockTrainOptions& o, UpdateMarks* marks)
     : o_((o.validate(), o)),
+      marks_(marks),
       B_(o.batch),
       T_(o.steps),
       H_(m.hidden()),
@@ -123,6 +125,20 @@ bool BlockTrainer::train_next_block(Model& m, BlockEpochStats& r) {
 
 BlockEpochStats BlockTrainer::train_epoch(Model& m, const std::int32_t* ids, const std::int64_t* offsets,
                                           std::int64_t n_sentences, const TrainProgress& progress) {
+  begin_epoch(m, ids, offsets, n_sentences);
+  BlockEpochStats r;
+  train_until(m, std::numeric_limits<std::int64_t>::max(), r, progress);
+  return r;
+}
+
+void BlockTrainer::begin_epoch(const Model& m, const std::int32_t* ids, const std::int64_t* offsets,
+                               std::int64_t n_sentences) {
+  streams_left_ = n_sentences >= 1;
+  epoch_positions_ = streams_left_ ? offsets[n_sentences] - offsets[0] : 0;
+  if (streams_left_) start_streams(m, ids, offsets, n_sentences);
+}
+
+bool BlockTrainer::train_until(Model& m, std::int64_t until, BlockEpochStats& r, const TrainProgress& progress) {
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
   const double gemm0 = block_sgemm_seconds();
@@ -138,22 +154,25 @@ BlockEpochStats BlockTrainer::train_epoch(Model& m, const std::int32_t* ids, con
   // ran faster still but learned worse: GRU H=400 on PTB blew up at lr 1 and at lr 0.5 stopped at
   // valid 148.6 (docs/performance.md).
   blas::ScopedThreads blas_threads(1);
-  BlockEpochStats r;
-  if (n_sentences < 1) return r;
-  start_streams(m, ids, offsets, n_sentences);
   auto last_report = Clock::now();
-  while (train_next_block(m, r)) {
+  while (streams_left_ && r.stats.processed < until) {
+    if (!train_next_block(m, r)) {
+      streams_left_ = false;
+      break;
+    }
     if (progress && Clock::now() - last_report > std::chrono::milliseconds(200)) {
       last_report = Clock::now();
       if (!progress(r.stats.processed, r.stats.logprob)) {
         r.stats.interrupted = true;
+        streams_left_ = false;
         break;
       }
     }
   }
-  r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  r.gemm_seconds = block_sgemm_seconds() - gemm0;
-  return r;
+  if (r.stats.processed >= epoch_positions_) streams_left_ = false;
+  r.seconds += std::chrono::duration<double>(Clock::now() - t0).count();
+  r.gemm_seconds += block_sgemm_seconds() - gemm0;
+  return streams_left_;
 }
 
 }  // namespace rnnlm

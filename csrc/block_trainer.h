@@ -18,6 +18,7 @@
 #include "parallel_parts.h"
 #include "rnn.h"
 #include "trainer.h"
+#include "update_marks.h"
 
 namespace rnnlm {
 
@@ -61,7 +62,9 @@ struct BlockEpochStats {
 class BlockTrainer {
  public:
   // Buffers for a model of m's sizes and o.batch x o.steps blocks, allocated once. Validates o.
-  BlockTrainer(const Model& m, const BlockTrainOptions& o);
+  // With `marks` (made for m; they must outlive the trainer), every update marks the embedding
+  // rows, word classes and direct blocks it wrote (distributed training syncs those).
+  BlockTrainer(const Model& m, const BlockTrainOptions& o, UpdateMarks* marks = nullptr);
 
   // One epoch over sentences [0, n_sentences) (sentence i is ids[offsets[i] .. offsets[i+1]),
   // ids checked by the caller to lie in [-1, V)), updating `m` in place once per block.
@@ -70,6 +73,13 @@ class BlockTrainer {
   // (diverged; that block's update not applied). Not thread-safe (one trainer per caller).
   BlockEpochStats train_epoch(Model& m, const std::int32_t* ids, const std::int64_t* offsets,
                               std::int64_t n_sentences, const TrainProgress& progress);
+
+  // The same epoch in parts, the streams kept between them (distributed training changes the
+  // weights in between): begin_epoch, then train_until with growing `until` (positions), each
+  // call training whole blocks until r.stats.processed >= until or the epoch ends (then false).
+  // One epoch in parts with one thread computes what train_epoch computes, bit for bit.
+  void begin_epoch(const Model& m, const std::int32_t* ids, const std::int64_t* offsets, std::int64_t n_sentences);
+  bool train_until(Model& m, std::int64_t until, BlockEpochStats& r, const TrainProgress& progress);
 
   // The gradient of the first block's loss L = -(1/B) sum ln P (B streams x T steps from the
   // reset state; no dropout, clipping or update) w.r.t. every weight of `m`, written into
@@ -115,6 +125,9 @@ class BlockTrainer {
   BlockStepRows step_rows(int t, int b0);
 
   BlockTrainOptions o_;
+  UpdateMarks* marks_;
+  bool streams_left_ = false;               // begin_epoch had sentences and the epoch goes on
+  std::int64_t epoch_positions_ = 0;        // of begin_epoch's sentences
   int B_, T_, H_, GH_, C_, V_;
   int parts_;                               // o_.threads: each phase cut into this many parts
   float reset_value_;

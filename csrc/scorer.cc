@@ -115,7 +115,14 @@ void score_positions(const Model& m, const std::int32_t* ids, const std::int64_t
   // is the same, as each position's score depends only on the words before it.
   std::vector<std::int64_t> order, shared;
   if (independent) sort_for_sharing(ids, offsets, n_sentences, order, shared);
-  const std::int64_t n_runs = (n_sentences + kShareRunSentences - 1) / kShareRunSentences;
+  // With batch > 1, shorter runs where the text has fewer than threads x batch of them, so
+  // that every lane has sentences (a boundary between runs costs one shared prefix).
+  std::int64_t run_len = kShareRunSentences;
+  if (batch > 1) {
+    const std::int64_t lanes_wanted = static_cast<std::int64_t>(threads) * batch;
+    run_len = std::clamp<std::int64_t>((n_sentences + lanes_wanted - 1) / lanes_wanted, 1, kShareRunSentences);
+  }
+  const std::int64_t n_runs = (n_sentences + run_len - 1) / run_len;
   const std::int64_t n_segments = independent ? n_runs : n_chunks;
   auto carried_segment = [&](std::int64_t i) {
     const std::int64_t s0 = i * kScoreChunkSentences;
@@ -156,7 +163,7 @@ void score_positions(const Model& m, const std::int32_t* ids, const std::int64_t
           const std::int64_t s = order[static_cast<std::size_t>(lane.run)];
           const std::int64_t begin = offsets[s], end = offsets[s + 1];
           // The first sentence of a run starts from the reset state.
-          std::int64_t depth = lane.run % kShareRunSentences == 0 ? 0 : shared[static_cast<std::size_t>(lane.run)];
+          std::int64_t depth = lane.run % run_len == 0 ? 0 : shared[static_cast<std::size_t>(lane.run)];
           if (depth > 0) {
             const std::int64_t prev = order[static_cast<std::size_t>(lane.run - 1)];
             if (depth < end - begin) {
@@ -195,8 +202,8 @@ void score_positions(const Model& m, const std::int32_t* ids, const std::int64_t
             lane.st.reset();
             return;
           }
-          lane.run = i * kShareRunSentences;
-          lane.run_end = std::min(n_sentences, lane.run + kShareRunSentences);
+          lane.run = i * run_len;
+          lane.run_end = std::min(n_sentences, lane.run + run_len);
           if (next_sentence(lane)) return;
         }
       };

@@ -25,10 +25,13 @@ from rnnlm_fast import RNNLM, ConfigError, Vocabulary, _core, options
 from rnnlm_fast.distributed import DistributedTrainer
 from rnnlm_fast.distributed.sync import WeightSync
 
-# (cell, direct table size, dropout, direction): every cell, direct connections, dropout, backward;
-# the GRU (and in "syncs" the last case) with several streams per process
-CASES = [("sigmoid", 0, 0.0, "forward"), ("tanh", 0, 0.0, "backward"), ("relu", 0, 0.0, "forward"),
-         ("gru", 512, 0.25, "forward"), ("lstm", 512, 0.0, "forward"), ("sigmoid", 300, 0.0, "backward")]
+# (cell, direct table size, dropout, direction, batch): every cell, direct connections, dropout,
+# backward; the GRU (and in "syncs" the sixth case) with several streams per process; the last two
+# block-synchronous (batch > 1: the block trainer's epoch in parts)
+CASES = [("sigmoid", 0, 0.0, "forward", 1), ("tanh", 0, 0.0, "backward", 1),
+         ("relu", 0, 0.0, "forward", 1), ("gru", 512, 0.25, "forward", 1), ("lstm", 512, 0.0, "forward", 1),
+         ("sigmoid", 300, 0.0, "backward", 1), ("lstm", 512, 0.25, "forward", 4),
+         ("gru", 0, 0.0, "backward", 3)]
 RUN = dict(max_epochs=2, bptt=3, bptt_block=5, threads=1, min_improvement=1.0)
 
 
@@ -43,20 +46,20 @@ def main(mode: str, d: Path) -> None:
     vocab = Vocabulary.from_corpus(train, classes=4)
     out: dict = {"rank": rank, "size": comm.Get_size(), "cases": []}
     if mode == "equal":
-        for cell, direct, dropout, direction in CASES:
-            kw = dict(RUN, dropout=dropout, input_dropout=dropout, progress=False,
-                      streams=4 if cell == "gru" else 1)
+        for cell, direct, dropout, direction, batch in CASES:
+            kw = dict(RUN, dropout=dropout, input_dropout=dropout, progress=False, batch=batch,
+                      streams=4 if cell == "gru" and batch == 1 else 1)
             plain = model(vocab, cell, direct, direction)
             plain.train(train, valid, **kw)
             dist = model(vocab, cell, direct, direction)
             dist.train(train, valid, comm=comm, sync_words=100, **kw)
             same = all(np.array_equal(v, dist.weights()[k]) for k, v in plain.weights().items())
-            out["cases"].append({"case": [cell, direct, dropout, direction], "same": same,
+            out["cases"].append({"case": [cell, direct, dropout, direction, batch], "same": same,
                                  "history": ([r.valid_ppl for r in plain.history]
                                              == [r.valid_ppl for r in dist.history])})
     elif mode == "syncs":
-        for i, (cell, direct, dropout, direction) in enumerate(CASES):
-            values = options.resolve(options.TRAINING, dict(RUN, dropout=dropout, sync_words=60,
+        for i, (cell, direct, dropout, direction, batch) in enumerate(CASES):
+            values = options.resolve(options.TRAINING, dict(RUN, dropout=dropout, sync_words=60, batch=batch,
                                                             sync="bmuf" if i % 2 else "average",
                                                             streams=3 if i in (3, 5) else 1))
             trainer = DistributedTrainer(model(vocab, cell, direct, direction), train, valid, values, comm,
@@ -64,7 +67,7 @@ def main(mode: str, d: Path) -> None:
             sums: list = []
             trainer.on_sync = lambda t, epoch, part: sums.append([epoch, part, t.checksum()])
             history = trainer.run()
-            out["cases"].append({"case": [cell, direct, dropout, direction], "sums": sums,
+            out["cases"].append({"case": [cell, direct, dropout, direction, batch], "sums": sums,
                                  "trained": trainer.trained_positions,
                                  "shard": list(trainer.shard_sentences), "parts": trainer.parts,
                                  "positions": int(trainer.train_text.offsets[-1]),

@@ -59,6 +59,48 @@ def test_an_epoch_in_parts_is_one_epoch_and_marks_every_sparse_write(
     assert not marks.array().any()
 
 
+@pytest.mark.parametrize("cell,direct,dropout", [("sigmoid", 0, 0.0), ("gru", 20000, 0.3),
+                                                ("lstm", 100000, 0.2)])
+def test_a_block_epoch_in_parts_is_one_epoch_and_marks_every_sparse_write(tmp_path, cell, direct, dropout):
+    """batch > 1: BlockEpochRun's parts (whole blocks, streams kept) compute train_block_epoch's
+    epoch bit for bit with one thread, and mark what the updates wrote: distributed training
+    syncs those rows."""
+    path = write_corpus(tmp_path / "c.txt", 120, seed=2)
+    vocab = Vocabulary.from_corpus(path, classes=5)
+    one, parts = (RNNLM(vocab, hidden=8, cell=cell, seed=1, direct=direct, direct_order=3) for _ in range(2))
+    enc = one.encode_file(path)
+    engine = _core.BlockTrainOptions(lr=0.5, l2=1e-5, clip_norm=5.0, dropout=dropout, input_dropout=dropout,
+                                     batch=4, steps=3, independent=False, seed=7, threads=1)
+    whole = _core.train_block_epoch(one._core, enc.mapped, enc.offsets, engine)
+    before = {k: v.copy() for k, v in parts.weights().items()}
+    marks = _core.UpdateMarks(parts._core)
+    run = _core.BlockEpochRun(parts._core, enc.mapped, enc.offsets, engine, marks)
+    seen = []
+    for part in range(1, 8):
+        stats = run.run(part, 7)
+        seen.append(stats["processed"])
+        assert stats["processed"] >= min(len(enc.ids), -(-part * len(enc.ids) // 7))
+    assert seen == sorted(seen) and len(set(seen)) > 3  # the parts advanced step by step
+    assert run.finished and stats["processed"] == whole["processed"] == len(enc.ids)
+    assert stats["logprob"] == whole["logprob"] and stats["blocks"] == whole["blocks"]
+    for k, v in one.weights().items():
+        assert np.array_equal(v, parts.weights()[k]), k
+    m, V, C = marks.array(), marks.embed_rows, marks.classes
+    w = parts.weights()
+    changed_rows = np.flatnonzero((w["embed"] != before["embed"]).any(axis=1))
+    assert changed_rows.size and m[changed_rows].all()
+    changed_words = np.flatnonzero((w["word_w"] != before["word_w"]).any(axis=1)
+                                   | (w["word_b"] != before["word_b"]))
+    assert changed_words.size and m[V + vocab.word_class[changed_words]].all()
+    if direct:
+        changed = np.flatnonzero(w["direct"] != before["direct"])
+        assert changed.size and m[V + C + changed // _core.DIRECT_BLOCK].all()
+        assert not m[V + C:].all()  # and not everything
+    assert run.run(7, 7)["processed"] == len(enc.ids)  # a finished run does nothing more
+    with pytest.raises(ConfigError, match="part must be in 1..parts"):
+        run.run(8, 7)
+
+
 def test_pack_and_unpack_blocks_round_trip_with_a_short_last_block():
     a = np.arange(10, dtype=np.float32)
     idx = np.array([3, 0], dtype=np.int64)

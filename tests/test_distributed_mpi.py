@@ -1,7 +1,7 @@
 """Distributed training under mpiexec (subprocesses, MPICH from the ``mpi`` extra; skipped without
 mpi4py, failed where RNNLM_FAST_REQUIRE_MPI is set): one process equals the plain run bit for bit for
-every cell, direct connections, dropout and backward models; two and three processes hold
-bit-identical weights after every combination and tile the training text; BMUF's block_lr and
+every cell, direct connections, dropout, backward models and block-synchronous batches; two and three
+processes hold bit-identical weights after every combination and tile the training text; BMUF's block_lr and
 block_momentum, given to train() and to the command line, give the combinations NumPy replays from
 the run's record; disagreeing options and a failing process end the job with one message naming the
 rank; a resumed run whose time budget is spent stops on all.
@@ -34,7 +34,7 @@ def test_one_process_equals_the_plain_run_bit_for_bit(data):
     proc = run_worker(1, "equal", data)
     assert proc.returncode == 0, proc.stderr[-3000:]
     cases = results(data, "equal", 1)[0]["cases"]
-    assert len(cases) == 6 and all(c["same"] and c["history"] for c in cases), cases
+    assert len(cases) == 8 and all(c["same"] and c["history"] for c in cases), cases
 
 
 @pytest.mark.parametrize("n", [2, 3])

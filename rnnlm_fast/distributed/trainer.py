@@ -109,9 +109,6 @@ class DistributedTrainer(Trainer):
             model, values, resumed = self._receive(model, model_class, values, resumed)
             if threads is not None:
                 values["threads"] = options.OPTIONS["threads"].check(threads)
-            if values.get("batch", 1) > 1:
-                raise ConfigError("batch > 1 (block-synchronous training) does not run across MPI "
-                                  "processes yet; train with batch 1 there")
             self.watchdog.timeout = values["sync_timeout"]
             lead = self.rank == 0
             super().__init__(model, train, valid, values, checkpoint=checkpoint if lead else None,
@@ -251,7 +248,9 @@ class DistributedTrainer(Trainer):
         engine.seed = rank_seed(engine.seed, self.rank)
         self.sync.begin_epoch()
         text = self.train_text
-        run = _core.EpochRun(self.model._core, text.mapped, text.offsets, engine, self.marks)
+        # batch > 1: the block trainer's epoch in the same parts (its streams kept between them)
+        epoch_run = _core.BlockEpochRun if isinstance(engine, _core.BlockTrainOptions) else _core.EpochRun
+        run = epoch_run(self.model._core, text.mapped, text.offsets, engine, self.marks)
         bar = make_bar(self.progress, len(text.mapped), desc)
         start = time.perf_counter()
         st: dict[str, Any] = {}
