@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 
-import numpy as np
 import pytest
 from benchutil import PTB, SEED, record, thread_counts
 
@@ -102,29 +101,3 @@ def test_dynamic_evaluation(benchmark, model, ptb_valid):
     record(benchmark, len(ptb_valid.ids), threads=1, hidden=model.hidden, classes=model.n_classes,
            dynamic=0.005)
 
-
-SCORE_BATCH_MODELS = {"sigmoid200": ("sigmoid", 200), "gru400": ("gru", 400), "lstm650": ("lstm", 650)}
-
-
-@pytest.fixture(scope="module", params=list(SCORE_BATCH_MODELS))
-def sized_model(request, ptb_vocab):
-    cell, hidden = SCORE_BATCH_MODELS[request.param]
-    return request.param, RNNLM(ptb_vocab, hidden=hidden, cell=cell, seed=SEED)
-
-
-@pytest.mark.parametrize("score_batch", [1, 8, 32])
-def test_score_batch_real_nbest(benchmark, sized_model, nbest_hypotheses, score_batch):
-    """Real n-best lists (dev_other, 10 hypotheses each, prefixes shared), two threads: the exact
-    path (score_batch 1: 8 sentences per thread through the hand-written kernel) against B per
-    thread through one BLAS product per step. Compare words/s within a model, same run."""
-    name, model = sized_model
-    benchmark.group = f"score: dev_other 10-best lists, 2 threads, {name}"
-    sentences = [h for nb in nbest_hypotheses for h in nb]
-    kwargs = {"threads": 2, "score_batch": score_batch}
-    scores = benchmark.pedantic(model.score, args=(sentences,), kwargs=kwargs,
-                                rounds=1 if name == "lstm650" else 2, iterations=1)
-    assert len(scores) == len(sentences) and np.all(np.isfinite(scores))
-    record(benchmark, sum(len(s.split()) + 1 for s in sentences), threads=2, sentences=len(sentences),
-           model=name, score_batch=score_batch)
-    if benchmark.stats is not None:
-        benchmark.extra_info["sentences_per_sec"] = round(len(sentences) / benchmark.stats.stats.mean, 1)

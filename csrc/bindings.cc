@@ -161,7 +161,6 @@ PYBIND11_MODULE(_core, mod) {
       {"SCORE_WARMUP_SENTENCES", kScoreWarmupSentences},
   };
   for (const auto& [name, value] : limits) mod.attr(name) = value;
-  mod.attr("BATCH_SCORE_TOLERANCE") = kBatchScoreTolerance;
   mod.attr("WHITESPACE") = py::str(kWhitespace);
   mod.attr("CELLS") = py::tuple(py::cast(std::vector<std::string>(kCellNames.begin(), kCellNames.end())));
   mod.attr("DIRECT_HASHES") =
@@ -295,21 +294,19 @@ PYBIND11_MODULE(_core, mod) {
   mod.def(
       "score_positions",
       [](const Model& m, const CArray<std::int32_t>& ids, const CArray<std::int64_t>& offsets,
-         bool independent, int threads, int batch, py::object progress) {
+         bool independent, int threads, py::object progress) {
         check_corpus(m, ids, offsets);
         PythonProgress report(std::move(progress));
         std::vector<double> out(static_cast<std::size_t>(ids.shape(0)), 0.0);
         run_released(report, [&] {
-          score_positions(m, ids.data(), offsets.data(), offsets.shape(0) - 1, independent, threads, batch,
+          score_positions(m, ids.data(), offsets.data(), offsets.shape(0) - 1, independent, threads,
                           out.data(), [&](std::int64_t done) { return report(done); });
         });
         return to_numpy(std::move(out));
       },
       py::arg("model"), py::arg("ids"), py::arg("offsets"), py::arg("independent"),
-      py::arg("threads"), py::arg("batch"), py::arg("progress") = py::none(),
-      "Natural-log probability of every position (0 where the id is -1). batch 1: exact (the "
-      "arithmetic of DecoderState steps); batch B > 1: B sentences per thread through one BLAS "
-      "product per step, within BATCH_SCORE_TOLERANCE (ln P per word) of batch 1.");
+      py::arg("threads"), py::arg("progress") = py::none(),
+      "Natural-log probability of every position (0 where the id is -1).");
 
   // One word at a time (a decoder's calls): too short to be worth releasing the GIL.
   py::class_<DecoderState, std::shared_ptr<DecoderState>>(

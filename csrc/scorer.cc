@@ -11,10 +11,8 @@
 #include <omp.h>
 #endif
 
-#include "blas.h"
 #include "class_softmax.h"
 #include "errors.h"
-#include "gemm.h"
 
 namespace rnnlm {
 namespace {
@@ -75,54 +73,19 @@ void sort_for_sharing(const std::int32_t* ids, const std::int64_t* offsets, std:
   }
 }
 
-// ys[i] = W xs[i] for n vectors, W rows x cols: the hand-written kernel (the exact arithmetic of
-// score_step), or with `blas` one library product over the vectors packed side by side.
-class LaneProducts {
- public:
-  explicit LaneProducts(bool blas) : blas_(blas) {}
-  void operator()(const float* w, int rows, int cols, const float* const* xs, int n, float* const* ys) {
-    if (!blas_) {
-      matvec_batch(w, rows, cols, xs, n, ys);
-      return;
-    }
-    const std::size_t r = static_cast<std::size_t>(rows), c = static_cast<std::size_t>(cols);
-    x_.resize(static_cast<std::size_t>(n) * c);
-    y_.resize(static_cast<std::size_t>(n) * r);
-    for (int i = 0; i < n; ++i) std::copy(xs[i], xs[i] + c, x_.begin() + static_cast<std::ptrdiff_t>(i * c));
-    blas::sgemm(false, true, n, rows, cols, 1.0f, x_.data(), cols, w, cols, 0.0f, y_.data(), rows);
-    for (int i = 0; i < n; ++i) {
-      std::copy(y_.begin() + static_cast<std::ptrdiff_t>(i * r), y_.begin() + static_cast<std::ptrdiff_t>((i + 1) * r),
-                ys[i]);
-    }
-  }
-
- private:
-  bool blas_;
-  std::vector<float> x_, y_;
-};
-
 }  // namespace
 
 void score_positions(const Model& m, const std::int32_t* ids, const std::int64_t* offsets,
-                     std::int64_t n_sentences, bool independent, int threads, int batch, double* out,
+                     std::int64_t n_sentences, bool independent, int threads, double* out,
                      const ScoreProgress& progress) {
   if (threads < 1) throw ConfigError("threads must be at least 1");
-  if (batch < 1) throw ConfigError("batch must be at least 1");
-  const int n_lanes = batch > 1 ? batch : kScoreLanes;
   const std::int64_t n_chunks = (n_sentences + kScoreChunkSentences - 1) / kScoreChunkSentences;
   // Independent sentences are scored in sorted runs of kShareRunSentences, so the words they
   // begin with in common (an n-best list's shared prefixes) are computed once; the result
   // is the same, as each position's score depends only on the words before it.
   std::vector<std::int64_t> order, shared;
   if (independent) sort_for_sharing(ids, offsets, n_sentences, order, shared);
-  // With batch > 1, shorter runs where the text has fewer than threads x batch of them, so
-  // that every lane has sentences (a boundary between runs costs one shared prefix).
-  std::int64_t run_len = kShareRunSentences;
-  if (batch > 1) {
-    const std::int64_t lanes_wanted = static_cast<std::int64_t>(threads) * batch;
-    run_len = std::clamp<std::int64_t>((n_sentences + lanes_wanted - 1) / lanes_wanted, 1, kShareRunSentences);
-  }
-  const std::int64_t n_runs = (n_sentences + run_len - 1) / run_len;
+  const std::int64_t n_runs = (n_sentences + kShareRunSentences - 1) / kShareRunSentences;
   const std::int64_t n_segments = independent ? n_runs : n_chunks;
   auto carried_segment = [&](std::int64_t i) {
     const std::int64_t s0 = i * kScoreChunkSentences;
@@ -132,7 +95,7 @@ void score_positions(const Model& m, const std::int32_t* ids, const std::int64_t
     return Segment{offsets[w0], offsets[s1], offsets[s0]};
   };
   threads = static_cast<int>(std::max<std::int64_t>(
-      1, std::min<std::int64_t>(threads, (n_segments + n_lanes - 1) / n_lanes)));
+      1, std::min<std::int64_t>(threads, (n_segments + kScoreLanes - 1) / kScoreLanes)));
   std::atomic<std::int64_t> next{0};
   std::atomic<bool> stop{false};
   std::atomic<std::int64_t> done{0};
@@ -149,13 +112,12 @@ void score_positions(const Model& m, const std::int32_t* ids, const std::int64_t
 #endif
       const int H = m.hidden(), GH = m.gates() * m.hidden(), C = m.n_classes();
       std::vector<Lane> lanes;
-      lanes.reserve(static_cast<std::size_t>(n_lanes));
-      for (int i = 0; i < n_lanes; ++i) lanes.emplace_back(m);
-      std::vector<float> u(static_cast<std::size_t>(n_lanes) * GH);
-      std::vector<const float*> xs(static_cast<std::size_t>(n_lanes));
-      std::vector<float*> ys(static_cast<std::size_t>(n_lanes));
-      std::vector<Lane*> act(static_cast<std::size_t>(n_lanes));
-      LaneProducts products(batch > 1);
+      lanes.reserve(kScoreLanes);
+      for (int i = 0; i < kScoreLanes; ++i) lanes.emplace_back(m);
+      std::vector<float> u(static_cast<std::size_t>(kScoreLanes) * GH);
+      std::vector<const float*> xs(kScoreLanes);
+      std::vector<float*> ys(kScoreLanes);
+      std::vector<Lane*> act(kScoreLanes);
       // Moves a lane of sorted sentences to its next sentence that has a position left to
       // compute: the shared leading positions are copied from the sentence before.
       auto next_sentence = [&](Lane& lane) {
@@ -163,7 +125,7 @@ void score_positions(const Model& m, const std::int32_t* ids, const std::int64_t
           const std::int64_t s = order[static_cast<std::size_t>(lane.run)];
           const std::int64_t begin = offsets[s], end = offsets[s + 1];
           // The first sentence of a run starts from the reset state.
-          std::int64_t depth = lane.run % run_len == 0 ? 0 : shared[static_cast<std::size_t>(lane.run)];
+          std::int64_t depth = lane.run % kShareRunSentences == 0 ? 0 : shared[static_cast<std::size_t>(lane.run)];
           if (depth > 0) {
             const std::int64_t prev = order[static_cast<std::size_t>(lane.run - 1)];
             if (depth < end - begin) {
@@ -202,8 +164,8 @@ void score_positions(const Model& m, const std::int32_t* ids, const std::int64_t
             lane.st.reset();
             return;
           }
-          lane.run = i * run_len;
-          lane.run_end = std::min(n_sentences, lane.run + run_len);
+          lane.run = i * kShareRunSentences;
+          lane.run_end = std::min(n_sentences, lane.run + kShareRunSentences);
           if (next_sentence(lane)) return;
         }
       };
@@ -230,7 +192,7 @@ void score_positions(const Model& m, const std::int32_t* ids, const std::int64_t
             }
           }
         }
-        products(m.recurrent.data(), GH, H, xs.data(), n, ys.data());
+        matvec_batch(m.recurrent.data(), GH, H, xs.data(), n, ys.data());
         int n_out = 0;
         for (int i = 0; i < n; ++i) {
           Lane& lane = *act[i];
@@ -248,7 +210,7 @@ void score_positions(const Model& m, const std::int32_t* ids, const std::int64_t
           }
         }
         // The class layer for every scored lane at once, then each lane's own word class.
-        products(m.class_w.data(), C, H, xs.data(), n_out, ys.data());
+        matvec_batch(m.class_w.data(), C, H, xs.data(), n_out, ys.data());
         for (int i = 0; i < n_out; ++i) {
           Lane& lane = *act[i];
           out[lane.k] = output_forward(m, lane.st.h.data(), ids[lane.k], lane.st.ngram.data(), lane.st.out, true);

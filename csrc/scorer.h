@@ -19,13 +19,8 @@ namespace rnnlm {
 constexpr std::int64_t kScoreChunkSentences = 256;
 constexpr std::int64_t kScoreWarmupSentences = 4;
 // Sequences each thread advances in lockstep, so the recurrent and class matrices are read
-// once per step for all of them (matrix-matrix work instead of matrix-vector): with batch 1,
-// this many through the hand-written kernel that score_step also uses (bit-identical to it);
-// with batch B > 1, B through one BLAS product per step (within kBatchScoreTolerance of it).
+// once per step for all of them (matrix-matrix work instead of matrix-vector).
 constexpr int kScoreLanes = 8;
-// The bound batch > 1 keeps to: |ln P - ln P(batch 1)| per word, for models whose
-// activations stay in float32's comfortable range (the BLAS sums in another order).
-constexpr double kBatchScoreTolerance = 1e-4;
 // Independent sentences per work unit, scored in sorted order so that the positions a
 // sentence shares with the one before it (same leading words) are computed once.
 constexpr std::int64_t kShareRunSentences = 64;
@@ -92,13 +87,9 @@ using ScoreProgress = std::function<bool(std::int64_t)>;
 // 0 where ids[k] < 0 (not in the vocabulary; the caller applies its OOV policy).
 // independent: the state is reset at each sentence (n-best, KenLM-style); otherwise it is
 // carried across sentences as rnnlm-0.4b does, computed in chunks with a warm-up.
-// batch: the sequences each thread advances together (see kScoreLanes). With batch 1 the
-// results do not depend on `threads`; with batch > 1 they stay within kBatchScoreTolerance of
-// batch 1's for any thread count (bit-identical across thread counts with OpenBLAS, whose rows
-// do not depend on the product's other rows; measured gaps to batch 1: ~1e-6).
 // Reads the model only; safe to call from several threads at once.
 void score_positions(const Model& m, const std::int32_t* ids, const std::int64_t* offsets,
-                     std::int64_t n_sentences, bool independent, int threads, int batch, double* out,
+                     std::int64_t n_sentences, bool independent, int threads, double* out,
                      const ScoreProgress& progress);
 
 }  // namespace rnnlm

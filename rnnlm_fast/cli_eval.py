@@ -35,8 +35,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
                                oov_penalty=args.oov_penalty, dynamic=args.dynamic,
                                per_word=bool(args.per_word or args.lm_prob or ngram),
                                progress=progress_wanted(args.quiet),
-                               case=args.case, max_oov_rate=args.max_oov_rate,
-                               score_batch=args.score_batch)
+                               case=args.case, max_oov_rate=args.max_oov_rate)
     per_word = res.word_log10
     if args.per_word:  # the input words, as the text has them (unknown ones too)
         words = [w for line in read_lines(args.text) for w in (*split_words(line), "</s>")]
@@ -108,7 +107,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     with oov_warnings_to_stderr():
         scores = model.score(lines, independent=not args.carry_state, oov=args.oov,
                              oov_penalty=args.oov_penalty, threads=args.threads, case=args.case,
-                             max_oov_rate=args.max_oov_rate, score_batch=args.score_batch)
+                             max_oov_rate=args.max_oov_rate)
     prefixes = [f"{k}\t" for k in keys] if args.keys else [""] * len(lines)
     sys.stdout.write("".join(f"{k}{s:.6f}\n" for k, s in zip(prefixes, scores.tolist())))
     return 0
@@ -132,7 +131,7 @@ def add_scoring_parsers(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--text", required=(name == "eval"), default="-",
                        help="text file ('-' = stdin for score)")
         p.add_argument("--vocab", help="check the model against this vocabulary file")
-        add_arguments(p, ["threads", "score_batch", "oov_penalty", "case", "max_oov_rate"])
+        add_arguments(p, ["threads", "oov_penalty", "case", "max_oov_rate"])
         p.add_argument("--quiet", action="store_true")
         if name == "eval":
             p.add_argument("--per-word", action="store_true", help="also print word<TAB>log10 for every word")

@@ -1,9 +1,7 @@
 """RNNLM's scoring calls (mixed into it): perplexity of a file, log10 P of sentences and of
-their words, all through one engine call (``_core.score_positions``) over the encoded text.
-
-``score_batch`` picks the engine's path: 1 advances 8 sentences per thread through the
-hand-written kernel that the decoder's ``State`` steps also use (bit-identical to them); B > 1
-advances B through one BLAS product per step, within ``_core.BATCH_SCORE_TOLERANCE`` of it.
+their words, each through one engine call (``_core.score_positions``) over the encoded text:
+8 sentences per thread advance together through the hand-written kernel that the decoder's
+``State`` steps also use, so the scores are bit-identical to stepping word by word.
 """
 
 from __future__ import annotations
@@ -30,24 +28,22 @@ class ScoringCalls:
     handle ``_core`` and KenLM's ``full_scores`` come from the model)."""
 
     # --- scoring ---------------------------------------------------------------------
-    def _score_positions(self, enc: Encoded, independent: bool, threads: int, progress: bool = False,
-                         score_batch: int = DEFAULTS["score_batch"]) -> np.ndarray:
+    def _score_positions(self, enc: Encoded, independent: bool, threads: int,
+                         progress: bool = False) -> np.ndarray:
         """ln P of every position (0 at unknown words when the vocabulary has no <unk>)."""
-        score_batch = OPTIONS["score_batch"].check(score_batch)
         if len(enc.ids) == 0:
             return np.zeros(0)
         bar = make_bar(progress, len(enc.ids), "scoring")
         try:
             return _core.score_positions(self._core, enc.mapped, enc.offsets, independent,
-                                         resolve_threads(threads), score_batch, counter_callback(bar))
+                                         resolve_threads(threads), counter_callback(bar))
         finally:
             if bar is not None:
                 bar.close()
 
     def _log10_positions(self, enc: Encoded, independent: bool, threads: int, oov: str,
-                         oov_penalty: float, progress: bool = False,
-                         score_batch: int = DEFAULTS["score_batch"]) -> np.ndarray:
-        lp = self._score_positions(enc, independent, threads, progress, score_batch) / LN10
+                         oov_penalty: float, progress: bool = False) -> np.ndarray:
+        lp = self._score_positions(enc, independent, threads, progress) / LN10
         if oov_policy(self.vocab, oov) == "penalty":
             lp[enc.ids < 0] = oov_penalty
         return enc.in_text_order(lp)
@@ -56,8 +52,7 @@ class ScoringCalls:
                    independent: bool = DEFAULTS["independent"], threads: int = DEFAULTS["threads"],
                    oov_penalty: float = DEFAULTS["oov_penalty"], dynamic: float = DEFAULTS["dynamic"],
                    per_word: bool = False, progress: bool = False, case: str = DEFAULTS["case"],
-                   max_oov_rate: float = DEFAULTS["max_oov_rate"],
-                   score_batch: int = DEFAULTS["score_batch"]) -> Union[PerplexityResult, float]:
+                   max_oov_rate: float = DEFAULTS["max_oov_rate"]) -> Union[PerplexityResult, float]:
         """Perplexity of a text file, ``</s>`` included, as rnnlm-0.4b reports it; or, with
         ``text=sentence``, of one sentence as KenLM's ``perplexity(sentence)`` gives it.
 
@@ -75,7 +70,7 @@ class ScoringCalls:
         The model itself is left unchanged; the pass is sequential (one thread).
 
         ``per_word`` also returns the log10 probability of every position in ``word_log10``.
-        ``case``, ``max_oov_rate`` and ``score_batch`` as in :meth:`score`.
+        ``case`` and ``max_oov_rate`` as in :meth:`score`.
         """
         if text is not None or path is None:  # one sentence, KenLM's formula over word_logprobs
             if path is not None or text is None:
@@ -90,7 +85,7 @@ class ScoringCalls:
         if dynamic > 0:
             ln = dynamic_positions(self, enc, independent, dynamic, progress)
         else:
-            ln = self._score_positions(enc, independent, threads, progress, score_batch)
+            ln = self._score_positions(enc, independent, threads, progress)
         seconds = time.perf_counter() - start
         return PerplexityResult.of_positions(ln, enc, self.vocab.unk_id >= 0, oov_penalty, seconds, per_word)
 
@@ -98,8 +93,7 @@ class ScoringCalls:
               independent: bool = not DEFAULTS["carry_state"], oov: str = DEFAULTS["oov"],
               oov_penalty: float = DEFAULTS["oov_penalty"], threads: int = DEFAULTS["threads"],
               progress: bool = False, case: str = DEFAULTS["case"],
-              max_oov_rate: float = DEFAULTS["max_oov_rate"],
-              score_batch: int = DEFAULTS["score_batch"]) -> Union[np.ndarray, float]:
+              max_oov_rate: float = DEFAULTS["max_oov_rate"]) -> Union[np.ndarray, float]:
         """log10 P of each sentence, ``</s>`` included; or, given one sentence as a str, its
         log10 P as a float (KenLM's ``score(sentence, bos=True, eos=True)``).
 
@@ -123,10 +117,6 @@ class ScoringCalls:
         max_oov_rate : float
             Refuse (OovError) text with a larger share of unknown words; above 20% (50% in a
             short text) an OovWarning, naming a case mismatch when there is one.
-        score_batch : int
-            Sentences each thread advances together through one BLAS product per step: B > 1
-            is faster on big models and long lists, within ``_core.BATCH_SCORE_TOLERANCE`` (ln P
-            per word) of 1, which is exact (bit-identical to stepping a ``State``).
 
         Returns
         -------
@@ -139,7 +129,7 @@ class ScoringCalls:
             return float(np.sum([lp for lp, _, _ in self.full_scores(sentences, bos, eos, **one)]))
         check_single_sentence_options(bos, eos)
         enc = encode_checked(self.vocab, sentences, case, max_oov_rate, backward=self.backward)
-        lp = self._log10_positions(enc, independent, threads, oov, oov_penalty, progress, score_batch)
+        lp = self._log10_positions(enc, independent, threads, oov, oov_penalty, progress)
         if enc.sentences == 0:
             return np.zeros(0)
         return np.add.reduceat(lp, enc.offsets[:-1]) if len(lp) else np.zeros(enc.sentences)
@@ -155,10 +145,9 @@ class ScoringCalls:
     def score_words(self, sentences: Sequence[str], *, independent: bool = not DEFAULTS["carry_state"],
                     oov: str = DEFAULTS["oov"], oov_penalty: float = DEFAULTS["oov_penalty"],
                     threads: int = DEFAULTS["threads"], case: str = DEFAULTS["case"],
-                    max_oov_rate: float = DEFAULTS["max_oov_rate"],
-                    score_batch: int = DEFAULTS["score_batch"]) -> list[np.ndarray]:
-        """Per-word log10 probabilities (``</s>`` last) for each sentence of a batch (``case``,
-        ``max_oov_rate`` and ``score_batch`` as in :meth:`score`)."""
+                    max_oov_rate: float = DEFAULTS["max_oov_rate"]) -> list[np.ndarray]:
+        """Per-word log10 probabilities (``</s>`` last) for each sentence of a batch (``case``
+        and ``max_oov_rate`` as in :meth:`score`)."""
         enc = encode_checked(self.vocab, sentences, case, max_oov_rate, backward=self.backward)
-        lp = self._log10_positions(enc, independent, threads, oov, oov_penalty, score_batch=score_batch)
+        lp = self._log10_positions(enc, independent, threads, oov, oov_penalty)
         return [lp[a:b] for a, b in zip(enc.offsets[:-1], enc.offsets[1:])]

@@ -258,10 +258,6 @@ _ALL = (
     Option("carry_state", bool, False, "carry the hidden state from one line (hypothesis) to the next, as "
            "rnnlm-0.4b does; by default each is scored from a fresh state (the API's independent=True)",
            "scoring", flag="--carry-state"),
-    Option("score_batch", int, 1, "sentences each scoring thread advances together through one BLAS product "
-           "per step (faster for big models and long n-best lists); the scores stay within "
-           f"{_core.BATCH_SCORE_TOLERANCE:g} (ln P per word) of 1's, which is exact: bit-identical to "
-           "word-by-word scoring", "scoring", low=1, high=_core.MAX_BATCH, flag="--score-batch"),
     Option("dynamic", float, 0.0, "dynamic evaluation: keep training a copy of the model on the text as "
            "it is scored, with this learning rate (0: static)", "scoring", low=0, flag="--dynamic",
            rnnlm="-dynamic"),

@@ -321,7 +321,7 @@ class Trainer:
         """The validation log-likelihood (natural log) of the current weights."""
         valid = self.valid_text
         positions = _core.score_positions(self.model._core, valid.mapped, valid.offsets,
-                                          self.values["independent"], self.threads, 1, None)
+                                          self.values["independent"], self.threads, None)
         return float(positions[valid.ids >= 0].sum())
 
     def _decide(self, valid_logprob: float, seconds: float) -> bool:

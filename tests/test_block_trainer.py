@@ -100,7 +100,7 @@ def test_block_loss_is_the_mean_over_streams_of_the_block_logprob():
     ids, offsets = corpus(4, oov=False)
     n = int(offsets[-1])
     _, loss = _core.block_gradient(m, ids, offsets, options(batch=1, steps=n))
-    lp = _core.score_positions(m, ids, offsets, False, 1, 1)
+    lp = _core.score_positions(m, ids, offsets, False, 1)
     assert loss == pytest.approx(-lp.sum(), rel=1e-5)
     # B streams: the same positions, each stream from the reset state; the loss is divided by B.
     _, loss2 = _core.block_gradient(m, ids, offsets, options(batch=2, steps=n))
@@ -108,7 +108,7 @@ def test_block_loss_is_the_mean_over_streams_of_the_block_logprob():
 
 
 def _epoch_logprob(m, ids, offsets):
-    return float(_core.score_positions(m, ids, offsets, False, 1, 1).sum())
+    return float(_core.score_positions(m, ids, offsets, False, 1).sum())
 
 
 @pytest.mark.parametrize("cell", ["sigmoid", "gru", "lstm"])

@@ -107,7 +107,7 @@ def add_rescore_parser(sub: argparse._SubParsersAction) -> None:
                         "(default: equal)")
     add_rescore_ngram_arguments(p)
     g = p.add_argument_group("scoring")
-    add_arguments(g, ["case", "max_oov_rate", "oov", "oov_penalty", "threads", "score_batch", "carry_state"],
+    add_arguments(g, ["case", "max_oov_rate", "oov", "oov_penalty", "threads", "carry_state"],
                   batch_command=True)
     g = p.add_argument_group("outputs (checked before any work)")
     g.add_argument("--output-1best", metavar="PATH", help="write the rescored 1-best ('utt-id words' lines)")
@@ -235,8 +235,7 @@ def cmd_rescore(args: argparse.Namespace) -> int:
                                                         args.nbest)
     show = progress_wanted(args.quiet)
     opts = {"case": args.case, "oov": args.oov, "oov_penalty": args.oov_penalty,
-            "carry_state": args.carry_state, "threads": args.threads, "score_batch": args.score_batch,
-            "progress": show,
+            "carry_state": args.carry_state, "threads": args.threads, "progress": show,
             "max_oov_rate": 1.0}  # judged above, once per set
     with_mu = old_lm_key is not None
     report: dict = {"rnnlm_fast_version": __version__, "command": command_line(args, args.rescore_parser),

@@ -111,14 +111,12 @@ def score_lists(
     threads: int = DEFAULTS["threads"],
     progress: bool = False,
     max_oov_rate: float = DEFAULTS["max_oov_rate"],
-    score_batch: int = DEFAULTS["score_batch"],
 ) -> np.ndarray:
     """Natural-log RNNLM probability of every hypothesis, in list order, one batched call.
 
     ``case`` ("keep", "upper", "lower") maps the hypotheses to the model's case; the
     other options are ``RNNLM.score``'s (``carry_state`` is ``independent=False``;
-    ``max_oov_rate`` judges all the hypotheses together; ``score_batch`` > 1: B hypotheses per
-    thread through one BLAS product per step).
+    ``max_oov_rate`` judges all the hypotheses together).
 
     Raises
     ------
@@ -136,7 +134,6 @@ def score_lists(
             threads=threads,
             progress=progress,
             max_oov_rate=max_oov_rate,
-            score_batch=score_batch,
         )
 
     return lm_log_probs(lists, score_fn)
