@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from nbest_cli_samples import make_lower_model, write_set
 
-import rnnlm_fast.model
+import rnnlm_fast.model_scoring
 from rnnlm_fast import __version__
 from rnnlm_fast.cli import build_parser, main
 from rnnlm_fast.nbest import read_nbest, read_text
@@ -146,9 +146,9 @@ def test_mu_only_where_it_weighs_something(lower_model: Path, tmp_path: Path, ca
 def test_report_counts_what_the_progress_bar_counts(lower_model: Path, tmp_path: Path, monkeypatch, capsys):
     files = write_set(tmp_path, "set")
     totals = []
-    real = rnnlm_fast.model.make_bar
-    monkeypatch.setattr(rnnlm_fast.model, "make_bar", lambda enabled, total, *a, **k: totals.append(total)
-                        or real(False, total, *a, **k))
+    real = rnnlm_fast.model_scoring.make_bar
+    monkeypatch.setattr(rnnlm_fast.model_scoring, "make_bar",
+                        lambda enabled, total, *a, **k: totals.append(total) or real(False, total, *a, **k))
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     report = tmp_path / "r.json"
     assert main(["rescore", "--model", str(lower_model), "--nbest", str(files["nbest"]), "--threads", "1",
