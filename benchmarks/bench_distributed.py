@@ -10,6 +10,7 @@ tables prints the ratios. Needs the mpi extra (``pip install -e ".[test,mpi]"``)
 
     python -m pytest benchmarks/bench_distributed.py --benchmark-only            # ~11 minutes on 2 cores
     python -m pytest benchmarks/bench_distributed.py --benchmark-only -k ptb
+    python -m pytest benchmarks/bench_distributed.py --benchmark-only -k block        # --batch 16, GRU H=400
     python -m pytest benchmarks/bench_distributed.py --benchmark-only -k interleaved  # alternating, medians
 """
 
@@ -110,6 +111,17 @@ def test_distributed_ptb(benchmark, tmp_path, ptb_dir, ranks, sync):
     benchmark.group = "distributed: PTB epoch (H=200, 100 classes), processes x 1 thread"
     name = "ptb" + ("" if sync == "bmuf" else f"-{sync}")
     _epoch(benchmark, tmp_path, name, ranks, _ptb_spec(ptb_dir, sync))
+
+
+@pytest.mark.parametrize("ranks", [1, 2], ids=lambda r: f"r{r}")
+def test_distributed_ptb_block(benchmark, tmp_path, ptb_dir, ranks):
+    """Block-synchronous batches across processes: GRU H=400, 100 classes, B=16, T=20, dropout 0.5
+    (the README's 10-minute model), each process its own block trainer, the default K and rule."""
+    benchmark.group = "distributed: PTB block epoch (GRU H=400, B=16, T=20), processes x 1 thread"
+    spec = {"train": str(ptb_dir / "train.txt"), "valid": str(ptb_dir / "valid.txt"),
+            "vocab": {"classes": 100}, "model": {"hidden": 400, "cell": "gru", "seed": SEED},
+            "training": {"batch": 16, "bptt": 20, "dropout": 0.5, "lr": 1.0}}
+    _epoch(benchmark, tmp_path, "ptb_block", ranks, spec)
 
 
 @pytest.mark.parametrize("ranks", [1, 2], ids=lambda r: f"r{r}")

@@ -14,7 +14,7 @@ import sys
 import time
 
 from rnnlm_fast import RNNLM, Vocabulary, options
-from rnnlm_fast.training import engine_options
+from rnnlm_fast.training import block_options, engine_options
 
 
 def main(spec: dict) -> None:
@@ -29,8 +29,8 @@ def main(spec: dict) -> None:
     if spec["ranks"] == 1:
         enc = model.encode_file(spec["train"])
         start = time.perf_counter()
-        stats = model.train_epoch(enc, threads=values["threads"], **{k: v for k, v in values.items()
-                                                                      if k in options.EPOCH})
+        run = {k: v for k, v in values.items() if k in (*options.EPOCH, "batch", "clip_norm")}
+        stats = model.train_epoch(enc, threads=values["threads"], **run)
         seconds = time.perf_counter() - start
         out = {"positions": stats.processed, "seconds": seconds, "sync_floats": 0, "parts": 0,
                "compute_us_per_word": seconds / max(stats.processed, 1) * 1e6, "wait_us_per_word": 0.0}
@@ -53,7 +53,10 @@ def main(spec: dict) -> None:
 
         trainer.sync.combine = timed_combine
         MPI.COMM_WORLD.Barrier()
-        engine = engine_options(trainer.values, trainer.schedule.lr, 1, trainer.threads)
+        if trainer.values["batch"] > 1:  # block-synchronous: each process's block trainer, in parts
+            engine = block_options(trainer.values, trainer.schedule.lr, 1, trainer.threads)
+        else:
+            engine = engine_options(trainer.values, trainer.schedule.lr, 1, trainer.threads)
         stats = trainer._train_epoch(engine, "benchmark")  # the epoch alone: no validation
         # each process's seconds training, waiting for the others and combining, over its own positions
         mine = dict(trainer.phase_seconds, positions=trainer.trained_positions[-1])
