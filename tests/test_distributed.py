@@ -101,6 +101,26 @@ def test_a_block_epoch_in_parts_is_one_epoch_and_marks_every_sparse_write(tmp_pa
         run.run(8, 7)
 
 
+def test_a_block_epoch_run_stops_when_progress_says_so():
+    """Ctrl-C / an interrupted bar: the callback (every ~200 ms) returning False ends the run in
+    the part it is in; later parts do nothing."""
+    m = _core.Model(50, 64, [0, 10, 20, 30, 40, 50], "lstm", 0, 0, "splitmix")
+    m.init_random(1)
+    rng = np.random.default_rng(5)
+    lengths = rng.integers(3, 12, size=40000)
+    ids = rng.integers(0, 50, size=int(lengths.sum())).astype(np.int32)
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    engine = _core.BlockTrainOptions(lr=0.1, l2=0.0, clip_norm=5.0, dropout=0.0, input_dropout=0.0,
+                                     batch=2, steps=1, independent=False, seed=7, threads=1)
+    run = _core.BlockEpochRun(m, ids, offsets, engine, _core.UpdateMarks(m))
+    calls = []
+    st = run.run(1, 2, lambda done, lp: calls.append(done) or False)
+    assert st["interrupted"] and calls == [st["processed"]] and st["processed"] < len(ids)
+    assert run.finished
+    again = run.run(2, 2)
+    assert again["processed"] == st["processed"] and again["interrupted"]
+
+
 def test_pack_and_unpack_blocks_round_trip_with_a_short_last_block():
     a = np.arange(10, dtype=np.float32)
     idx = np.array([3, 0], dtype=np.int64)
