@@ -100,4 +100,3 @@ def test_dynamic_evaluation(benchmark, model, ptb_valid):
     assert result.words > 0
     record(benchmark, len(ptb_valid.ids), threads=1, hidden=model.hidden, classes=model.n_classes,
            dynamic=0.005)
-

@@ -14,7 +14,7 @@ import sys
 import time
 
 from rnnlm_fast import RNNLM, Vocabulary, options
-from rnnlm_fast.training import block_options, engine_options
+from rnnlm_fast.training import epoch_engine
 
 
 def main(spec: dict) -> None:
@@ -53,10 +53,7 @@ def main(spec: dict) -> None:
 
         trainer.sync.combine = timed_combine
         MPI.COMM_WORLD.Barrier()
-        if trainer.values["batch"] > 1:  # block-synchronous: each process's block trainer, in parts
-            engine = block_options(trainer.values, trainer.schedule.lr, 1, trainer.threads)
-        else:
-            engine = engine_options(trainer.values, trainer.schedule.lr, 1, trainer.threads)
+        engine = epoch_engine(trainer.values, trainer.schedule.lr, 1, trainer.threads)
         stats = trainer._train_epoch(engine, "benchmark")  # the epoch alone: no validation
         # each process's seconds training, waiting for the others and combining, over its own positions
         mine = dict(trainer.phase_seconds, positions=trainer.trained_positions[-1])

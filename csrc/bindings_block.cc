@@ -45,6 +45,14 @@ BlockTrainOptions block_options_from(const py::kwargs& kw) {
   return o;
 }
 
+// run_epoch_released's dict plus the block trainer's own figures.
+py::dict with_block_figures(py::dict d, const BlockEpochStats& r) {
+  d["blocks"] = r.blocks;
+  d["seconds"] = r.seconds;
+  d["gemm_seconds"] = r.gemm_seconds;
+  return d;
+}
+
 py::dict train_block_epoch_py(Model& m, const CArray<std::int32_t>& ids, const CArray<std::int64_t>& offsets,
                               const py::object& options, py::object progress) {
   check_corpus(m, ids, offsets);
@@ -57,10 +65,7 @@ py::dict train_block_epoch_py(Model& m, const CArray<std::int32_t>& ids, const C
                             [&](std::int64_t done, double lp) { return report(done, lp); });
     return r.stats;
   });
-  d["blocks"] = r.blocks;
-  d["seconds"] = r.seconds;
-  d["gemm_seconds"] = r.gemm_seconds;
-  return d;
+  return with_block_figures(d, r);
 }
 
 // A part-wise block epoch and what it reads, kept alive together (distributed training's
@@ -72,7 +77,6 @@ struct PyBlockEpochRun {
   std::shared_ptr<UpdateMarks> marks;
   std::unique_ptr<BlockTrainer> trainer;
   BlockEpochStats stats;
-  bool left = true;
 };
 
 }  // namespace
@@ -100,7 +104,7 @@ void bind_block(py::module_& mod) {
                        const py::object& options, std::shared_ptr<UpdateMarks> marks) {
              check_corpus(*m, ids, offsets);
              if (marks && !marks->made_for(*m)) throw ConfigError("the update marks were made for another model");
-             auto r = std::make_unique<PyBlockEpochRun>(PyBlockEpochRun{m, ids, offsets, marks, nullptr, {}, true});
+             auto r = std::make_unique<PyBlockEpochRun>(PyBlockEpochRun{m, ids, offsets, marks, nullptr, {}});
              r->trainer = std::make_unique<BlockTrainer>(*m, block_options(options), marks.get());
              r->trainer->begin_epoch(*m, r->ids.data(), r->offsets.data(), r->offsets.shape(0) - 1);
              return r;
@@ -110,26 +114,22 @@ void bind_block(py::module_& mod) {
           "run",
           [](PyBlockEpochRun& r, std::int64_t part, std::int64_t parts, py::object progress) {
             if (parts < 1 || part < 1 || part > parts) throw ConfigError("part must be in 1..parts");
-            const std::int64_t total = r.ids.shape(0);
-            const std::int64_t until = part == parts ? total : (total * part + parts - 1) / parts;
+            const std::int64_t until = (r.ids.shape(0) * part + parts - 1) / parts;  // the last part: all
             PythonProgress report(std::move(progress));
             py::dict d = run_epoch_released(report, [&] {
-              if (r.left) {
-                r.left = r.trainer->train_until(*r.model, until, r.stats,
-                                                [&](std::int64_t done, double lp) { return report(done, lp); });
+              if (!r.trainer->epoch_done()) {
+                r.trainer->train_until(*r.model, until, r.stats,
+                                       [&](std::int64_t done, double lp) { return report(done, lp); });
               }
               return r.stats.stats;
             });
-            d["blocks"] = r.stats.blocks;
-            d["seconds"] = r.stats.seconds;
-            d["gemm_seconds"] = r.stats.gemm_seconds;
-            return d;
+            return with_block_figures(d, r.stats);
           },
           py::arg("part"), py::arg("parts"), py::arg("progress") = py::none(),
           "Trains whole blocks until part/parts of the positions are processed (the last part: all); "
           "returns the epoch's totals so far (logprob, words, processed, diverged, diverged_at, "
           "interrupted, blocks, seconds, gemm_seconds).")
-      .def_property_readonly("finished", [](const PyBlockEpochRun& r) { return !r.left; })
+      .def_property_readonly("finished", [](const PyBlockEpochRun& r) { return r.trainer->epoch_done(); })
       .def_property_readonly("positions", [](const PyBlockEpochRun& r) { return r.ids.shape(0); });
 
   mod.def(

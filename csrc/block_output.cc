@@ -314,9 +314,11 @@ void BlockOutput::word_update(const Model& m, int p, const float* g_word_w, floa
 }
 
 void BlockOutput::mark_updates(const Model& m, UpdateMarks& marks) const {
-  for (std::int32_t c : used_) marks.word_class(c);
-  if (m.direct_order() == 0) return;  // features_ hold nothing then
-  for (int r = 0; r < n_; ++r) {
+  if (m.direct_order() == 0) {  // features_ hold nothing then: the classes alone
+    for (std::int32_t c : used_) marks.word_class(c);
+    return;
+  }
+  for (int r = 0; r < n_; ++r) {  // each row's class and direct weights
     mark_output_updates(m, features_[static_cast<std::size_t>(r)], row_class_[static_cast<std::size_t>(r)], marks);
   }
 }

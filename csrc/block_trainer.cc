@@ -138,7 +138,7 @@ void BlockTrainer::begin_epoch(const Model& m, const std::int32_t* ids, const st
   if (streams_left_) start_streams(m, ids, offsets, n_sentences);
 }
 
-bool BlockTrainer::train_until(Model& m, std::int64_t until, BlockEpochStats& r, const TrainProgress& progress) {
+void BlockTrainer::train_until(Model& m, std::int64_t until, BlockEpochStats& r, const TrainProgress& progress) {
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
   const double gemm0 = block_sgemm_seconds();
@@ -172,7 +172,6 @@ bool BlockTrainer::train_until(Model& m, std::int64_t until, BlockEpochStats& r,
   if (r.stats.processed >= epoch_positions_) streams_left_ = false;
   r.seconds += std::chrono::duration<double>(Clock::now() - t0).count();
   r.gemm_seconds += block_sgemm_seconds() - gemm0;
-  return streams_left_;
 }
 
 }  // namespace rnnlm

@@ -76,10 +76,12 @@ class BlockTrainer {
 
   // The same epoch in parts, the streams kept between them (distributed training changes the
   // weights in between): begin_epoch, then train_until with growing `until` (positions), each
-  // call training whole blocks until r.stats.processed >= until or the epoch ends (then false).
+  // call training whole blocks until r.stats.processed >= until or the epoch ends (epoch_done).
   // One epoch in parts with one thread computes what train_epoch computes, bit for bit.
   void begin_epoch(const Model& m, const std::int32_t* ids, const std::int64_t* offsets, std::int64_t n_sentences);
-  bool train_until(Model& m, std::int64_t until, BlockEpochStats& r, const TrainProgress& progress);
+  void train_until(Model& m, std::int64_t until, BlockEpochStats& r, const TrainProgress& progress);
+  // Every stream done since begin_epoch, or the epoch stopped (diverged, interrupted).
+  bool epoch_done() const { return !streams_left_; }
 
   // The gradient of the first block's loss L = -(1/B) sum ln P (B streams x T steps from the
   // reset state; no dropout, clipping or update) w.r.t. every weight of `m`, written into

@@ -110,6 +110,14 @@ def engine_options(values: dict[str, Any], lr: float, seed: int, threads: int,
     return _core.TrainOptions(**epoch, seed=seed, threads=threads, streams=streams)
 
 
+def epoch_engine(values: dict[str, Any], lr: float, seed: int, threads: int) -> Any:
+    """The engine's options of one training epoch: block-synchronous mini-batches (batch > 1) or
+    online SGD with the run's streams."""
+    if values["batch"] > 1:
+        return block_options(values, lr, seed, threads)
+    return engine_options(values, lr, seed, threads, values["streams"])
+
+
 def block_options(values: dict[str, Any], lr: float, seed: int, threads: int) -> "_core.BlockTrainOptions":
     """The block-synchronous engine's options of one epoch (batch > 1): B = batch streams, T = bptt
     steps per block (gradient_cutoff and bptt_block are online SGD's and unused here)."""
@@ -177,8 +185,7 @@ def train_epoch(model: Trainable, text: Text, *, seed: int = options.DEFAULTS["s
     if return_positions and values["streams"] != 1:
         raise ConfigError("return_positions needs streams=1 (positions are scored in order)")
     threads = resolve_threads(threads)
-    engine = (block_options(values, lr, seed, threads) if values["batch"] > 1
-              else engine_options(values, lr, seed, threads, values["streams"]))
+    engine = epoch_engine(values, lr, seed, threads)
     stats = _run_epoch(model._core, enc, engine, progress, f"epoch lr {lr:.4g}", return_positions)
     if stats.interrupted:
         raise KeyboardInterrupt("training interrupted")
@@ -277,8 +284,7 @@ class Trainer:
         """One epoch, its validation and the schedule's decision; returns its record."""
         model, schedule = self.model, self.schedule
         seed = _epoch_seed(model.seed, schedule.epoch, self.rollbacks)
-        engine = (block_options(self.values, schedule.lr, seed, self.threads) if self.values["batch"] > 1
-                  else engine_options(self.values, schedule.lr, seed, self.threads, self.values["streams"]))
+        engine = epoch_engine(self.values, schedule.lr, seed, self.threads)
         stats = self._train_epoch(engine, f"epoch {schedule.epoch + 1} lr {schedule.lr:.4g}")
         if stats.interrupted:
             self._restore()

@@ -22,15 +22,36 @@ HERE = Path(__file__).resolve().parent
 
 
 # --- in-process --------------------------------------------------------------------------
+def _twin_models(tmp_path: Path, cell: str, direct: int):
+    """A small corpus's vocabulary, two identical models of it and the encoded corpus."""
+    path = write_corpus(tmp_path / "c.txt", 120, seed=2)
+    vocab = Vocabulary.from_corpus(path, classes=5)
+    one, parts = (RNNLM(vocab, hidden=8, cell=cell, seed=1, direct=direct, direct_order=3) for _ in range(2))
+    return vocab, one, parts, one.encode_file(path)
+
+
+def _assert_every_sparse_write_marked(marks, vocab: Vocabulary, before: dict, after: dict,
+                                      direct: int) -> None:
+    """Every changed embedding row, word-class row and direct weight is marked (and, with a
+    direct table, not all of it)."""
+    m, V, C = marks.array(), marks.embed_rows, marks.classes
+    changed_rows = np.flatnonzero((after["embed"] != before["embed"]).any(axis=1))
+    assert changed_rows.size and m[changed_rows].all()
+    changed_words = np.flatnonzero((after["word_w"] != before["word_w"]).any(axis=1)
+                                   | (after["word_b"] != before["word_b"]))
+    assert changed_words.size and m[V + vocab.word_class[changed_words]].all()
+    if direct:
+        changed = np.flatnonzero(after["direct"] != before["direct"])
+        assert changed.size and m[V + C + changed // _core.DIRECT_BLOCK].all()
+        assert not m[V + C:].all()  # and not everything
+
+
 @pytest.mark.parametrize("cell,direct,dropout,streams", [("sigmoid", 0, 0.0, 1), ("gru", 20000, 0.3, 1),
                                                          ("lstm", 100000, 0.0, 1), ("gru", 20000, 0.3, 4),
                                                          ("sigmoid", 100000, 0.0, 3)])
 def test_an_epoch_in_parts_is_one_epoch_and_marks_every_sparse_write(
         tmp_path, cell, direct, dropout, streams):
-    path = write_corpus(tmp_path / "c.txt", 120, seed=2)
-    vocab = Vocabulary.from_corpus(path, classes=5)
-    one, parts = (RNNLM(vocab, hidden=8, cell=cell, seed=1, direct=direct, direct_order=3) for _ in range(2))
-    enc = one.encode_file(path)
+    vocab, one, parts, enc = _twin_models(tmp_path, cell, direct)
     engine = engine_options(options.resolve(options.EPOCH, {"dropout": dropout, "input_dropout": dropout}),
                             0.1, 7, 1, streams)
     whole = _core.train_epoch(one._core, enc.mapped, enc.offsets, engine)
@@ -43,18 +64,7 @@ def test_an_epoch_in_parts_is_one_epoch_and_marks_every_sparse_write(
     assert stats["logprob"] == whole["logprob"]
     for k, v in one.weights().items():
         assert np.array_equal(v, parts.weights()[k]), k
-    # Every changed embedding row, word-class row and direct weight is marked.
-    m, V, C = marks.array(), marks.embed_rows, marks.classes
-    w = parts.weights()
-    changed_rows = np.flatnonzero((w["embed"] != before["embed"]).any(axis=1))
-    assert changed_rows.size and m[changed_rows].all()
-    changed_words = np.flatnonzero((w["word_w"] != before["word_w"]).any(axis=1)
-                                   | (w["word_b"] != before["word_b"]))
-    assert m[V + vocab.word_class[changed_words]].all()
-    if direct:
-        changed = np.flatnonzero(w["direct"] != before["direct"])
-        assert changed.size and m[V + C + changed // _core.DIRECT_BLOCK].all()
-        assert not m[V + C:].all()  # and not everything
+    _assert_every_sparse_write_marked(marks, vocab, before, parts.weights(), direct)
     marks.clear()
     assert not marks.array().any()
 
@@ -65,10 +75,7 @@ def test_a_block_epoch_in_parts_is_one_epoch_and_marks_every_sparse_write(tmp_pa
     """batch > 1: BlockEpochRun's parts (whole blocks, streams kept) compute train_block_epoch's
     epoch bit for bit with one thread, and mark what the updates wrote: distributed training
     syncs those rows."""
-    path = write_corpus(tmp_path / "c.txt", 120, seed=2)
-    vocab = Vocabulary.from_corpus(path, classes=5)
-    one, parts = (RNNLM(vocab, hidden=8, cell=cell, seed=1, direct=direct, direct_order=3) for _ in range(2))
-    enc = one.encode_file(path)
+    vocab, one, parts, enc = _twin_models(tmp_path, cell, direct)
     engine = _core.BlockTrainOptions(lr=0.5, l2=1e-5, clip_norm=5.0, dropout=dropout, input_dropout=dropout,
                                      batch=4, steps=3, independent=False, seed=7, threads=1)
     whole = _core.train_block_epoch(one._core, enc.mapped, enc.offsets, engine)
@@ -85,17 +92,7 @@ def test_a_block_epoch_in_parts_is_one_epoch_and_marks_every_sparse_write(tmp_pa
     assert stats["logprob"] == whole["logprob"] and stats["blocks"] == whole["blocks"]
     for k, v in one.weights().items():
         assert np.array_equal(v, parts.weights()[k]), k
-    m, V, C = marks.array(), marks.embed_rows, marks.classes
-    w = parts.weights()
-    changed_rows = np.flatnonzero((w["embed"] != before["embed"]).any(axis=1))
-    assert changed_rows.size and m[changed_rows].all()
-    changed_words = np.flatnonzero((w["word_w"] != before["word_w"]).any(axis=1)
-                                   | (w["word_b"] != before["word_b"]))
-    assert changed_words.size and m[V + vocab.word_class[changed_words]].all()
-    if direct:
-        changed = np.flatnonzero(w["direct"] != before["direct"])
-        assert changed.size and m[V + C + changed // _core.DIRECT_BLOCK].all()
-        assert not m[V + C:].all()  # and not everything
+    _assert_every_sparse_write_marked(marks, vocab, before, parts.weights(), direct)
     assert run.run(7, 7)["processed"] == len(enc.ids)  # a finished run does nothing more
     with pytest.raises(ConfigError, match="part must be in 1..parts"):
         run.run(8, 7)
