@@ -22,6 +22,7 @@ BatchedStreams::BatchedStreams(const Model& m, const TrainOptions& o, int stream
       reset_value_(m.reset_value()),
       out_(m, streams) {
   if (streams < 1) throw ConfigError("streams must be at least 1");
+  refuse_embedding(m);
   const std::size_t B = static_cast<std::size_t>(streams), H = H_, G = static_cast<std::size_t>(gates_);
   const std::size_t K = static_cast<std::size_t>(capacity_), S = static_cast<std::size_t>(max_steps_);
   n_.assign(B, 0);

@@ -101,9 +101,10 @@ py::dict corpus_dict(EncodedCorpus&& c) {
 
 std::shared_ptr<Model> make_model(std::int32_t vocab_size, std::int32_t hidden,
                                   std::vector<std::int32_t> class_begin, const std::string& cell,
-                                  std::uint64_t direct, int direct_order, const std::string& direct_hash) {
+                                  std::uint64_t direct, int direct_order, const std::string& direct_hash,
+                                  std::int32_t embedding) {
   return std::make_shared<Model>(vocab_size, hidden, std::move(class_begin), parse_cell(cell), direct,
-                                 direct_order, parse_direct_hash(direct_hash));
+                                 direct_order, parse_direct_hash(direct_hash), embedding);
 }
 
 }  // namespace
@@ -191,15 +192,15 @@ PYBIND11_MODULE(_core, mod) {
   mod.def(
       "weight_shapes",
       [](std::int64_t vocab_size, std::int64_t hidden, std::int64_t classes, const std::string& cell,
-         std::uint64_t direct) {
+         std::uint64_t direct, std::int64_t embedding) {
         py::dict d;
-        for (const auto& w : weight_shapes(vocab_size, hidden, classes, parse_cell(cell), direct)) {
+        for (const auto& w : weight_shapes(vocab_size, hidden, classes, parse_cell(cell), direct, embedding)) {
           d[w.name] = py::tuple(py::cast(w.shape));
         }
         return d;
       },
       py::arg("vocab_size"), py::arg("hidden"), py::arg("classes"), py::arg("cell"), py::arg("direct"),
-      "Name -> shape of a model's weights, in file order (the table Model allocates from).");
+      py::arg("embedding") = 0, "Name -> shape of a model's weights, in file order (the table Model allocates from).");
 
   py::class_<Vocab, std::shared_ptr<Vocab>>(mod, "Vocab")
       .def(py::init([](std::vector<std::string> words, const py::sequence& counts,
@@ -268,7 +269,8 @@ PYBIND11_MODULE(_core, mod) {
 
   py::class_<Model, std::shared_ptr<Model>>(mod, "Model")
       .def(py::init(&make_model), py::arg("vocab_size"), py::arg("hidden"), py::arg("class_begin"),
-           py::arg("cell"), py::arg("direct"), py::arg("direct_order"), py::arg("direct_hash"))
+           py::arg("cell"), py::arg("direct"), py::arg("direct_order"), py::arg("direct_hash"),
+           py::arg("embedding") = 0)
       .def("init_random", &Model::init_random, py::arg("seed"))
       .def("copy", [](const Model& m) { return std::make_shared<Model>(m); })
       .def_property_readonly("vocab_size", &Model::vocab_size)
@@ -276,6 +278,7 @@ PYBIND11_MODULE(_core, mod) {
       .def_property_readonly("n_classes", &Model::n_classes)
       .def_property_readonly("cell", [](const Model& m) { return std::string(cell_name(m.cell())); })
       .def_property_readonly("direct", &Model::direct_size)
+      .def_property_readonly("embedding", &Model::embedding)
       .def_property_readonly("direct_order", &Model::direct_order)
       .def_property_readonly("direct_hash",
                              [](const Model& m) { return std::string(direct_hash_name(m.direct_hash())); })

@@ -125,19 +125,21 @@ double BlockTrainer::gradient_part(const Model& m, int p) {
     add_to(hb, d_x + row * sGH + g.begin, static_cast<std::size_t>(g.size()));
   }
   out_.class_gradient(m, k.begin, k.end, g_class_w_.data(), g_class_b_.data());
-  // Embedding rows: the sum of the d_x rows of each input word.
+  // Embedding rows: the sum of the input errors of each input word (d_x, or dxe with an embedding).
+  const float* d_in = E_ > 0 ? dxe_.data() : d_x;
+  const std::size_t sW = static_cast<std::size_t>(EW_);
   for (int slot = s.begin; slot < s.end; ++slot) {
-    float* ge = g_embed_.data() + static_cast<std::size_t>(slot) * sGH;
+    float* ge = g_embed_.data() + static_cast<std::size_t>(slot) * sW;
     const std::size_t q0 = static_cast<std::size_t>(slot_start_[static_cast<std::size_t>(slot)]);
     const std::size_t q1 = static_cast<std::size_t>(slot_start_[static_cast<std::size_t>(slot) + 1]);
-    auto d_x_row = [&](std::size_t q) { return d_x + static_cast<std::size_t>(slot_rows_[q]) * sGH; };
-    std::memcpy(ge, d_x_row(q0), sizeof(float) * sGH);
-    for (std::size_t q = q0 + 1; q < q1; ++q) add_to(ge, d_x_row(q), sGH);
+    auto d_in_row = [&](std::size_t q) { return d_in + static_cast<std::size_t>(slot_rows_[q]) * sW; };
+    std::memcpy(ge, d_in_row(q0), sizeof(float) * sW);
+    for (std::size_t q = q0 + 1; q < q1; ++q) add_to(ge, d_in_row(q), sW);
   }
   // This part's share of the squared norm over every gradient except the direct weights'.
   auto sq = [](const float* x, std::size_t n) { return dot_double(x, x, n); };
-  double norm2 = 0;
-  norm2 += sq(g_embed_.data() + static_cast<std::size_t>(s.begin) * sGH, static_cast<std::size_t>(s.size()) * sGH);
+  double norm2 = E_ > 0 ? input_w_gradient(g) : 0.0;
+  norm2 += sq(g_embed_.data() + static_cast<std::size_t>(s.begin) * sW, static_cast<std::size_t>(s.size()) * sW);
   norm2 += sq(g_recurrent_.data() + static_cast<std::size_t>(g.begin) * sH, static_cast<std::size_t>(g.size()) * sH);
   norm2 += sq(hb, static_cast<std::size_t>(g.size()));
   norm2 += sq(g_class_w_.data() + static_cast<std::size_t>(k.begin) * sH, static_cast<std::size_t>(k.size()) * sH);
@@ -156,6 +158,7 @@ double BlockTrainer::backward(const Model& m) {
     const PartRange s = split_range(B_, parts_, p);
     backward_streams(m, s.begin, s.end);
   });
+  if (E_ > 0) embedding_errors(m);
   assign_embed_slots();
   run_parts(parts_, [&](int p) { norm_part_[static_cast<std::size_t>(p)] = gradient_part(m, p); });
   // The parts' shares summed in part order: one result per thread count.
@@ -166,12 +169,14 @@ double BlockTrainer::backward(const Model& m) {
 }
 
 void BlockTrainer::update_part(Model& m, int p, float a, float keep) {
-  const std::size_t sH = static_cast<std::size_t>(H_), sGH = static_cast<std::size_t>(GH_);
+  const std::size_t sH = static_cast<std::size_t>(H_), sW = static_cast<std::size_t>(EW_);
+  const std::size_t sE = static_cast<std::size_t>(E_);
   const Ranges r = part_ranges(p);
   auto dense = [&](float* w, const float* g, std::size_t n, float k) { scale_add(w, g, n, k, -a); };
   const std::size_t g0 = static_cast<std::size_t>(r.gates.begin), ng = static_cast<std::size_t>(r.gates.size());
   const std::size_t k0 = static_cast<std::size_t>(r.classes.begin), nk = static_cast<std::size_t>(r.classes.size());
   dense(m.recurrent.data() + g0 * sH, g_recurrent_.data() + g0 * sH, ng * sH, keep);
+  if (E_ > 0) dense(m.input_w.data() + g0 * sE, g_input_w_.data() + g0 * sE, ng * sE, keep);
   dense(m.class_w.data() + k0 * sH, g_class_w_.data() + k0 * sH, nk * sH, keep);
   dense(m.hidden_bias.data() + g0, g_hidden_bias_.data() + g0, ng, 1.0f);
   dense(m.class_b.data() + k0, g_class_b_.data() + k0, nk, 1.0f);
@@ -185,7 +190,7 @@ void BlockTrainer::update_part(Model& m, int p, float a, float keep) {
   out_.word_update(m, p, g_word_w_.data(), m.word_w.data(), -a, 1.0f);
   for (int s = r.slots.begin; s < r.slots.end; ++s) {
     const std::size_t i = static_cast<std::size_t>(s);
-    dense(m.embed.data() + static_cast<std::size_t>(embed_words_[i]) * sGH, g_embed_.data() + i * sGH, sGH, 1.0f);
+    dense(m.embed.data() + static_cast<std::size_t>(embed_words_[i]) * sW, g_embed_.data() + i * sW, sW, 1.0f);
   }
 }
 
@@ -201,8 +206,9 @@ void BlockTrainer::apply_update(Model& m, float scale) {
 }
 
 void BlockTrainer::gradient_into(const Model& m, Model& grad) const {
-  const std::size_t sGH = static_cast<std::size_t>(GH_);
+  const std::size_t sW = static_cast<std::size_t>(EW_);
   std::copy(g_recurrent_.begin(), g_recurrent_.end(), grad.recurrent.begin());
+  if (E_ > 0) std::copy(g_input_w_.begin(), g_input_w_.end(), grad.input_w.begin());
   std::copy(g_hidden_bias_.begin(), g_hidden_bias_.end(), grad.hidden_bias.begin());
   std::copy(g_class_w_.begin(), g_class_w_.end(), grad.class_w.begin());
   std::copy(g_class_b_.begin(), g_class_b_.end(), grad.class_b.begin());
@@ -214,9 +220,9 @@ void BlockTrainer::gradient_into(const Model& m, Model& grad) const {
   }
   for (int p = 0; p < parts_; ++p) out_.word_update(m, p, g_word_w_.data(), grad.word_w.data(), 1.0f, 0.0f);
   for (std::size_t s = 0; s < embed_words_.size(); ++s) {
-    std::copy(g_embed_.begin() + static_cast<std::ptrdiff_t>(s * sGH),
-              g_embed_.begin() + static_cast<std::ptrdiff_t>((s + 1) * sGH),
-              grad.embed.begin() + static_cast<std::size_t>(embed_words_[s]) * sGH);
+    std::copy(g_embed_.begin() + static_cast<std::ptrdiff_t>(s * sW),
+              g_embed_.begin() + static_cast<std::ptrdiff_t>((s + 1) * sW),
+              grad.embed.begin() + static_cast<std::size_t>(embed_words_[s]) * sW);
   }
   out_.add_direct_gradient(m, grad.direct.data(), 1.0f);
 }

@@ -65,17 +65,19 @@ RNNLM_INLINE void forward_row(int H, const float* x, const float* b, const float
 }
 
 template <Cell kCell>
-RNNLM_INLINE void forward_rows(const Model& m, int B, const std::int32_t* in, const std::uint8_t* active,
-                               const BlockStepRows& s, float* h_cur, float* c_cur) {
+RNNLM_INLINE void forward_rows(const Model& m, int B, const std::int32_t* in, const float* x_rows,
+                               const std::uint8_t* active, const BlockStepRows& s, float* h_cur, float* c_cur) {
   const int H = m.hidden(), GH = m.gates() * H;
   const std::size_t sH = static_cast<std::size_t>(H), sGH = static_cast<std::size_t>(GH);
   const float* bias = m.hidden_bias.data();
   const float* zeros = nullptr;  // the input of a row without an input word
   for (int b = 0; b < B; ++b) {
     if (!active[b]) continue;
-    if (in[b] < 0 && zeros == nullptr) zeros = zero_row(sGH);
     const std::size_t rh = static_cast<std::size_t>(b) * sH, rg = static_cast<std::size_t>(b) * sGH;
-    const float* x = in[b] >= 0 ? m.embed.data() + static_cast<std::size_t>(in[b]) * sGH : zeros;
+    if (x_rows == nullptr && in[b] < 0 && zeros == nullptr) zeros = zero_row(sGH);
+    const float* x = x_rows != nullptr ? x_rows + rg
+                     : in[b] >= 0      ? m.embed.data() + static_cast<std::size_t>(in[b]) * sGH
+                                       : zeros;
     const bool lstm = kCell == Cell::kLstm, gru = kCell == Cell::kGru;
     forward_row<kCell>(H, x, bias, s.u + rg, s.hprev + rh, lstm ? s.cprev + rh : nullptr, s.h + rh,
                        lstm ? s.c + rh : nullptr, lstm || gru ? s.gates + rg : nullptr, gru ? s.un + rh : nullptr,
@@ -166,14 +168,14 @@ RNNLM_INLINE void backward_rows(const Model& m, int B, const std::uint8_t* activ
 }  // namespace
 
 RNNLM_CLONES
-void block_cell_forward(const Model& m, int B, const std::int32_t* in, const std::uint8_t* active,
-                        const BlockStepRows& s, float* h_cur, float* c_cur) {
+void block_cell_forward(const Model& m, int B, const std::int32_t* in, const float* x_rows,
+                        const std::uint8_t* active, const BlockStepRows& s, float* h_cur, float* c_cur) {
   switch (m.cell()) {
-    case Cell::kSigmoid: return forward_rows<Cell::kSigmoid>(m, B, in, active, s, h_cur, c_cur);
-    case Cell::kTanh: return forward_rows<Cell::kTanh>(m, B, in, active, s, h_cur, c_cur);
-    case Cell::kRelu: return forward_rows<Cell::kRelu>(m, B, in, active, s, h_cur, c_cur);
-    case Cell::kGru: return forward_rows<Cell::kGru>(m, B, in, active, s, h_cur, c_cur);
-    case Cell::kLstm: return forward_rows<Cell::kLstm>(m, B, in, active, s, h_cur, c_cur);
+    case Cell::kSigmoid: return forward_rows<Cell::kSigmoid>(m, B, in, x_rows, active, s, h_cur, c_cur);
+    case Cell::kTanh: return forward_rows<Cell::kTanh>(m, B, in, x_rows, active, s, h_cur, c_cur);
+    case Cell::kRelu: return forward_rows<Cell::kRelu>(m, B, in, x_rows, active, s, h_cur, c_cur);
+    case Cell::kGru: return forward_rows<Cell::kGru>(m, B, in, x_rows, active, s, h_cur, c_cur);
+    case Cell::kLstm: return forward_rows<Cell::kLstm>(m, B, in, x_rows, active, s, h_cur, c_cur);
   }
 }
 

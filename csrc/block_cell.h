@@ -24,9 +24,10 @@ struct BlockStepRows {
 
 // Forward of the rows with active[b] != 0 (input word in[b], < 0: none): fills h (c, gates, un,
 // tc) and copies h (c) into h_cur (c_cur) rows; inactive rows are left untouched (state frozen).
-// Reads m's embed and hidden_bias. Re-entrant.
-void block_cell_forward(const Model& m, int B, const std::int32_t* in, const std::uint8_t* active,
-                        const BlockStepRows& s, float* h_cur, float* c_cur);
+// The input of row b: x_rows' row b (B x GH, a model with an embedding layer: the caller projected
+// the words), or m's embed row of in[b] when x_rows is nullptr. Reads m's hidden_bias. Re-entrant.
+void block_cell_forward(const Model& m, int B, const std::int32_t* in, const float* x_rows,
+                        const std::uint8_t* active, const BlockStepRows& s, float* h_cur, float* c_cur);
 
 // Backward of the same rows: dh = e + carry per row, then d_u (B x GH), d_x (GRU only, B x GH:
 // the other cells' d_x equals d_u, so callers pass nullptr and read d_u), dh_direct (GRU only,

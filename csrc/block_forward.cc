@@ -53,7 +53,8 @@ void BlockTrainer::forward_streams(const Model& m, int b0, int b1) {
     block_sgemm(false, true, GH, nb, H, 1.0f, m.recurrent.data(), H, hp + static_cast<std::size_t>(b0) * sH, H, 0.0f,
                 ut, nb);
     transpose(ut, GH, nb, u);
-    block_cell_forward(m, nb, in_.data() + row0 + b0, active_.data() + row0 + b0, step_rows(t, b0),
+    const float* x_rows = E_ > 0 ? x_.data() + (row0 + static_cast<std::size_t>(b0)) * GH : nullptr;
+    block_cell_forward(m, nb, in_.data() + row0 + b0, x_rows, active_.data() + row0 + b0, step_rows(t, b0),
                        h_cur_.data() + static_cast<std::size_t>(b0) * sH,
                        lstm_ ? c_cur_.data() + static_cast<std::size_t>(b0) * sH : nullptr);
   }
@@ -79,6 +80,7 @@ void BlockTrainer::forward_streams(const Model& m, int b0, int b1) {
 
 double BlockTrainer::forward(const Model& m, bool dropout) {
   lay_out_scored(dropout);
+  if (E_ > 0) project_inputs(m);
   run_parts(parts_, [&](int p) {
     const PartRange s = split_range(B_, parts_, p);
     forward_streams(m, s.begin, s.end);

@@ -33,6 +33,8 @@ BlockTrainer::BlockTrainer(const Model& m, const BlockTrainOptions& o, UpdateMar
       GH_(m.gates() * m.hidden()),
       C_(m.n_classes()),
       V_(m.vocab_size()),
+      E_(m.embedding()),
+      EW_(m.embed_width()),
       parts_(o.threads),
       reset_value_(m.reset_value()),
       lstm_(m.cell() == Cell::kLstm),
@@ -81,7 +83,13 @@ BlockTrainer::BlockTrainer(const Model& m, const BlockTrainOptions& o, UpdateMar
   g_class_b_.assign(static_cast<std::size_t>(C_), 0.0f);
   g_word_w_.assign(static_cast<std::size_t>(V_) * H, 0.0f);
   g_word_b_.assign(static_cast<std::size_t>(V_), 0.0f);
-  g_embed_.assign(TB * GH, 0.0f);
+  const std::size_t E = static_cast<std::size_t>(E_);
+  xe_.assign(TB * E, 0.0f);
+  emask_.assign(o.dropout > 0 ? TB * E : 0, 0.0f);
+  x_.assign(E > 0 ? TB * GH : 0, 0.0f);
+  dxe_.assign(TB * E, 0.0f);
+  g_input_w_.assign(GH * E, 0.0f);
+  g_embed_.assign(TB * static_cast<std::size_t>(EW_), 0.0f);
   embed_words_.reserve(TB);
   embed_slot_.assign(static_cast<std::size_t>(V_), -1);
   row_slot_.assign(TB, -1);

@@ -28,7 +28,7 @@ namespace rnnlm {
   X(float, lr, "learning rate of the block's gradient")                                           \
   X(float, l2, "L2 decay of recurrent and class_w, per update: W -= lr * l2 * W")                 \
   X(float, clip_norm, "global gradient-norm clip (0: no clipping)")                                \
-  X(float, dropout, "drop rate of the hidden units feeding the output layer")                      \
+  X(float, dropout, "drop rate of the hidden units feeding the output layer (and of the embedding)") \
   X(float, input_dropout, "rate at which a position's input word is dropped (no input projection)") \
   X(int, batch, "B, streams advanced side by side")                                                \
   X(int, steps, "T, steps per block (truncated BPTT length)")                                      \
@@ -103,6 +103,14 @@ class BlockTrainer {
   double forward(const Model& m, bool dropout);
   // The scored positions' rows, in (t, b) order (serial).
   void lay_out_scored(bool dropout);
+  // A model with an embedding layer: each position's embedding (dropped out) into xe_, then the
+  // block's gate inputs x_ = xe_ @ input_w^T in one product (block_embedding.cc).
+  void project_inputs(const Model& m);
+  void gather_embeddings(const Model& m, int b0, int b1);
+  // Backward of the projection: dxe_ = d_x @ input_w (through the embedding's dropout mask).
+  void embedding_errors(const Model& m);
+  // Rows [r.begin, r.end) of input_w's gradient (d_x^T @ xe_); its squared norm.
+  double input_w_gradient(const PartRange& r);
   // The recurrence of streams [b0, b1) over all T steps, then their scored rows' h (dropped out)
   // into hd_. Disjoint stream ranges may run concurrently.
   void forward_streams(const Model& m, int b0, int b1);
@@ -131,6 +139,7 @@ class BlockTrainer {
   bool streams_left_ = false;               // begin_epoch had sentences and the epoch goes on
   std::int64_t epoch_positions_ = 0;        // of begin_epoch's sentences
   int B_, T_, H_, GH_, C_, V_;
+  int E_, EW_;                              // the embedding (0: none), the width of an embed row
   int parts_;                               // o_.threads: each phase cut into this many parts
   float reset_value_;
   bool lstm_, gru_;
@@ -150,6 +159,7 @@ class BlockTrainer {
   // Forward values, [T][B][...].
   std::vector<float> hprev_, cprev_, h_, c_, gates_, un_, tc_;
   std::vector<float> u_, ut_;               // one step: rows b0.. of a stream range from b0 * GH on
+  std::vector<float> xe_, emask_, x_;       // embedding layer: [T][B][E] (dropped out), its mask, [T][B][GH]
   // Output layer.
   int n_scored_ = 0;
   std::vector<int> scored_pos_;             // scored row -> position
@@ -164,7 +174,8 @@ class BlockTrainer {
   std::vector<float> carry_, dc_, dh_direct_;  // B x H (dc_: LSTM, dh_direct_: GRU)
   // Gradients.
   std::vector<float> g_recurrent_, g_hidden_bias_, g_class_w_, g_class_b_, g_word_w_, g_word_b_;
-  std::vector<float> g_embed_;              // one GH row per distinct input word of the block
+  std::vector<float> dxe_, g_input_w_;      // embedding layer: [T][B][E], GH x E
+  std::vector<float> g_embed_;              // one EW_ row per distinct input word of the block
   std::vector<std::int32_t> embed_words_;   // those words, in order of first use
   std::vector<std::int32_t> embed_slot_;    // word -> row of g_embed_, or -1
   std::vector<int> row_slot_;               // position -> its slot, or -1

@@ -27,27 +27,34 @@ std::size_t WeightSpec::size() const {
 }
 
 std::vector<WeightSpec> weight_shapes(std::int64_t vocab_size, std::int64_t hidden, std::int64_t classes,
-                                      Cell cell, std::uint64_t direct) {
-  if (vocab_size < 0 || hidden < 0 || classes < 0) throw ConfigError("model sizes must not be negative");
+                                      Cell cell, std::uint64_t direct, std::int64_t embedding) {
+  if (vocab_size < 0 || hidden < 0 || classes < 0 || embedding < 0) {
+    throw ConfigError("model sizes must not be negative");
+  }
   const std::int64_t V = vocab_size, H = hidden, C = classes, GH = cell_gates(cell) * hidden;
-  std::vector<WeightSpec> specs{{"embed", &Model::embed, {V, GH}},        {"recurrent", &Model::recurrent, {GH, H}},
+  std::vector<WeightSpec> specs{{"embed", &Model::embed, {V, embedding > 0 ? embedding : GH}},        {"recurrent", &Model::recurrent, {GH, H}},
                                 {"hidden_bias", &Model::hidden_bias, {GH}}, {"class_w", &Model::class_w, {C, H}},
                                 {"class_b", &Model::class_b, {C}},          {"word_w", &Model::word_w, {V, H}},
                                 {"word_b", &Model::word_b, {V}}};
   if (direct > 0) specs.push_back({"direct", &Model::direct, {static_cast<std::int64_t>(direct)}});
+  if (embedding > 0) specs.push_back({"input_w", &Model::input_w, {GH, embedding}});
   return specs;
 }
 
 std::vector<WeightSpec> weight_shapes(const Model& m) {
-  return weight_shapes(m.vocab_size(), m.hidden(), m.n_classes(), m.cell(), m.direct_size());
+  return weight_shapes(m.vocab_size(), m.hidden(), m.n_classes(), m.cell(), m.direct_size(), m.embedding());
 }
 
 Model::Model(std::int32_t vocab_size, std::int32_t hidden, std::vector<std::int32_t> class_begin,
-             Cell cell, std::uint64_t direct_size, int direct_order, DirectHash direct_hash)
+             Cell cell, std::uint64_t direct_size, int direct_order, DirectHash direct_hash,
+             std::int32_t embedding)
     : vocab_size_(vocab_size), hidden_(hidden), cell_(cell), direct_order_(direct_order), direct_hash_(direct_hash),
-      class_begin_(std::move(class_begin)) {
+      embedding_(embedding), class_begin_(std::move(class_begin)) {
   if (vocab_size < 1) throw ConfigError("vocab_size must be positive");
   if (hidden < 1 || hidden > kMaxHidden) throw ConfigError("hidden must be in 1.." + std::to_string(kMaxHidden));
+  if (embedding < 0 || embedding > kMaxHidden) {
+    throw ConfigError("embedding must be in 0.." + std::to_string(kMaxHidden) + " (0: none)");
+  }
   const std::size_t n = class_begin_.size();
   if (n < 2 || class_begin_.front() != 0 || class_begin_.back() != vocab_size) {
     throw ConfigError("class_begin must run from 0 to vocab_size with at least one class");
@@ -70,13 +77,14 @@ Model::Model(std::int32_t vocab_size, std::int32_t hidden, std::vector<std::int3
   if (direct_size > kMaxDirectSize) {
     throw ConfigError("direct hash size above 2^" + std::to_string(kMaxDirectSizeLog2) + " weights");
   }
-  for (const auto& w : weight_shapes(vocab_size, hidden, static_cast<std::int64_t>(n) - 1, cell, direct_size)) {
+  for (const auto& w :
+       weight_shapes(vocab_size, hidden, static_cast<std::int64_t>(n) - 1, cell, direct_size, embedding)) {
     (this->*w.array).assign(w.size(), 0.0f);
   }
 }
 
 Model Model::zeros_like() const {
-  return Model(vocab_size_, hidden_, class_begin_, cell_, direct_size(), direct_order_, direct_hash_);
+  return Model(vocab_size_, hidden_, class_begin_, cell_, direct_size(), direct_order_, direct_hash_, embedding_);
 }
 
 Model Model::thread_view() {
@@ -86,6 +94,7 @@ Model Model::thread_view() {
   v.cell_ = cell_;
   v.direct_order_ = direct_order_;
   v.direct_hash_ = direct_hash_;
+  v.embedding_ = embedding_;
   v.class_begin_ = class_begin_;
   v.word_class_ = word_class_;
   v.max_class_size_ = max_class_size_;
@@ -93,6 +102,7 @@ Model Model::thread_view() {
   v.word_w.borrow(word_w);
   v.word_b.borrow(word_b);
   v.direct.borrow(direct);
+  v.input_w.borrow(input_w);  // online training refuses embeddings: never written through a view
   const auto own = dense_arrays();
   const auto copy = v.dense_arrays();
   for (int a = 0; a < kDenseArrays; ++a) *copy[a] = *own[a];
@@ -109,6 +119,7 @@ void Model::init_random(std::uint64_t seed) {
     }
   };
   fill(embed);
+  fill(input_w);  // empty without an embedding: the other arrays' draws are unchanged
   fill(recurrent);
   fill(class_w);
   fill(word_w);
@@ -141,7 +152,13 @@ void Model::cell_update(std::int32_t in, const float* u, const float* h_prev, co
                         StepState out) const {
   const int H = hidden_;
   const int G = gates();
-  const float* x = in >= 0 ? embed.data() + static_cast<std::size_t>(in) * G * H : nullptr;
+  const float* x = in >= 0 ? embed.data() + static_cast<std::size_t>(in) * embed_width() : nullptr;
+  if (x != nullptr && embedding_ > 0) {  // the word's gate inputs: input_w @ its embedding
+    thread_local std::vector<float> projected;
+    projected.resize(static_cast<std::size_t>(G) * H);
+    matvec(input_w.data(), G * H, embedding_, x, nullptr, projected.data());
+    x = projected.data();
+  }
   const float* b = hidden_bias.data();
   if (G == 1) {
     float* h = out.h;

@@ -48,8 +48,11 @@ class Model {
   // contiguous id range. `direct_size` weights of hashed n-gram features of orders
   // 0..direct_order-1 (0 = none), hashed by `direct_hash`. Throws ConfigError on bad sizes.
   // Weights start at zero, allocated as weight_shapes() says.
+  // `embedding` > 0: words enter through a shared embedding of that width (embed V x E, then
+  // input_w, G*H x E); 0: each word has its own G*H input row (rnnlm-0.4b's layout).
   Model(std::int32_t vocab_size, std::int32_t hidden, std::vector<std::int32_t> class_begin, Cell cell,
-        std::uint64_t direct_size = 0, int direct_order = 0, DirectHash direct_hash = DirectHash::kSplitmix);
+        std::uint64_t direct_size = 0, int direct_order = 0, DirectHash direct_hash = DirectHash::kSplitmix,
+        std::int32_t embedding = 0);
 
   // rnnlm-0.4b's initialisation: each weight the sum of three U(-0.1, 0.1), biases zero
   // (an LSTM's forget-gate bias 1), direct weights zero. Depends only on the seed.
@@ -58,6 +61,9 @@ class Model {
   std::int32_t vocab_size() const { return vocab_size_; }
   std::int32_t hidden() const { return hidden_; }
   int gates() const { return cell_gates(cell_); }
+  std::int32_t embedding() const { return embedding_; }
+  // Width of an embed row: the embedding, or G*H without one.
+  int embed_width() const { return embedding_ > 0 ? embedding_ : gates() * hidden_; }
   std::int32_t n_classes() const { return static_cast<std::int32_t>(class_begin_.size()) - 1; }
   std::int32_t max_class_size() const { return max_class_size_; }
   Cell cell() const { return cell_; }
@@ -106,7 +112,8 @@ class Model {
   }
 
   // Weights, row-major. Public: the trainer updates them in place, Python views them.
-  WeightArray embed;        // V x G*H, row w = input of word w for each gate
+  WeightArray embed;        // V x G*H, row w = input of word w for each gate (V x E with an embedding)
+  WeightArray input_w;      // G*H x E: embedding -> gate inputs (empty without an embedding)
   WeightArray recurrent;    // G*H x H
   WeightArray hidden_bias;  // G*H
   WeightArray class_w;      // C x H
@@ -123,6 +130,7 @@ class Model {
   Cell cell_ = Cell::kSigmoid;
   int direct_order_ = 0;
   DirectHash direct_hash_ = DirectHash::kSplitmix;
+  std::int32_t embedding_ = 0;
   std::vector<std::int32_t> class_begin_;
   std::vector<std::int32_t> word_class_;
   std::int32_t max_class_size_ = 0;
@@ -137,12 +145,13 @@ struct WeightSpec {
 };
 
 // The weights of a model of these sizes, in this order: embed (V, G*H), recurrent (G*H, H),
-// hidden_bias (G*H), class_w (C, H), class_b (C), word_w (V, H), word_b (V), and direct
-// (direct) when direct > 0; G = cell_gates(cell). The one table behind Model's allocation,
+// hidden_bias (G*H), class_w (C, H), class_b (C), word_w (V, H), word_b (V), direct (direct)
+// when direct > 0, and input_w (G*H, E) when embedding E > 0 (embed is then (V, E));
+// G = cell_gates(cell). The one table behind Model's allocation,
 // Python's views and the model loader's checks. Throws ConfigError on negative sizes;
 // checks nothing else. Pure; thread-safe.
 std::vector<WeightSpec> weight_shapes(std::int64_t vocab_size, std::int64_t hidden, std::int64_t classes,
-                                      Cell cell, std::uint64_t direct);
+                                      Cell cell, std::uint64_t direct, std::int64_t embedding = 0);
 std::vector<WeightSpec> weight_shapes(const Model& m);
 
 // splitmix64: a tiny, seedable generator whose stream is the same on every platform.

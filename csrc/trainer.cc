@@ -28,6 +28,14 @@ void TrainOptions::validate() const {
   if (!(input_dropout >= 0 && input_dropout < 1)) throw ConfigError("input_dropout must be in [0, 1)");
 }
 
+void refuse_embedding(const Model& m) {
+  if (m.embedding() > 0) {
+    throw ConfigError(
+        "a model with an embedding layer trains block-synchronously only (batch > 1); online SGD (batch 1, "
+        "dynamic evaluation) refuses it");
+  }
+}
+
 BpttStream::BpttStream(const Model& m, const TrainOptions& o, int stream_id, UpdateMarks* marks)
     : o_(o),
       hidden_(m.hidden()),
@@ -39,6 +47,7 @@ BpttStream::BpttStream(const Model& m, const TrainOptions& o, int stream_id, Upd
       reset_value_(m.reset_value()),
       rng_(o.seed + 0x9E3779B97F4A7C15ull * static_cast<std::uint64_t>(stream_id)),
       marks_(marks) {
+  refuse_embedding(m);
   const std::size_t H = static_cast<std::size_t>(hidden_), G = static_cast<std::size_t>(gates_);
   const std::size_t K = static_cast<std::size_t>(capacity_), S = static_cast<std::size_t>(max_steps_);
   hist_h_.assign(K * H, 0.0f);

@@ -75,6 +75,10 @@ using TrainProgress = std::function<bool(std::int64_t, double)>;
 // When `position_logprob` is given, ln P of each position, computed before the update it
 // causes, is stored there (0 where the target is not scored): dynamic evaluation reads it.
 // Throws ConfigError; other engine errors from a worker are rethrown after the region.
+// Online training (BpttStream, BatchedStreams) has no embedding layer: throws ConfigError for a
+// model with one.
+void refuse_embedding(const Model& m);
+
 EpochStats train_epoch(Model& m, const std::int32_t* ids, const std::int64_t* offsets,
                        std::int64_t n_sentences, const TrainOptions& o,
                        const TrainProgress& progress, double* position_logprob = nullptr);

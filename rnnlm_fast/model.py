@@ -80,7 +80,7 @@ class RNNLM(KenlmApi, ScoringCalls):
         self._core = _core.Model(len(vocab), values["hidden"], vocab.class_begin, values["cell"],
                                  direct=values["direct"],
                                  direct_order=values["direct_order"] if values["direct"] else 0,
-                                 direct_hash=values["direct_hash"])
+                                 direct_hash=values["direct_hash"], embedding=values["embedding"])
         self.seed = values["seed"]
 
     # --- properties: the model options the engine holds (docs from the options table) ----------
@@ -89,6 +89,7 @@ class RNNLM(KenlmApi, ScoringCalls):
     direct = _engine_option("direct")
     direct_order = _engine_option("direct_order")
     direct_hash = _engine_option("direct_hash")
+    embedding = _engine_option("embedding")
     activation = _engine_option("cell")  # the cell's old name (rnnlm-0.4b's, for the simple cells)
 
     @property

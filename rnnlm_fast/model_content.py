@@ -22,7 +22,7 @@ from .training import EpochRecord
 from .vocab import Vocabulary
 
 CONFIG_KEYS = ("vocab_size", "hidden", "classes", "cell", "direct", "direct_order", "seed", "direction",
-               "direct_hash")
+               "direct_hash", "embedding")
 
 
 def file_content(vocab: Vocabulary, values: dict[str, Any], weights: dict[str, np.ndarray],
@@ -74,7 +74,7 @@ def read_content(path: PathLike, header: dict[str, Any], arrays: dict[str, np.nd
         if values[name] not in OPTIONS[name].choices:
             raise ModelFormatError(f"{path}: unknown {name} {values[name]!r}")
     try:
-        expected = _core.weight_shapes(V, H, C, values["cell"], values["direct"])
+        expected = _core.weight_shapes(V, H, C, values["cell"], values["direct"], values["embedding"])
     except (ConfigError, OverflowError, TypeError) as e:
         raise ModelFormatError(f"{path}: inconsistent model configuration: {e}") from None
     for name, shape in expected.items():

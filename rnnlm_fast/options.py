@@ -167,6 +167,10 @@ _ALL = (
     Option("direction", str, "forward", "'backward' reads every sentence last word first (</s> still ends "
            "it): a rescoring partner for a forward model", "model", choices=DIRECTIONS, flag="--direction",
            shortcuts=(("--backward", "backward"),)),
+    Option("embedding", int, 0, "width of a shared word embedding feeding the recurrent layer (dropped out "
+           "at --dropout's rate), as Zaremba et al.'s PTB LSTMs; 0 = none: each word has its own input "
+           "row, rnnlm-0.4b's layout. Trains with --batch > 1 only", "model", low=0, high=_core.MAX_HIDDEN,
+           flag="--embedding", older_files_lack=True),
     # --- the vocabulary -------------------------------------------------------------------------
     Option("min_count", int, 1, "rarer words become <unk>", "vocabulary", low=1, flag="--min-count"),
     Option("max_size", int, 0, "keep at most this many words (0 = all)", "vocabulary", low=0,

@@ -127,9 +127,13 @@ def block_options(values: dict[str, Any], lr: float, seed: int, threads: int) ->
                                    independent=values["independent"], seed=seed, threads=threads)
 
 
-def check_batch(values: dict[str, Any]) -> None:
-    """Options that batch > 1 (block-synchronous training) does not combine with: one-line ConfigErrors."""
+def check_batch(values: dict[str, Any], model: Trainable) -> None:
+    """Options that batch > 1 (block-synchronous training) does not combine with, and what only it
+    trains (an embedding layer): one-line ConfigErrors."""
     if values["batch"] <= 1:
+        if getattr(model, "embedding", 0):
+            raise ConfigError(f"this model has an embedding layer ({model.embedding} wide), which trains "
+                              "block-synchronously only: give batch > 1 (e.g. --batch 16)")
         return
     if values["streams"] > 1:
         raise ConfigError(f"batch {values['batch']} and streams {values['streams']}: choose one (batch "
@@ -179,7 +183,7 @@ def train_epoch(model: Trainable, text: Text, *, seed: int = options.DEFAULTS["s
     """
     given = dict(training, streams=streams, batch=batch, clip_norm=clip_norm)
     values = options.resolve(options.EPOCH + ("streams", "batch", "clip_norm"), given, "training option")
-    check_batch(values)
+    check_batch(values, model)
     lr = values["lr"] if values["lr"] is not None else options.lr_for(model.cell, values["batch"])
     enc = as_encoded(model, text, progress)
     if return_positions and values["streams"] != 1:
@@ -232,7 +236,7 @@ class Trainer:
                  resumed: Optional[Checkpoint] = None):
         self.model, self.values, self.progress, self.callback = model, values, progress, callback
         self.threads = resolve_threads(values["threads"])
-        check_batch(values)
+        check_batch(values, self.model)
         self.lr = values["lr"] if values["lr"] is not None else options.lr_for(model.cell, values["batch"])
         self.train_text, self.valid_text = (as_encoded(model, train, progress),
                                             as_encoded(model, valid, progress))

@@ -64,7 +64,8 @@ def hash_orders(history, order: int, kind: int) -> list[int]:
 
 class ReferenceRNNLM:
     """Weights as float64 copies; ``w`` holds embed, recurrent, hidden_bias, class_w,
-    class_b, word_w, word_b (and direct) with the engine's shapes."""
+    class_b, word_w, word_b (and direct, and input_w for an embedding layer) with the engine's
+    shapes."""
 
     def __init__(self, weights: dict, class_begin: np.ndarray, cell: str, direct_order: int = 0):
         self.w = {k: np.array(v, dtype=np.float64) for k, v in weights.items()}
@@ -79,12 +80,18 @@ class ReferenceRNNLM:
     def initial_state(self):
         return np.full(self.H, self.reset_value), np.zeros(self.H)
 
+    def input_row(self, word: int) -> np.ndarray:
+        """The gate inputs of a word: its embed row, or input_w @ its embedding (embedding layer)."""
+        if "input_w" in self.w:
+            return self.w["input_w"] @ self.w["embed"][word]
+        return self.w["embed"][word]
+
     def step(self, word_in: int, h_prev, c_prev):
         """Returns (h, c, cache) for one input word."""
         H, w = self.H, self.w
         a = w["hidden_bias"].copy()
         if word_in >= 0:
-            a = a + w["embed"][word_in]
+            a = a + self.input_row(word_in)
         u = w["recurrent"] @ h_prev
         if self.cell in SIMPLE:
             h = activate(self.cell, a + u)

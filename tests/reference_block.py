@@ -14,7 +14,7 @@ import numpy as np
 from reference import ReferenceRNNLM
 from reference_streams import shard_sentences
 
-DENSE_DECAYED = ("recurrent", "class_w")  # the arrays that get the L2 term
+DENSE_DECAYED = ("recurrent", "class_w", "input_w")  # the arrays that get the L2 term
 NOT_CLIPPED = ("direct",)  # left out of the global norm (scaled with the rest)
 
 
@@ -77,7 +77,10 @@ class BlockReference(ReferenceRNNLM):
                 d_u, d_x, direct, dc = self.step_backward(dh + e, dc, h, c, cache, h_prev, c_prev)
                 g["recurrent"] += np.outer(d_u, h_prev)
                 g["hidden_bias"] += d_x
-                if word_in >= 0:
+                if word_in >= 0 and "input_w" in w:  # embedding layer: x = input_w @ embed[word]
+                    g["input_w"] += np.outer(d_x, w["embed"][word_in])
+                    g["embed"][word_in] += w["input_w"].T @ d_x
+                elif word_in >= 0:
                     g["embed"][word_in] += d_x
                 dh = w["recurrent"].T @ d_u + direct
         return logprob, scored, {k: -v / B for k, v in g.items()}

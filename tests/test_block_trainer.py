@@ -14,8 +14,9 @@ CLASS_BEGIN = [0, 1, 5, 9, 14]  # </s> alone, then three classes
 VOCAB = CLASS_BEGIN[-1]
 
 
-def tiny_model(cell: str, direct: bool, hidden: int = 6, seed: int = 2) -> _core.Model:
-    m = _core.Model(VOCAB, hidden, CLASS_BEGIN, cell, 64 if direct else 0, 3 if direct else 0, "splitmix")
+def tiny_model(cell: str, direct: bool, hidden: int = 6, seed: int = 2, embedding: int = 0) -> _core.Model:
+    m = _core.Model(VOCAB, hidden, CLASS_BEGIN, cell, 64 if direct else 0, 3 if direct else 0, "splitmix",
+                    embedding)
     m.init_random(seed)
     rng = np.random.default_rng(seed)
     for w in m.arrays().values():  # biases and direct weights non-zero too, so every path is exercised

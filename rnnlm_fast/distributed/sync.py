@@ -42,7 +42,7 @@ from ..options import DEFAULTS
 from ..trainable import Trainable
 from .mpi import mpi
 
-DENSE = ("recurrent", "hidden_bias", "class_w", "class_b")
+DENSE = ("recurrent", "hidden_bias", "class_w", "class_b", "input_w")  # input_w: embedding models only
 
 # (array name, block length, marked block indices; None: every block)
 Part = tuple[str, int, Optional[np.ndarray]]
@@ -133,7 +133,7 @@ class WeightSync:
         V, C = self.marks.embed_rows, self.marks.classes
         rows = np.flatnonzero(self.map[:V]).astype(np.int64)
         words = np.flatnonzero(np.repeat(self.map[V:V + C], self.class_sizes)).astype(np.int64)
-        parts: list[Part] = [(k, 1, None) for k in DENSE]
+        parts: list[Part] = [(k, 1, None) for k in DENSE if k in self.weights]
         parts += [("embed", self._block_length("embed"), rows),
                   ("word_w", self._block_length("word_w"), words), ("word_b", 1, words)]
         if "direct" in self.weights:

@@ -101,6 +101,9 @@ def from_model(model: RNNLM, fold_biases: bool = False) -> Rnnlm04bFile:
         raise ModelFormatError(f"{refuse}its cell is {model.cell!r}; rnnlm-0.4b has only the sigmoid layer")
     if model.backward:
         raise ModelFormatError(f"{refuse}it is a backward model; rnnlm-0.4b reads left to right")
+    if model.embedding:
+        raise ModelFormatError(f"{refuse}it has an embedding layer ({model.embedding} wide); rnnlm-0.4b "
+                               "gives each word its own input row")
     if model.direct and model.direct_hash != "rnnlm04b":
         raise ModelFormatError(f"{refuse}its direct connections are hashed by rnnlm-fast's "
                                f"{model.direct_hash!r} scheme; rnnlm-0.4b reads only tables trained with "
