@@ -236,7 +236,7 @@ class RNNLM(KenlmApi, ScoringCalls):
         """What :meth:`save` writes: (header, named arrays, format version); model_content.py."""
         header, arrays = file_content(self.vocab, {n: getattr(self, n) for n in options.MODEL},
                                       self.weights(), self.train_options, [vars(r) for r in self.history])
-        return header, arrays, 2 if self.backward else 1
+        return header, arrays, 3 if self.embedding else 2 if self.backward else 1
 
     @classmethod
     def load(cls, path: PathLike, vocab: Optional[Vocabulary] = None) -> "RNNLM":

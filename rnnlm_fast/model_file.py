@@ -3,8 +3,9 @@
 Layout (all integers little-endian)::
 
     magic        8 bytes   b"\\x89RNNLMF\\n"  (the high byte catches text-mode copies)
-    version      uint32    the oldest format version that reads the file correctly: 1, or 2 for
-                           a backward model (a version-1 reader would score it left to right)
+    version      uint32    the oldest format version that reads the file correctly: 1, 2 for
+                           a backward model (a version-1 reader would score it left to right),
+                           3 for a model with an embedding layer (older readers lack input_w)
     header_size  uint32    bytes of the JSON header that follows
     header_crc   uint32    CRC-32 of those bytes
     header       JSON      config, history, and a table of sections
@@ -47,7 +48,7 @@ from ._files import PathLike, atomic_write, require_file
 from .errors import FormatVersionError, ModelFormatError
 
 MAGIC = b"\x89RNNLMF\n"
-FORMAT_VERSION = 2  # the newest version this module reads
+FORMAT_VERSION = 3  # the newest version this module reads
 _PRELUDE = struct.Struct("<8sIII")
 _ALIGN = 64
 _DTYPES = {"<f4": np.float32, "<i4": np.int32, "<i8": np.int64, "|u1": np.uint8}

@@ -125,6 +125,7 @@ def test_model_file_round_trip(tmp_path, toy_vocab):
     model = RNNLM(toy_vocab, hidden=8, cell="lstm", embedding=5)
     path = tmp_path / "m.rnnlm"
     model.save(path)
+    assert path.read_bytes()[8:12] == (3).to_bytes(4, "little")  # older readers refuse it by version
     back = RNNLM.load(path)
     assert back.embedding == 5
     for name, a in model.weights().items():

@@ -278,7 +278,7 @@ def with_version(tmp_path, data: bytes, version: int, name: str):
     return p
 
 
-@pytest.mark.parametrize("version", [3, 7, 1000])
+@pytest.mark.parametrize("version", [4, 7, 1000])
 def test_future_format_version(tmp_path, model_bytes, version):
     p = with_version(tmp_path, model_bytes, version, "future.rnnlm")
     with pytest.raises(FormatVersionError) as e:
