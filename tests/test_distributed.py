@@ -22,11 +22,12 @@ HERE = Path(__file__).resolve().parent
 
 
 # --- in-process --------------------------------------------------------------------------
-def _twin_models(tmp_path: Path, cell: str, direct: int):
+def _twin_models(tmp_path: Path, cell: str, direct: int, embedding: int = 0):
     """A small corpus's vocabulary, two identical models of it and the encoded corpus."""
     path = write_corpus(tmp_path / "c.txt", 120, seed=2)
     vocab = Vocabulary.from_corpus(path, classes=5)
-    one, parts = (RNNLM(vocab, hidden=8, cell=cell, seed=1, direct=direct, direct_order=3) for _ in range(2))
+    one, parts = (RNNLM(vocab, hidden=8, cell=cell, seed=1, direct=direct, direct_order=3,
+                        embedding=embedding) for _ in range(2))
     return vocab, one, parts, one.encode_file(path)
 
 
@@ -69,13 +70,14 @@ def test_an_epoch_in_parts_is_one_epoch_and_marks_every_sparse_write(
     assert not marks.array().any()
 
 
-@pytest.mark.parametrize("cell,direct,dropout", [("sigmoid", 0, 0.0), ("gru", 20000, 0.3),
-                                                ("lstm", 100000, 0.2)])
-def test_a_block_epoch_in_parts_is_one_epoch_and_marks_every_sparse_write(tmp_path, cell, direct, dropout):
+@pytest.mark.parametrize("cell,direct,dropout,embedding", [("sigmoid", 0, 0.0, 0), ("gru", 20000, 0.3, 0),
+                                                          ("lstm", 100000, 0.2, 0), ("lstm", 20000, 0.3, 6)])
+def test_a_block_epoch_in_parts_is_one_epoch_and_marks_every_sparse_write(tmp_path, cell, direct, dropout,
+                                                                          embedding):
     """batch > 1: BlockEpochRun's parts (whole blocks, streams kept) compute train_block_epoch's
     epoch bit for bit with one thread, and mark what the updates wrote: distributed training
-    syncs those rows."""
-    vocab, one, parts, enc = _twin_models(tmp_path, cell, direct)
+    syncs those rows (an embedding layer's projection, dense, travels whole)."""
+    vocab, one, parts, enc = _twin_models(tmp_path, cell, direct, embedding)
     engine = _core.BlockTrainOptions(lr=0.5, l2=1e-5, clip_norm=5.0, dropout=dropout, input_dropout=dropout,
                                      batch=4, steps=3, independent=False, seed=7, threads=1)
     whole = _core.train_block_epoch(one._core, enc.mapped, enc.offsets, engine)
