@@ -204,6 +204,9 @@ _ALL = (
     Option("min_improvement", float, 1.003, "relative validation improvement below which the learning rate "
            "is halved", "schedule", low=1, flag="--min-improvement", rnnlm="-min-improvement"),
     Option("max_epochs", int, 100, "hard limit on epochs", "schedule", low=1, flag="--max-epochs"),
+    Option("lr_decay", float, 2.0, "what the learning rate is divided by after each epoch of the halving "
+           "phase (2: rnnlm-0.4b's halving; Zaremba et al. divided by 1.2 an epoch)", "schedule", low=1,
+           open_low=True, flag="--lr-decay", older_files_lack=True),
     # --- when a long run stops (kept in checkpoints, not in model files: rnnlm_fast/schedule.py) ---
     Option("patience", int, 0, "epochs in a row below min_improvement tolerated before the halving starts, "
            "and again before training stops (0: rnnlm-0.4b's rule)", "stopping", low=0, high=100,

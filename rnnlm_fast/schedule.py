@@ -2,7 +2,8 @@
 
 After each epoch: if validation log-likelihood got worse, the previous weights are restored;
 once an epoch improves it by less than a factor ``min_improvement``, the learning rate is
-halved every epoch; training stops at the next such epoch or at ``max_epochs``.
+halved every epoch (divided by ``lr_decay``, 2 by default); training stops at the next such epoch
+or at ``max_epochs``.
 
 Stopping options for long runs (all off by default, which is rnnlm-0.4b's schedule exactly):
 ``patience`` poor epochs in a row are tolerated before halving starts and again before
@@ -28,6 +29,7 @@ class Schedule:
     lr: float
     min_improvement: float = DEFAULTS["min_improvement"]
     max_epochs: int = DEFAULTS["max_epochs"]
+    lr_decay: float = DEFAULTS["lr_decay"]  # the halving phase divides lr by this each epoch
     epoch: int = 0
     halving: bool = False
     previous_logprob: float = -math.inf  # validation log-likelihood of the last epoch
@@ -67,7 +69,7 @@ class Schedule:
                 self.halving = True  # what is left of the budget goes to the halving phase
                 self.poor_epochs = 0
         if self.halving and not self.done:
-            self.lr /= 2
+            self.lr /= self.lr_decay
             if self.lr < self.min_lr:
                 self._stop("the learning rate fell below min_lr")
         self.previous_logprob = valid_logprob

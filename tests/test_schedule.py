@@ -71,3 +71,15 @@ def test_time_budget_stops_before_an_epoch_that_would_not_fit():
     assert s.halving and s.lr == 0.05
     s.after_epoch(-900.0, seconds=12.0)
     assert s.done and s.elapsed == 24.0
+
+
+def test_lr_decay_sets_the_halving_phase_s_factor():
+    """lr_decay divides the rate each epoch of the phase (Zaremba et al.'s gentler 1.2)."""
+    s = Schedule(lr=1.0, min_improvement=1.01, lr_decay=1.25)
+    s.after_epoch(-1000.0)
+    s.after_epoch(-999.0)  # poor: the phase starts
+    assert s.halving and s.lr == 0.8
+    s.after_epoch(-900.0)
+    assert s.lr == 0.8 / 1.25 and not s.done
+    back = Schedule(**s.state())  # checkpointed with the rest
+    assert back.lr_decay == 1.25 and back.lr == s.lr
