@@ -51,7 +51,7 @@ _SCHEDULE_FIELDS = {"lr": float, "min_improvement": float, "max_epochs": int, "e
                     "previous_logprob": float, "done": bool}
 # fields later versions added: an older checkpoint lacks them and takes the defaults (off)
 _SCHEDULE_LATER = {"patience": int, "min_lr": float, "time_budget": float, "budget_halvings": int,
-                   "poor_epochs": int, "elapsed": float, "stop_reason": str}
+                   "poor_epochs": int, "elapsed": float, "stop_reason": str, "lr_decay": float}
 
 
 def _typed(value: Any, kind: type) -> bool:
@@ -187,8 +187,10 @@ def _check_state(path: Path, state: Any) -> Checkpoint:
           and type(state.get("rollbacks")) is int and state["rollbacks"] >= 0)
     if not ok or not all(_fingerprint_ok(data[k]) for k in ("train", "valid")):
         raise CheckpointError(f"{path}: malformed checkpoint state (schedule, options or data fingerprints)")
-    if not (math.isfinite(sched["lr"]) and sched["lr"] > 0 and sched["epoch"] >= 0):
-        raise CheckpointError(f"{path}: checkpoint schedule has an invalid learning rate or epoch")
+    if not (math.isfinite(sched["lr"]) and sched["lr"] > 0 and sched["epoch"] >= 0
+            and math.isfinite(sched.get("lr_decay", options.DEFAULTS["lr_decay"]))
+            and sched.get("lr_decay", options.DEFAULTS["lr_decay"]) > 1):
+        raise CheckpointError(f"{path}: checkpoint schedule has an invalid learning rate, decay or epoch")
     values = _check_options(path, state.get("options"))
     return Checkpoint(path, sched, state["rollbacks"], values, data)
 

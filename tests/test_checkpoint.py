@@ -191,23 +191,25 @@ def test_training_killed_ten_times_reaches_the_uninterrupted_model(tmp_path):
     assert same_model(got, ref)  # one thread: identical, not just close
 
 
-@pytest.mark.parametrize("patience,min_lr", [(1, 0.0), (0, 0.02)])
-def test_stopping_options_resume_bit_identical(tmp_path, run_data, patience, min_lr):
-    """patience and min_lr live in the checkpoint (options and schedule state): a stopped run
-    resumes to the uninterrupted run's weights and history."""
+@pytest.mark.parametrize("patience,min_lr,lr_decay", [(1, 0.0, 2.0), (0, 0.02, 2.0), (0, 0.0, 1.3)])
+def test_stopping_options_resume_bit_identical(tmp_path, run_data, patience, min_lr, lr_decay):
+    """patience, min_lr and lr_decay live in the checkpoint (options and schedule state): a stopped
+    run resumes to the uninterrupted run's weights and history."""
     train, valid, vocab = run_data
-    opts = {**RUN_OPTS, "min_improvement": 1.003, "patience": patience, "min_lr": min_lr}
+    opts = {**RUN_OPTS, "min_improvement": 1.003, "patience": patience, "min_lr": min_lr,
+            "lr_decay": lr_decay}
     full = RNNLM(vocab, hidden=8, seed=3)
     full.train(train, valid, progress=False, **opts)
     ckpt = tmp_path / "run.ckpt"
     stopped_run(RNNLM(vocab, hidden=8, seed=3), train, valid, ckpt, 2,
-                **{k: opts[k] for k in ("min_improvement", "patience", "min_lr")})
+                **{k: opts[k] for k in ("min_improvement", "patience", "min_lr", "lr_decay")})
     resumed = RNNLM.resume(ckpt, train, valid, progress=False)
     assert same_model(resumed, full)
     assert ([(r.epoch, r.lr, r.kept) for r in resumed.history]
             == [(r.epoch, r.lr, r.kept) for r in full.history])
     state = read_model(ckpt)[0]["checkpoint"]
     assert state["options"]["patience"] == patience and state["schedule"]["patience"] == patience
+    assert state["schedule"]["lr_decay"] == lr_decay
     assert state["schedule"]["done"] and state["schedule"]["stop_reason"]
 
 
@@ -281,11 +283,27 @@ def test_a_checkpoint_from_before_the_stopping_options_resumes(tmp_path, run_dat
     def older(header):
         state = header["checkpoint"]
         for key in ("patience", "min_lr", "time_budget", "budget_halvings", "poor_epochs", "elapsed",
-                    "stop_reason"):
+                    "stop_reason", "lr_decay"):
             del state["schedule"][key]
-        for key in ("patience", "min_lr", "time_budget", "budget_halvings"):
+        for key in ("patience", "min_lr", "time_budget", "budget_halvings", "lr_decay"):
             del state["options"][key]
 
     ckpt.write_bytes(rewrite_header(ckpt.read_bytes(), older))
     resumed = RNNLM.resume(ckpt, train, valid, progress=False)
     assert same_model(resumed, full)
+
+
+@pytest.mark.parametrize("value", [0.5, 1.0, float("inf")])
+def test_a_checkpoint_with_an_impossible_lr_decay_is_refused(tmp_path, run_data, value):
+    from test_model_file import rewrite_header
+
+    train, valid, vocab = run_data
+    ckpt = tmp_path / "run.ckpt"
+    stopped_run(RNNLM(vocab, hidden=8, seed=3), train, valid, ckpt)
+
+    def edit(header):
+        header["checkpoint"]["schedule"]["lr_decay"] = value
+
+    ckpt.write_bytes(rewrite_header(ckpt.read_bytes(), edit))
+    with pytest.raises(CheckpointError, match="decay"):
+        RNNLM.resume(ckpt, train, valid, progress=False)
