@@ -204,9 +204,6 @@ _ALL = (
     Option("min_improvement", float, 1.003, "relative validation improvement below which the learning rate "
            "is halved", "schedule", low=1, flag="--min-improvement", rnnlm="-min-improvement"),
     Option("max_epochs", int, 100, "hard limit on epochs", "schedule", low=1, flag="--max-epochs"),
-    Option("lr_decay", float, 2.0, "what the learning rate is divided by after each epoch of the halving "
-           "phase (2: rnnlm-0.4b's halving; Zaremba et al. divided by 1.2 an epoch)", "schedule", low=1,
-           open_low=True, flag="--lr-decay", older_files_lack=True),
     # --- when a long run stops (kept in checkpoints, not in model files: rnnlm_fast/schedule.py) ---
     Option("patience", int, 0, "epochs in a row below min_improvement tolerated before the halving starts, "
            "and again before training stops (0: rnnlm-0.4b's rule)", "stopping", low=0, high=100,
@@ -217,6 +214,9 @@ _ALL = (
            "takes 90m or 3h; 0: none): the halving starts when only budget_halvings epochs fit in what is "
            "left, and no epoch starts that would not end within it", "stopping", low=0, flag="--time-budget",
            older_files_lack=True, parse=parse_duration),
+    Option("lr_decay", float, 2.0, "what the learning rate is divided by after each epoch of the halving "
+           "phase (2: rnnlm-0.4b's halving; Zaremba et al. divided by 1.2 an epoch)", "stopping", low=1,
+           open_low=True, flag="--lr-decay", older_files_lack=True),
     Option("budget_halvings", int, 4, "with time_budget: epochs of the budget kept for the halving phase",
            "stopping", low=1, high=100, flag="--budget-halvings", older_files_lack=True),
     # --- data-parallel training across MPI processes (README: "Training on several machines") ---

@@ -251,7 +251,7 @@ class Trainer:
             self.saver = CheckpointWriter(checkpoint, dict(values, lr=self.lr), data)
         if resumed is None:
             self.schedule = Schedule(lr=self.lr, min_improvement=values["min_improvement"],
-                                     max_epochs=values["max_epochs"], lr_decay=values["lr_decay"],
+                                     max_epochs=values["max_epochs"],
                                      **{o.name: values[o.name] for o in options.group("stopping")})
             self.rollbacks = 0
             model.history = []
