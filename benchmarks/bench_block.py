@@ -144,3 +144,41 @@ def test_block_step(benchmark, ptb_vocab, ptb_slice, cell, hidden, threads):
         speedup=round(ost.seconds / seconds * stats.processed / ost.processed, 2),
         R=round(_ratio(), 2), mflop_per_word=round(flops / 1e6, 3), mean_class_size=round(S, 1),
         rows_per_class=round(n, 1), blas=_core.blas_name())
+
+
+@pytest.mark.parametrize("threads", [1, 2], ids=lambda t: f"t{t}")
+def test_block_step_embedding(benchmark, ptb_vocab, ptb_slice, threads):
+    """LSTM H=650 with an embedding layer E=650 (the "best in an hour" model, B=16, T=20 as it
+    trains): the formula above plus 6 G*H*E per position for the projection (forward, the
+    embedding's errors, the projection's gradient), whose products join the yardstick:
+    T*B x G*H x E (NT), T*B x E x G*H (NN), G*H x E x T*B (TN). No online comparison: online SGD
+    has no embedding layer."""
+    cell, hidden, E, batch, T = "lstm", 650, 650, 16, 20
+    benchmark.group = f"block training (B={batch}, T={T}): lstm H={hidden} E={E}"
+    enc = head(ptb_slice, 40_000)
+    G, C = GATES[cell], ptb_vocab.n_classes
+    S, n = class_stats(ptb_vocab, enc, T, batch)
+
+    def fresh():
+        return (RNNLM(ptb_vocab, hidden=hidden, cell=cell, seed=SEED, embedding=E),), {}
+
+    def block(model):
+        return model.train_epoch(enc, batch=batch, bptt=T, threads=threads)
+
+    stats = benchmark.pedantic(block, setup=fresh, rounds=ROUNDS, iterations=1)
+    assert not stats.diverged
+    record(benchmark, stats.processed, threads=threads, cell=cell, hidden=hidden, batch=batch, steps=T)
+    if benchmark.stats is None:  # --benchmark-disable
+        return
+    seconds = benchmark.stats.stats.median
+    GH, TB = G * hidden, T * batch
+    flops = model_flops(G, hidden, C, S) + 6.0 * GH * E
+    proj = 2.0 * TB * GH * E
+    shapes = products(G, hidden, C, S, n, T, batch) + [
+        (proj, (TB, GH, E, False, True)), (proj, (TB, E, GH, False, False)), (proj, (GH, E, TB, True, False))]
+    achieved = flops * stats.processed / seconds / 1e9
+    peak = yardstick(shapes, threads)
+    benchmark.extra_info.update(
+        gflops=round(achieved, 1), sgemm_gflops=round(peak, 1), pct_of_sgemm=round(100 * achieved / peak, 1),
+        words_per_sec=round(stats.processed / seconds, 1), mflop_per_word=round(flops / 1e6, 3),
+        embedding=E, blas=_core.blas_name())
