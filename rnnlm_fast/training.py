@@ -200,6 +200,9 @@ def dynamic_positions(model: Trainable, enc: Encoded, independent: bool, lr: flo
                       progress: bool) -> np.ndarray:
     """ln P of every position under rnnlm-0.4b's dynamic evaluation, on a copy of the weights:
     each word is scored, then trained on with ``lr`` and the model's BPTT settings and L2."""
+    if getattr(model, "embedding", 0):
+        raise ConfigError(f"dynamic evaluation adapts the model by online SGD, which has no embedding layer; "
+                          f"this model has one ({model.embedding} wide): score it without --dynamic")
     if len(enc.ids) == 0:
         return np.zeros(0)
     values = options.resolve(options.EPOCH,

@@ -143,6 +143,8 @@ def test_online_training_refuses_an_embedding(toy, toy_vocab):
                                 dropout=0.0, input_dropout=0.0, seed=7, threads=1, streams=1)
     with pytest.raises(ConfigError, match="embedding"):
         _core.train_epoch(model._core, np.array([1, 2, 0], np.int32), np.array([0, 3], np.int64), engine)
+    with pytest.raises(ConfigError, match="dynamic evaluation.*embedding layer"):
+        model.perplexity(toy["valid"], dynamic=0.1)
     before = model.perplexity(toy["valid"], progress=False).ppl
     model.train_epoch(toy["train"], batch=4, progress=False)  # block training takes it
     assert model.perplexity(toy["valid"], progress=False).ppl < before
