@@ -7,10 +7,11 @@ GRU H=400, LSTM H=400 and LSTM H=650 (T=20); each round trains a freshly seeded 
 
 Model FLOPs per position (the model's own work only, never what the implementation adds)::
 
-    F = 3 * 2 * (G*H*H + C*H + S*H)
+    F = 3 * 2 * (G*H*H + G*H*E + C*H + S*H)
 
 - ``G*H*H``: the recurrent / gate products (G = 1 simple cell, 3 GRU, 4 LSTM); the input projection
-  is an embedding gather here: 0 multiply-adds;
+  is an embedding gather without an embedding layer: 0 multiply-adds;
+- ``G*H*E``: with an embedding layer of width E (``test_block_step_embedding``), its projection;
 - ``C*H``: the class layer over all C classes;
 - ``S*H``: the word layer over the target class's words, S = the slice's mean class size over its
   tokens (the expected size of the target's class);
@@ -36,6 +37,7 @@ ran in the session) and the FLOP counts.
 from __future__ import annotations
 
 import statistics
+from typing import Any, Optional
 
 import numpy as np
 import pytest
@@ -67,9 +69,10 @@ def _ratio() -> float:
     return _R[0]
 
 
-def model_flops(G: int, H: int, C: int, S: float) -> float:
-    """F, the model's FLOPs per position (the formula above)."""
-    return 6.0 * (G * H * H + C * H + S * H)
+def model_flops(G: int, H: int, C: int, S: float, E: int = 0) -> float:
+    """F, the model's FLOPs per position (the formula above; with an embedding layer of width E,
+    plus 6 G*H*E for its projection)."""
+    return 6.0 * (G * H * H + G * H * E + C * H + S * H)
 
 
 def class_stats(vocab, enc, T: int, batch: int = B) -> tuple[float, float]:
@@ -83,16 +86,24 @@ def class_stats(vocab, enc, T: int, batch: int = B) -> tuple[float, float]:
     return float(sizes[cls].mean()), float(statistics.mean(per_class))
 
 
-def products(G: int, H: int, C: int, S: float, n: float, T: int, batch: int = B) -> list[tuple[float, tuple]]:
-    """(model FLOPs per block, (m, n, k, trans_a, trans_b)) of every product a block needs."""
+def products(G: int, H: int, C: int, S: float, n: float, T: int, batch: int = B,
+             E: int = 0) -> list[tuple[float, tuple]]:
+    """(model FLOPs per block, (m, n, k, trans_a, trans_b)) of every product a block needs; with an
+    embedding layer of width E, its projection's too: T*B x G*H x E (NT), T*B x E x G*H (NN),
+    G*H x E x T*B (TN)."""
     GH, TB = G * H, T * batch
     rec, cls_, word = 2.0 * TB * GH * H, 2.0 * TB * C * H, 2.0 * TB * S * H
     rows, size = max(1, round(n)), max(1, round(S))
-    return [(rec, (GH, batch, H, False, True)), (rec, (batch, H, GH, False, False)),
-            (rec, (GH, H, TB, True, False)), (cls_, (TB, C, H, False, True)),
-            (cls_, (TB, H, C, False, False)), (cls_, (C, H, TB, True, False)),
-            (word, (rows, size, H, False, True)), (word, (rows, H, size, False, False)),
-            (word, (size, H, rows, True, False))]
+    shapes = [(rec, (GH, batch, H, False, True)), (rec, (batch, H, GH, False, False)),
+              (rec, (GH, H, TB, True, False)), (cls_, (TB, C, H, False, True)),
+              (cls_, (TB, H, C, False, False)), (cls_, (C, H, TB, True, False)),
+              (word, (rows, size, H, False, True)), (word, (rows, H, size, False, False)),
+              (word, (size, H, rows, True, False))]
+    if E > 0:
+        proj = 2.0 * TB * GH * E
+        shapes += [(proj, (TB, GH, E, False, True)), (proj, (TB, E, GH, False, False)),
+                   (proj, (GH, E, TB, True, False))]
+    return shapes
 
 
 def yardstick(shapes: list[tuple[float, tuple]], threads: int) -> float:
@@ -105,62 +116,16 @@ def yardstick(shapes: list[tuple[float, tuple]], threads: int) -> float:
     return threads * total / seconds
 
 
-@pytest.mark.parametrize("threads", [1, 2], ids=lambda t: f"t{t}")
-@pytest.mark.parametrize("cell,hidden", MODELS, ids=lambda v: str(v))
-def test_block_step(benchmark, ptb_vocab, ptb_slice, cell, hidden, threads):
-    positions, T = MODELS[(cell, hidden)]
-    benchmark.group = f"block training (B={B}, T={T}): {cell} H={hidden}"
-    enc = head(ptb_slice, positions)
-    G, C = GATES[cell], ptb_vocab.n_classes
-    S, n = class_stats(ptb_vocab, enc, T)
+def measure_block_step(benchmark, vocab, enc, cell: str, hidden: int, threads: int, batch: int, T: int,
+                       embedding: int = 0) -> Optional[tuple[Any, float]]:
+    """Times ROUNDS block epochs of freshly seeded models over ``enc``, records them and reports
+    achieved GFLOP/s next to sgemm's at the step's shapes (extra_info); returns (stats, median
+    seconds), or None under --benchmark-disable."""
+    G, C = GATES[cell], vocab.n_classes
+    S, n = class_stats(vocab, enc, T, batch)
 
     def fresh():
-        return (RNNLM(ptb_vocab, hidden=hidden, cell=cell, seed=SEED),), {}
-
-    def block(model):
-        return model.train_epoch(enc, batch=B, bptt=T, threads=threads)
-
-    stats = benchmark.pedantic(block, setup=fresh, rounds=ROUNDS, iterations=1)
-    assert not stats.diverged
-    record(benchmark, stats.processed, threads=threads, cell=cell, hidden=hidden, batch=B, steps=T)
-    if benchmark.stats is None:  # --benchmark-disable
-        return
-    seconds = benchmark.stats.stats.median
-    # online SGD (batch=1) in the same run, same slice and threads
-    online = RNNLM(ptb_vocab, hidden=hidden, cell=cell, seed=SEED)
-    ost = online.train_epoch(enc, threads=threads, **dict(PTB_EPOCH, lr=lr_for(cell)))
-    flops = model_flops(G, hidden, C, S)
-    achieved = flops * stats.processed / seconds / 1e9
-    peak = yardstick(products(G, hidden, C, S, n, T), threads)
-    if threads == 1:
-        _ONE_THREAD[(cell, hidden)] = stats.processed / seconds
-    one = _ONE_THREAD.get((cell, hidden))
-    if threads > 1 and one:  # the thread scaling, when the one-thread case ran in this session
-        benchmark.extra_info["scaling"] = round(stats.processed / seconds / one, 2)
-    benchmark.extra_info.update(
-        gflops=round(achieved, 1), sgemm_gflops=round(peak, 1), pct_of_sgemm=round(100 * achieved / peak, 1),
-        words_per_sec=round(stats.processed / seconds, 1),
-        online_words_per_sec=round(ost.processed / ost.seconds, 1),
-        speedup=round(ost.seconds / seconds * stats.processed / ost.processed, 2),
-        R=round(_ratio(), 2), mflop_per_word=round(flops / 1e6, 3), mean_class_size=round(S, 1),
-        rows_per_class=round(n, 1), blas=_core.blas_name())
-
-
-@pytest.mark.parametrize("threads", [1, 2], ids=lambda t: f"t{t}")
-def test_block_step_embedding(benchmark, ptb_vocab, ptb_slice, threads):
-    """LSTM H=650 with an embedding layer E=650 (the "best in an hour" model, B=16, T=20 as it
-    trains): the formula above plus 6 G*H*E per position for the projection (forward, the
-    embedding's errors, the projection's gradient), whose products join the yardstick:
-    T*B x G*H x E (NT), T*B x E x G*H (NN), G*H x E x T*B (TN). No online comparison: online SGD
-    has no embedding layer."""
-    cell, hidden, E, batch, T = "lstm", 650, 650, 16, 20
-    benchmark.group = f"block training (B={batch}, T={T}): lstm H={hidden} E={E}"
-    enc = head(ptb_slice, 40_000)
-    G, C = GATES[cell], ptb_vocab.n_classes
-    S, n = class_stats(ptb_vocab, enc, T, batch)
-
-    def fresh():
-        return (RNNLM(ptb_vocab, hidden=hidden, cell=cell, seed=SEED, embedding=E),), {}
+        return (RNNLM(vocab, hidden=hidden, cell=cell, seed=SEED, embedding=embedding),), {}
 
     def block(model):
         return model.train_epoch(enc, batch=batch, bptt=T, threads=threads)
@@ -169,16 +134,48 @@ def test_block_step_embedding(benchmark, ptb_vocab, ptb_slice, threads):
     assert not stats.diverged
     record(benchmark, stats.processed, threads=threads, cell=cell, hidden=hidden, batch=batch, steps=T)
     if benchmark.stats is None:  # --benchmark-disable
-        return
+        return None
     seconds = benchmark.stats.stats.median
-    GH, TB = G * hidden, T * batch
-    flops = model_flops(G, hidden, C, S) + 6.0 * GH * E
-    proj = 2.0 * TB * GH * E
-    shapes = products(G, hidden, C, S, n, T, batch) + [
-        (proj, (TB, GH, E, False, True)), (proj, (TB, E, GH, False, False)), (proj, (GH, E, TB, True, False))]
+    flops = model_flops(G, hidden, C, S, embedding)
     achieved = flops * stats.processed / seconds / 1e9
-    peak = yardstick(shapes, threads)
+    peak = yardstick(products(G, hidden, C, S, n, T, batch, embedding), threads)
     benchmark.extra_info.update(
         gflops=round(achieved, 1), sgemm_gflops=round(peak, 1), pct_of_sgemm=round(100 * achieved / peak, 1),
         words_per_sec=round(stats.processed / seconds, 1), mflop_per_word=round(flops / 1e6, 3),
-        embedding=E, blas=_core.blas_name())
+        mean_class_size=round(S, 1), rows_per_class=round(n, 1), blas=_core.blas_name())
+    return stats, seconds
+
+
+@pytest.mark.parametrize("threads", [1, 2], ids=lambda t: f"t{t}")
+@pytest.mark.parametrize("cell,hidden", MODELS, ids=lambda v: str(v))
+def test_block_step(benchmark, ptb_vocab, ptb_slice, cell, hidden, threads):
+    positions, T = MODELS[(cell, hidden)]
+    benchmark.group = f"block training (B={B}, T={T}): {cell} H={hidden}"
+    enc = head(ptb_slice, positions)
+    measured = measure_block_step(benchmark, ptb_vocab, enc, cell, hidden, threads, B, T)
+    if measured is None:
+        return
+    stats, seconds = measured
+    # online SGD (batch=1) in the same run, same slice and threads
+    online = RNNLM(ptb_vocab, hidden=hidden, cell=cell, seed=SEED)
+    ost = online.train_epoch(enc, threads=threads, **dict(PTB_EPOCH, lr=lr_for(cell)))
+    if threads == 1:
+        _ONE_THREAD[(cell, hidden)] = stats.processed / seconds
+    one = _ONE_THREAD.get((cell, hidden))
+    if threads > 1 and one:  # the thread scaling, when the one-thread case ran in this session
+        benchmark.extra_info["scaling"] = round(stats.processed / seconds / one, 2)
+    benchmark.extra_info.update(
+        online_words_per_sec=round(ost.processed / ost.seconds, 1),
+        speedup=round(ost.seconds / seconds * stats.processed / ost.processed, 2), R=round(_ratio(), 2))
+
+
+@pytest.mark.parametrize("threads", [1, 2], ids=lambda t: f"t{t}")
+def test_block_step_embedding(benchmark, ptb_vocab, ptb_slice, threads):
+    """LSTM H=650 with an embedding layer E=650 (the "best in an hour" model, B=16, T=20 as it
+    trains): model_flops and products with E. No online comparison: online SGD has no embedding
+    layer."""
+    hidden, E, batch, T = 650, 650, 16, 20
+    benchmark.group = f"block training (B={batch}, T={T}): lstm H={hidden} E={E}"
+    if measure_block_step(benchmark, ptb_vocab, head(ptb_slice, 40_000), "lstm", hidden, threads, batch, T,
+                          embedding=E) is not None:
+        benchmark.extra_info["embedding"] = E

@@ -118,7 +118,7 @@ double BlockTrainer::gradient_part(const Model& m, int p) {
     block_sgemm(true, false, g.size(), H, K, 1.0f, du_.data() + g.begin, GH, hprev_.data(), H, 0.0f,
                 g_recurrent_.data() + static_cast<std::size_t>(g.begin) * sH, H);
   }
-  const float* d_x = gru_ ? dx_.data() : du_.data();
+  const float* d_x = input_errors();
   float* hb = g_hidden_bias_.data() + g.begin;
   std::fill(hb, hb + g.size(), 0.0f);
   for (std::size_t row = 0; row < static_cast<std::size_t>(K); ++row) {

@@ -52,7 +52,7 @@ void BlockTrainer::project_inputs(const Model& m) {
 }
 
 void BlockTrainer::embedding_errors(const Model& m) {
-  const float* d_x = gru_ ? dx_.data() : du_.data();
+  const float* d_x = input_errors();
   run_parts(parts_, [&](int p) {
     const PartRange r = split_range(T_ * B_, parts_, p);
     if (r.size() == 0) return;
@@ -68,7 +68,7 @@ void BlockTrainer::embedding_errors(const Model& m) {
 
 double BlockTrainer::input_w_gradient(const PartRange& g) {
   if (g.size() == 0) return 0;
-  const float* d_x = gru_ ? dx_.data() : du_.data();
+  const float* d_x = input_errors();
   const std::size_t sE = static_cast<std::size_t>(E_);
   float* gw = g_input_w_.data() + static_cast<std::size_t>(g.begin) * sE;
   // Positions without an input have zero xe rows: they add nothing.

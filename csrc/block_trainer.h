@@ -119,6 +119,8 @@ class BlockTrainer {
   double backward(const Model& m);
   // BPTT of streams [b0, b1) through the block. Disjoint stream ranges may run concurrently.
   void backward_streams(const Model& m, int b0, int b1);
+  // [T][B][GH] errors of the gate inputs, d_x: the GRU's own buffer, the other cells' d_u.
+  const float* input_errors() const { return gru_ ? dx_.data() : du_.data(); }
   // The embedding gradient's rows: one slot per distinct input word, the rows of each (serial).
   void assign_embed_slots();
   // Part p's share of the weight gradients over the block; returns its squared norm's share.

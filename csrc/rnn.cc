@@ -32,8 +32,8 @@ std::vector<WeightSpec> weight_shapes(std::int64_t vocab_size, std::int64_t hidd
     throw ConfigError("model sizes must not be negative");
   }
   const std::int64_t V = vocab_size, H = hidden, C = classes, GH = cell_gates(cell) * hidden;
-  const std::int64_t E = embedding > 0 ? embedding : GH;  // an embed row's width
-  std::vector<WeightSpec> specs{{"embed", &Model::embed, {V, E}},             {"recurrent", &Model::recurrent, {GH, H}},
+  const std::int64_t EW = embedding > 0 ? embedding : GH;  // an embed row's width
+  std::vector<WeightSpec> specs{{"embed", &Model::embed, {V, EW}},            {"recurrent", &Model::recurrent, {GH, H}},
                                 {"hidden_bias", &Model::hidden_bias, {GH}}, {"class_w", &Model::class_w, {C, H}},
                                 {"class_b", &Model::class_b, {C}},          {"word_w", &Model::word_w, {V, H}},
                                 {"word_b", &Model::word_b, {V}}};

@@ -187,9 +187,9 @@ def _check_state(path: Path, state: Any) -> Checkpoint:
           and type(state.get("rollbacks")) is int and state["rollbacks"] >= 0)
     if not ok or not all(_fingerprint_ok(data[k]) for k in ("train", "valid")):
         raise CheckpointError(f"{path}: malformed checkpoint state (schedule, options or data fingerprints)")
+    decay = sched.get("lr_decay", options.DEFAULTS["lr_decay"])
     if not (math.isfinite(sched["lr"]) and sched["lr"] > 0 and sched["epoch"] >= 0
-            and math.isfinite(sched.get("lr_decay", options.DEFAULTS["lr_decay"]))
-            and sched.get("lr_decay", options.DEFAULTS["lr_decay"]) > 1):
+            and math.isfinite(decay) and decay > 1):
         raise CheckpointError(f"{path}: checkpoint schedule has an invalid learning rate, decay or epoch")
     values = _check_options(path, state.get("options"))
     return Checkpoint(path, sched, state["rollbacks"], values, data)
